@@ -1,0 +1,272 @@
+/**
+ * The test bed: real Debian systemd containers with a real sshd, each with an
+ * empty data disk (a host loop device seen inside as /dev/vdb), on private
+ * Docker networks, started with testcontainers 11 (Ryuk off: no registry can be
+ * reached, so cleanup is ours; see ./reaper.ts).
+ *
+ *   const bed = await startBed({ nodes: ['bob', 'alice'] });
+ *   bed.node('bob').ssh   // { host: '127.0.0.1', port, username: 'root', privateKeyPath, knownHostsPath }
+ *   await bed.node('alice').stop(); await bed.node('alice').start();
+ *   await bed.stop();
+ *
+ * Tests reach nodes over SSH only (as ha-provision does); `docker exec` is for
+ * the fixture's own bookkeeping (host keys, readiness).
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { bedImage } from './image.js';
+import { forgetExitCleanup, LABEL_OWNER, LABEL_RUN, registerExitCleanup, removeRun } from './reaper.js';
+
+const run = promisify(execFile);
+
+export interface NetworkSpec {
+  /** Docker network suffix and the name tests use: `lan`, `replication`. */
+  name: string;
+  /** Optional fixed subnet, e.g. 192.168.122.0/24 (then `addresses` may pin each node's IP). */
+  subnet?: string;
+  addresses?: Record<string, string>;
+}
+
+export interface BedOptions {
+  nodes: string[];
+  /** Size of each node's data disk (truncate(1) syntax). Default 512M. */
+  diskSize?: string;
+  /** Networks; the first is eth0. Default: one `lan` network with a Docker-chosen subnet. */
+  networks?: NetworkSpec[];
+  /** Leave everything running when the process exits (the lab). */
+  keep?: boolean;
+  /** Image to run (default: build/reuse docker/image). */
+  image?: string;
+}
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  username: string;
+  privateKeyPath: string;
+  knownHostsPath: string;
+}
+
+export interface BedNode {
+  readonly name: string;
+  readonly containerId: string;
+  /** Address on each bed network, by network name. */
+  readonly addresses: Record<string, string>;
+  /** How to reach the node's sshd from this machine (loopback, published port). */
+  readonly ssh: SshTarget;
+  /** The host loop device behind /dev/vdb. */
+  readonly disk: { hostDevice: string; file: string; nodePath: '/dev/vdb' };
+  /** Clean shutdown (`docker stop`, systemd halts). */
+  stop(): Promise<void>;
+  /** Hard stop: SIGKILL to every process of the node. */
+  kill(): Promise<void>;
+  pause(): Promise<void>;
+  unpause(): Promise<void>;
+  /** Start a stopped/killed node again and wait for its sshd (the published port may change). */
+  start(): Promise<void>;
+  restart(): Promise<void>;
+}
+
+export interface Bed {
+  readonly runId: string;
+  readonly nodes: BedNode[];
+  readonly dir: string;
+  readonly privateKeyPath: string;
+  readonly knownHostsPath: string;
+  /** Docker network names, by bed network name. */
+  readonly networks: Record<string, string>;
+  node(name: string): BedNode;
+  stop(): Promise<void>;
+}
+
+async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await run('docker', args, { maxBuffer: 16 << 20 });
+  return stdout.trim();
+}
+
+export async function startBed(opts: BedOptions): Promise<Bed> {
+  const runId = `bed${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const dir = join(tmpdir(), 'ha-provision-bed', runId);
+  await mkdir(dir, { recursive: true });
+  if (!opts.keep) registerExitCleanup(runId);
+  const labels = { [LABEL_RUN]: runId, [LABEL_OWNER]: opts.keep ? 'keep' : String(process.pid) };
+  const image = opts.image ?? (await bedImage());
+
+  const privateKeyPath = join(dir, 'id_ed25519');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `ha-provision-${runId}`, '-f', privateKeyPath]);
+  const publicKey = await readFile(`${privateKeyPath}.pub`, 'utf8');
+  const knownHostsPath = join(dir, 'known_hosts');
+  await writeFile(knownHostsPath, '');
+
+  try {
+    const networkSpecs = opts.networks ?? [{ name: 'lan' }];
+    const networks: Record<string, string> = {};
+    for (const spec of networkSpecs) {
+      const dockerName = `${runId}-${spec.name}`;
+      await docker('network', 'create', '--label', `${LABEL_RUN}=${runId}`,
+        ...(spec.subnet ? ['--subnet', spec.subnet] : []), dockerName);
+      networks[spec.name] = dockerName;
+    }
+
+    const nodes = await Promise.all(
+      opts.nodes.map((name) =>
+        startNode({ name, runId, dir, image, labels, publicKey, privateKeyPath, knownHostsPath,
+          diskSize: opts.diskSize ?? '512M', networkSpecs, networks }),
+      ),
+    );
+    await refreshKnownHosts(nodes, knownHostsPath);
+
+    const bed: Bed = {
+      runId, nodes, dir, privateKeyPath, knownHostsPath, networks,
+      node(name) {
+        const n = nodes.find((x) => x.name === name);
+        if (!n) throw new Error(`test bed ${runId} has no node "${name}" (it has ${nodes.map((x) => x.name).join(', ')})`);
+        return n;
+      },
+      async stop() {
+        await removeRun(runId);
+        forgetExitCleanup(runId);
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+    return bed;
+  } catch (err) {
+    await removeRun(runId);
+    throw err;
+  }
+}
+
+interface NodeContext {
+  name: string; runId: string; dir: string; image: string; labels: Record<string, string>;
+  publicKey: string; privateKeyPath: string; knownHostsPath: string; diskSize: string;
+  networkSpecs: NetworkSpec[]; networks: Record<string, string>;
+}
+
+/** A GenericContainer with the few create options testcontainers has no builder for. */
+class SystemdNodeContainer extends GenericContainer {
+  constructor(image: string, hostname: string, disk: string) {
+    super(image);
+    this.createOpts.Hostname = hostname;
+    // systemd halts cleanly on SIGRTMIN+3 (docker import cannot set STOPSIGNAL).
+    this.createOpts.StopSignal = 'SIGRTMIN+3';
+    this.hostConfig.Devices = [{ PathOnHost: disk, PathInContainer: '/dev/vdb', CgroupPermissions: 'rwm' }];
+  }
+}
+
+async function startNode(ctx: NodeContext): Promise<BedNode> {
+  const file = join(ctx.dir, `${ctx.name}-vdb.img`);
+  await run('truncate', ['-s', ctx.diskSize, file]);
+  const hostDevice = (await run('losetup', ['-f', '--show', file])).stdout.trim();
+  const containerName = `${ctx.runId}-${ctx.name}`;
+  const [first, ...rest] = ctx.networkSpecs;
+  if (!first) throw new Error('test bed: at least one network is needed');
+
+  const container: StartedTestContainer = await new SystemdNodeContainer(ctx.image, ctx.name, hostDevice)
+    .withName(containerName)
+    .withLabels({ ...ctx.labels, 'org.ha-provision.loop': hostDevice, 'org.ha-provision.disk': file })
+    .withPrivilegedMode()
+    .withTmpFs({ '/run': 'rw,nosuid,nodev,mode=755', '/run/lock': 'rw,nosuid,nodev,noexec' })
+    .withBindMounts([{ source: '/sys/fs/cgroup', target: '/sys/fs/cgroup', mode: 'rw' }])
+    .withEnvironment({ container: 'docker' })
+    .withNetworkMode(ctx.networks[first.name]!)
+    .withNetworkAliases(ctx.name)
+    .withExposedPorts(22)
+    .withCopyContentToContainer([
+      { content: ctx.publicKey, target: '/root/.ssh/authorized_keys', mode: 0o600 },
+      { content: ctx.publicKey, target: '/home/ha/.ssh/authorized_keys', mode: 0o644 },
+    ])
+    .withWaitStrategy(Wait.forSuccessfulCommand('test -s /etc/ssh/ssh_host_ed25519_key.pub && systemctl is-active -q ssh'))
+    .withStartupTimeout(60_000)
+    .withAutoRemove(false)
+    .start();
+
+  const id = container.getId();
+  for (const spec of rest) {
+    const ip = spec.addresses?.[ctx.name];
+    await docker('network', 'connect', '--alias', ctx.name, ...(ip ? ['--ip', ip] : []), ctx.networks[spec.name]!, id);
+  }
+  // (the first network's fixed address, if any, is applied by reconnecting with --ip)
+  const firstIp = first.addresses?.[ctx.name];
+  if (firstIp) {
+    await docker('network', 'disconnect', ctx.networks[first.name]!, id);
+    await docker('network', 'connect', '--alias', ctx.name, '--ip', firstIp, ctx.networks[first.name]!, id);
+  }
+
+  const addresses: Record<string, string> = {};
+  const inspect = JSON.parse(await docker('inspect', id))[0];
+  for (const spec of ctx.networkSpecs) {
+    addresses[spec.name] = inspect.NetworkSettings.Networks[ctx.networks[spec.name]!].IPAddress;
+  }
+
+  const ssh: SshTarget = {
+    host: '127.0.0.1',
+    port: await publishedPort(id),
+    username: 'root',
+    privateKeyPath: ctx.privateKeyPath,
+    knownHostsPath: ctx.knownHostsPath,
+  };
+
+  const waitForSsh = async () => {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const out = await docker('exec', id, 'sh', '-c',
+          'test -s /etc/ssh/ssh_host_ed25519_key.pub && systemctl is-active -q ssh && cat /etc/ssh/ssh_host_ed25519_key.pub');
+        if (out) return;
+      } catch { /* not yet */ }
+      if (Date.now() > deadline) throw new Error(`test bed: node ${ctx.name} did not start sshd within 60 s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  };
+
+  const node: BedNode = {
+    name: ctx.name,
+    containerId: id,
+    addresses,
+    ssh,
+    disk: { hostDevice, file, nodePath: '/dev/vdb' },
+    async stop() { await docker('stop', '-t', '20', id); },
+    async kill() { await docker('kill', '--signal', 'KILL', id); },
+    async pause() { await docker('pause', id); },
+    async unpause() { await docker('unpause', id); },
+    async start() {
+      await docker('start', id);
+      await waitForSsh();
+      ssh.port = await publishedPort(id);
+      await refreshKnownHosts([node], ctx.knownHostsPath);
+    },
+    async restart() { await node.stop(); await node.start(); },
+  };
+  return node;
+}
+
+async function publishedPort(id: string): Promise<number> {
+  const out = await docker('port', id, '22/tcp');
+  const m = /:(\d+)\s*$/m.exec(out.split('\n')[0] ?? '');
+  if (!m) throw new Error(`test bed: container ${id} publishes no port for 22/tcp (docker port said: ${out})`);
+  return Number(m[1]);
+}
+
+/**
+ * known_hosts for the bed, built from each container's own host keys (read
+ * out of band with docker exec, as an admin would read them from a console).
+ */
+async function refreshKnownHosts(nodes: BedNode[], knownHostsPath: string): Promise<void> {
+  const existing = (await readFile(knownHostsPath, 'utf8')).split('\n').filter(Boolean);
+  let lines = existing;
+  for (const node of nodes) {
+    const keys = await docker('exec', node.containerId, 'sh', '-c', 'cat /etc/ssh/ssh_host_*_key.pub');
+    const hostPattern = `[${node.ssh.host}]:${node.ssh.port}`;
+    lines = lines.filter((l) => !l.startsWith(`${hostPattern} `));
+    for (const key of keys.split('\n').filter(Boolean)) {
+      const [type, body] = key.split(/\s+/);
+      lines.push(`${hostPattern} ${type} ${body}`);
+    }
+  }
+  await writeFile(knownHostsPath, `${lines.join('\n')}\n`);
+}
