@@ -1,0 +1,58 @@
+/**
+ * `command`: run a command, guarded. It MUST carry `creates` (a path whose
+ * existence means done) or `unless` (argv whose exit 0 means done). When both
+ * are given, the step is done only when both hold; after running, both must
+ * hold (verify), or the result is inconsistent.
+ */
+import { z } from 'zod';
+import { defineStep, fact, type Probe } from '../contract.js';
+import { containsSecret } from '../mask.js';
+import { absolutePath } from './common.js';
+
+const argv = z.array(z.string()).min(1, 'a non-empty argv array');
+
+export const commandParams = z
+  .object({
+    argv: argv.optional(),
+    /** A shell command line, run as `sh -c SHELL`. */
+    shell: z.string().min(1).optional(),
+    creates: absolutePath.optional(),
+    unless: argv.optional(),
+    sudo: z.boolean().default(false),
+    stdin: z.string().optional(),
+    description: z.string().optional(),
+  })
+  .strict()
+  .refine((p) => (p.argv === undefined) !== (p.shell === undefined), { message: 'give exactly one of "argv" or "shell"', path: ['argv'] })
+  .refine((p) => p.creates !== undefined || p.unless !== undefined, {
+    message: 'a command needs a guard: "creates" (path) or "unless" (argv whose exit 0 means done)',
+    path: ['creates'],
+  });
+export type CommandParams = z.infer<typeof commandParams>;
+
+export const commandStep = defineStep<CommandParams>({
+  kind: 'command',
+  params: commandParams,
+  probes(p) {
+    const probes: Probe[] = [];
+    if (p.creates !== undefined) probes.push({ id: 'creates', argv: ['test', '-e', p.creates], ...(p.sudo ? { sudo: true } : {}) });
+    if (p.unless !== undefined) probes.push({ id: 'unless', argv: p.unless, ...(p.sudo ? { sudo: true } : {}) });
+    return probes;
+  },
+  diff(p, facts, node) {
+    const done = (p.creates === undefined || fact(facts, 'creates').exitCode === 0) && (p.unless === undefined || fact(facts, 'unless').exitCode === 0);
+    if (done) return [];
+    const cmd = p.argv ?? ['sh', '-c', p.shell as string];
+    const secret = cmd.some((a) => containsSecret(a, node.secrets)) || (p.stdin !== undefined && containsSecret(p.stdin, node.secrets));
+    return [
+      {
+        kind: 'exec',
+        argv: cmd,
+        ...(p.sudo ? { sudo: true } : {}),
+        ...(p.stdin !== undefined ? { stdin: p.stdin } : {}),
+        description: p.description ?? (p.shell !== undefined ? `run: ${p.shell}` : `run ${cmd.join(' ')}`),
+        ...(secret ? { secret: true } : {}),
+      },
+    ];
+  },
+});

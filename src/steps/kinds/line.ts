@@ -1,0 +1,108 @@
+/** `line`: one line in a file, like Ansible's lineinfile. */
+import { z } from 'zod';
+import { defineStep, fact, type Change } from '../contract.js';
+import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
+import { containsSecret, maskSecrets } from '../mask.js';
+import { unifiedDiff } from '../udiff.js';
+import { absolutePath, modeString, userName } from './common.js';
+
+const regexpString = z.string().refine((s) => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'a valid JavaScript regular expression');
+
+export const lineParams = z
+  .object({
+    path: absolutePath,
+    /** The wanted line (without newline). Required for state present. */
+    line: z.string().refine((l) => !l.includes('\n'), 'a single line (no newline)').optional(),
+    /** Lines matching this are replaced (present: the last match) or removed (absent). */
+    regexp: regexpString.optional(),
+    state: z.enum(['present', 'absent']).default('present'),
+    /** Create the file when missing (present only). Otherwise a missing file is refused. */
+    create: z.boolean().default(false),
+    mode: modeString.default('0644'),
+    owner: userName.default('root'),
+    group: userName.default('root'),
+    sudo: z.boolean().default(false),
+  })
+  .strict()
+  .refine((p) => p.state === 'absent' || p.line !== undefined, { message: 'state present needs "line"', path: ['line'] })
+  .refine((p) => p.line !== undefined || p.regexp !== undefined, { message: 'give "line" or "regexp"', path: ['regexp'] });
+export type LineParams = z.infer<typeof lineParams>;
+
+function splitLines(content: string): { lines: string[]; finalNewline: boolean } {
+  if (content === '') return { lines: [], finalNewline: true };
+  const finalNewline = content.endsWith('\n');
+  const lines = (finalNewline ? content.slice(0, -1) : content).split('\n');
+  return { lines, finalNewline };
+}
+
+/** Pure edit: the new content, or the same string when nothing changes. */
+export function editLines(content: string, p: LineParams): string {
+  const { lines } = splitLines(content);
+  const re = p.regexp !== undefined ? new RegExp(p.regexp) : undefined;
+  const matches = (l: string) => (re ? re.test(l) : l === p.line);
+  let out: string[];
+  if (p.state === 'absent') {
+    out = lines.filter((l) => !matches(l));
+  } else {
+    const line = p.line as string;
+    let last = -1;
+    if (re) lines.forEach((l, i) => (re.test(l) ? (last = i) : undefined));
+    out = [...lines];
+    if (last >= 0) out[last] = line;
+    else if (!lines.includes(line)) out.push(line);
+  }
+  if (out.length === lines.length && out.every((l, i) => l === lines[i])) return content;
+  return out.length === 0 ? '' : out.join('\n') + '\n';
+}
+
+export const lineStep = defineStep<LineParams>({
+  kind: 'line',
+  params: lineParams,
+  probes(p) {
+    return [fileContentProbe('file', p.path, p.sudo)];
+  },
+  diff(p, facts, node) {
+    const f = parseFileContent(fact(facts, 'file'));
+    const sudo = p.sudo ? { sudo: true } : {};
+    const secret = p.line !== undefined && containsSecret(p.line, node.secrets);
+    const show = (before: string, after: string) =>
+      secret ? `(line with a secret value in ${p.path}, diff hidden)\n` : unifiedDiff(maskSecrets(before, node.secrets), maskSecrets(after, node.secrets), f.state === 'absent' ? '/dev/null' : p.path, p.path);
+    const upload = (before: string, after: string, mode: string, owner: string, group: string, verb: string): Change => ({
+      kind: 'upload',
+      path: p.path,
+      content: after,
+      mode,
+      owner,
+      group,
+      ...sudo,
+      description: `${verb} ${p.path}`,
+      diff: show(before, after),
+      ...(secret ? { secret: true } : {}),
+    });
+    switch (f.state) {
+      case 'notfile':
+        return [{ kind: 'refuse', reason: `${p.path} exists and is not a regular file` }];
+      case 'absent': {
+        if (p.state === 'absent') return [];
+        if (!p.create) return [{ kind: 'refuse', reason: `${p.path} does not exist (set create: true to create it)` }];
+        const after = editLines('', p);
+        return [upload('', after, p.mode, p.owner, p.group, 'create')];
+      }
+      case 'file': {
+        const before = f.content ?? '';
+        const after = editLines(before, p);
+        if (after === before) return [];
+        const verb = p.state === 'absent' ? 'remove line(s) from' : 'set line in';
+        // keep the file's own mode and ownership
+        return [upload(before, after, formatMode(f.stat.mode), f.stat.owner, f.stat.group, verb)];
+      }
+    }
+  },
+});
