@@ -60,6 +60,8 @@ export interface Session {
   execBatch(cmds: readonly Command[], signal?: AbortSignal): Promise<CommandResult[]>;
   /** Write a file atomically (temp file + rename), with mode/owner; content never logged. */
   writeFile(path: string, content: string | Buffer, opts?: { mode?: number; owner?: string; group?: string; sudo?: boolean }): Promise<void>;
+  /** False once the connection is lost or closed; every later call rejects with SSH_DISCONNECTED. */
+  isAlive(): boolean;
   close(): Promise<void>;
 }
 

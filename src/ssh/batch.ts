@@ -1,0 +1,71 @@
+/**
+ * execBatch: several read-only commands in ONE exec. The script below is sent
+ * on the stdin of `sh -s` (never on argv, so neither the delimiter nor a sudo
+ * password shows in `ps`). After command i it prints
+ *   stdout: "\n" D ":" i ":" rc "\n"        stderr: "\n" D ":" i "\n"
+ * where D is 128 random bits chosen for this call only: no command output can
+ * predict, hence forge, it. Each command runs in a subshell with its own stdin
+ * (`</dev/null` or its given text), so it can neither read the script nor
+ * change the shell that runs the next one (`cd`, `exit`).
+ */
+import type { Command, CommandResult } from './types.js';
+import { buildCommand, type Become } from './command.js';
+import { shQuote } from './quote.js';
+
+export function buildBatchScript(cmds: readonly Command[], become: Become | undefined, delim: string, marker: string): string {
+  const lines = [`printf %s ${marker}; printf %s ${marker} >&2`];
+  cmds.forEach((cmd, i) => {
+    const built = buildCommand(cmd, become, delim);
+    const stdin = built.stdinPrefix + stdinText(cmd, i);
+    const run = stdin === '' ? `(${built.line}) </dev/null` : `printf %s ${shQuote(stdin)} | (${built.line})`;
+    lines.push(`${run}; printf '\\n%s:%d:%d\\n' ${delim} ${i} $?; printf '\\n%s:%d\\n' ${delim} ${i} >&2`);
+  });
+  return lines.join('\n') + '\n';
+}
+
+function stdinText(cmd: Command, i: number): string {
+  if (cmd.stdin === undefined) return '';
+  const text = typeof cmd.stdin === 'string' ? cmd.stdin : cmd.stdin.toString('utf8');
+  if (text.includes('\0') || (Buffer.isBuffer(cmd.stdin) && !Buffer.from(text, 'utf8').equals(cmd.stdin))) {
+    throw new Error(`execBatch command ${i}: stdin must be text without NUL bytes; use exec for binary stdin`);
+  }
+  return text;
+}
+
+export class BatchParseError extends Error {
+  override name = 'BatchParseError';
+}
+
+/** Splits the two streams back into per-command results. */
+export function parseBatchOutput(
+  stdout: string,
+  stderr: string,
+  count: number,
+  delim: string,
+  durationMs: number,
+): CommandResult[] {
+  const results: CommandResult[] = [];
+  let outPos = 0;
+  let errPos = 0;
+  for (let i = 0; i < count; i++) {
+    const outTag = `\n${delim}:${i}:`;
+    const outAt = stdout.indexOf(outTag, outPos);
+    if (outAt < 0) throw new BatchParseError(`batch output ended before command ${i} finished`);
+    const eol = stdout.indexOf('\n', outAt + outTag.length);
+    if (eol < 0) throw new BatchParseError(`batch output ended inside the status of command ${i}`);
+    const exitCode = Number(stdout.slice(outAt + outTag.length, eol));
+    if (!Number.isInteger(exitCode)) throw new BatchParseError(`batch status of command ${i} is not a number`);
+    const errTag = `\n${delim}:${i}\n`;
+    const errAt = stderr.indexOf(errTag, errPos);
+    if (errAt < 0) throw new BatchParseError(`batch stderr ended before command ${i} finished`);
+    results.push({
+      exitCode,
+      stdout: stdout.slice(outPos, outAt),
+      stderr: stderr.slice(errPos, errAt),
+      durationMs,
+    });
+    outPos = eol + 1;
+    errPos = errAt + errTag.length;
+  }
+  return results;
+}

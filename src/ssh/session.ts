@@ -1,0 +1,279 @@
+/**
+ * The Session implementation: exec, execBatch, writeFile over one ssh2 Client.
+ *
+ * Every command line starts with `printf %s MARK` on stdout and stderr: what
+ * the remote login shell's start-up files print before it (bash sources
+ * ~/.bashrc even for `bash -c` under sshd) is cut off at the marker, so
+ * results never depend on rc files.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as osConstants } from 'node:os';
+import { posix } from 'node:path';
+import type { Logger } from 'pino';
+import type { Client, ClientChannel } from 'ssh2';
+import type { Command, CommandResult, Endpoint, HostKeyPolicy, Session } from './types.js';
+import { SshError } from './types.js';
+import { connect } from './connect.js';
+import { buildCommand, describeCommand } from './command.js';
+import { buildBatchScript, parseBatchOutput } from './batch.js';
+import { makeMasker, type Masker } from './mask.js';
+import { RemoteCommandError } from './errors.js';
+
+export interface OpenSessionOptions {
+  hostKeys: HostKeyPolicy;
+  logger?: Logger;
+  /** Cancels the connect and, later, every command in flight on this session. */
+  signal?: AbortSignal;
+}
+
+export async function openSession(endpoint: Endpoint, opts: OpenSessionOptions): Promise<Session> {
+  const started = performance.now();
+  const log = opts.logger?.child({ node: endpoint.name });
+  const connectOpts = opts.signal === undefined ? { hostKeys: opts.hostKeys } : { hostKeys: opts.hostKeys, signal: opts.signal };
+  const conn = await connect(endpoint, connectOpts);
+  log?.info({ host: endpoint.host, port: endpoint.port, durationMs: Math.round(performance.now() - started) }, 'ssh connected');
+  return new SshSession(endpoint, conn.client, conn.via, log, opts.signal);
+}
+
+const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+
+interface RawResult {
+  exitCode: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  durationMs: number;
+}
+
+interface RawOptions {
+  timeoutMs: number | undefined;
+  signal: AbortSignal | undefined;
+  /** Masked description for error messages. */
+  what: string;
+}
+
+function stripThrough(buf: Buffer, marker: string): Buffer {
+  const at = buf.indexOf(marker);
+  return at < 0 ? buf : buf.subarray(at + marker.length);
+}
+
+function signalExitCode(name: string | undefined): number {
+  const num = name === undefined ? undefined : (osConstants.signals as Record<string, number>)[`SIG${name}`];
+  return 128 + (num ?? 0);
+}
+
+class SshSession implements Session {
+  private deadError: SshError | null = null;
+  private readonly inflight = new Set<(err: SshError) => void>();
+  private readonly sessionSecrets: string[];
+  private readonly closed: Promise<void>;
+
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly client: Client,
+    private readonly via: Client[],
+    private readonly log: Logger | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.sessionSecrets = [endpoint.auth.kind === 'password' ? endpoint.auth.password : undefined, endpoint.become?.password].filter(
+      (s): s is string => typeof s === 'string' && s !== '',
+    );
+    this.closed = new Promise((resolve) => client.once('close', () => resolve()));
+    const lost = (why: string) => this.markDead(why);
+    client.on('close', () => lost('connection closed'));
+    client.on('end', () => lost('connection ended'));
+    client.on('error', (err: Error) => lost(`connection error: ${err.message}`));
+  }
+
+  isAlive(): boolean {
+    return this.deadError === null;
+  }
+
+  private markDead(why: string): void {
+    if (this.deadError) return;
+    this.deadError = new SshError('SSH_DISCONNECTED', `${this.endpoint.name}: lost the SSH connection to ${this.endpoint.host}:${this.endpoint.port} (${why})`);
+    this.log?.warn({ reason: why }, 'ssh connection lost');
+    for (const fail of this.inflight) fail(this.deadError);
+    this.inflight.clear();
+    for (const c of this.via) c.end();
+  }
+
+  private masker(cmd?: Command): Masker {
+    return makeMasker([...this.sessionSecrets, ...(cmd?.secrets ?? [])]);
+  }
+
+  private combinedSignal(signal: AbortSignal | undefined): AbortSignal | undefined {
+    if (signal && this.signal) return AbortSignal.any([signal, this.signal]);
+    return signal ?? this.signal;
+  }
+
+  /** One exec channel: send `line`, write `stdin`, collect both streams and the exit status. */
+  private run(line: string, stdin: Buffer, o: RawOptions): Promise<RawResult> {
+    if (this.deadError) return Promise.reject(this.deadError);
+    const signal = this.combinedSignal(o.signal);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const started = performance.now();
+    return new Promise<RawResult>((resolve, reject) => {
+      let channel: ClientChannel | undefined;
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let exitCode: number | undefined;
+
+      const kill = () => {
+        if (!channel) return;
+        try {
+          channel.signal('KILL');
+        } catch {
+          /* channel already gone */
+        }
+        channel.close();
+      };
+      const finish = (error: unknown, result?: RawResult) => {
+        if (settled) return;
+        settled = true;
+        if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.inflight.delete(onDead);
+        if (error !== null) {
+          kill();
+          reject(error);
+        } else resolve(result!);
+      };
+      const onDead = (e: SshError) => finish(e);
+      const onAbort = () => finish(signal!.reason);
+      this.inflight.add(onDead);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (o.timeoutMs !== undefined) {
+        timer = setTimeout(
+          () => finish(new SshError('SSH_TIMEOUT', `${this.endpoint.name}: command timed out after ${o.timeoutMs} ms and was killed: ${o.what}`)),
+          o.timeoutMs,
+        );
+      }
+
+      try {
+        this.client.exec(line, (e, ch) => {
+          if (e) {
+            return finish(this.deadError ?? new SshError('SSH_CONNECT', `${this.endpoint.name}: cannot open an exec channel: ${e.message}`, { cause: e }));
+          }
+          channel = ch;
+          if (settled) return kill();
+          ch.on('data', (d: Buffer) => out.push(d));
+          ch.stderr.on('data', (d: Buffer) => err.push(d));
+          ch.on('exit', (code: number | null, sig?: string) => {
+            exitCode = code ?? signalExitCode(sig);
+          });
+          ch.on('close', () => {
+            if (exitCode === undefined) {
+              return finish(this.deadError ?? new SshError('SSH_DISCONNECTED', `${this.endpoint.name}: the channel closed without an exit status: ${o.what}`));
+            }
+            finish(null, { exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(err), durationMs: performance.now() - started });
+          });
+          ch.end(stdin.length > 0 ? stdin : undefined);
+        });
+      } catch (e) {
+        finish(this.deadError ?? new SshError('SSH_DISCONNECTED', `${this.endpoint.name}: ${(e as Error).message}`, { cause: e }));
+      }
+    });
+  }
+
+  async exec(cmd: Command, signal?: AbortSignal): Promise<CommandResult> {
+    const mask = this.masker(cmd);
+    const what = mask(describeCommand(cmd));
+    const marker = hex(8);
+    const built = buildCommand(cmd, this.endpoint.become, hex(16));
+    const line = `printf %s ${marker}; printf %s ${marker} >&2; exec ${built.line}`;
+    const stdin = Buffer.concat([Buffer.from(built.stdinPrefix), typeof cmd.stdin === 'string' ? Buffer.from(cmd.stdin) : (cmd.stdin ?? Buffer.alloc(0))]);
+    let raw: RawResult;
+    try {
+      raw = await this.run(line, stdin, { timeoutMs: cmd.timeoutMs, signal, what });
+    } catch (e) {
+      this.log?.warn({ cmd: what, error: mask(String((e as Error).message ?? e)) }, 'ssh exec failed');
+      throw e;
+    }
+    const result: CommandResult = {
+      exitCode: raw.exitCode,
+      stdout: mask(stripThrough(raw.stdout, marker).toString('utf8')),
+      stderr: mask(stripThrough(raw.stderr, marker).toString('utf8')),
+      durationMs: Math.round(raw.durationMs * 10) / 10,
+    };
+    this.logResult(what, result);
+    return result;
+  }
+
+  private logResult(what: string, r: CommandResult, extra?: Record<string, unknown>): void {
+    if (!this.log) return;
+    this.log.info({ cmd: what, exitCode: r.exitCode, durationMs: r.durationMs, stdoutBytes: Buffer.byteLength(r.stdout), stderrBytes: Buffer.byteLength(r.stderr), ...extra }, 'ssh exec');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ cmd: what, stdout: r.stdout, stderr: r.stderr, ...extra }, 'ssh exec output');
+  }
+
+  async execBatch(cmds: readonly Command[], signal?: AbortSignal): Promise<CommandResult[]> {
+    if (cmds.length === 0) return [];
+    const delim = hex(16);
+    const marker = hex(8);
+    const script = buildBatchScript(cmds, this.endpoint.become, delim, marker);
+    const mask = makeMasker([...this.sessionSecrets, ...cmds.flatMap((c) => c.secrets ?? [])]);
+    const whats = cmds.map((c) => mask(describeCommand(c)));
+    const timeouts = cmds.map((c) => c.timeoutMs);
+    const timeoutMs = timeouts.every((t) => t !== undefined) ? timeouts.reduce<number>((a, t) => a + (t ?? 0), 0) : undefined;
+    const what = `batch of ${cmds.length}: ${whats.join(' ; ')}`;
+    const raw = await this.run('exec sh -s', Buffer.from(script), { timeoutMs, signal, what });
+    const stdout = stripThrough(raw.stdout, marker).toString('utf8');
+    const stderr = stripThrough(raw.stderr, marker).toString('utf8');
+    let parsed: CommandResult[];
+    try {
+      parsed = parseBatchOutput(stdout, stderr, cmds.length, delim, Math.round(raw.durationMs * 10) / 10);
+    } catch (e) {
+      const result = { exitCode: raw.exitCode, stdout: mask(stdout), stderr: mask(stderr), durationMs: raw.durationMs };
+      throw new RemoteCommandError(`${this.endpoint.name}: ${(e as Error).message} (exit ${raw.exitCode}): ${result.stderr.slice(-500)}`, result);
+    }
+    const batch = hex(4);
+    return parsed.map((r, i) => {
+      const masked = { ...r, stdout: mask(r.stdout), stderr: mask(r.stderr) };
+      this.logResult(whats[i]!, masked, { batch, index: i });
+      return masked;
+    });
+  }
+
+  async writeFile(path: string, content: string | Buffer, opts: { mode?: number; owner?: string; group?: string; sudo?: boolean } = {}): Promise<void> {
+    if (!posix.isAbsolute(path)) throw new Error(`writeFile needs an absolute path, got ${JSON.stringify(path)}`);
+    const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.hapv-${hex(6)}`);
+    const mode = opts.mode === undefined ? '' : (opts.mode & 0o7777).toString(8);
+    const owner = opts.owner === undefined && opts.group === undefined ? '' : `${opts.owner ?? ''}${opts.group === undefined ? '' : `:${opts.group}`}`;
+    // set -C: the temp file must be new (no following a planted symlink). Mode
+    // when not given: the existing file's, else 0644.
+    const script = [
+      'set -eC; t=$1; f=$2; trap \'rm -f -- "$t"\' EXIT; umask 077; cat > "$t"',
+      'if [ -n "$3" ]; then chmod "$3" "$t"; elif [ -e "$f" ]; then chmod --reference="$f" "$t"; else chmod 644 "$t"; fi',
+      'if [ -n "$4" ]; then chown -- "$4" "$t"; fi',
+      'mv -f -- "$t" "$f"; trap - EXIT',
+    ].join('\n');
+    const cmd: Command = { argv: ['sh', '-c', script, 'sh', tmp, path, mode, owner], stdin: content, sudo: opts.sudo === true };
+    const r = await this.exec(cmd);
+    if (r.exitCode !== 0) {
+      throw new RemoteCommandError(`${this.endpoint.name}: writing ${path} failed (exit ${r.exitCode}): ${r.stderr.trim()}`, r);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.markDeadQuietly();
+    this.client.end();
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.client.destroy();
+        resolve();
+      }, 2000);
+    });
+    await Promise.race([this.closed, forced]);
+    clearTimeout(timer);
+    for (const c of this.via) c.end();
+  }
+
+  private markDeadQuietly(): void {
+    if (this.deadError) return;
+    this.deadError = new SshError('SSH_DISCONNECTED', `${this.endpoint.name}: the session was closed`);
+    for (const fail of this.inflight) fail(this.deadError);
+    this.inflight.clear();
+  }
+}
