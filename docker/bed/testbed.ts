@@ -42,6 +42,10 @@ export interface BedOptions {
   keep?: boolean;
   /** Image to run (default: build/reuse docker/image). */
   image?: string;
+  /** Fixed loopback ports for sshd, by node (the lab); default: Docker picks. */
+  sshPorts?: Record<string, number>;
+  /** Where the bed keeps its key, known_hosts and disk files (default: a new temp dir). */
+  dir?: string;
 }
 
 export interface SshTarget {
@@ -91,7 +95,7 @@ async function docker(...args: string[]): Promise<string> {
 
 export async function startBed(opts: BedOptions): Promise<Bed> {
   const runId = `bed${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
-  const dir = join(tmpdir(), 'ha-provision-bed', runId);
+  const dir = opts.dir ?? join(tmpdir(), 'ha-provision-bed', runId);
   await mkdir(dir, { recursive: true });
   if (!opts.keep) registerExitCleanup(runId);
   const labels = { [LABEL_RUN]: runId, [LABEL_OWNER]: opts.keep ? 'keep' : String(process.pid) };
@@ -116,7 +120,7 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
     const nodes = await Promise.all(
       opts.nodes.map((name) =>
         startNode({ name, runId, dir, image, labels, publicKey, privateKeyPath, knownHostsPath,
-          diskSize: opts.diskSize ?? '512M', networkSpecs, networks }),
+          diskSize: opts.diskSize ?? '512M', networkSpecs, networks, sshPort: opts.sshPorts?.[name] }),
       ),
     );
     await refreshKnownHosts(nodes, knownHostsPath);
@@ -144,17 +148,37 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
 interface NodeContext {
   name: string; runId: string; dir: string; image: string; labels: Record<string, string>;
   publicKey: string; privateKeyPath: string; knownHostsPath: string; diskSize: string;
-  networkSpecs: NetworkSpec[]; networks: Record<string, string>;
+  networkSpecs: NetworkSpec[]; networks: Record<string, string>; sshPort?: number;
 }
 
 /** A GenericContainer with the few create options testcontainers has no builder for. */
 class SystemdNodeContainer extends GenericContainer {
-  constructor(image: string, hostname: string, disk: string) {
+  constructor(
+    image: string,
+    hostname: string,
+    disk: string,
+    private readonly attach: { network: string; ip?: string }[],
+  ) {
     super(image);
     this.createOpts.Hostname = hostname;
     // systemd halts cleanly on SIGRTMIN+3 (docker import cannot set STOPSIGNAL).
     this.createOpts.StopSignal = 'SIGRTMIN+3';
     this.hostConfig.Devices = [{ PathOnHost: disk, PathInContainer: '/dev/vdb', CgroupPermissions: 'rwm' }];
+    // The first network is eth0, with the node's name as its alias on every network
+    // (testcontainers' own alias support would also attach the default bridge).
+    const [first] = attach;
+    if (!first) throw new Error('test bed: at least one network is needed');
+    this.withNetworkMode(first.network);
+    this.createOpts.NetworkingConfig = {
+      EndpointsConfig: { [first.network]: { Aliases: [hostname], ...(first.ip ? { IPAMConfig: { IPv4Address: first.ip } } : {}) } },
+    };
+  }
+
+  /** Further networks (eth1, ...) are connected before the container starts. */
+  protected override async containerCreated(containerId: string): Promise<void> {
+    for (const { network, ip } of this.attach.slice(1)) {
+      await docker('network', 'connect', '--alias', this.createOpts.Hostname!, ...(ip ? ['--ip', ip] : []), network, containerId);
+    }
   }
 }
 
@@ -163,19 +187,15 @@ async function startNode(ctx: NodeContext): Promise<BedNode> {
   await run('truncate', ['-s', ctx.diskSize, file]);
   const hostDevice = (await run('losetup', ['-f', '--show', file])).stdout.trim();
   const containerName = `${ctx.runId}-${ctx.name}`;
-  const [first, ...rest] = ctx.networkSpecs;
-  if (!first) throw new Error('test bed: at least one network is needed');
-
-  const container: StartedTestContainer = await new SystemdNodeContainer(ctx.image, ctx.name, hostDevice)
+  const container: StartedTestContainer = await new SystemdNodeContainer(ctx.image, ctx.name, hostDevice,
+    ctx.networkSpecs.map((spec) => ({ network: ctx.networks[spec.name]!, ip: spec.addresses?.[ctx.name] })))
     .withName(containerName)
     .withLabels({ ...ctx.labels, 'org.ha-provision.loop': hostDevice, 'org.ha-provision.disk': file })
     .withPrivilegedMode()
     .withTmpFs({ '/run': 'rw,nosuid,nodev,mode=755', '/run/lock': 'rw,nosuid,nodev,noexec' })
     .withBindMounts([{ source: '/sys/fs/cgroup', target: '/sys/fs/cgroup', mode: 'rw' }])
     .withEnvironment({ container: 'docker' })
-    .withNetworkMode(ctx.networks[first.name]!)
-    .withNetworkAliases(ctx.name)
-    .withExposedPorts(22)
+    .withExposedPorts(ctx.sshPort ? { container: 22, host: ctx.sshPort } : 22)
     .withCopyContentToContainer([
       { content: ctx.publicKey, target: '/root/.ssh/authorized_keys', mode: 0o600 },
       { content: ctx.publicKey, target: '/home/ha/.ssh/authorized_keys', mode: 0o644 },
@@ -186,17 +206,6 @@ async function startNode(ctx: NodeContext): Promise<BedNode> {
     .start();
 
   const id = container.getId();
-  for (const spec of rest) {
-    const ip = spec.addresses?.[ctx.name];
-    await docker('network', 'connect', '--alias', ctx.name, ...(ip ? ['--ip', ip] : []), ctx.networks[spec.name]!, id);
-  }
-  // (the first network's fixed address, if any, is applied by reconnecting with --ip)
-  const firstIp = first.addresses?.[ctx.name];
-  if (firstIp) {
-    await docker('network', 'disconnect', ctx.networks[first.name]!, id);
-    await docker('network', 'connect', '--alias', ctx.name, '--ip', firstIp, ctx.networks[first.name]!, id);
-  }
-
   const addresses: Record<string, string> = {};
   const inspect = JSON.parse(await docker('inspect', id))[0];
   for (const spec of ctx.networkSpecs) {
