@@ -5,63 +5,16 @@
  * PUBLIC CONTRACT consumed by the engine (src/plan, src/run, src/cli/main.ts).
  */
 import type { z } from 'zod';
-import type { Endpoint, HostKeyPolicy } from '../ssh/types.js';
+import type { InputError } from '../inventory/errors.js';
+import type { ClusterNetwork, DrbdResource, FilesystemResource, ProjectSettings, ResolvedNode, VirtualIp } from '../inventory/types.js';
+
+export type { InputError, InputErrorCode } from '../inventory/errors.js';
+export type { ClusterNetwork, DrbdHost, DrbdResource, FilesystemResource, NetworkAddress, ProjectSettings, ResolvedNode, VirtualIp } from '../inventory/types.js';
 
 /** Which step kinds exist and their parameter schemas (injected; the engine owns the real one). */
 export interface StepRegistry {
   get(kind: string): { params: z.ZodType } | undefined;
   kinds(): string[];
-}
-
-/** Stable error codes (closed union; `code` is still a plain string for consumers). */
-export type InputErrorCode =
-  | 'FILE_NOT_FOUND'
-  | 'YAML_SYNTAX'
-  | 'INVENTORY_SCHEMA'
-  | 'INVENTORY_UNKNOWN_KEY'
-  | 'INVENTORY_LITERAL_SECRET'
-  | 'INVENTORY_RULE'
-  | 'INVENTORY_SECRET_MISSING'
-  | 'PLAYBOOK_SCHEMA'
-  | 'PLAYBOOK_UNKNOWN_KEY'
-  | 'PLAYBOOK_RULE'
-  | 'PLAYBOOK_UNKNOWN_KIND'
-  | 'PLAYBOOK_REF'
-  | 'PLAYBOOK_PARAMS';
-
-/** One problem in one input file. All problems of a file are returned at once. */
-export interface InputError {
-  file: string;
-  /** 1-based. */
-  line: number;
-  /** 1-based. */
-  column: number;
-  /** Key path, e.g. "nodes.bob.networks.lan.address" ("" for the whole document). */
-  path: string;
-  /** What was expected and what was found. */
-  message: string;
-  code: InputErrorCode;
-}
-
-export interface NetworkAddress {
-  address: string;
-  interface?: string;
-  prefix?: number;
-}
-
-export interface ResolvedNode {
-  /** Inventory name: bob, alice. */
-  name: string;
-  /** Auth resolved (key path absolute; password read from env/prompt). */
-  endpoint: Endpoint;
-  /** Host key verification for this node (default: strict, ~/.ssh/known_hosts). */
-  hostKeys: HostKeyPolicy;
-  roles: string[];
-  groups: string[];
-  networks: Record<string, NetworkAddress>;
-  vars: Record<string, unknown>;
-  /** Values to mask everywhere (passwords, sudo passwords, shared secrets). */
-  secrets: string[];
 }
 
 export interface ResolvedStep {
@@ -78,63 +31,6 @@ export interface ResolvedStep {
   paramsByNode: Record<string, unknown>;
   timeoutMs?: number;
   source: { file: string; line: number; column: number };
-}
-
-export interface ClusterNetwork {
-  name: string;
-  cidr: string;
-}
-
-export interface DrbdHost {
-  /** Backing block device on this node, e.g. /dev/sdb1. */
-  disk: string;
-  /** Network whose address carries replication (default: the resource's network). */
-  address: string;
-  port: number;
-}
-
-export interface DrbdResource {
-  name: string;
-  device: string;
-  minor: number;
-  port: number;
-  /** Network name whose per-node address DRBD binds to. */
-  network: string;
-  metaDisk: string;
-  protocol: 'A' | 'B' | 'C';
-  syncRate?: string;
-  /** Node names carrying this resource, in inventory order. */
-  nodes: string[];
-  /** Per node: backing disk and replication address. */
-  hosts: Record<string, DrbdHost>;
-  /** Resolved from env; also listed in Project.secrets. */
-  sharedSecret?: string;
-}
-
-export interface FilesystemResource {
-  name: string;
-  device: string;
-  directory: string;
-  fstype: string;
-  options?: string;
-  drbd?: string;
-}
-
-export interface VirtualIp {
-  name: string;
-  ip: string;
-  cidrNetmask: number;
-  nic: string;
-  network?: string;
-}
-
-export interface ProjectSettings {
-  concurrency: number;
-  maxFailPercent: number;
-  stepTimeoutMs: number;
-  strategy: 'linear' | 'free';
-  /** Absolute path. Default: `.ha-provision/` beside the inventory. */
-  stateDir: string;
 }
 
 export interface Project {

@@ -1,0 +1,99 @@
+/** Input errors: one per problem, with file, 1-based line/column and key path. */
+
+/** Stable error codes (closed union). */
+export type InputErrorCode =
+  | 'FILE_NOT_FOUND'
+  | 'YAML_SYNTAX'
+  | 'INVENTORY_SCHEMA'
+  | 'INVENTORY_UNKNOWN_KEY'
+  | 'INVENTORY_LITERAL_SECRET'
+  | 'INVENTORY_RULE'
+  | 'INVENTORY_SECRET_MISSING'
+  | 'PLAYBOOK_SCHEMA'
+  | 'PLAYBOOK_UNKNOWN_KEY'
+  | 'PLAYBOOK_LITERAL_SECRET'
+  | 'PLAYBOOK_RULE'
+  | 'PLAYBOOK_UNKNOWN_KIND'
+  | 'PLAYBOOK_REF'
+  | 'PLAYBOOK_PARAMS';
+
+/** One problem in one input file. All problems of a file are returned at once. */
+export interface InputError {
+  file: string;
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  column: number;
+  /** Key path, e.g. "nodes.bob.networks.lan.address" ("" for the whole document). */
+  path: string;
+  /** What was expected and what was found. */
+  message: string;
+  code: InputErrorCode;
+}
+
+/** `inventory/lab.yaml:12:5 nodes.bob.ssh.port: expected ..., found ...` */
+export function formatInputError(e: InputError): string {
+  const where = `${e.file}:${e.line}:${e.column}`;
+  return e.path ? `${where} ${e.path}: ${e.message}` : `${where} ${e.message}`;
+}
+
+/** Sorts by file, line, column, then path (stable output for humans and tests). */
+export function sortInputErrors(errors: readonly InputError[]): InputError[] {
+  return [...errors].sort(
+    (a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.column - b.column || a.path.localeCompare(b.path),
+  );
+}
+
+/** Key path as written by humans: a.b[0].c */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? String(seg) : `.${String(seg)}`;
+  }
+  return out;
+}
+
+/** How a found value reads in a message: "twenty-two", 22, a map, a list, nothing. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'an empty value';
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  return typeof v;
+}
+
+function editDistance(a: string, b: string): number {
+  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j]!;
+      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/** The closest candidate within a small edit distance, if any. */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d <= bestD && (best === undefined || d < bestD)) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  const s = suggest(word, candidates);
+  return s ? ` (did you mean "${s}"?)` : '';
+}

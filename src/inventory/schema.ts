@@ -1,0 +1,237 @@
+/**
+ * The inventory file, as zod schemas (the single source of truth; types are
+ * inferred). Every object is strict: unknown keys are errors. No transforms
+ * here (the JSON Schema is generated from these); defaults and paths are
+ * applied in normalize.ts, cross-field rules live in rules.ts.
+ */
+import { z } from 'zod';
+import { expecting, LITERAL_SECRET } from './issues.js';
+
+/** Lower-case host-name label: bob, alice, node-3. */
+export const NodeName = z
+  .string({ error: expecting('a node name') })
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: expecting('a node name: lower-case letters, digits and "-" (like a host name)') });
+
+/** Network, role and group names. */
+export const Ident = z
+  .string({ error: expecting('a name') })
+  .regex(/^[a-z][a-z0-9_-]{0,62}$/, { error: expecting('a name: a lower-case letter, then letters, digits, "_" or "-"') });
+
+/** Cluster resource names (DRBD resources, filesystems, virtual IPs): r0, mysql, mysql_fs. */
+export const ResourceName = z
+  .string({ error: expecting('a resource name') })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, { error: expecting('a resource name: letters, digits, "_", "." or "-"') });
+
+export const Port = z.int({ error: expecting('an integer 1-65535') }).min(1, { error: expecting('an integer 1-65535') }).max(65535, { error: expecting('an integer 1-65535') });
+
+export const IpAddress = z.union([z.ipv4(), z.ipv6()], { error: expecting('an IPv4 or IPv6 address') });
+
+export const Cidr = z.union([z.cidrv4(), z.cidrv6()], { error: expecting('a network in CIDR notation, e.g. 10.0.0.0/24') });
+
+export const HostOrIp = z
+  .string({ error: expecting('a host name or IP address') })
+  .regex(/^[A-Za-z0-9.:_%-]+$/, { error: expecting('a host name or IP address') });
+
+export const EnvVar = z
+  .string({ error: expecting('an environment variable name') })
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: expecting('an environment variable name (letters, digits, "_")') });
+
+export const DevicePath = z
+  .string({ error: expecting('a device path such as /dev/sdb1') })
+  .regex(/^\/dev\/\S+$/, { error: expecting('a device path such as /dev/sdb1') });
+
+export const AbsolutePath = z
+  .string({ error: expecting('an absolute path') })
+  .regex(/^\/\S*$/, { error: expecting('an absolute path') });
+
+export const FilePath = z.string({ error: expecting('a file path') }).min(1, { error: expecting('a file path') });
+
+/** A duration: seconds as an integer, or "500ms", "90s", "10m", "1h". */
+export const Duration = z.union([z.int().min(1), z.string().regex(/^[1-9][0-9]*(ms|s|m|h)$/)], {
+  error: expecting('a duration such as 90s, 10m or 1h (or a whole number of seconds)'),
+});
+
+function secretError(iss: { input?: unknown }): string | undefined {
+  if (typeof iss.input === 'string' || typeof iss.input === 'number') return LITERAL_SECRET;
+  return undefined;
+}
+
+/** A secret: never literal. `{env: NAME}` or `{prompt: true}`. */
+export const SecretRef = z
+  .strictObject(
+    {
+      env: EnvVar.optional(),
+      prompt: z.literal(true, { error: expecting('true') }).optional(),
+    },
+    { error: secretError },
+  )
+  .refine((s) => (s.env === undefined) !== (s.prompt === undefined), {
+    error: 'expected exactly one of "env: VAR_NAME" or "prompt: true"',
+  });
+
+/** A secret that can only come from the environment (no prompt: used unattended). */
+export const EnvSecretRef = z.strictObject({ env: EnvVar }, { error: secretError });
+
+export const Auth = z
+  .strictObject({
+    /** Private key file (relative to the inventory file; `~` is the home directory). */
+    key: FilePath.optional(),
+    /** Passphrase of the key, from the environment. */
+    passphrase: EnvSecretRef.optional(),
+    /** Use the SSH agent: `true` ($SSH_AUTH_SOCK) or a socket path. */
+    agent: z.union([z.literal(true), FilePath], { error: expecting('true or an agent socket path') }).optional(),
+    password: SecretRef.optional(),
+  })
+  .superRefine((a, ctx) => {
+    const set = (['key', 'agent', 'password'] as const).filter((k) => a[k] !== undefined);
+    if (set.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          set.length === 0
+            ? 'expected one of "key: <path>", "agent: true" or "password: {env: VAR}|{prompt: true}", found none'
+            : `expected exactly one of "key", "agent" or "password", found ${set.join(' and ')}`,
+      });
+    }
+    if (a.passphrase !== undefined && a.key === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['passphrase'], message: 'expected "passphrase" only together with "key"' });
+    }
+  });
+
+export const Become = z.union(
+  [
+    z.literal('sudo'),
+    z.strictObject({
+      method: z.literal('sudo', { error: expecting('"sudo"') }),
+      password: SecretRef.optional(),
+    }),
+  ],
+  { error: expecting('"sudo" or {method: sudo, password: {env: VAR}|{prompt: true}}') },
+);
+
+export const HostKeyPolicy = z.enum(['strict', 'accept-new'], { error: expecting('"strict" or "accept-new"') });
+
+/** A jump host that is not a node of the inventory. */
+export const JumpEndpoint = z.strictObject({
+  host: HostOrIp,
+  port: Port.optional(),
+  user: z.string().min(1).optional(),
+  auth: Auth.optional(),
+});
+
+/** SSH options shared by nodes (top-level `ssh:`, no host). */
+const sshCommon = {
+  port: Port.optional(),
+  user: z.string({ error: expecting('a user name') }).min(1, { error: expecting('a user name') }).optional(),
+  auth: Auth.optional(),
+  known_hosts: FilePath.optional(),
+  host_key_policy: HostKeyPolicy.optional(),
+  become: Become.optional(),
+  /** ProxyJump: another node's name, or an endpoint. */
+  jump: z
+    .union([NodeName, JumpEndpoint], { error: expecting('a node name or {host, port, user, auth}') })
+    .optional(),
+};
+
+export const SshDefaults = z.strictObject(sshCommon);
+export const NodeSsh = z.strictObject({ host: HostOrIp, ...sshCommon });
+
+export const NodeNetwork = z.strictObject({
+  address: IpAddress,
+  interface: z
+    .string({ error: expecting('an interface name such as eth1') })
+    .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { error: expecting('an interface name such as eth1') })
+    .optional(),
+  prefix: z.int({ error: expecting('a prefix length 0-128') }).min(0).max(128).optional(),
+});
+
+export const Vars = z.record(z.string(), z.unknown(), { error: expecting('a map of variables') });
+
+export const Node = z.strictObject({
+  ssh: NodeSsh,
+  networks: z.record(Ident, NodeNetwork, { error: expecting('a map of network name to {address, interface, prefix}') }).optional(),
+  /** `primary` marks the initial primary (at most one node). */
+  roles: z.array(Ident, { error: expecting('a list of role names') }).optional(),
+  groups: z.array(Ident, { error: expecting('a list of group names') }).optional(),
+  vars: Vars.optional(),
+});
+
+export const Network = z.strictObject({ cidr: Cidr });
+
+export const Settings = z.strictObject({
+  concurrency: z.int({ error: expecting('an integer 1-1000') }).min(1, { error: expecting('an integer 1-1000') }).max(1000, { error: expecting('an integer 1-1000') }).optional(),
+  max_fail_percent: z.number({ error: expecting('a number 0-100') }).min(0, { error: expecting('a number 0-100') }).max(100, { error: expecting('a number 0-100') }).optional(),
+  step_timeout: Duration.optional(),
+  strategy: z.enum(['linear', 'free'], { error: expecting('"linear" or "free"') }).optional(),
+  /** Relative to the inventory file. Default `.ha-provision`. */
+  state_dir: FilePath.optional(),
+});
+
+export const DrbdNode = z.strictObject({ disk: DevicePath.optional() });
+
+export const Drbd = z.strictObject({
+  name: ResourceName,
+  minor: z.int({ error: expecting('an integer 0-1048575') }).min(0, { error: expecting('an integer 0-1048575') }).max(1048575, { error: expecting('an integer 0-1048575') }),
+  /** Default /dev/drbd<minor>. */
+  device: DevicePath.optional(),
+  port: Port,
+  /** The network whose per-node addresses carry the replication. */
+  network: Ident,
+  /** Backing disk on every node (a node entry may override it). */
+  disk: DevicePath.optional(),
+  /** Default "internal". */
+  meta_disk: z.string().min(1).optional(),
+  /** Default "C". */
+  protocol: z.enum(['A', 'B', 'C'], { error: expecting('"A", "B" or "C"') }).optional(),
+  sync_rate: z.string().regex(/^[0-9]+[KMG]?$/, { error: expecting('a rate such as 50M') }).optional(),
+  /** The nodes that carry the resource, with their backing disk. */
+  nodes: z.record(NodeName, DrbdNode, { error: expecting('a map of node name to {disk}') }),
+  shared_secret: SecretRef.optional(),
+});
+
+export const Filesystem = z.strictObject({
+  name: ResourceName,
+  /** A device path, or `drbd: <resource>` (device of that DRBD resource). */
+  device: DevicePath.optional(),
+  drbd: ResourceName.optional(),
+  directory: AbsolutePath,
+  fstype: z.string().regex(/^[a-z0-9]+$/, { error: expecting('a filesystem type such as ext4') }),
+  options: z.string().min(1).optional(),
+});
+
+export const VirtualIp = z.strictObject({
+  name: ResourceName,
+  ip: IpAddress,
+  cidr_netmask: z.int({ error: expecting('a prefix length 0-128') }).min(0).max(128),
+  nic: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { error: expecting('an interface name such as eth0') }),
+  /** If set, `ip` must be inside that network's cidr. */
+  network: Ident.optional(),
+});
+
+export const Inventory = z.strictObject({
+  /** Cluster name. */
+  cluster: ResourceName,
+  /** The playbook to apply, relative to this file. */
+  playbook: FilePath.optional(),
+  settings: Settings.optional(),
+  /** SSH defaults for every node (a node's own `ssh:` wins, key by key). */
+  ssh: SshDefaults.optional(),
+  networks: z.record(Ident, Network, { error: expecting('a map of network name to {cidr}') }).optional(),
+  nodes: z
+    .record(NodeName, Node, { error: expecting('a map of node name to node') })
+    .refine((m) => Object.keys(m).length > 0, { error: 'expected at least one node' }),
+  vars: Vars.optional(),
+  drbd: z.array(Drbd, { error: expecting('a list of DRBD resources') }).optional(),
+  filesystems: z.array(Filesystem, { error: expecting('a list of filesystems') }).optional(),
+  vips: z.array(VirtualIp, { error: expecting('a list of virtual IPs') }).optional(),
+});
+
+export type InventoryFile = z.infer<typeof Inventory>;
+export type NodeFile = z.infer<typeof Node>;
+export type AuthFile = z.infer<typeof Auth>;
+export type SecretRefFile = z.infer<typeof SecretRef>;
+export type SshDefaultsFile = z.infer<typeof SshDefaults>;
+export type JumpEndpointFile = z.infer<typeof JumpEndpoint>;
+export type DrbdFile = z.infer<typeof Drbd>;
+export type FilesystemFile = z.infer<typeof Filesystem>;
+export type VirtualIpFile = z.infer<typeof VirtualIp>;

@@ -1,0 +1,84 @@
+/**
+ * The normalised inventory model (what the engine sees), shared by
+ * src/inventory and src/playbook. Re-exported by src/playbook/resolve.ts.
+ */
+import type { Endpoint, HostKeyPolicy } from '../ssh/types.js';
+
+export interface NetworkAddress {
+  address: string;
+  interface?: string;
+  prefix?: number;
+}
+
+export interface ResolvedNode {
+  /** Inventory name: bob, alice. */
+  name: string;
+  /** Auth resolved (key path absolute; password read from env/prompt). */
+  endpoint: Endpoint;
+  /** Host key verification for this node (default: strict, ~/.ssh/known_hosts). */
+  hostKeys: HostKeyPolicy;
+  roles: string[];
+  groups: string[];
+  networks: Record<string, NetworkAddress>;
+  vars: Record<string, unknown>;
+  /** Values to mask everywhere (passwords, sudo passwords, shared secrets). */
+  secrets: string[];
+}
+
+export interface ClusterNetwork {
+  name: string;
+  cidr: string;
+}
+
+export interface DrbdHost {
+  /** Backing block device on this node, e.g. /dev/sdb1. */
+  disk: string;
+  /** Network whose address carries replication (default: the resource's network). */
+  address: string;
+  port: number;
+}
+
+export interface DrbdResource {
+  name: string;
+  device: string;
+  minor: number;
+  port: number;
+  /** Network name whose per-node address DRBD binds to. */
+  network: string;
+  metaDisk: string;
+  protocol: 'A' | 'B' | 'C';
+  syncRate?: string;
+  /** Node names carrying this resource, in inventory order. */
+  nodes: string[];
+  /** Per node: backing disk and replication address. */
+  hosts: Record<string, DrbdHost>;
+  /** Resolved from env; also listed in Project.secrets. */
+  sharedSecret?: string;
+}
+
+export interface FilesystemResource {
+  name: string;
+  device: string;
+  directory: string;
+  fstype: string;
+  options?: string;
+  drbd?: string;
+}
+
+export interface VirtualIp {
+  name: string;
+  ip: string;
+  cidrNetmask: number;
+  nic: string;
+  network?: string;
+}
+
+export interface ProjectSettings {
+  concurrency: number;
+  maxFailPercent: number;
+  stepTimeoutMs: number;
+  strategy: 'linear' | 'free';
+  /** Absolute path. Default: `.ha-provision/` beside the inventory. */
+  stateDir: string;
+}
+
