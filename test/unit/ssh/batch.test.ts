@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { BatchParseError, buildBatchScript, parseBatchOutput } from '../../../src/ssh/batch.js';
+import type { Command } from '../../../src/ssh/types.js';
+
+const D = 'aaaabbbbccccddddeeeeffff00001111';
+const M = 'feedfacefeedface';
+
+/** Runs a batch script with the real local `sh -s`, as the remote side does, and parses it. */
+function runLocally(cmds: Command[]) {
+  const r = spawnSync('/bin/sh', ['-s'], { input: buildBatchScript(cmds, undefined, D, M), encoding: 'utf8' });
+  const cut = (s: string) => s.slice(s.indexOf(M) + M.length);
+  return parseBatchOutput(cut(r.stdout), cut(r.stderr), cmds.length, D, 1);
+}
+
+describe('batch framing', () => {
+  it('parses results in order, with exit codes and exact output', () => {
+    const fakeDelim = `\n${'f'.repeat(32)}:1:0\n`;
+    const out = [`x\n${D.slice(0, 8)}`, `${fakeDelim}tail`].join('');
+    const stdout = `a\n\n${D}:0:0\n${out}\n${D}:1:3\n\n${D}:2:0\n`;
+    const stderr = `\n${D}:0\nwarn\n\n${D}:1\n\n${D}:2\n`;
+    expect(parseBatchOutput(stdout, stderr, 3, D, 7)).toEqual([
+      { exitCode: 0, stdout: 'a\n', stderr: '', durationMs: 7 },
+      { exitCode: 3, stdout: out, stderr: 'warn\n', durationMs: 7 },
+      { exitCode: 0, stdout: '', stderr: '', durationMs: 7 },
+    ]);
+  });
+
+  it('fails loudly on truncated output', () => {
+    expect(() => parseBatchOutput(`a\n${D}:0:0\n`, '', 2, D, 1)).toThrow(BatchParseError);
+  });
+
+  it('runs through a real sh -s: exit codes, stdin, stderr, and no command can end the batch', () => {
+    const results = runLocally([
+      { argv: ['printf', '%s', 'no newline'] },
+      { argv: ['exit', '4'] },
+      { argv: ['cat'], stdin: 'given\n' },
+      { argv: ['cat'] },
+      { argv: ['sh', '-c', 'echo $0; echo oops >&2; exit 2', 'ok'] },
+      { argv: ['cd', '/nonexistent-dir'] },
+      { argv: ['pwd'] },
+    ]);
+    expect(results.map((r) => [r.exitCode, r.stdout, r.stderr.length > 0])).toEqual([
+      [0, 'no newline', false],
+      [4, '', false],
+      [0, 'given\n', false],
+      [0, '', false],
+      [2, 'ok\n', true],
+      [2, '', true],
+      [0, `${process.cwd()}\n`, false],
+    ]);
+    expect(results[4]!.stderr).toBe('oops\n');
+  });
+
+  it('refuses binary stdin in a batch', () => {
+    expect(() => buildBatchScript([{ argv: ['cat'], stdin: Buffer.from([0, 1]) }], undefined, D, M)).toThrow(/stdin must be text/);
+  });
+});
+

@@ -1,0 +1,52 @@
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { buildCommand, describeCommand } from '../../../src/ssh/command.js';
+
+const NONCE = '0123456789abcdef0123456789abcdef';
+
+describe('buildCommand', () => {
+  it('quotes argv and puts env before it', () => {
+    expect(buildCommand({ argv: ['echo', 'a b'], env: { X: '$y' } }, undefined, NONCE)).toEqual({
+      line: `env 'X=$y' echo 'a b'`,
+      stdinPrefix: '',
+    });
+  });
+
+  it('uses sudo -n when there is no password', () => {
+    expect(buildCommand({ argv: ['id', '-u'], sudo: true, env: { A: '1' } }, { method: 'sudo' }, NONCE).line).toBe(
+      "sudo -n -- env 'A=1' id -u",
+    );
+  });
+
+  it('feeds the sudo password on stdin, never on argv', () => {
+    const built = buildCommand({ argv: ['cat'], sudo: true }, { method: 'sudo', password: 's3cr3t pw' }, NONCE);
+    expect(built.line).not.toContain('s3cr3t');
+    expect(built.line.startsWith(`sudo -S -p '' -- sh -c `)).toBe(true);
+    expect(built.stdinPrefix).toBe(`s3cr3t pw\n${NONCE}\n`);
+    expect(() => buildCommand({ argv: ['x'], sudo: true }, { method: 'sudo', password: 'a\nb' }, NONCE)).toThrow(/newline/);
+  });
+
+  it('gives the command exactly its own stdin whether or not sudo read the password (real sh)', () => {
+    const built = buildCommand({ argv: ['cat'], sudo: true }, { method: 'sudo', password: 'pw' }, NONCE);
+    // Strip the `sudo -S -p '' -- ` words: run the rest as sudo would after reading (or not reading) the password.
+    const afterSudo = built.line.replace(/^sudo -S -p '' -- /, '');
+    const data = 'line one\nline two';
+    // sudo did not ask (cached / NOPASSWD / root): the password line is still there.
+    expect(execFileSync('/bin/sh', ['-c', afterSudo], { input: built.stdinPrefix + data, encoding: 'utf8' })).toBe(data);
+    // sudo read the password line: only the nonce line is left.
+    expect(execFileSync('/bin/sh', ['-c', afterSudo], { input: `${NONCE}\n${data}`, encoding: 'utf8' })).toBe(data);
+  });
+
+  it('runs through the real sudo as root without a prompt, the password line skipped', () => {
+    const built = buildCommand({ argv: ['cat'], sudo: true }, { method: 'sudo', password: 'pw' }, NONCE);
+    expect(execFileSync('/bin/sh', ['-c', built.line], { input: `${built.stdinPrefix}payload`, encoding: 'utf8' })).toBe('payload');
+  });
+
+  it('refuses an empty argv', () => {
+    expect(() => buildCommand({ argv: [] }, undefined, NONCE)).toThrow(/at least one argv word/);
+  });
+
+  it('describes commands for logs', () => {
+    expect(describeCommand({ argv: ['systemctl', 'is-active', 'x y'], sudo: true })).toBe(`sudo systemctl is-active 'x y'`);
+  });
+});
