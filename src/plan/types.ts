@@ -1,0 +1,75 @@
+/** The plan as data: what apply would do, per node and step, secrets masked. */
+import { z } from 'zod';
+
+/**
+ * ok: already right. change: these changes would run. pending: known only
+ * after apply (an earlier change on the node, or a waited-for step, changes
+ * first: the changes shown are computed from current facts and may differ).
+ * refused: the step kind refuses (reason). error: facts could not be read.
+ */
+export const planStatus = z.enum(['ok', 'change', 'pending', 'refused', 'error']);
+export type PlanStatus = z.infer<typeof planStatus>;
+
+/** A change as shown to people and stored in plan files: secrets masked, no file content. */
+export const shownChange = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('exec'),
+    argv: z.array(z.string()),
+    sudo: z.boolean().optional(),
+    stdin: z.boolean().optional(),
+    description: z.string(),
+  }),
+  z.object({
+    kind: z.literal('upload'),
+    path: z.string(),
+    mode: z.string(),
+    owner: z.string(),
+    group: z.string(),
+    bytes: z.number(),
+    sudo: z.boolean().optional(),
+    description: z.string(),
+    diff: z.string(),
+  }),
+  z.object({ kind: z.literal('refuse'), reason: z.string() }),
+]);
+export type ShownChange = z.infer<typeof shownChange>;
+
+export const planStep = z.object({
+  id: z.string(),
+  kind: z.string(),
+  title: z.string(),
+  status: planStatus,
+  /** sha256 of the step's probe results (secrets masked before hashing). */
+  factsDigest: z.string(),
+  /** sha256 of `changes` as shown. */
+  changesDigest: z.string(),
+  changes: z.array(shownChange),
+  reason: z.string().optional(),
+});
+export type PlanStep = z.infer<typeof planStep>;
+
+export const planNode = z.object({
+  name: z.string(),
+  error: z.string().optional(),
+  steps: z.array(planStep),
+});
+export type PlanNode = z.infer<typeof planNode>;
+
+export const planSchema = z.object({
+  format: z.literal('ha-provision/plan'),
+  version: z.literal(1),
+  createdAt: z.string(),
+  inventoryPath: z.string(),
+  playbookPath: z.string(),
+  inventoryDigest: z.string(),
+  playbookDigest: z.string(),
+  /** --limit / --from in force when the plan was made. */
+  limit: z.array(z.string()).optional(),
+  from: z.string().optional(),
+  nodes: z.array(planNode),
+});
+export type Plan = z.infer<typeof planSchema>;
+
+export function planHasChanges(plan: Plan): boolean {
+  return plan.nodes.some((n) => n.error !== undefined || n.steps.some((s) => s.status !== 'ok'));
+}

@@ -1,0 +1,52 @@
+/** Typed run events. The core emits these and never prints; reporters, the log and the journal listen. */
+import type { ShownChange } from '../plan/types.js';
+
+/** Final state of one step on one node in a run. */
+export type StepOutcome = 'ok' | 'changed' | 'failed' | 'skipped' | 'interrupted';
+
+export interface NodeSummary {
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+}
+
+export type RunOutcome = 'ok' | 'changed' | 'failed' | 'interrupted' | 'stale';
+
+export type RunEvent =
+  | { type: 'run-start'; runId: string; mode: 'plan' | 'apply'; nodes: string[]; steps: { id: string; title: string; targets: string[] }[] }
+  | { type: 'message'; level: 'info' | 'warn' | 'error'; text: string; node?: string }
+  | { type: 'node-connected'; node: string; durationMs: number }
+  | { type: 'node-failed'; node: string; error: string }
+  | { type: 'node-reconnect'; node: string; attempt: number; delayMs: number; error: string }
+  | { type: 'step-start'; node: string; step: string; title: string }
+  | { type: 'step-result'; node: string; step: string; outcome: StepOutcome; changes: ShownChange[]; message?: string; durationMs: number }
+  | {
+      type: 'command';
+      node: string;
+      step?: string;
+      phase: 'probe' | 'change' | 'verify';
+      /** Masked. */
+      argv: string[];
+      exitCode: number;
+      durationMs: number;
+      /** Masked, truncated. */
+      stdout: string;
+      stderr: string;
+    }
+  | { type: 'run-end'; runId: string; outcome: RunOutcome; summary: Record<string, NodeSummary>; durationMs: number };
+
+export type Emit = (e: RunEvent) => void;
+
+/** Fan events out to subscribers; a failing subscriber does not stop the run. */
+export function fanOut(subscribers: readonly Emit[], onError: (err: unknown) => void = () => {}): Emit {
+  return (e) => {
+    for (const s of subscribers) {
+      try {
+        s(e);
+      } catch (err) {
+        onError(err);
+      }
+    }
+  };
+}
