@@ -27,7 +27,11 @@ export interface ResolvedNode {
 
 export interface ClusterNetwork {
   name: string;
+  /** As written: 10.0.0.0/24. */
   cidr: string;
+  /** Network address (corosync bindnetaddr): 10.0.0.0. */
+  address: string;
+  prefix: number;
 }
 
 export interface DrbdHost {
@@ -82,3 +86,15 @@ export interface ProjectSettings {
   stateDir: string;
 }
 
+
+/** Cluster-wide data of the inventory. */
+export interface ClusterModel {
+  name: string;
+  vars: Record<string, unknown>;
+  networks: ClusterNetwork[];
+  drbd: DrbdResource[];
+  filesystems: FilesystemResource[];
+  vips: VirtualIp[];
+  /** Name of the initial primary node (role `primary`), if any. */
+  primary?: string;
+}

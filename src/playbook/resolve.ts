@@ -6,10 +6,10 @@
  */
 import type { z } from 'zod';
 import type { InputError } from '../inventory/errors.js';
-import type { ClusterNetwork, DrbdResource, FilesystemResource, ProjectSettings, ResolvedNode, VirtualIp } from '../inventory/types.js';
+import type { ClusterModel, ProjectSettings, ResolvedNode } from '../inventory/types.js';
 
 export type { InputError, InputErrorCode } from '../inventory/errors.js';
-export type { ClusterNetwork, DrbdHost, DrbdResource, FilesystemResource, NetworkAddress, ProjectSettings, ResolvedNode, VirtualIp } from '../inventory/types.js';
+export type { ClusterModel, ClusterNetwork, DrbdHost, DrbdResource, FilesystemResource, NetworkAddress, ProjectSettings, ResolvedNode, VirtualIp } from '../inventory/types.js';
 
 /** Which step kinds exist and their parameter schemas (injected; the engine owns the real one). */
 export interface StepRegistry {
@@ -39,16 +39,7 @@ export interface Project {
   /** sha256 hex of the raw file bytes. */
   inventoryDigest: string;
   playbookDigest: string;
-  cluster: {
-    name: string;
-    vars: Record<string, unknown>;
-    networks: ClusterNetwork[];
-    drbd: DrbdResource[];
-    filesystems: FilesystemResource[];
-    vips: VirtualIp[];
-    /** Name of the initial primary node (role `primary`), if any. */
-    primary?: string;
-  };
+  cluster: ClusterModel;
   /** Inventory order. */
   nodes: ResolvedNode[];
   /** Playbook order. */

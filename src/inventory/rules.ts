@@ -1,0 +1,174 @@
+/**
+ * Cross-field rules of a schema-valid inventory. Each rule reports every
+ * violation it finds, at the position of the offending value.
+ */
+import type { InputError } from './errors.js';
+import { didYouMean } from './errors.js';
+import { cidrContains, familyOf, isNetworkAddress, parseCidr } from './net.js';
+import type { InventoryFile } from './schema.js';
+import { errorAt, type YamlSource } from './source.js';
+
+type Path = (string | number)[];
+
+export function inventoryRules(inv: InventoryFile, source: YamlSource): InputError[] {
+  const errors: InputError[] = [];
+  const err = (path: Path, message: string, at: 'value' | 'key' = 'value') =>
+    errors.push(errorAt(source, path, 'INVENTORY_RULE', message, at));
+  const nodeNames = Object.keys(inv.nodes);
+  const networks = inv.networks ?? {};
+  const netNames = Object.keys(networks);
+
+  // Networks: a cidr names its network address.
+  for (const [name, net] of Object.entries(networks)) {
+    if (!isNetworkAddress(net.cidr)) err(['networks', name, 'cidr'], `expected the network address of the subnet (host bits zero), found "${net.cidr}"`);
+  }
+
+  // Roles: at most one initial primary.
+  const primaries = nodeNames.filter((n) => inv.nodes[n]!.roles?.includes('primary'));
+  for (const extra of primaries.slice(1)) {
+    const i = inv.nodes[extra]!.roles!.indexOf('primary');
+    err(['nodes', extra, 'roles', i], `expected at most one node with role "primary" (the initial primary), found ${primaries.join(', ')}`);
+  }
+  for (const n of nodeNames) {
+    const node = inv.nodes[n]!;
+    dupes(node.roles ?? [], (i, v) => err(['nodes', n, 'roles', i], `role "${v}" is listed twice`));
+    dupes(node.groups ?? [], (i, v) => err(['nodes', n, 'groups', i], `group "${v}" is listed twice`));
+  }
+
+  // SSH: one node per host:port, user and auth set (on the node or in the defaults), jump hosts exist, no cycles.
+  const seenEndpoint = new Map<string, string>();
+  for (const n of nodeNames) {
+    const ssh = inv.nodes[n]!.ssh;
+    const port = ssh.port ?? inv.ssh?.port ?? 22;
+    const key = `${ssh.host.toLowerCase()}:${port}`;
+    const other = seenEndpoint.get(key);
+    if (other) err(['nodes', n, 'ssh', 'host'], `expected a unique SSH address, found ${key} which node ${other} already uses`);
+    else seenEndpoint.set(key, n);
+    if ((ssh.user ?? inv.ssh?.user) === undefined) err(['nodes', n, 'ssh'], 'expected "user" here or under the top-level "ssh:" defaults, found none');
+    if ((ssh.auth ?? inv.ssh?.auth) === undefined) err(['nodes', n, 'ssh'], 'expected "auth" (key, agent or password) here or under the top-level "ssh:" defaults, found none');
+    const jump = effectiveJump(inv, n);
+    if (typeof jump === 'string') {
+      const where: Path = ssh.jump !== undefined ? ['nodes', n, 'ssh', 'jump'] : ['ssh', 'jump'];
+      if (!inv.nodes[jump]) err(where, `expected the name of a node, found "${jump}"${didYouMean(jump, nodeNames)}`);
+    }
+  }
+  for (const n of nodeNames) {
+    const chain = jumpChain(inv, n);
+    if (chain.cycle && chain.names[chain.names.length - 1] === n) err(inv.nodes[n]!.ssh.jump !== undefined ? ['nodes', n, 'ssh', 'jump'] : ['ssh', 'jump'], `jump hosts form a cycle: ${chain.names.join(' -> ')}`);
+  }
+
+  // Node networks: declared, inside the cidr, prefix consistent, addresses unique per network.
+  const seenAddress = new Map<string, string>();
+  for (const n of nodeNames) {
+    for (const [net, a] of Object.entries(inv.nodes[n]!.networks ?? {})) {
+      const base: Path = ['nodes', n, 'networks', net];
+      const decl = networks[net];
+      if (!decl) {
+        err(base, `expected a network declared under top-level "networks:", found "${net}"${didYouMean(net, netNames)}${netNames.length ? ` (declared: ${netNames.join(', ')})` : ' (none declared)'}`, 'key');
+        continue;
+      }
+      if (!cidrContains(decl.cidr, a.address)) err([...base, 'address'], `expected an address inside ${decl.cidr} (network ${net}), found "${a.address}"`);
+      const p = parseCidr(decl.cidr).prefix;
+      if (a.prefix !== undefined && a.prefix !== p) err([...base, 'prefix'], `expected ${p} (the prefix of ${decl.cidr}), found ${a.prefix}`);
+      const other = seenAddress.get(a.address);
+      if (other) err([...base, 'address'], `expected a unique address, found ${a.address} which ${other} already uses`);
+      else seenAddress.set(a.address, `node ${n} (network ${net})`);
+    }
+  }
+
+  // DRBD resources.
+  const drbd = inv.drbd ?? [];
+  const drbdNames = drbd.map((d) => d.name);
+  uniqueField(drbd.map((d) => d.name), (i, v) => err(['drbd', i, 'name'], `expected a unique resource name, found "${v}" twice`));
+  uniqueField(drbd.map((d) => d.minor), (i, v) => err(['drbd', i, 'minor'], `expected a unique minor, found ${v} twice`));
+  uniqueField(drbd.map((d) => d.port), (i, v) => err(['drbd', i, 'port'], `expected a unique port, found ${v} twice`));
+  uniqueField(drbd.map((d) => d.device ?? `/dev/drbd${d.minor}`), (i, v) => err(['drbd', i, 'device'], `expected a unique device, found "${v}" twice`));
+  const diskUse = new Map<string, string>();
+  drbd.forEach((d, i) => {
+    const m = d.device && /^\/dev\/drbd([0-9]+)$/.exec(d.device);
+    if (m && Number(m[1]) !== d.minor) err(['drbd', i, 'device'], `expected /dev/drbd${d.minor} (minor ${d.minor}), found "${d.device}"`);
+    if (!networks[d.network]) err(['drbd', i, 'network'], `expected a network declared under top-level "networks:", found "${d.network}"${didYouMean(d.network, netNames)}`);
+    const members = Object.keys(d.nodes);
+    if (members.length < 2) err(['drbd', i, 'nodes'], `expected at least 2 nodes, found ${members.length}`);
+    for (const n of members) {
+      const node = inv.nodes[n];
+      if (!node) {
+        err(['drbd', i, 'nodes', n], `expected the name of a node, found "${n}"${didYouMean(n, nodeNames)}`, 'key');
+        continue;
+      }
+      if (networks[d.network] && !node.networks?.[d.network]) err(['drbd', i, 'nodes', n], `node ${n} has no address on network "${d.network}" (add nodes.${n}.networks.${d.network})`, 'key');
+      const disk = d.nodes[n]!.disk ?? d.disk;
+      if (!disk) err(['drbd', i, 'nodes', n], `expected a backing disk: set "disk" on the resource or on this node`, 'key');
+      else {
+        const k = `${n} ${disk}`;
+        const other = diskUse.get(k);
+        if (other) err(d.nodes[n]!.disk ? ['drbd', i, 'nodes', n, 'disk'] : ['drbd', i, 'disk'], `disk ${disk} on node ${n} is already the backing disk of DRBD resource ${other}`);
+        else diskUse.set(k, d.name);
+      }
+    }
+  });
+
+  // Filesystems.
+  const fss = inv.filesystems ?? [];
+  uniqueField(fss.map((f) => f.name), (i, v) => err(['filesystems', i, 'name'], `expected a unique name, found "${v}" twice`));
+  uniqueField(fss.map((f) => f.directory), (i, v) => err(['filesystems', i, 'directory'], `expected a unique directory, found "${v}" twice`));
+  fss.forEach((f, i) => {
+    if (f.device === undefined && f.drbd === undefined) err(['filesystems', i], 'expected "device" or "drbd", found neither');
+    if (f.drbd !== undefined) {
+      const r = drbd.find((d) => d.name === f.drbd);
+      if (!r) err(['filesystems', i, 'drbd'], `expected the name of a DRBD resource, found "${f.drbd}"${didYouMean(f.drbd, drbdNames)}`);
+      else if (f.device !== undefined && f.device !== (r.device ?? `/dev/drbd${r.minor}`)) {
+        err(['filesystems', i, 'device'], `expected ${r.device ?? `/dev/drbd${r.minor}`} (the device of DRBD resource ${r.name}), found "${f.device}"`);
+      }
+    }
+  });
+
+  // Virtual IPs.
+  const vips = inv.vips ?? [];
+  uniqueField(vips.map((v) => v.name), (i, v) => err(['vips', i, 'name'], `expected a unique name, found "${v}" twice`));
+  uniqueField(vips.map((v) => v.ip), (i, v) => err(['vips', i, 'ip'], `expected a unique address, found ${v} twice`));
+  vips.forEach((v, i) => {
+    const max = familyOf(v.ip) === 'ipv4' ? 32 : 128;
+    if (v.cidr_netmask > max) err(['vips', i, 'cidr_netmask'], `expected a prefix length 0-${max}, found ${v.cidr_netmask}`);
+    const owner = seenAddress.get(v.ip);
+    if (owner) err(['vips', i, 'ip'], `expected an address no node owns, found ${v.ip} which ${owner} uses`);
+    if (v.network !== undefined) {
+      const decl = networks[v.network];
+      if (!decl) err(['vips', i, 'network'], `expected a network declared under top-level "networks:", found "${v.network}"${didYouMean(v.network, netNames)}`);
+      else if (!cidrContains(decl.cidr, v.ip)) err(['vips', i, 'ip'], `expected an address inside ${decl.cidr} (network ${v.network}), found "${v.ip}"`);
+    }
+  });
+
+  return errors;
+}
+
+function dupes<T>(values: readonly T[], report: (index: number, value: T) => void): void {
+  const seen = new Set<T>();
+  values.forEach((v, i) => {
+    if (seen.has(v)) report(i, v);
+    seen.add(v);
+  });
+}
+
+const uniqueField = dupes;
+
+/** Follows node-name jump hosts from `start`; `cycle` when it comes back to a node already seen. */
+export function jumpChain(inv: InventoryFile, start: string): { names: string[]; cycle: boolean } {
+  const names = [start];
+  let cur = start;
+  for (;;) {
+    const j = effectiveJump(inv, cur);
+    if (typeof j !== 'string' || !inv.nodes[j]) return { names, cycle: false };
+    if (names.includes(j)) return { names: [...names, j], cycle: true };
+    names.push(j);
+    cur = j;
+  }
+}
+
+/** The node's jump host: its own, else the default (which does not apply to the jump node itself). */
+export function effectiveJump(inv: InventoryFile, node: string): InventoryFile['nodes'][string]['ssh']['jump'] {
+  const own = inv.nodes[node]?.ssh.jump;
+  if (own !== undefined) return own;
+  const d = inv.ssh?.jump;
+  return d === node ? undefined : d;
+}
