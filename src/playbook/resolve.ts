@@ -4,7 +4,17 @@
  *
  * PUBLIC CONTRACT consumed by the engine (src/plan, src/run, src/cli/main.ts).
  */
+import { homedir } from 'node:os';
+import path from 'node:path';
 import type { z } from 'zod';
+import { didYouMean } from '../inventory/errors.js';
+import { issueContext } from '../inventory/issues.js';
+import { dedupeErrors, loadInventory, readInput, type LoadedInventory } from '../inventory/load.js';
+import { durationMs } from '../inventory/normalize.js';
+import { errorAt } from '../inventory/source.js';
+import { parsePlaybook, type LoadedPlaybook } from './load.js';
+import { buildScope, readParamTree, resolveTree, type DocPath } from './refs.js';
+import type { StepFile } from './schema.js';
 import type { InputError } from '../inventory/errors.js';
 import type { ClusterModel, ProjectSettings, ResolvedNode } from '../inventory/types.js';
 
@@ -75,8 +85,137 @@ export type LoadProjectResult = { ok: true; project: Project } | { ok: false; er
 
 /** Validation with no connection. Never throws for user errors: returns them all. */
 export async function loadProject(opts: LoadProjectOptions): Promise<LoadProjectResult> {
+  const inv = await loadInventory({
+    path: opts.inventoryPath,
+    ...(opts.readFile ? { readFile: opts.readFile } : {}),
+    env: opts.env ?? {},
+    ...(opts.prompt ? { prompt: opts.prompt } : {}),
+    secrets: opts.secrets ?? 'resolve',
+    homeDir: opts.homeDir ?? homedir(),
+  });
+  const playbookFile = opts.playbookPath ?? (inv.ok ? inv.value.playbookPath && displayPath(opts.inventoryPath, inv.value.raw.playbook!) : undefined);
+  if (!playbookFile) {
+    if (!inv.ok) return { ok: false, errors: inv.errors };
+    const at = errorAt(inv.value.source, [], 'INVENTORY_RULE', 'expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none');
+    return { ok: false, errors: [at] };
+  }
+  const text = await readInput(playbookFile, opts.readFile);
+  const pb = text.ok ? parsePlaybook(playbookFile, text.value, opts.registry.kinds()) : text;
+  if (!inv.ok || !pb.ok) return { ok: false, errors: [...(inv.ok ? [] : inv.errors), ...(pb.ok ? [] : pb.errors)] };
+  const steps = resolveSteps(inv.value, pb.value, opts.registry);
+  if (!steps.ok) return { ok: false, errors: steps.errors };
+  const i = inv.value;
   return {
-    ok: false,
-    errors: [{ file: opts.inventoryPath, line: 1, column: 1, path: '', message: 'loadProject: not implemented yet', code: 'INVENTORY_SCHEMA' }],
+    ok: true,
+    project: {
+      inventoryPath: i.absPath,
+      playbookPath: path.resolve(playbookFile),
+      inventoryDigest: i.digest,
+      playbookDigest: pb.value.digest,
+      cluster: i.cluster,
+      nodes: i.nodes,
+      steps: steps.value,
+      settings: i.settings,
+      secrets: i.secrets,
+    },
   };
+}
+
+/** The playbook path as the user would write it: relative to the inventory's directory as given. */
+function displayPath(inventoryPath: string, playbook: string): string {
+  return path.isAbsolute(playbook) ? playbook : path.join(path.dirname(inventoryPath), playbook);
+}
+
+function targetsOf(step: StepFile, inv: LoadedInventory): { ok: true; names: string[] } | { ok: false; path: DocPath; message: string } {
+  const all = inv.nodes.map((n) => n.name);
+  const on = step.on ?? 'all';
+  if (Array.isArray(on)) {
+    for (const [j, name] of on.entries()) {
+      if (!all.includes(name)) return { ok: false, path: ['on', j], message: `expected the name of a node, found "${name}"${didYouMean(name, all)} (nodes: ${all.join(', ')})` };
+    }
+    const dup = on.find((n, j) => on.indexOf(n) !== j);
+    if (dup) return { ok: false, path: ['on'], message: `node "${dup}" is listed twice` };
+    return { ok: true, names: all.filter((n) => on.includes(n)) };
+  }
+  if (on === 'all') return { ok: true, names: all };
+  const [what, name] = on.split(':') as ['role' | 'group', string];
+  const names = inv.nodes.filter((n) => (what === 'role' ? n.roles : n.groups).includes(name)).map((n) => n.name);
+  if (names.length === 0) {
+    const known = [...new Set(inv.nodes.flatMap((n) => (what === 'role' ? n.roles : n.groups)))];
+    return { ok: false, path: ['on'], message: `no node has ${what} "${name}"${didYouMean(name, known)}${known.length ? ` (${what}s: ${known.join(', ')})` : ` (no node has any ${what})`}` };
+  }
+  return { ok: true, names };
+}
+
+/** Targets, references and parameters, per step and per node. */
+export function resolveSteps(inv: LoadedInventory, pb: LoadedPlaybook, registry: StepRegistry): { ok: true; value: ResolvedStep[] } | { ok: false; errors: InputError[] } {
+  const errors: InputError[] = [];
+  const scope = buildScope(inv.nodes, inv.cluster);
+  const source = pb.source;
+  const out: ResolvedStep[] = [];
+  pb.raw.steps.forEach((step, i) => {
+    const base: DocPath = ['steps', i];
+    const t = targetsOf(step, inv);
+    if (!t.ok) {
+      errors.push(errorAt(source, [...base, ...t.path], 'PLAYBOOK_RULE', t.message));
+      return;
+    }
+    const kind = registry.get(step.kind);
+    if (!kind) return; // reported by the playbook rules
+    const tree = readParamTree(source, [...base, 'with']);
+    if (tree.problems.length > 0) {
+      errors.push(...tree.problems.map((p) => errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message)));
+      return;
+    }
+    const paramsByNode: Record<string, unknown> = {};
+    // Per node; a problem shared by every target is reported once without naming nodes.
+    const problems = new Map<string, { error: InputError; nodes: string[] }>();
+    const note = (error: InputError, node: string) => {
+      const k = `${error.line}:${error.column} ${error.path}\0${error.message}`;
+      const p = problems.get(k) ?? { error, nodes: [] };
+      p.nodes.push(node);
+      problems.set(k, p);
+    };
+    for (const node of t.names) {
+      const r = resolveTree(tree.tree ?? {}, node, scope);
+      for (const p of r.problems) note(errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message), node);
+      if (r.problems.length > 0) continue;
+      const ctx = issueContext('PLAYBOOK');
+      const parsed = kind.params.safeParse(r.value ?? {}, { error: ctx.errorMap, reportInput: true });
+      if (parsed.success) {
+        paramsByNode[node] = parsed.data;
+        continue;
+      }
+      for (const e of ctx.toErrors(source, parsed.error.issues, [...base, 'with'])) {
+        note({ ...e, code: e.code === 'PLAYBOOK_SCHEMA' ? 'PLAYBOOK_PARAMS' : e.code, message: paramMessage(e.message) }, node);
+      }
+    }
+    for (const { error, nodes } of problems.values()) {
+      const who = nodes.length === t.names.length ? '' : ` (for node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')})`;
+      errors.push({ ...error, message: `${error.message}${who}` });
+    }
+    if (problems.size > 0) return;
+    out.push({
+      id: step.id,
+      kind: step.kind,
+      title: step.title ?? `${step.kind} (${step.id})`,
+      targets: t.names,
+      waitFor: [...(step.wait_for ?? [])],
+      paramsByNode,
+      ...(step.timeout !== undefined ? { timeoutMs: durationMs(step.timeout) } : {}),
+      source: { file: source.file, ...positionOfStep(pb, i) },
+    });
+  });
+  if (errors.length > 0) return { ok: false, errors: dedupeErrors(errors) };
+  return { ok: true, value: out };
+}
+
+function positionOfStep(pb: LoadedPlaybook, i: number): { line: number; column: number } {
+  const e = errorAt(pb.source, ['steps', i], 'PLAYBOOK_RULE', '');
+  return { line: e.line, column: e.column };
+}
+
+/** Step kinds may phrase their own messages ("a non-empty argv array"): make them read "expected ...". */
+function paramMessage(m: string): string {
+  return /^(a|an|one|at) /.test(m) ? `expected ${m}` : m;
 }

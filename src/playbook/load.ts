@@ -1,0 +1,60 @@
+/** Playbook file -> schema-valid playbook, checked on its own (no inventory needed). */
+import { didYouMean, type InputError } from '../inventory/errors.js';
+import { issueContext } from '../inventory/issues.js';
+import { dedupeErrors, readInput, type Loaded, type ReadFile } from '../inventory/load.js';
+import { errorAt, parseYamlSource, type YamlSource } from '../inventory/source.js';
+import { misplacedTags, playbookTags } from './refs.js';
+import { Playbook, type PlaybookFile } from './schema.js';
+
+export interface LoadedPlaybook {
+  file: string;
+  digest: string;
+  source: YamlSource;
+  raw: PlaybookFile;
+}
+
+export function parsePlaybook(file: string, text: string, kinds: readonly string[] | undefined): Loaded<LoadedPlaybook> {
+  const parsed = parseYamlSource(file, text, playbookTags);
+  if (parsed.errors.length > 0) return { ok: false, errors: dedupeErrors(parsed.errors) };
+  const { source } = parsed;
+  if (parsed.data === null || parsed.data === undefined) {
+    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message: 'expected a playbook (a map with name and steps), found an empty file', code: 'PLAYBOOK_SCHEMA' }] };
+  }
+  const errors: InputError[] = misplacedTags(source).map((p) => errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message));
+  const ctx = issueContext('PLAYBOOK');
+  const result = Playbook.safeParse(parsed.data, { error: ctx.errorMap, reportInput: true });
+  if (!result.success) return { ok: false, errors: dedupeErrors([...errors, ...ctx.toErrors(source, result.error.issues)]) };
+  errors.push(...playbookRules(result.data, source, kinds));
+  if (errors.length > 0) return { ok: false, errors: dedupeErrors(errors) };
+  return { ok: true, value: { file, digest: source.digest, source, raw: result.data } };
+}
+
+export async function loadPlaybook(file: string, kinds: readonly string[] | undefined, readFile?: ReadFile): Promise<Loaded<LoadedPlaybook>> {
+  const text = await readInput(file, readFile);
+  if (!text.ok) return text;
+  return parsePlaybook(file, text.value, kinds);
+}
+
+/** Unique ids, known kinds, wait_for naming earlier steps. */
+function playbookRules(pb: PlaybookFile, source: YamlSource, kinds: readonly string[] | undefined): InputError[] {
+  const errors: InputError[] = [];
+  const err = (path: (string | number)[], code: InputError['code'], message: string) => errors.push(errorAt(source, path, code, message));
+  const firstIndex = new Map<string, number>();
+  pb.steps.forEach((step, i) => {
+    const prev = firstIndex.get(step.id);
+    if (prev !== undefined) err(['steps', i, 'id'], 'PLAYBOOK_RULE', `expected a unique step id, found "${step.id}" which steps[${prev}] already uses`);
+    else firstIndex.set(step.id, i);
+    if (kinds && !kinds.includes(step.kind)) {
+      err(['steps', i, 'kind'], 'PLAYBOOK_UNKNOWN_KIND', `unknown step kind "${step.kind}"${didYouMean(step.kind, kinds)} (known kinds: ${[...kinds].sort().join(', ')})`);
+    }
+    (step.wait_for ?? []).forEach((w, j) => {
+      const at = firstIndex.get(w);
+      const later = pb.steps.findIndex((s) => s.id === w);
+      if (at !== undefined && at < i) return;
+      if (w === step.id) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `a step cannot wait for itself ("${w}")`);
+      else if (later > i) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected an earlier step, found "${w}" which comes later (steps[${later}]); steps run in order, so move it before this one`);
+      else err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected the id of an earlier step, found "${w}"${didYouMean(w, [...firstIndex.keys()])}`);
+    });
+  });
+  return errors;
+}

@@ -1,0 +1,245 @@
+/**
+ * Inventory references in step parameters, without a templating language:
+ *
+ *   !ref self.networks.replication.address   the node the step runs on
+ *   !ref nodes.alice.networks.lan.address    a named node
+ *   !ref primary.networks.lan.address        the node with role "primary"
+ *   !ref nodes[*].networks.lan.address       a list, one item per node (inventory order)
+ *   !ref peers[*].name                       the same, without the node the step runs on
+ *   !ref cluster.drbd.mysql.port             cluster data (drbd, filesystems, vips by name)
+ *   !ref vars.x                              the node's vars (cluster vars overridden by node vars)
+ *   !concat [!ref self.name, ".example.com"] strings and references joined into one string
+ *
+ * A node exposes: name, host, port, user, roles, groups, networks.<net>.{address,
+ * interface, prefix, cidr}, vars. The cluster exposes: name, primary, nodes (names),
+ * vars, networks.<net>.{cidr, address, prefix}, drbd.<name>.{name, minor, device, port,
+ * network, meta_disk, protocol, sync_rate, nodes, hosts.<node>.{disk, address, port},
+ * shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network}.
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, YAMLSeq, type Tags } from 'yaml';
+import { didYouMean } from '../inventory/errors.js';
+import type { YamlSource } from '../inventory/source.js';
+import type { ClusterModel, ResolvedNode } from '../inventory/types.js';
+
+export const REF_TAG = '!ref';
+export const CONCAT_TAG = '!concat';
+
+/** Custom tags known to the playbook parser (values are resolved later, per node). */
+export const playbookTags: Tags = [
+  { tag: REF_TAG, resolve: (s: string) => s },
+  { tag: CONCAT_TAG, collection: 'seq', nodeClass: YAMLSeq, resolve: (seq: unknown) => seq } as unknown as Tags[number],
+];
+
+export type DocPath = (string | number)[];
+
+export class RefValue {
+  constructor(
+    readonly expr: string,
+    readonly docPath: DocPath,
+  ) {}
+}
+
+export class ConcatValue {
+  constructor(
+    readonly parts: readonly ParamTree[],
+    readonly docPath: DocPath,
+  ) {}
+}
+
+/** Step parameters as written: plain data with references left in place. */
+export type ParamTree = RefValue | ConcatValue | null | string | number | boolean | ParamTree[] | { [k: string]: ParamTree };
+
+export interface RefProblem {
+  docPath: DocPath;
+  message: string;
+}
+
+const ROOT = /^(self|primary|vars|cluster|nodes\[\*\]|peers\[\*\]|nodes\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[A-Za-z0-9_-]+)*$/;
+
+/** Reads the YAML subtree at `at` into a ParamTree; reports malformed references. */
+export function readParamTree(source: YamlSource, at: DocPath): { tree: ParamTree; problems: RefProblem[] } {
+  const problems: RefProblem[] = [];
+  const walk = (node: unknown, p: DocPath): ParamTree => {
+    if (isAlias(node)) return walk(node.resolve(source.doc), p);
+    if (isScalar(node)) {
+      if (node.tag === REF_TAG) {
+        const expr = String(node.value).trim();
+        if (!ROOT.test(expr)) {
+          problems.push({
+            docPath: p,
+            message: `expected a reference such as self.networks.lan.address, nodes.<name>..., primary..., nodes[*]..., peers[*]..., cluster... or vars..., found "${expr}"`,
+          });
+        }
+        return new RefValue(expr, p);
+      }
+      const v = node.value;
+      if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
+      return String(v);
+    }
+    if (isSeq(node)) {
+      const items = node.items.map((item, i) => walk(item, [...p, i]));
+      if (node.tag === CONCAT_TAG) return new ConcatValue(items, p);
+      return items;
+    }
+    if (isMap(node)) {
+      const out: { [k: string]: ParamTree } = {};
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        out[key] = walk(pair.value, [...p, key]);
+      }
+      return out;
+    }
+    return null;
+  };
+  return { tree: walk(source.doc.getIn(at, true), at), problems };
+}
+
+/** References outside `steps[*].with` are errors (they would never be resolved). */
+export function misplacedTags(source: YamlSource): RefProblem[] {
+  const out: RefProblem[] = [];
+  const walk = (node: unknown, p: DocPath) => {
+    if (isAlias(node)) return;
+    const insideWith = p.length >= 3 && p[0] === 'steps' && p[2] === 'with';
+    if ((isScalar(node) || isSeq(node) || isMap(node)) && (node.tag === REF_TAG || node.tag === CONCAT_TAG) && !insideWith) {
+      out.push({ docPath: p, message: `${node.tag} is only allowed inside a step's "with:" parameters` });
+    }
+    if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...p, i]));
+    if (isMap(node)) {
+      for (const pair of node.items) if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...p, String(pair.key.value)]);
+    }
+  };
+  walk(source.doc.contents, []);
+  return out;
+}
+
+/** What references can see (no credentials). */
+export interface RefScope {
+  nodes: Record<string, Record<string, unknown>>;
+  order: string[];
+  cluster: Record<string, unknown>;
+  primary?: string;
+}
+
+export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel): RefScope {
+  const cidrOf = new Map(cluster.networks.map((n) => [n.name, n.cidr]));
+  const nodeViews: Record<string, Record<string, unknown>> = {};
+  for (const n of nodes) {
+    nodeViews[n.name] = {
+      name: n.name,
+      host: n.endpoint.host,
+      port: n.endpoint.port,
+      user: n.endpoint.user,
+      roles: n.roles,
+      groups: n.groups,
+      networks: Object.fromEntries(Object.entries(n.networks).map(([k, a]) => [k, { ...a, cidr: cidrOf.get(k) }])),
+      vars: n.vars,
+    };
+  }
+  const byName = <T extends { name: string }>(xs: readonly T[], f: (x: T) => Record<string, unknown>) => Object.fromEntries(xs.map((x) => [x.name, f(x)]));
+  const view: Record<string, unknown> = {
+    name: cluster.name,
+    primary: cluster.primary,
+    nodes: nodes.map((n) => n.name),
+    vars: cluster.vars,
+    networks: byName(cluster.networks, (n) => ({ cidr: n.cidr, address: n.address, prefix: n.prefix })),
+    drbd: byName(cluster.drbd, (d) => ({
+      name: d.name,
+      minor: d.minor,
+      device: d.device,
+      port: d.port,
+      network: d.network,
+      meta_disk: d.metaDisk,
+      protocol: d.protocol,
+      sync_rate: d.syncRate,
+      nodes: d.nodes,
+      hosts: d.hosts,
+      shared_secret: d.sharedSecret,
+    })),
+    filesystems: byName(cluster.filesystems, (f) => ({ ...f })),
+    vips: byName(cluster.vips, (v) => ({ name: v.name, ip: v.ip, cidr_netmask: v.cidrNetmask, nic: v.nic, network: v.network })),
+  };
+  return { nodes: nodeViews, order: nodes.map((n) => n.name), cluster: view, ...(cluster.primary ? { primary: cluster.primary } : {}) };
+}
+
+type Walk = { ok: true; value: unknown } | { ok: false; message: string };
+
+function walkPath(start: unknown, startLabel: string, segs: readonly string[]): Walk {
+  let cur = start;
+  let label = startLabel;
+  for (const seg of segs) {
+    if (Array.isArray(cur) && /^[0-9]+$/.test(seg) && Number(seg) < cur.length) cur = cur[Number(seg)];
+    else if (cur !== null && typeof cur === 'object' && !Array.isArray(cur) && Object.hasOwn(cur, seg) && (cur as Record<string, unknown>)[seg] !== undefined) {
+      cur = (cur as Record<string, unknown>)[seg];
+    } else {
+      const keys = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? Object.keys(cur).filter((k) => (cur as Record<string, unknown>)[k] !== undefined) : [];
+      const has = Array.isArray(cur) ? ` (a list of ${cur.length})` : keys.length ? ` (it has: ${keys.join(', ')})` : ` (it is ${cur === undefined || cur === null ? 'empty' : JSON.stringify(cur)})`;
+      return { ok: false, message: `${label} has no "${seg}"${didYouMean(seg, keys)}${has}` };
+    }
+    label = `${label}.${seg}`;
+  }
+  return { ok: true, value: cur };
+}
+
+/** Resolves one reference for the node `self`. */
+export function resolveRef(expr: string, self: string, scope: RefScope): Walk {
+  const segs = expr.split('.');
+  const root = segs[0]!;
+  switch (root) {
+    case 'self':
+      return walkPath(scope.nodes[self], 'self', segs.slice(1));
+    case 'vars':
+      return walkPath(scope.nodes[self]!['vars'], 'vars', segs.slice(1));
+    case 'primary':
+      if (!scope.primary) return { ok: false, message: 'no node has role "primary" (add `roles: [primary]` to one node)' };
+      return walkPath(scope.nodes[scope.primary], `node ${scope.primary} (primary)`, segs.slice(1));
+    case 'cluster':
+      return walkPath(scope.cluster, 'cluster', segs.slice(1));
+    case 'nodes[*]':
+    case 'peers[*]': {
+      const names = root === 'nodes[*]' ? scope.order : scope.order.filter((n) => n !== self);
+      const out: unknown[] = [];
+      for (const n of names) {
+        const r = walkPath(scope.nodes[n], `node ${n}`, segs.slice(1));
+        if (!r.ok) return r;
+        out.push(r.value);
+      }
+      return { ok: true, value: out };
+    }
+    case 'nodes': {
+      const name = segs[1]!;
+      if (!scope.nodes[name]) return { ok: false, message: `no node named "${name}"${didYouMean(name, scope.order)} (nodes: ${scope.order.join(', ')})` };
+      return walkPath(scope.nodes[name], `node ${name}`, segs.slice(2));
+    }
+    default:
+      return { ok: false, message: `unknown reference root "${root}"` };
+  }
+}
+
+/** Replaces every reference in `tree` with its value for node `self`. */
+export function resolveTree(tree: ParamTree, self: string, scope: RefScope): { value: unknown; problems: RefProblem[] } {
+  const problems: RefProblem[] = [];
+  const go = (t: ParamTree): unknown => {
+    if (t instanceof RefValue) {
+      const r = resolveRef(t.expr, self, scope);
+      if (!r.ok) {
+        problems.push({ docPath: t.docPath, message: `cannot resolve !ref ${t.expr}: ${r.message}` });
+        return undefined;
+      }
+      return structuredClone(r.value);
+    }
+    if (t instanceof ConcatValue) {
+      let s = '';
+      t.parts.forEach((part, i) => {
+        const v = go(part);
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') s += String(v);
+        else if (v !== undefined) problems.push({ docPath: [...t.docPath, i], message: `expected a string or number to join with !concat, found ${Array.isArray(v) ? 'a list' : v === null ? 'an empty value' : 'a map'}` });
+      });
+      return s;
+    }
+    if (Array.isArray(t)) return t.map(go);
+    if (t !== null && typeof t === 'object') return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, go(v)]));
+    return t;
+  };
+  return { value: go(tree), problems };
+}
