@@ -9,11 +9,11 @@
  * change the shell that runs the next one (`cd`, `exit`).
  */
 import type { Command, CommandResult } from './types.js';
-import { buildCommand, type Become } from './command.js';
+import { buildCommand, prefixLine, type Become } from './command.js';
 import { shQuote } from './quote.js';
 
 export function buildBatchScript(cmds: readonly Command[], become: Become | undefined, delim: string, marker: string): string {
-  const lines = [`printf %s ${marker}; printf %s ${marker} >&2`];
+  const lines = [prefixLine(marker)];
   cmds.forEach((cmd, i) => {
     const built = buildCommand(cmd, become, delim);
     const stdin = built.stdinPrefix + stdinText(cmd, i);

@@ -28,9 +28,20 @@ export interface BuiltCommand {
 /** Drops the password line if sudo did not read it; then runs "$@". */
 const SKIP_PASSWORD = 'IFS= read -r l; [ "$l" = "$0" ] || IFS= read -r l; unset l; exec "$@"';
 
+/**
+ * timeoutMs is enforced locally (the channel is killed) and, as a backstop that
+ * also holds when the connection drops or the command runs under sudo, on the
+ * node by coreutils `timeout -s KILL`, one second later than the local limit.
+ */
+export function remoteTimeoutWords(timeoutMs: number | undefined): string[] {
+  if (timeoutMs === undefined) return [];
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`timeoutMs must be a positive number, got ${timeoutMs}`);
+  return ['timeout', '-s', 'KILL', `${(Math.ceil(timeoutMs) + 1000) / 1000}s`];
+}
+
 export function buildCommand(cmd: Command, become: Become | undefined, nonce: string): BuiltCommand {
   if (cmd.argv.length === 0) throw new Error('a command needs at least one argv word');
-  const words = [...envWords(cmd.env), ...cmd.argv];
+  const words = [...envWords(cmd.env), ...remoteTimeoutWords(cmd.timeoutMs), ...cmd.argv];
   if (cmd.sudo !== true) return { line: shJoin(words), stdinPrefix: '' };
   const password = become?.password;
   if (password === undefined || password === '') {
@@ -47,4 +58,14 @@ export function buildCommand(cmd: Command, become: Become | undefined, nonce: st
 export function describeCommand(cmd: Command): string {
   const env = envWords(cmd.env);
   return (cmd.sudo === true ? 'sudo ' : '') + shJoin([...env, ...cmd.argv]);
+}
+
+/**
+ * Every command line starts with `printf '%s%s%s' M $$ M` (stdout) and
+ * `printf %s M` (stderr), M random per call: whatever the login shell's rc
+ * files printed before is cut off at M, and $$ is the pid (and process group)
+ * of the remote command, for killing it on timeout or abort.
+ */
+export function prefixLine(marker: string): string {
+  return `printf '%s%s%s' ${marker} $$ ${marker}; printf %s ${marker} >&2`;
 }

@@ -1,7 +1,7 @@
 /**
  * The Session implementation: exec, execBatch, writeFile over one ssh2 Client.
  *
- * Every command line starts with `printf %s MARK` on stdout and stderr: what
+ * Every command line starts with a random marker on stdout and stderr: what
  * the remote login shell's start-up files print before it (bash sources
  * ~/.bashrc even for `bash -c` under sshd) is cut off at the marker, so
  * results never depend on rc files.
@@ -14,7 +14,7 @@ import type { Client, ClientChannel } from 'ssh2';
 import type { Command, CommandResult, Endpoint, HostKeyPolicy, Session } from './types.js';
 import { SshError } from './types.js';
 import { connect } from './connect.js';
-import { buildCommand, describeCommand } from './command.js';
+import { buildCommand, describeCommand, prefixLine } from './command.js';
 import { buildBatchScript, parseBatchOutput } from './batch.js';
 import { makeMasker, type Masker } from './mask.js';
 import { RemoteCommandError } from './errors.js';
@@ -45,20 +45,46 @@ interface RawResult {
 }
 
 interface RawOptions {
+  /** The marker the line prints first (see prefixLine). */
+  marker: string;
   timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
   /** Masked description for error messages. */
   what: string;
 }
 
-function stripThrough(buf: Buffer, marker: string): Buffer {
+function afterPrefix(buf: Buffer, marker: string, withPid: boolean): { rest: Buffer; pid?: number } | null {
   const at = buf.indexOf(marker);
-  return at < 0 ? buf : buf.subarray(at + marker.length);
+  if (at < 0) return null;
+  if (!withPid) return { rest: buf.subarray(at + marker.length) };
+  const end = buf.indexOf(marker, at + marker.length);
+  if (end < 0) return null;
+  const pid = Number(buf.subarray(at + marker.length, end).toString('latin1'));
+  return { rest: buf.subarray(end + marker.length), pid: Number.isInteger(pid) && pid > 1 ? pid : undefined };
 }
 
 function signalExitCode(name: string | undefined): number {
   const num = name === undefined ? undefined : (osConstants.signals as Record<string, number>)[`SIG${name}`];
   return 128 + (num ?? 0);
+}
+
+/**
+ * Sends an SSH "signal" request. ssh2's public `channel.signal()` refuses once
+ * our side is at EOF (we end it right after writing stdin), but
+ * the request is still valid while the channel is open: use its protocol.
+ */
+function sendSignal(channel: ClientChannel, name: string): void {
+  const ch = channel as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, name: string): void } };
+  };
+  try {
+    const state = ch.outgoing?.state;
+    if ((state === 'open' || state === 'eof') && ch.outgoing && ch._client?._protocol) ch._client._protocol.signal(ch.outgoing.id, name);
+    else channel.signal(name);
+  } catch {
+    /* channel already gone */
+  }
 }
 
 class SshSession implements Session {
@@ -120,13 +146,11 @@ class SshSession implements Session {
       const err: Buffer[] = [];
       let exitCode: number | undefined;
 
+      let pid: number | undefined;
       const kill = () => {
         if (!channel) return;
-        try {
-          channel.signal('KILL');
-        } catch {
-          /* channel already gone */
-        }
+        sendSignal(channel, 'KILL'); // honoured by sshd for non-root logins only
+        if (pid !== undefined) this.killRemote(pid);
         channel.close();
       };
       const finish = (error: unknown, result?: RawResult) => {
@@ -158,7 +182,10 @@ class SshSession implements Session {
           }
           channel = ch;
           if (settled) return kill();
-          ch.on('data', (d: Buffer) => out.push(d));
+          ch.on('data', (d: Buffer) => {
+            out.push(d);
+            if (pid === undefined && out.length < 8) pid = afterPrefix(Buffer.concat(out), o.marker, true)?.pid;
+          });
           ch.stderr.on('data', (d: Buffer) => err.push(d));
           ch.on('exit', (code: number | null, sig?: string) => {
             exitCode = code ?? signalExitCode(sig);
@@ -167,7 +194,14 @@ class SshSession implements Session {
             if (exitCode === undefined) {
               return finish(this.deadError ?? new SshError('SSH_DISCONNECTED', `${this.endpoint.name}: the channel closed without an exit status: ${o.what}`));
             }
-            finish(null, { exitCode, stdout: Buffer.concat(out), stderr: Buffer.concat(err), durationMs: performance.now() - started });
+            const stdout = Buffer.concat(out);
+            const stderr = Buffer.concat(err);
+            finish(null, {
+              exitCode,
+              stdout: afterPrefix(stdout, o.marker, true)?.rest ?? stdout,
+              stderr: afterPrefix(stderr, o.marker, false)?.rest ?? stderr,
+              durationMs: performance.now() - started,
+            });
           });
           ch.end(stdin.length > 0 ? stdin : undefined);
         });
@@ -177,24 +211,40 @@ class SshSession implements Session {
     });
   }
 
+  /** Best effort: kill the remote command's process group from a second channel. */
+  private killRemote(pid: number): void {
+    if (this.deadError) return;
+    try {
+      this.client.exec(`kill -s KILL -- -${pid} 2>/dev/null || kill -s KILL ${pid} 2>/dev/null`, (e, ch) => {
+        if (e) return;
+        ch.on('close', () => undefined);
+        ch.resume();
+        ch.stderr.resume();
+        ch.end();
+      });
+    } catch {
+      /* connection gone: nothing to kill with */
+    }
+  }
+
   async exec(cmd: Command, signal?: AbortSignal): Promise<CommandResult> {
     const mask = this.masker(cmd);
     const what = mask(describeCommand(cmd));
     const marker = hex(8);
     const built = buildCommand(cmd, this.endpoint.become, hex(16));
-    const line = `printf %s ${marker}; printf %s ${marker} >&2; exec ${built.line}`;
+    const line = `${prefixLine(marker)}; exec ${built.line}`;
     const stdin = Buffer.concat([Buffer.from(built.stdinPrefix), typeof cmd.stdin === 'string' ? Buffer.from(cmd.stdin) : (cmd.stdin ?? Buffer.alloc(0))]);
     let raw: RawResult;
     try {
-      raw = await this.run(line, stdin, { timeoutMs: cmd.timeoutMs, signal, what });
+      raw = await this.run(line, stdin, { marker, timeoutMs: cmd.timeoutMs, signal, what });
     } catch (e) {
       this.log?.warn({ cmd: what, error: mask(String((e as Error).message ?? e)) }, 'ssh exec failed');
       throw e;
     }
     const result: CommandResult = {
       exitCode: raw.exitCode,
-      stdout: mask(stripThrough(raw.stdout, marker).toString('utf8')),
-      stderr: mask(stripThrough(raw.stderr, marker).toString('utf8')),
+      stdout: mask(raw.stdout.toString('utf8')),
+      stderr: mask(raw.stderr.toString('utf8')),
       durationMs: Math.round(raw.durationMs * 10) / 10,
     };
     this.logResult(what, result);
@@ -217,9 +267,9 @@ class SshSession implements Session {
     const timeouts = cmds.map((c) => c.timeoutMs);
     const timeoutMs = timeouts.every((t) => t !== undefined) ? timeouts.reduce<number>((a, t) => a + (t ?? 0), 0) : undefined;
     const what = `batch of ${cmds.length}: ${whats.join(' ; ')}`;
-    const raw = await this.run('exec sh -s', Buffer.from(script), { timeoutMs, signal, what });
-    const stdout = stripThrough(raw.stdout, marker).toString('utf8');
-    const stderr = stripThrough(raw.stderr, marker).toString('utf8');
+    const raw = await this.run('exec sh -s', Buffer.from(script), { marker, timeoutMs, signal, what });
+    const stdout = raw.stdout.toString('utf8');
+    const stderr = raw.stderr.toString('utf8');
     let parsed: CommandResult[];
     try {
       parsed = parseBatchOutput(stdout, stderr, cmds.length, delim, Math.round(raw.durationMs * 10) / 10);

@@ -97,13 +97,17 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
   return out;
 }
 
-async function childrenOf(pid: number): Promise<number[]> {
+/** Every descendant of pid (connection sshds and the commands they run), deepest last. */
+async function descendantsOf(pid: number): Promise<number[]> {
+  let kids: number[] = [];
   try {
     const { stdout } = await run('pgrep', ['-P', String(pid)]);
-    return stdout.split('\n').filter(Boolean).map(Number);
+    kids = stdout.split('\n').filter(Boolean).map(Number);
   } catch {
     return []; // pgrep exits 1 when there are none
   }
+  const deeper = await Promise.all(kids.map(descendantsOf));
+  return [...kids, ...deeper.flat()];
 }
 
 function sshdConfig(o: { port: number; dir: string; home: string; authorizedKeys: string }): string {
@@ -169,12 +173,12 @@ export async function startSshd(opts: { count: number; basePort?: number }): Pro
   const stopOne = async (r: Running): Promise<void> => {
     const proc = r.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const kids = proc.pid === undefined ? [] : await childrenOf(proc.pid);
+    const kids = proc.pid === undefined ? [] : await descendantsOf(proc.pid);
     const gone = new Promise((res) => proc.once('exit', res));
     proc.kill('SIGKILL');
     for (const pid of kids) {
       try {
-        process.kill(pid, 'SIGKILL'); // per-connection sshd processes we started (children of our listener)
+        process.kill(pid, 'SIGKILL'); // connection sshds and their commands: all started by our listener
       } catch {
         /* already gone */
       }

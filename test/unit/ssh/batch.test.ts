@@ -9,8 +9,10 @@ const M = 'feedfacefeedface';
 /** Runs a batch script with the real local `sh -s`, as the remote side does, and parses it. */
 function runLocally(cmds: Command[]) {
   const r = spawnSync('/bin/sh', ['-s'], { input: buildBatchScript(cmds, undefined, D, M), encoding: 'utf8' });
-  const cut = (s: string) => s.slice(s.indexOf(M) + M.length);
-  return parseBatchOutput(cut(r.stdout), cut(r.stderr), cmds.length, D, 1);
+  const cutOut = (s: string) => s.slice(s.indexOf(M, s.indexOf(M) + M.length) + M.length); // M pid M
+  const cutErr = (s: string) => s.slice(s.indexOf(M) + M.length);
+  expect(r.stdout).toMatch(new RegExp(`^${M}\\d+${M}`));
+  return parseBatchOutput(cutOut(r.stdout), cutErr(r.stderr), cmds.length, D, 1);
 }
 
 describe('batch framing', () => {

@@ -42,6 +42,12 @@ describe('buildCommand', () => {
     expect(execFileSync('/bin/sh', ['-c', built.line], { input: `${built.stdinPrefix}payload`, encoding: 'utf8' })).toBe('payload');
   });
 
+  it('adds a remote timeout backstop one second after the local limit', () => {
+    expect(buildCommand({ argv: ['sleep', '9'], timeoutMs: 1500 }, undefined, NONCE).line).toBe('timeout -s KILL 2.5s sleep 9');
+    expect(buildCommand({ argv: ['id'], timeoutMs: 200, sudo: true }, { method: 'sudo' }, NONCE).line).toBe('sudo -n -- timeout -s KILL 1.2s id');
+    expect(() => buildCommand({ argv: ['id'], timeoutMs: 0 }, undefined, NONCE)).toThrow('timeoutMs must be a positive number, got 0');
+  });
+
   it('refuses an empty argv', () => {
     expect(() => buildCommand({ argv: [] }, undefined, NONCE)).toThrow(/at least one argv word/);
   });
