@@ -1,0 +1,25 @@
+/**
+ * `ha-provision schema inventory|playbook`: prints the JSON Schema of a file
+ * kind, for editors (yaml-language-server: `# yaml-language-server: $schema=<file>`).
+ */
+import type { Writable } from 'node:stream';
+import { inventoryJsonSchema, playbookJsonSchema } from '../playbook/json-schema.js';
+import type { StepRegistry } from '../playbook/resolve.js';
+
+export interface CliIo {
+  stdout: Writable;
+  stderr: Writable;
+}
+
+export const SCHEMA_USAGE = 'usage: ha-provision schema inventory|playbook';
+
+export async function runSchema(args: readonly string[], io: CliIo, deps: { registry?: StepRegistry } = {}): Promise<number> {
+  const [what, ...rest] = args;
+  if (rest.length > 0 || (what !== 'inventory' && what !== 'playbook')) {
+    io.stderr.write(`${SCHEMA_USAGE}\n`);
+    return 2;
+  }
+  const schema = what === 'inventory' ? inventoryJsonSchema() : playbookJsonSchema(deps.registry?.kinds());
+  io.stdout.write(`${JSON.stringify(schema, null, 2)}\n`);
+  return 0;
+}
