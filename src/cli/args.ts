@@ -1,0 +1,130 @@
+/** argv -> a command, with node:util parseArgs. Pure. */
+import { parseArgs } from 'node:util';
+
+export type Cli =
+  | { cmd: 'help'; topic?: string }
+  | { cmd: 'version' }
+  | { cmd: 'validate'; inventory: string; playbook?: string; json: boolean }
+  | { cmd: 'schema'; which?: string; out?: string }
+  | { cmd: 'plan'; inventory: string; playbook?: string; out?: string; json: boolean; run: RunFlags }
+  | { cmd: 'apply'; inventory?: string; playbook?: string; dryRun: boolean; plan?: string; out?: string; json: boolean; run: RunFlags };
+
+export interface RunFlags {
+  limit: string[];
+  from?: string;
+  acceptNewHostKeys: boolean;
+  concurrency?: number;
+  detailedExitcode: boolean;
+  verbose: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const options = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  plan: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  json: { type: 'boolean' },
+  limit: { type: 'string', short: 'l', multiple: true },
+  from: { type: 'string' },
+  'accept-new-host-keys': { type: 'boolean' },
+  concurrency: { type: 'string' },
+  'detailed-exitcode': { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+} as const;
+
+const allowed: Record<string, readonly string[]> = {
+  validate: ['json'],
+  schema: ['out'],
+  plan: ['out', 'json', 'limit', 'from', 'accept-new-host-keys', 'concurrency', 'detailed-exitcode', 'verbose'],
+  apply: ['dry-run', 'plan', 'out', 'json', 'limit', 'from', 'accept-new-host-keys', 'concurrency', 'detailed-exitcode', 'verbose'],
+};
+
+export function parseCli(argv: readonly string[]): Cli {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  const [cmd, ...rest] = positionals;
+  if (v.version) return { cmd: 'version' };
+  if (v.help || cmd === undefined || cmd === 'help') return { cmd: 'help', ...(cmd === 'help' && rest[0] ? { topic: rest[0] } : cmd && cmd !== 'help' ? { topic: cmd } : {}) };
+  const ok = allowed[cmd];
+  if (!ok) throw new UsageError(`unknown command "${cmd}" (commands: validate, schema, plan, apply; see --help)`);
+  for (const k of Object.keys(v)) {
+    if (!ok.includes(k)) throw new UsageError(`option --${k} does not apply to "${cmd}"`);
+  }
+  if (rest.length > 2) throw new UsageError(`too many arguments for "${cmd}": ${rest.join(' ')}`);
+  const limit = (v.limit ?? []).flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean);
+  let concurrency: number | undefined;
+  if (v.concurrency !== undefined) {
+    concurrency = Number(v.concurrency);
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be an integer >= 1, got "${v.concurrency}"`);
+  }
+  const run: RunFlags = {
+    limit,
+    ...(v.from !== undefined ? { from: v.from } : {}),
+    acceptNewHostKeys: v['accept-new-host-keys'] === true,
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    detailedExitcode: v['detailed-exitcode'] === true,
+    verbose: v.verbose === true,
+  };
+  const [inventory, playbook] = rest;
+  const pb = playbook !== undefined ? { playbook } : {};
+  switch (cmd) {
+    case 'validate':
+      if (!inventory) throw new UsageError('validate needs INVENTORY');
+      return { cmd, inventory, ...pb, json: v.json === true };
+    case 'schema':
+      return { cmd, ...(inventory ? { which: inventory } : {}), ...(v.out ? { out: v.out } : {}) };
+    case 'plan':
+      if (!inventory) throw new UsageError('plan needs INVENTORY');
+      return { cmd, inventory, ...pb, ...(v.out ? { out: v.out } : {}), json: v.json === true, run };
+    case 'apply':
+      if (!inventory && !v.plan) throw new UsageError('apply needs INVENTORY (or --plan FILE)');
+      if (v.plan && v['dry-run']) throw new UsageError('--plan and --dry-run cannot be used together');
+      if (v.out && !v['dry-run']) throw new UsageError('-o/--out writes a plan: use it with plan or apply --dry-run');
+      if (v.plan && (limit.length > 0 || v.from !== undefined)) throw new UsageError('--limit/--from come from the plan file with --plan');
+      return {
+        cmd,
+        ...(inventory ? { inventory } : {}),
+        ...pb,
+        dryRun: v['dry-run'] === true,
+        ...(v.plan ? { plan: v.plan } : {}),
+        ...(v.out ? { out: v.out } : {}),
+        json: v.json === true,
+        run,
+      };
+  }
+  throw new UsageError(`unknown command "${cmd}"`);
+}
+
+export const HELP = `ha-provision: agentless SSH provisioning of Pacemaker/Corosync + DRBD clusters
+
+Usage:
+  ha-provision validate INVENTORY [PLAYBOOK] [--json]    check files, contact nothing
+  ha-provision schema [inventory|playbook] [-o FILE]      print the JSON Schema
+  ha-provision plan INVENTORY [PLAYBOOK] [-o plan.json] [--json]
+  ha-provision apply INVENTORY [PLAYBOOK] [--dry-run] [--json]
+  ha-provision apply --plan plan.json [--json]           apply exactly a saved plan
+
+Options for plan/apply:
+  -l, --limit NODE[,NODE]     only these nodes (repeatable)
+      --from STEP             start at this step (earlier steps are not run)
+      --concurrency N         nodes worked on at once (default: inventory settings)
+      --accept-new-host-keys  record unknown host keys (changed keys are still refused)
+      --detailed-exitcode     exit 6 when changes were made (apply) or are planned (plan)
+  -o, --out FILE              write the plan as JSON (plan, apply --dry-run)
+      --json                  machine-readable output on stdout
+  -v, --verbose               also show steps already right
+  -h, --help, --version
+
+Exit codes: 0 ok, 1 failed, 2 invalid input, 3 interrupted (run again to resume),
+4 plan stale, 5 locked by another run, 6 changes (only with --detailed-exitcode).
+`;

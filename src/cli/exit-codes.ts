@@ -1,0 +1,18 @@
+/** Exit codes of ha-provision (documented in the README). */
+export const EXIT = {
+  /** Success; nothing failed (with --detailed-exitcode: and nothing changed / nothing to change). */
+  OK: 0,
+  /** A node or step failed, a node was unreachable, or an internal error. */
+  FAILED: 1,
+  /** Invalid input: usage, inventory, playbook or plan file errors. Nothing was contacted. */
+  INVALID: 2,
+  /** Interrupted (Ctrl-C): stopped between steps; run again to resume. */
+  INTERRUPTED: 3,
+  /** apply --plan: the plan is stale (inputs or nodes changed since); nothing was changed. */
+  STALE: 4,
+  /** Another run holds the lock on this inventory. */
+  LOCKED: 5,
+  /** Only with --detailed-exitcode: success, and changes were made (apply) or are planned (plan). */
+  CHANGES: 6,
+} as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

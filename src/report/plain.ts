@@ -1,0 +1,46 @@
+/** Plain lines (no TTY, CI): one line per step result that matters, then the summary. */
+import type { Emit, RunEvent } from '../run/events.js';
+import { renderSummary } from './summary.js';
+
+export interface PlainOptions {
+  write: (s: string) => void;
+  /** Also print steps that were already right. */
+  verbose?: boolean;
+}
+
+export function plainReporter(o: PlainOptions): Emit {
+  return (e: RunEvent) => {
+    switch (e.type) {
+      case 'run-start':
+        o.write(`run ${e.runId}: ${e.steps.length} step(s) on ${e.nodes.length} node(s)\n`);
+        return;
+      case 'message':
+        o.write(`${e.level === 'info' ? '' : `${e.level}: `}${e.node ? `${e.node}: ` : ''}${e.text}\n`);
+        return;
+      case 'node-connected':
+        if (o.verbose) o.write(`${e.node}: connected in ${e.durationMs} ms\n`);
+        return;
+      case 'node-failed':
+        o.write(`${e.node}: UNREACHABLE: ${e.error}\n`);
+        return;
+      case 'node-reconnect':
+        o.write(`${e.node}: connection lost (${e.error}); reconnecting in ${e.delayMs} ms (attempt ${e.attempt + 1})\n`);
+        return;
+      case 'step-start':
+        if (o.verbose) o.write(`${e.node}: ${e.step} ...\n`);
+        return;
+      case 'step-result': {
+        if (e.outcome === 'ok' && !o.verbose && e.message === undefined) return;
+        const head = `${e.node}: ${e.step}: ${e.outcome}${e.message ? ` (${e.message})` : ''}`;
+        const detail = e.changes.map((c) => `    ${c.kind === 'refuse' ? c.reason : c.description}\n`).join('');
+        o.write(`${head}\n${detail}`);
+        return;
+      }
+      case 'command':
+        return;
+      case 'run-end':
+        if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));
+        return;
+    }
+  };
+}

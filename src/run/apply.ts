@@ -1,0 +1,159 @@
+/**
+ * `apply`: lock, journal, one session per node, facts of every step read in
+ * one round trip per node, then the scheduler runs the steps (re-check,
+ * change, verify). With a saved plan, the plan is refused when stale.
+ */
+import { join } from 'node:path';
+import { buildPlan } from '../plan/build.js';
+import { paramsDigest } from '../plan/digest.js';
+import type { Selection, SelectOptions } from '../plan/select.js';
+import { staleReasons } from '../plan/stale.js';
+import type { Plan, PlanStep } from '../plan/types.js';
+import type { Project } from '../playbook/resolve.js';
+import type { RunDeps } from './context.js';
+import type { NodeSummary, RunOutcome } from './events.js';
+import { doneInJournal, lastRun, openJournal, readJournal, resumeMessage } from './journal.js';
+import { NodeLink } from './link.js';
+import { acquireLock } from './lock.js';
+import { gatherAll } from './plan-run.js';
+import { schedule } from './scheduler.js';
+import { runStep } from './step.js';
+import { runOutcome, summarise } from './summary.js';
+
+export interface ApplyRequest {
+  project: Project;
+  selection: Selection;
+  options: SelectOptions;
+  /** apply --plan: apply exactly this plan, refused when stale. */
+  plan?: Plan;
+  /** Aborting stops starting new steps (Ctrl-C); running steps finish. */
+  signal: AbortSignal;
+  concurrency?: number;
+}
+
+export type ApplyResult =
+  | { kind: 'locked'; message: string }
+  | { kind: 'stale'; reasons: string[] }
+  | { kind: 'done'; runId: string; outcome: RunOutcome; summary: Record<string, NodeSummary> };
+
+export function journalPath(stateDir: string): string {
+  return join(stateDir, 'journal.jsonl');
+}
+
+export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyResult> {
+  const { project, selection } = req;
+  const stateDir = project.settings.stateDir;
+  const runId = deps.newRunId();
+  const started = deps.now();
+  const lock = acquireLock(stateDir, { pid: deps.pid, host: deps.host, startedAt: started.toISOString(), runId });
+  if (!lock.ok) return { kind: 'locked', message: lock.message };
+  const links = new Map(selection.nodes.map((n) => [n.name, new NodeLink(n, deps.connect, deps.emit)]));
+  const jpath = journalPath(stateDir);
+  const previous = readJournal(jpath);
+  const journal = openJournal(jpath, deps.now);
+  try {
+    if (lock.tookOver) {
+      deps.emit({ type: 'message', level: 'warn', text: `took over a stale lock left by pid ${lock.tookOver.pid} (run ${lock.tookOver.runId}, started ${lock.tookOver.startedAt}), which is no longer running` });
+    }
+    const resume = resumeMessage(lastRun(previous));
+    if (resume) deps.emit({ type: 'message', level: 'info', text: resume });
+
+    deps.emit({
+      type: 'run-start',
+      runId,
+      mode: 'apply',
+      nodes: selection.nodes.map((n) => n.name),
+      steps: selection.steps.map((s) => ({ id: s.id, title: s.title, targets: s.targets })),
+    });
+    journal.append({
+      type: 'run-start',
+      runId,
+      pid: deps.pid,
+      host: deps.host,
+      inventoryDigest: project.inventoryDigest,
+      playbookDigest: project.playbookDigest,
+      nodes: selection.nodes.map((n) => n.name),
+      steps: selection.steps.map((s) => s.id),
+    });
+
+    const gathered = await gatherAll([...links.values()], selection, deps);
+    let planned: Map<string, PlanStep> | undefined;
+    if (req.plan) {
+      const fresh = buildPlan({ project, selection, registry: deps.registry, gathered, options: req.options, now: deps.now() });
+      const reasons = staleReasons(req.plan, fresh);
+      if (reasons.length > 0) {
+        journal.append({ type: 'run-end', runId, outcome: 'stale' });
+        deps.emit({ type: 'run-end', runId, outcome: 'stale', summary: {}, durationMs: deps.now().getTime() - started.getTime() });
+        return { kind: 'stale', reasons };
+      }
+      planned = new Map(req.plan.nodes.flatMap((n) => n.steps.map((s) => [`${n.name}\0${s.id}`, s] as const)));
+    }
+
+    let changesMade = 0;
+    const retry = deps.retry ?? { tries: 3, delayMs: 250 };
+    const stepsById = new Map(selection.steps.map((s) => [s.id, s]));
+    const res = await schedule({
+      nodes: selection.nodes.map((n) => n.name),
+      steps: selection.steps,
+      strategy: project.settings.strategy,
+      concurrency: req.concurrency ?? project.settings.concurrency,
+      maxFailPercent: project.settings.maxFailPercent,
+      signal: req.signal,
+      runStep: async (nodeName, s) => {
+        const step = stepsById.get(s.id)!;
+        const link = links.get(nodeName)!;
+        const g = gathered[nodeName];
+        const pre = changesMade === 0 && g && 'steps' in g ? g.steps[step.id] : undefined;
+        const startedAt = deps.now().getTime();
+        deps.emit({ type: 'step-start', node: nodeName, step: step.id, title: step.title });
+        journal.append({ type: 'step-start', runId, node: nodeName, step: step.id });
+        const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
+        const r = await runStep({
+          link,
+          step,
+          kind: deps.registry.kind(step.kind),
+          ...(pre && 'facts' in pre ? { prefetched: pre.facts } : {}),
+          ...(plannedStep ? { planned: plannedStep } : {}),
+          timeoutMs: step.timeoutMs ?? project.settings.stepTimeoutMs,
+          doneInJournal: (pd) => doneInJournal(previous, nodeName, step.id, pd),
+          onFirstChange: () => void changesMade++,
+          retry: { ...retry, sleep: deps.sleep },
+          onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
+        });
+        deps.emit({
+          type: 'step-result',
+          node: nodeName,
+          step: step.id,
+          outcome: r.outcome,
+          changes: r.changes,
+          ...(r.message !== undefined ? { message: r.message } : {}),
+          durationMs: deps.now().getTime() - startedAt,
+        });
+        journal.append({
+          type: 'step-result',
+          runId,
+          node: nodeName,
+          step: step.id,
+          outcome: r.outcome,
+          paramsDigest: paramsDigest(step.paramsByNode[nodeName]),
+          changed: r.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)),
+          ...(r.message !== undefined ? { message: r.message } : {}),
+        });
+        return r.outcome;
+      },
+      onSkip: (nodeName, s, outcome, why) => {
+        deps.emit({ type: 'step-result', node: nodeName, step: s.id, outcome, changes: [], message: why, durationMs: 0 });
+        journal.append({ type: 'step-result', runId, node: nodeName, step: s.id, outcome, paramsDigest: '', changed: [], message: why });
+      },
+    });
+    const summary = summarise(res.outcomes);
+    const outcome = runOutcome(summary, res.interrupted);
+    journal.append({ type: 'run-end', runId, outcome });
+    deps.emit({ type: 'run-end', runId, outcome, summary, durationMs: deps.now().getTime() - started.getTime() });
+    return { kind: 'done', runId, outcome, summary };
+  } finally {
+    journal.close();
+    await Promise.all([...links.values()].map((l) => l.close()));
+    lock.release();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * One node's connection as the engine uses it: opened once, reused by every
+ * step, reopened after a lost connection. Every command carries the node's
+ * secrets (the transport masks them) and is reported as a `command` event.
+ */
+import type { ResolvedNode } from '../playbook/resolve.js';
+import type { Probe, ProbeResult } from '../steps/contract.js';
+import { maskSecrets } from '../steps/mask.js';
+import type { Command, CommandResult, Session } from '../ssh/types.js';
+import type { Emit } from './events.js';
+
+export type Connect = (node: ResolvedNode) => Promise<Session>;
+
+const OUTPUT_LIMIT = 4096;
+
+export class NodeLink {
+  private current: Promise<Session> | undefined;
+
+  constructor(
+    readonly node: ResolvedNode,
+    private readonly connectFn: Connect,
+    private readonly emit: Emit,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The open session (connecting on first use). */
+  session(): Promise<Session> {
+    if (!this.current) {
+      const started = this.now();
+      const p = this.connectFn(this.node);
+      this.current = p;
+      p.then(
+        () => this.emit({ type: 'node-connected', node: this.node.name, durationMs: Math.round(this.now() - started) }),
+        () => {
+          if (this.current === p) this.current = undefined;
+        },
+      );
+    }
+    return this.current;
+  }
+
+  /** Drop the session (after a lost connection); the next use reconnects. */
+  async reset(): Promise<void> {
+    const p = this.current;
+    this.current = undefined;
+    if (p) await p.then((s) => s.close()).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await this.reset();
+  }
+
+  private mask(s: string): string {
+    return maskSecrets(s, this.node.secrets);
+  }
+
+  private report(step: string | undefined, phase: 'probe' | 'change' | 'verify', argv: readonly string[], r: CommandResult): void {
+    this.emit({
+      type: 'command',
+      node: this.node.name,
+      ...(step !== undefined ? { step } : {}),
+      phase,
+      argv: argv.map((a) => this.mask(a)),
+      exitCode: r.exitCode,
+      durationMs: r.durationMs,
+      stdout: this.mask(r.stdout.slice(0, OUTPUT_LIMIT)),
+      stderr: this.mask(r.stderr.slice(0, OUTPUT_LIMIT)),
+    });
+  }
+
+  /** Run read-only probes in ONE round trip. */
+  async probe(probes: readonly Probe[], phase: 'probe' | 'verify', step: string | undefined, signal?: AbortSignal): Promise<ProbeResult[]> {
+    if (probes.length === 0) return [];
+    const s = await this.session();
+    const cmds: Command[] = probes.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}), secrets: this.node.secrets }));
+    const results = await s.execBatch(cmds, signal);
+    results.forEach((r, i) => this.report(step, phase, probes[i]!.argv, r));
+    return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }));
+  }
+
+  async exec(cmd: Omit<Command, 'secrets'>, step: string, extraSecrets: readonly string[], signal?: AbortSignal): Promise<CommandResult> {
+    const s = await this.session();
+    const r = await s.exec({ ...cmd, secrets: [...this.node.secrets, ...extraSecrets] }, signal);
+    this.report(step, 'change', extraSecrets.length > 0 ? cmd.argv.map((a) => (extraSecrets.some((x) => a.includes(x)) ? '********' : a)) : cmd.argv, r);
+    return r;
+  }
+
+  async writeFile(path: string, content: string, opts: { mode: number; owner: string; group: string; sudo: boolean }): Promise<void> {
+    const s = await this.session();
+    await s.writeFile(path, content, opts);
+  }
+}

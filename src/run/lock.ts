@@ -1,0 +1,80 @@
+/**
+ * One run per inventory: <stateDir>/lock, created with O_EXCL, holding who
+ * runs. A lock left by a dead process on this host is taken over (with a
+ * message); any other is refused, naming the holder.
+ */
+import { mkdirSync, openSync, readFileSync, unlinkSync, writeSync, closeSync, fsyncSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface LockInfo {
+  pid: number;
+  host: string;
+  startedAt: string;
+  runId: string;
+}
+
+export type LockResult = { ok: true; release: () => void; tookOver?: LockInfo } | { ok: false; holder: LockInfo | undefined; message: string };
+
+export interface LockDeps {
+  /** Whether a pid is alive on this host. */
+  isAlive?: (pid: number) => boolean;
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function describeLock(l: LockInfo): string {
+  return `pid ${l.pid} on ${l.host}, run ${l.runId}, started ${l.startedAt}`;
+}
+
+export function acquireLock(stateDir: string, me: LockInfo, deps: LockDeps = {}): LockResult {
+  const isAlive = deps.isAlive ?? pidAlive;
+  mkdirSync(stateDir, { recursive: true });
+  const path = join(stateDir, 'lock');
+  let tookOver: LockInfo | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, JSON.stringify(me) + '\n');
+      fsyncSync(fd);
+      closeSync(fd);
+      const release = () => {
+        try {
+          const cur = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+          if (cur.runId === me.runId) unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      };
+      return tookOver ? { ok: true, release, tookOver } : { ok: true, release };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let holder: LockInfo | undefined;
+    try {
+      holder = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+    } catch {
+      holder = undefined;
+    }
+    if (!holder || typeof holder.pid !== 'number') {
+      return { ok: false, holder: undefined, message: `${path} exists but cannot be read; if no run is going on, remove it` };
+    }
+    if (holder.host === me.host && !isAlive(holder.pid)) {
+      tookOver = holder;
+      try {
+        unlinkSync(path);
+      } catch {
+        /* someone else took it over first: retry decides */
+      }
+      continue;
+    }
+    return { ok: false, holder, message: `another run holds the lock on this inventory: ${describeLock(holder)} (${path})` };
+  }
+  return { ok: false, holder: tookOver, message: `could not take over the stale lock ${path}` };
+}

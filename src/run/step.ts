@@ -1,0 +1,136 @@
+/**
+ * One step on one node: facts -> diff -> (re-check) -> changes -> verify.
+ * The same evaluate() as the plan; no dry-run flag anywhere.
+ */
+import { changesDigest, factsDigest, paramsDigest } from '../plan/digest.js';
+import { evaluate, type Evaluation } from '../plan/evaluate.js';
+import { stepNode } from '../plan/select.js';
+import { showChange } from '../plan/show.js';
+import type { PlanStep, ShownChange } from '../plan/types.js';
+import type { ResolvedStep } from '../playbook/resolve.js';
+import type { Change, Facts, StepKind } from '../steps/contract.js';
+import { maskSecrets } from '../steps/mask.js';
+import { isTransientSshError } from '../ssh/retry.js';
+import type { StepOutcome } from './events.js';
+import { toFacts } from './gather.js';
+import type { NodeLink } from './link.js';
+
+export interface StepRun {
+  outcome: Extract<StepOutcome, 'ok' | 'changed' | 'failed'>;
+  changes: ShownChange[];
+  message?: string;
+}
+
+export interface StepContext {
+  link: NodeLink;
+  step: ResolvedStep;
+  kind: StepKind<unknown>;
+  /** Facts read earlier in this run, if still valid (nothing changed since). */
+  prefetched?: Facts;
+  /** The saved plan's entry for this step (apply --plan). */
+  planned?: PlanStep;
+  timeoutMs: number;
+  /** The journal says this step already finished with these params (for kinds whose effect cannot be re-read). */
+  doneInJournal?: (paramsDigest: string) => boolean;
+  /** Called once before the first change is made. */
+  onFirstChange?: () => void;
+  retry: { tries: number; delayMs: number; sleep: (ms: number) => Promise<void> };
+  onRetry?: (attempt: number, delayMs: number, error: string) => void;
+}
+
+class StepFailure extends Error {}
+
+function describe(changes: readonly ShownChange[]): string {
+  return changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)).join('; ');
+}
+
+async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> {
+  const { link, step, kind } = ctx;
+  const node = link.node;
+  const params = step.paramsByNode[node.name];
+  const sn = stepNode(node);
+  const mask = (s: string) => maskSecrets(s, node.secrets);
+  const probes = kind.probes(params, sn);
+  const read = async (phase: 'probe' | 'verify') => toFacts(probes, await link.probe(probes, phase, step.id, signal));
+
+  if (kind.verifiable === false && ctx.doneInJournal?.(paramsDigest(params))) {
+    return { outcome: 'ok', changes: [], message: 'done in an earlier run (journal)' };
+  }
+  let facts = ctx.prefetched ?? (await read('probe'));
+  let ev: Evaluation = evaluate(kind, params, facts, sn);
+  if (ev.status === 'change' && ctx.prefetched) {
+    // re-check just before changing: facts read at the start may be old
+    facts = await read('probe');
+    ev = evaluate(kind, params, facts, sn);
+  }
+  const shown = ev.changes.map((c) => showChange(c, node.secrets));
+  const planned = ctx.planned;
+  if (planned && planned.status !== 'pending') {
+    const same = factsDigest(facts, node.secrets) === planned.factsDigest && changesDigest(shown) === planned.changesDigest;
+    if (!same) {
+      if (ev.status === 'ok') return { outcome: 'ok', changes: [], message: 'no longer needed (facts changed since the plan)' };
+      throw new StepFailure(`facts changed since the plan was made; not applying (now: ${mask(describe(shown)) || ev.status})`);
+    }
+  }
+  switch (ev.status) {
+    case 'ok':
+      return { outcome: 'ok', changes: [] };
+    case 'error':
+      throw new StepFailure(mask(ev.reason));
+    case 'refused':
+      throw new StepFailure(`refused: ${mask(ev.reason)}`);
+    case 'change':
+      break;
+  }
+  ctx.onFirstChange?.();
+  for (const c of ev.changes) await execute(link, step.id, c, signal);
+  const after = evaluate(kind, params, await read('verify'), sn);
+  if (after.status !== 'ok') {
+    const still = after.changes.map((c) => showChange(c, node.secrets));
+    throw new StepFailure(`inconsistent result after apply: still ${after.status}${'reason' in after ? ` (${mask(after.reason)})` : ''}${still.length ? `: ${describe(still)}` : ''}`);
+  }
+  return { outcome: 'changed', changes: shown };
+}
+
+async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortSignal): Promise<void> {
+  switch (c.kind) {
+    case 'exec': {
+      const r = await link.exec({ argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) }, stepId, [], signal);
+      if (r.exitCode !== 0) {
+        const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+        throw new StepFailure(`${maskSecrets(c.description, link.node.secrets)}: exit ${r.exitCode}${why ? `: ${why}` : ''}`);
+      }
+      return;
+    }
+    case 'upload':
+      await link.writeFile(c.path, c.content, { mode: parseInt(c.mode, 8), owner: c.owner, group: c.group, sudo: c.sudo === true });
+      return;
+    case 'refuse':
+      throw new StepFailure(`refused: ${c.reason}`);
+  }
+}
+
+/**
+ * Run the step; on a lost connection reconnect with backoff and start again
+ * from the probes (a change that did happen is then seen as done): a change
+ * is never re-run blindly.
+ */
+export async function runStep(ctx: StepContext): Promise<StepRun> {
+  let prefetched = ctx.prefetched;
+  for (let attempt = 1; ; attempt++) {
+    const signal = AbortSignal.timeout(ctx.timeoutMs);
+    try {
+      return await runOnce({ ...ctx, ...(prefetched ? { prefetched } : { prefetched: undefined }) }, signal);
+    } catch (err) {
+      if (err instanceof StepFailure) return { outcome: 'failed', changes: [], message: err.message };
+      if (signal.aborted) return { outcome: 'failed', changes: [], message: `step timed out after ${ctx.timeoutMs} ms` };
+      const msg = maskSecrets((err as Error)?.message ?? String(err), ctx.link.node.secrets);
+      if (!isTransientSshError(err) || attempt >= ctx.retry.tries) return { outcome: 'failed', changes: [], message: msg };
+      const delay = ctx.retry.delayMs * 2 ** (attempt - 1);
+      ctx.onRetry?.(attempt, delay, msg);
+      await ctx.link.reset();
+      await ctx.retry.sleep(delay);
+      prefetched = undefined;
+    }
+  }
+}
