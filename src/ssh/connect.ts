@@ -19,6 +19,8 @@ export interface Connection {
 export interface ConnectOptions {
   hostKeys: HostKeyPolicy;
   signal?: AbortSignal;
+  /** TCP_NODELAY; default true. false exists only to measure its effect. */
+  noDelay?: boolean;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 20_000;
@@ -125,7 +127,7 @@ async function handshake(endpoint: Endpoint, opts: ConnectOptions, sock: Duplex 
     );
 
     client.once('ready', () => {
-      client.setNoDelay(true); // perf.md: ~44 ms -> ~3 ms per exec (Nagle vs delayed ACK)
+      client.setNoDelay(opts.noDelay ?? true); // perf.md: ~44 ms -> ~3 ms per exec (Nagle vs delayed ACK)
       finish(null);
     });
     client.on('error', (err: Error & { level?: string }) => {

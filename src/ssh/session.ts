@@ -24,13 +24,14 @@ export interface OpenSessionOptions {
   logger?: Logger;
   /** Cancels the connect and, later, every command in flight on this session. */
   signal?: AbortSignal;
+  /** TCP_NODELAY on the connection; default true. false exists only to measure its effect. */
+  noDelay?: boolean;
 }
 
 export async function openSession(endpoint: Endpoint, opts: OpenSessionOptions): Promise<Session> {
   const started = performance.now();
   const log = opts.logger?.child({ node: endpoint.name });
-  const connectOpts = opts.signal === undefined ? { hostKeys: opts.hostKeys } : { hostKeys: opts.hostKeys, signal: opts.signal };
-  const conn = await connect(endpoint, connectOpts);
+  const conn = await connect(endpoint, { hostKeys: opts.hostKeys, noDelay: opts.noDelay ?? true, ...(opts.signal ? { signal: opts.signal } : {}) });
   log?.info({ host: endpoint.host, port: endpoint.port, durationMs: Math.round(performance.now() - started) }, 'ssh connected');
   return new SshSession(endpoint, conn.client, conn.via, log, opts.signal);
 }
@@ -92,6 +93,8 @@ class SshSession implements Session {
   private readonly inflight = new Set<(err: SshError) => void>();
   private readonly sessionSecrets: string[];
   private readonly closed: Promise<void>;
+  /** Kill requests still running; close() lets them finish first. */
+  private readonly pendingKills = new Set<Promise<void>>();
 
   constructor(
     readonly endpoint: Endpoint,
@@ -214,17 +217,21 @@ class SshSession implements Session {
   /** Best effort: kill the remote command's process group from a second channel. */
   private killRemote(pid: number): void {
     if (this.deadError) return;
-    try {
-      this.client.exec(`kill -s KILL -- -${pid} 2>/dev/null || kill -s KILL ${pid} 2>/dev/null`, (e, ch) => {
-        if (e) return;
-        ch.on('close', () => undefined);
-        ch.resume();
-        ch.stderr.resume();
-        ch.end();
-      });
-    } catch {
-      /* connection gone: nothing to kill with */
-    }
+    const done = new Promise<void>((resolve) => {
+      try {
+        this.client.exec(`kill -s KILL -- -${pid} 2>/dev/null || kill -s KILL ${pid} 2>/dev/null`, (e, ch) => {
+          if (e) return resolve();
+          ch.on('close', () => resolve());
+          ch.resume();
+          ch.stderr.resume();
+          ch.end();
+        });
+      } catch {
+        resolve(); // connection gone: nothing to kill with
+      }
+    });
+    this.pendingKills.add(done);
+    void done.then(() => this.pendingKills.delete(done));
   }
 
   async exec(cmd: Command, signal?: AbortSignal): Promise<CommandResult> {
@@ -307,6 +314,9 @@ class SshSession implements Session {
 
   async close(): Promise<void> {
     this.markDeadQuietly();
+    if (this.pendingKills.size > 0) {
+      await Promise.race([Promise.allSettled(this.pendingKills), new Promise((r) => setTimeout(r, 2000).unref())]);
+    }
     this.client.end();
     let timer: NodeJS.Timeout | undefined;
     const forced = new Promise<void>((resolve) => {

@@ -143,6 +143,38 @@ describe('secrets', () => {
   });
 });
 
+describe('logging', () => {
+  it('logs every command with exit code, duration and sizes at info, output only at debug', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const ss = await openSession(h.endpoint(0), { hostKeys: strict(), logger });
+    try {
+      await ss.exec({ argv: ['echo', 'visible-only-at-debug'] });
+      await ss.execBatch([{ argv: ['true'] }, { argv: ['false'] }]);
+      const execs = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'ssh exec');
+      expect(execs.map((l) => [l.node, l.cmd, l.exitCode, l.stdoutBytes])).toEqual([
+        ['host-00', 'echo visible-only-at-debug', 0, 22],
+        ['host-00', 'true', 0, 0],
+        ['host-00', 'false', 1, 0],
+      ]);
+      expect(execs.every((l) => typeof l.durationMs === 'number')).toBe(true);
+      expect(lines.join('')).not.toContain('"stdout"');
+    } finally {
+      await ss.close();
+    }
+  });
+
+  it('a session-wide abort signal cancels commands in flight', async () => {
+    const ac = new AbortController();
+    const ss = await openSession(h.endpoint(0), { hostKeys: strict(), signal: ac.signal });
+    const p = ss.exec({ argv: ['sleep', '30.789'] }).catch((e: unknown) => e);
+    setTimeout(() => ac.abort(new Error('run cancelled')), 100);
+    expect(await p).toMatchObject({ message: 'run cancelled' });
+    await ss.close(); // lets the kill of the remote process group finish first
+    expect(await run('pgrep', ['-f', 'sleep 30.789']).then((r) => r.stdout, () => '')).toBe('');
+  });
+});
+
 describe('execBatch', () => {
   it('returns each result in order, even failing ones and delimiter look-alikes', async () => {
     const fake = `\n${'0123456789abcdef'.repeat(2)}:1:0\n`;
