@@ -1,15 +1,17 @@
 /**
  * Planning from gathered facts: pure and synchronous.
  *
- * The "known after apply" rule: a step is `pending` when, before it on the
- * same node, a step has any status other than `ok`, or when a step it waits
- * for is not `ok` on some node. Its changes are still computed from the
- * current facts and shown, but they are provisional: the earlier change runs
- * first and apply decides on the facts it then reads. Steps after an
- * `ok`-only prefix are exact.
+ * The "known after apply" rule: a step is `pending` when its facts may
+ * depend on an earlier change: an earlier step on the same node that is not
+ * `ok` and whose kind may write what this step's kind reads (declared paths
+ * overlap; a kind that declares nothing may read or write anything: e.g.
+ * `command`), or an earlier step on the node that is refused/error (the node
+ * stops there), or a step it waits for that is not `ok` on some node. Its
+ * changes are still computed from the current facts and shown, but they are
+ * provisional: apply decides on the facts it reads when it gets there.
  */
 import type { Project } from '../playbook/resolve.js';
-import type { Facts } from '../steps/contract.js';
+import { pathsOverlap, type Facts } from '../steps/contract.js';
 import { maskSecrets } from '../steps/mask.js';
 import type { StepKinds } from '../steps/registry.js';
 import { changesDigest, factsDigest } from './digest.js';
@@ -33,7 +35,8 @@ export interface BuildPlanInput {
 export function buildPlan({ project, selection, registry, gathered, options, now }: BuildPlanInput): Plan {
   const byNode = new Map<string, PlanNode>(selection.nodes.map((n) => [n.name, { name: n.name, steps: [] }]));
   const notOk = new Map<string, boolean>(); // step id -> not ok on some node
-  const dirty = new Map<string, string>(); // node -> why later steps are pending
+  // per node: earlier steps not ok, with the paths they may write (undefined: anything)
+  const dirty = new Map<string, { step: string; writes: readonly string[] | undefined; stops: boolean }[]>();
   for (const node of selection.nodes) {
     const g = gathered[node.name];
     if (g && 'error' in g) byNode.get(node.name)!.error = maskSecrets(g.error, node.secrets);
@@ -41,8 +44,9 @@ export function buildPlan({ project, selection, registry, gathered, options, now
   for (const step of selection.steps) {
     const kind = registry.kind(step.kind);
     for (const name of step.targets) {
-      const node = selection.nodes.find((n) => n.name === name)!;
-      const pn = byNode.get(name)!;
+      const node = selection.nodes.find((n) => n.name === name);
+      const pn = byNode.get(name);
+      if (!node || !pn) continue; // not in this run
       const g = gathered[name];
       const base = { id: step.id, kind: step.kind, title: step.title };
       let ps: PlanStep;
@@ -66,15 +70,24 @@ export function buildPlan({ project, selection, registry, gathered, options, now
           };
         }
       }
+      const params = step.paramsByNode[name];
+      const sn = stepNode(node);
+      const reads = safe(() => kind.reads?.(params, sn));
       const waited = step.waitFor.find((w) => notOk.get(w));
-      const earlier = dirty.get(name);
+      const earlier = (dirty.get(name) ?? []).find(
+        (d) => d.stops || d.writes === undefined || reads === undefined || d.writes.some((w) => reads.some((r) => pathsOverlap(w, r))),
+      );
       if (ps.status !== 'error' && (earlier !== undefined || waited !== undefined)) {
-        const why = earlier ?? `waits for step ${waited}, which changes first`;
+        const why = earlier
+          ? `known after apply: step ${earlier.step} ${earlier.stops ? 'stops this node' : 'changes this node'} first`
+          : `known after apply: waits for step ${waited}, which changes first`;
         ps = { ...ps, status: 'pending', reason: ps.reason ? `${why}; now: ${ps.reason}` : why };
       }
       if (ps.status !== 'ok') {
         notOk.set(step.id, true);
-        if (!dirty.has(name)) dirty.set(name, `known after apply: step ${step.id} ${ps.status === 'change' || ps.status === 'pending' ? 'changes' : 'stops'} this node first`);
+        const list = dirty.get(name) ?? [];
+        list.push({ step: step.id, writes: safe(() => kind.writes?.(params, sn)), stops: ps.status === 'refused' || ps.status === 'error' });
+        dirty.set(name, list);
       }
       pn.steps.push(ps);
     }
@@ -91,4 +104,12 @@ export function buildPlan({ project, selection, registry, gathered, options, now
     ...(options.from !== undefined ? { from: options.from } : {}),
     nodes: [...byNode.values()],
   };
+}
+
+function safe<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
 }

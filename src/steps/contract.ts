@@ -75,6 +75,13 @@ export interface StepKind<P = unknown> {
   probes(params: P, node: StepNode): Probe[];
   diff(params: P, facts: Facts, node: StepNode): Change[];
   /**
+   * Paths whose state the probes read, for the plan's "known after apply"
+   * rule. Absent (or undefined): the facts may depend on anything on the node.
+   */
+  reads?(params: P, node: StepNode): readonly string[] | undefined;
+  /** Paths the changes may write. Absent (or undefined): the changes may affect anything on the node. */
+  writes?(params: P, node: StepNode): readonly string[] | undefined;
+  /**
    * False when the effect of the changes cannot be re-read by the probes
    * (the journal is then consulted on resume). All built-in kinds re-read.
    */
@@ -91,4 +98,12 @@ export function fact(facts: Facts, id: string): ProbeResult {
   const r = facts[id];
   if (!r) throw new Error(`missing fact "${id}"`);
   return r;
+}
+
+/** Whether two absolute paths may touch the same thing (equal, or one inside the other). */
+export function pathsOverlap(a: string, b: string): boolean {
+  const norm = (p: string) => p.replace(/\/+$/, '') || '/';
+  const x = norm(a);
+  const y = norm(b);
+  return x === y || x.startsWith(y === '/' ? '/' : y + '/') || y.startsWith(x === '/' ? '/' : x + '/');
 }

@@ -33,6 +33,8 @@ export type CommandParams = z.infer<typeof commandParams>;
 export const commandStep = defineStep<CommandParams>({
   kind: 'command',
   params: commandParams,
+  // with only `creates`, the facts are that one path; `unless` may read anything. Writes: anything.
+  reads: (p) => (p.unless === undefined && p.creates !== undefined ? [p.creates] : undefined),
   probes(p) {
     const probes: Probe[] = [];
     if (p.creates !== undefined) probes.push({ id: 'creates', argv: ['test', '-e', p.creates], ...(p.sudo ? { sudo: true } : {}) });

@@ -33,6 +33,8 @@ function isSecret(p: FileParams, node: StepNode): boolean {
 export const fileStep = defineStep<FileParams>({
   kind: 'file',
   params: fileParams,
+  reads: (p) => [p.path],
+  writes: (p) => [p.path],
   probes(p, node) {
     return [fileHashProbe('file', p.path, sha256(p.content), isSecret(p, node) ? -1 : MAX_DIFF_BYTES, p.sudo)];
   },

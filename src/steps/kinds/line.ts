@@ -65,6 +65,8 @@ export function editLines(content: string, p: LineParams): string {
 export const lineStep = defineStep<LineParams>({
   kind: 'line',
   params: lineParams,
+  reads: (p) => [p.path],
+  writes: (p) => [p.path],
   probes(p) {
     return [fileContentProbe('file', p.path, p.sudo)];
   },

@@ -1,0 +1,76 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type JournalEntry, doneInJournal, lastRun, openJournal, parseJournal, readJournal, resumeMessage } from '../../../src/run/journal.js';
+import { acquireLock } from '../../../src/run/lock.js';
+
+const t = () => new Date('2026-01-01T00:00:00Z');
+
+describe('journal', () => {
+  it('appends lines and reads them back; a torn last line is ignored', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-j-'));
+    const path = join(dir, 'journal.jsonl');
+    const j = openJournal(path, t);
+    j.append({ type: 'run-start', runId: 'r1', pid: 1, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob'], steps: ['a', 'b'] });
+    j.append({ type: 'step-start', runId: 'r1', node: 'bob', step: 'a' });
+    j.append({ type: 'step-result', runId: 'r1', node: 'bob', step: 'a', outcome: 'changed', paramsDigest: 'pd', changed: ['write /x'] });
+    j.append({ type: 'step-start', runId: 'r1', node: 'bob', step: 'b' });
+    j.close();
+    writeFileSync(path, readFileSync(path, 'utf8') + '{"t":"2026-01-01T00:00:00Z","type":"step-re');
+    const entries = readJournal(path);
+    expect(entries.map((e) => e.type)).toEqual(['run-start', 'step-start', 'step-result', 'step-start']);
+    const run = lastRun(entries)!;
+    expect(run).toMatchObject({ runId: 'r1', ended: false, inFlight: [{ node: 'bob', step: 'b' }] });
+    expect(resumeMessage(run)).toBe('resuming run r1 (started 2026-01-01T00:00:00.000Z), killed at step b on bob: steps already done are recognised by their checks');
+    expect(doneInJournal(entries, 'bob', 'a', 'pd')).toBe(true);
+    expect(doneInJournal(entries, 'bob', 'a', 'other')).toBe(false);
+    expect(doneInJournal(entries, 'bob', 'b', 'pd')).toBe(false);
+  });
+
+  it('reports bad lines in the middle', () => {
+    const { entries, badLines } = parseJournal('{"type":"run-end","runId":"x","outcome":"ok","t":"z"}\nnot json\n{"type":"run-start","runId":"y","t":"z"}\n');
+    expect(badLines).toEqual([2]);
+    expect(entries).toHaveLength(2);
+  });
+
+  it('a cleanly finished run needs no resume message; an interrupted one does', () => {
+    const base: JournalEntry[] = [{ t: 'T', type: 'run-start', runId: 'r', pid: 1, host: 'h', inventoryDigest: '', playbookDigest: '', nodes: [], steps: [] }];
+    expect(resumeMessage(lastRun([...base, { t: 'T', type: 'run-end', runId: 'r', outcome: 'changed' }]))).toBeUndefined();
+    expect(
+      resumeMessage(
+        lastRun([
+          ...base,
+          { t: 'T', type: 'step-result', runId: 'r', node: 'alice', step: 's3', outcome: 'interrupted', paramsDigest: '', changed: [] },
+          { t: 'T', type: 'run-end', runId: 'r', outcome: 'interrupted' },
+        ]),
+      ),
+    ).toContain('interrupted at step s3 on alice');
+  });
+});
+
+describe('lock', () => {
+  const me = { pid: 1000, host: 'h1', startedAt: 'T1', runId: 'r1' };
+  it('refuses a second run, naming the first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-l-'));
+    const a = acquireLock(dir, me, { isAlive: () => true });
+    expect(a.ok).toBe(true);
+    const b = acquireLock(dir, { ...me, pid: 2000, runId: 'r2' }, { isAlive: () => true });
+    expect(b.ok).toBe(false);
+    if (!b.ok) expect(b.message).toContain('pid 1000 on h1, run r1, started T1');
+    if (a.ok) a.release();
+    expect(acquireLock(dir, { ...me, runId: 'r3' }, { isAlive: () => true }).ok).toBe(true);
+  });
+  it('takes over the lock of a dead pid on the same host', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-l-'));
+    acquireLock(dir, me, { isAlive: () => true });
+    const b = acquireLock(dir, { ...me, pid: 2000, runId: 'r2' }, { isAlive: (pid) => pid !== 1000 });
+    expect(b.ok).toBe(true);
+    if (b.ok) expect(b.tookOver?.pid).toBe(1000);
+  });
+  it('does not take over a lock held on another host', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-l-'));
+    acquireLock(dir, { ...me, host: 'other' }, { isAlive: () => true });
+    expect(acquireLock(dir, { ...me, runId: 'r2' }, { isAlive: () => false }).ok).toBe(false);
+  });
+});
