@@ -13,7 +13,10 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo="ha-provision/node"
-digest=$(cd "$here" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-12)
+standin="$here/../standin"   # the bed's stand-ins (udev for partitions, DRBD kernel side)
+digest=$( (cd "$here" && find . -type f -print0 | sort -z | xargs -0 sha256sum;
+           cd "$standin/files" && find . -type f -print0 | sort -z | xargs -0 sha256sum;
+           find . -type f -perm -u=x | sort) | sha256sum | cut -c1-12)
 image="$repo:$digest"
 
 if [ "${1:-}" != "--force" ] && docker image inspect "$image" >/dev/null 2>&1; then
@@ -48,6 +51,8 @@ debootstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
 t1=$(date +%s%N)
 
 cp -a "$here/rootfs/." "$rootfs/"
+cp -a "$standin/files/." "$rootfs/"
+chroot "$rootfs" /usr/lib/drbd-standin/install.sh
 chroot "$rootfs" /bin/bash -euo pipefail <<'CHROOT'
 # Host keys are generated per container at first boot (ssh-hostkeys.service).
 rm -f /etc/ssh/ssh_host_*

@@ -11,8 +11,8 @@ in front of the internal meta data), with a loop device over it whose
 major:minor become /dev/drbdN.  The drbdsetup CLI talks to it over
 /run/drbd-standin/RES.sock (one JSON request line, one JSON reply line).
 
-See /usr/lib/drbd-standin/README.md (docker/standin/README.md in the
-project) for what is real, what is emulated and what is not.
+See docker/standin/README.md in the ha-provision project for what is real,
+what is emulated and what is not.
 """
 import errno
 import fcntl
@@ -194,7 +194,8 @@ class DevFS(fusepy.Operations):
 def run_fuse(ops, mnt):
     fusepy.signal = lambda *a, **k: None  # fusepy sets SIGINT; not allowed off the main thread
     fusepy.FUSE(ops, mnt, foreground=True, raw_fi=True, nothreads=False,
-                allow_other=True, big_writes=True, max_write=131072, fsname="drbd-standin")
+                allow_other=True, big_writes=True, max_write=131072, fsname="drbd-standin",
+                attr_timeout=0, entry_timeout=0, negative_timeout=0)
 
 
 def loop_attach(path):

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Self-test of the test bed's stand-ins (udev partition nodes, DRBD kernel
+# side) against two running node containers, driven with `docker exec`:
+#   docker/standin/selftest.sh [BOB [ALICE]]      (default: bob alice)
+# The containers must run the node image (docker/image/build.sh) with a data
+# disk as /dev/vdb (>= 400 MiB), on one Docker network. The test installs
+# drbd-utils if missing, then WIPES /dev/vdb on both. It stops and starts
+# ALICE's container. Exits non-zero at the first failed check.
+set -euo pipefail
+BOB=${1:-bob}
+ALICE=${2:-alice}
+t0=$(date +%s)
+
+say() { printf '[%3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+on() { local c=$1; shift; docker exec "$c" bash -c "$*"; }
+# wait_for SECONDS CONTAINER COMMAND: until COMMAND succeeds in CONTAINER
+wait_for() {
+  local secs=$1 c=$2; shift 2
+  local end=$(( $(date +%s) + secs ))
+  until on "$c" "$*" >/dev/null 2>&1; do
+    [ "$(date +%s)" -lt "$end" ] || return 1
+    sleep 0.2
+  done
+}
+ip_of() { on "$1" "ip -4 -o addr show scope global | awk '{print \$4}' | cut -d/ -f1 | head -n1"; }
+
+for c in "$BOB" "$ALICE"; do
+  [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || fail "container $c is not running"
+  on "$c" "test -b /dev/vdb" || fail "$c has no /dev/vdb"
+done
+
+say "drbd-utils (real, from Debian) on both nodes"
+for c in "$BOB" "$ALICE"; do
+  on "$c" "dpkg -s drbd-utils >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq drbd-utils >/dev/null; }" &
+done
+wait
+for c in "$BOB" "$ALICE"; do
+  on "$c" "readlink -f /sbin/drbdsetup" | grep -q drbd-standin || fail "$c: /sbin/drbdsetup is not the stand-in"
+  v=$(on "$c" "drbdadm --version 2>/dev/null | sed -n 's/^DRBD_KERNEL_VERSION=//p'")
+  [ "$v" = 9.2.12 ] || fail "$c: drbdadm sees kernel version '$v', expected 9.2.12"
+done
+
+say "partitions: sfdisk writes a table, /dev/vdb1 and /dev/vdb2 appear (udev stand-in)"
+for c in "$BOB" "$ALICE"; do
+  on "$c" "drbdadm down all >/dev/null 2>&1; wipefs -q -a /dev/vdb 2>/dev/null"
+  wait_for 3 "$c" '! test -e /dev/vdb1' || fail "$c: /dev/vdb1 still there after wipefs"
+  on "$c" "printf 'label: dos\n,200M\n,\n' | sfdisk -q /dev/vdb >/dev/null 2>&1 || true"
+  wait_for 3 "$c" 'test -b /dev/vdb1 && test -b /dev/vdb2' || fail "$c: /dev/vdb1,2 did not appear"
+done
+
+BOB_IP=$(ip_of "$BOB"); ALICE_IP=$(ip_of "$ALICE")
+BOB_HOST=$(on "$BOB" "uname -n"); ALICE_HOST=$(on "$ALICE" "uname -n")
+say "resources r0 (minor 0, port 7788) and r1 (minor 1, port 7789): $BOB_HOST=$BOB_IP $ALICE_HOST=$ALICE_IP"
+res() { # name minor port partition
+  cat <<EOF
+resource $1 {
+  on $BOB_HOST { device /dev/drbd$2; disk $4; address $BOB_IP:$3; meta-disk internal; }
+  on $ALICE_HOST { device /dev/drbd$2; disk $4; address $ALICE_IP:$3; meta-disk internal; }
+}
+EOF
+}
+for c in "$BOB" "$ALICE"; do
+  res r0 0 7788 /dev/vdb1 | docker exec -i "$c" tee /etc/drbd.d/r0.res >/dev/null
+  res r1 1 7789 /dev/vdb2 | docker exec -i "$c" tee /etc/drbd.d/r1.res >/dev/null
+  on "$c" "yes yes | drbdadm create-md --force r0 r1 >/dev/null 2>&1" || fail "$c: create-md"
+  on "$c" "drbdadm up r0 r1" || fail "$c: drbdadm up"
+done
+for c in "$BOB" "$ALICE"; do
+  for r in r0 r1; do
+    wait_for 10 "$c" "[ \"\$(drbdadm cstate $r)\" = Connected ]" || fail "$c: $r not Connected"
+    d=$(on "$c" "drbdadm dstate $r")
+    [ "$d" = Inconsistent/Inconsistent ] || fail "$c: $r dstate is $d, expected Inconsistent/Inconsistent"
+  done
+  gi=$(on "$c" "drbdadm get-gi r0 2>/dev/null")
+  [ "${gi%%:*}" = 0000000000000004 ] || fail "$c: r0 generation identifiers '$gi' do not say 'never synced'"
+  on "$c" "drbdadm -d adjust r0 r1 | grep -q ." && fail "$c: drbdadm adjust would change something"
+done
+
+say "primary --force r0 on $BOB_HOST: $ALICE_HOST goes through SyncTarget to UpToDate"
+on "$BOB" "drbdadm primary --force r0" || fail "primary --force"
+seen=""
+for _ in $(seq 1 300); do
+  st=$(on "$ALICE" "drbdadm status r0")
+  case "$st" in *replication:SyncTarget*done:*) seen=$(grep -o 'done:[0-9.]*' <<<"$st") ;; esac
+  grep -q 'disk:UpToDate' <<<"$(sed -n 2p <<<"$st")" && break
+  sleep 0.2
+done
+[ "$(on "$ALICE" "drbdadm dstate r0")" = UpToDate/UpToDate ] || fail "$ALICE_HOST r0 did not reach UpToDate"
+[ -n "$seen" ] || fail "no SyncTarget progress (done:NN.NN) was visible in drbdadm status"
+say "  sync progress seen on $ALICE_HOST: $seen"
+[ "$(on "$BOB" "drbdadm role r0")" = Primary ] || fail "$BOB_HOST is not Primary"
+size=$(on "$BOB" "blockdev --getsize64 /dev/drbd0")
+mdo=$(on "$BOB" "drbdmeta - v09 /dev/vdb1 internal dump-md 2>/dev/null | sed -n 's/^# bm_offset //p'")
+[ "$size" = "$mdo" ] || fail "/dev/drbd0 is $size bytes, the data area $mdo"
+sb=$(on "$BOB" "head -c $size /dev/vdb1 | md5sum"); sa=$(on "$ALICE" "head -c $size /dev/vdb1 | md5sum")
+[ "$sb" = "$sa" ] || fail "data areas differ after sync: $sb vs $sa"
+gb=$(on "$BOB" "drbdadm get-gi r0 2>/dev/null"); ga=$(on "$ALICE" "drbdadm get-gi r0 2>/dev/null")
+[ "${gb%%:*}" = "${ga%%:*}" ] && [ "${gb%%:*}" != 0000000000000004 ] || fail "generation identifiers after sync: $gb / $ga"
+say "  data areas equal ($size bytes, md5 ${sb%% *}), current UUID ${gb%%:*} on both"
+
+say "mkfs.ext4 + mount on $BOB_HOST, write a file; replicated writes reach $ALICE_HOST"
+token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+on "$BOB" "mkfs.ext4 -q -F /dev/drbd0 && mkdir -p /mnt/r0 && mount /dev/drbd0 /mnt/r0 && echo $token > /mnt/r0/token && sync" || fail "mkfs/mount/write on $BOB_HOST"
+on "$BOB" "drbdadm secondary r0 2>/dev/null" && fail "secondary succeeded while /dev/drbd0 is mounted"
+on "$BOB" "umount /mnt/r0 && drbdadm secondary r0" || fail "umount + secondary on $BOB_HOST"
+sb=$(on "$BOB" "head -c $size /dev/vdb1 | md5sum"); sa=$(on "$ALICE" "head -c $size /dev/vdb1 | md5sum")
+[ "$sb" = "$sa" ] || fail "data areas differ after writes: $sb vs $sa"
+on "$ALICE" "mkdir -p /mnt/r0; mount /dev/drbd0 /mnt/r0 2>/dev/null" && fail "a Secondary could be mounted"
+
+say "stop $ALICE's container: $BOB_HOST sees Connecting"
+docker stop "$ALICE" >/dev/null
+wait_for 10 "$BOB" "[ \"\$(drbdadm cstate r0)\" = Connecting ]" || fail "$BOB_HOST r0 not Connecting after $ALICE stopped"
+on "$BOB" "drbdadm status r0" | grep -q "$ALICE_HOST connection:Connecting" || fail "status does not show Connecting"
+
+say "start $ALICE, drbdadm up: Connected again, persisted UpToDate"
+docker start "$ALICE" >/dev/null
+on "$ALICE" "systemctl is-system-running --wait >/dev/null" || true
+[ "$(ip_of "$ALICE")" = "$ALICE_IP" ] || fail "$ALICE came back with another address: $(ip_of "$ALICE")"
+wait_for 5 "$ALICE" 'test -b /dev/vdb1 && test -b /dev/vdb2' || fail "$ALICE: partition nodes missing after restart"
+on "$ALICE" "test -e /dev/drbd0" && fail "$ALICE: /dev/drbd0 survived the restart"
+on "$ALICE" "drbdadm up r0 r1" || fail "$ALICE: drbdadm up after restart"
+for r in r0 r1; do
+  wait_for 10 "$ALICE" "[ \"\$(drbdadm cstate $r)\" = Connected ]" || fail "$ALICE_HOST $r not Connected after restart"
+done
+wait_for 10 "$ALICE" "[ \"\$(drbdadm dstate r0)\" = UpToDate/UpToDate ]" || fail "$ALICE_HOST r0: $(on "$ALICE" "drbdadm dstate r0")"
+
+say "primary r0 on $ALICE_HOST, mount: the file is there"
+on "$ALICE" "drbdadm primary r0 && mount /dev/drbd0 /mnt/r0" || fail "primary + mount on $ALICE_HOST"
+got=$(on "$ALICE" "cat /mnt/r0/token")
+[ "$got" = "$token" ] || fail "file content on $ALICE_HOST is '$got', expected '$token'"
+on "$ALICE" "umount /mnt/r0 && drbdadm secondary r0" || fail "umount + secondary on $ALICE_HOST"
+
+say "down on both: devices, loop devices and FUSE mounts are gone"
+declare -A loops
+for c in "$BOB" "$ALICE"; do
+  loops[$c]=$(on "$c" "stat -c '%T' /dev/drbd0 /dev/drbd1")   # loop minors, hex
+done
+for c in "$BOB" "$ALICE"; do
+  on "$c" "drbdadm down r0 r1" || fail "$c: down"
+done
+for c in "$BOB" "$ALICE"; do
+  on "$c" "test -e /dev/drbd0 || test -e /dev/drbd1" && fail "$c: /dev/drbdN left after down"
+  on "$c" "grep -q drbd-standin /proc/self/mountinfo" && fail "$c: FUSE mount left after down"
+  for m in ${loops[$c]}; do
+    on "$c" "grep -qs drbd-standin /sys/block/loop$((16#$m))/loop/backing_file" && fail "$c: loop$((16#$m)) still attached"
+  done
+done
+say "PASS"
