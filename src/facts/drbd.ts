@@ -1,0 +1,159 @@
+/**
+ * Read-only DRBD 9 probes and pure parsers.
+ *
+ * - `drbdsetup events2 --now [NAME]`: one line per object, `exists <object>
+ *   key:value ...`, ending with `exists -` (format from drbd-utils 9.x
+ *   user/v9/drbdsetup_events2.c; the peer-device line carries `done:NN.NN`
+ *   while a resync runs). Parsed as generic key:value so extra keys of other
+ *   versions do not matter.
+ * - `drbdadm get-gi NAME`: `CURRENT:BITMAP:HIST1:HIST2:flags...` (captured
+ *   from drbd-utils 9.22 drbdmeta; the kernel path prints the same format via
+ *   dt_print_v9_uuids). Exit 1 without output when there is no metadata.
+ */
+import type { Probe, ProbeResult } from '../steps/contract.js';
+
+const sudoOf = (sudo: boolean) => (sudo ? { sudo: true } : {});
+
+export interface DrbdDevice {
+  volume: number;
+  minor: number;
+  disk: string;
+  client: boolean;
+}
+export interface DrbdConnection {
+  peerNodeId: number;
+  name: string;
+  connection: string;
+  role: string;
+}
+export interface DrbdPeerDevice {
+  name: string;
+  volume: number;
+  replication: string;
+  peerDisk: string;
+  /** Percent (0..100) while a resync runs. */
+  done?: number;
+}
+export interface DrbdResource {
+  name: string;
+  role: string;
+  devices: DrbdDevice[];
+  connections: DrbdConnection[];
+  peerDevices: DrbdPeerDevice[];
+}
+
+export function eventsProbe(id: string, resource: string | undefined, sudo: boolean): Probe {
+  return { id, argv: ['drbdsetup', 'events2', '--now', ...(resource !== undefined ? [resource] : [])], ...sudoOf(sudo) };
+}
+
+function kv(fields: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of fields) {
+    const i = f.indexOf(':');
+    if (i > 0) out[f.slice(0, i)] = f.slice(i + 1);
+  }
+  return out;
+}
+
+/**
+ * All resources in the output, by name. A missing DRBD module (exit 20,
+ * "Failed to modprobe drbd") or an unknown resource (exit 10) means none.
+ */
+export function parseEvents(r: ProbeResult, probe = 'events'): Map<string, DrbdResource> {
+  const res = new Map<string, DrbdResource>();
+  if (r.exitCode === 20 && /modprobe/.test(r.stderr)) return res;
+  if (r.exitCode === 10 && /No such resource|not defined/i.test(r.stderr)) return res;
+  if (r.exitCode !== 0) throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+  const get = (name: string): DrbdResource => {
+    let x = res.get(name);
+    if (!x) res.set(name, (x = { name, role: 'Unknown', devices: [], connections: [], peerDevices: [] }));
+    return x;
+  };
+  for (const line of r.stdout.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f[0] !== 'exists' || f.length < 3) continue;
+    const o = kv(f.slice(2));
+    if (o.name === undefined) continue;
+    switch (f[1]) {
+      case 'resource':
+        get(o.name).role = o.role ?? 'Unknown';
+        break;
+      case 'device':
+        get(o.name).devices.push({ volume: Number(o.volume ?? 0), minor: Number(o.minor ?? -1), disk: o.disk ?? 'Unknown', client: o.client === 'yes' });
+        break;
+      case 'connection':
+        get(o.name).connections.push({ peerNodeId: Number(o['peer-node-id'] ?? -1), name: o['conn-name'] ?? '?', connection: o.connection ?? 'Unknown', role: o.role ?? 'Unknown' });
+        break;
+      case 'peer-device':
+        get(o.name).peerDevices.push({
+          name: o['conn-name'] ?? '?',
+          volume: Number(o.volume ?? 0),
+          replication: o.replication ?? 'Off',
+          peerDisk: o['peer-disk'] ?? 'DUnknown',
+          ...(o.done !== undefined && Number.isFinite(Number(o.done)) ? { done: Number(o.done) } : {}),
+        });
+        break;
+      default:
+        break; // path and future objects
+    }
+  }
+  return res;
+}
+
+// ---------- generation identifiers ----------
+
+export interface GenerationIds {
+  current: string;
+  bitmap: string;
+  history: [string, string];
+}
+
+/** The UUID drbdmeta writes on create-md (UUID_JUST_CREATED). The lowest bit is the "primary" flag. */
+export const JUST_CREATED = '0000000000000004';
+
+export function getGiProbe(id: string, resource: string, sudo: boolean): Probe {
+  return { id, argv: ['drbdadm', 'get-gi', resource], ...sudoOf(sudo) };
+}
+
+/** `null` when there is no metadata (exit non-zero, no GI line). */
+export function parseGetGi(r: ProbeResult): GenerationIds | null {
+  const line = r.stdout.split('\n').find((l) => /^[0-9A-Fa-f]{16}:[0-9A-Fa-f]{16}:/.test(l.trim()));
+  if (!line) return null;
+  const f = line.trim().split(':');
+  return { current: f[0]!.toUpperCase(), bitmap: f[1]!.toUpperCase(), history: [(f[2] ?? '').toUpperCase(), (f[3] ?? '').toUpperCase()] };
+}
+
+/** Never synced: current UUID is the create-md value and there is no bitmap or history UUID. */
+export function neverSynced(gi: GenerationIds): boolean {
+  const zero = '0000000000000000';
+  const cur = (BigInt('0x' + gi.current) & ~1n).toString(16).toUpperCase().padStart(16, '0');
+  return cur === JUST_CREATED && gi.bitmap === zero && gi.history.every((h) => h === zero || h === '');
+}
+
+// ---------- the resource file, with the shared secret masked on the node ----------
+
+/**
+ * Same output as facts/file.ts fileHashProbe (`file MODE OWNER GROUP SIZE`,
+ * sha256 of the raw file, then `content` and the content when it differs),
+ * except that the content is sent with every `shared-secret "..."` value
+ * replaced by ******** before it leaves the node.
+ */
+const RES_SCRIPT = [
+  'p=$1',
+  'if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo absent; exit 0; fi',
+  'if [ ! -f "$p" ]; then echo notfile; exit 0; fi',
+  'st=$(stat -c "%a %U %G %s" -- "$p") || exit 3',
+  'echo "file $st"',
+  's=$(sha256sum < "$p") || exit 3',
+  'echo "${s%% *}"',
+  'if [ "${s%% *}" != "$2" ] && [ "${st##* }" -le 65536 ]; then echo content; sed -E \'s/(shared-secret[[:space:]]+)("[^"]*"|[^[:space:];]+)/\\1"********"/g\' -- "$p" || exit 3; fi',
+].join('\n');
+
+export function resFileProbe(id: string, path: string, wantedSha256: string, sudo: boolean): Probe {
+  return { id, argv: ['sh', '-c', RES_SCRIPT, 'sh', path, wantedSha256], ...sudoOf(sudo) };
+}
+
+/** Mask shared-secret values in a rendered file the way RES_SCRIPT does on the node. */
+export function maskSharedSecret(text: string): string {
+  return text.replace(/(shared-secret\s+)("[^"]*"|[^\s;]+)/g, '$1"********"');
+}
