@@ -113,12 +113,12 @@ export async function normalizeInventory(
     });
   }
 
-  const authOf = async (auth: AuthFile, at: Path, who: string): Promise<{ auth: Endpoint['auth']; secrets: string[] }> => {
+  const authOf = async (auth: AuthFile, at: Path): Promise<{ auth: Endpoint['auth']; secrets: string[] }> => {
     if (auth.key !== undefined) {
       return { auth: { kind: 'key', privateKeyPath: file(auth.key), ...(auth.passphrase ? { passphraseEnv: auth.passphrase.env } : {}) }, secrets: [] };
     }
     if (auth.agent !== undefined) return { auth: auth.agent === true ? { kind: 'agent' } : { kind: 'agent', socket: file(auth.agent) }, secrets: [] };
-    const password = await secret(auth.password!, [...at, 'password'], `SSH password for ${who}`);
+    const password = await secret(auth.password!, [...at, 'password'], 'SSH password');
     return { auth: { kind: 'password', password }, secrets: password ? [password] : [] };
   };
 
@@ -131,7 +131,7 @@ export async function normalizeInventory(
     const d = inv.ssh ?? {};
     const user = (ssh.user ?? d.user)!;
     const authAt: Path = ssh.auth ? ['nodes', name, 'ssh', 'auth'] : ['ssh', 'auth'];
-    const a = await authOf((ssh.auth ?? d.auth)!, authAt, `${user}@${ssh.host}`);
+    const a = await authOf((ssh.auth ?? d.auth)!, authAt);
     const secrets = [...a.secrets];
     const endpoint: Endpoint = { name, host: ssh.host, port: ssh.port ?? d.port ?? 22, user, auth: a.auth };
     const become = ssh.become ?? d.become;
@@ -139,7 +139,7 @@ export async function normalizeInventory(
       const becomeAt: Path = ssh.become !== undefined ? ['nodes', name, 'ssh', 'become'] : ['ssh', 'become'];
       if (become === 'sudo' || become.password === undefined) endpoint.become = { method: 'sudo' };
       else {
-        const pw = await secret(become.password, [...becomeAt, 'password'], `sudo password for ${user}@${ssh.host}`);
+        const pw = await secret(become.password, [...becomeAt, 'password'], 'sudo password');
         if (pw) secrets.push(pw);
         endpoint.become = { method: 'sudo', password: pw };
       }
@@ -163,7 +163,7 @@ export async function normalizeInventory(
   const jumpEndpoint = async (j: JumpEndpointFile, at: Path, via: Endpoint): Promise<{ endpoint: Endpoint; secrets: string[] }> => {
     const user = j.user ?? via.user;
     if (j.auth === undefined) return { endpoint: { name: `jump:${j.host}`, host: j.host, port: j.port ?? 22, user, auth: via.auth }, secrets: [] };
-    const a = await authOf(j.auth, [...at, 'auth'], `${user}@${j.host}`);
+    const a = await authOf(j.auth, [...at, 'auth']);
     return { endpoint: { name: `jump:${j.host}`, host: j.host, port: j.port ?? 22, user, auth: a.auth }, secrets: a.secrets };
   };
 
