@@ -185,9 +185,12 @@ class SshSession implements Session {
           }
           channel = ch;
           if (settled) return kill();
+          let outBytes = 0;
           ch.on('data', (d: Buffer) => {
             out.push(d);
-            if (pid === undefined && out.length < 8) pid = afterPrefix(Buffer.concat(out), o.marker, true)?.pid;
+            outBytes += d.length;
+            // The pid follows rc-file noise, if any: look for it in the first 64 KiB only.
+            if (pid === undefined && outBytes - d.length < 65_536) pid = afterPrefix(Buffer.concat(out), o.marker, true)?.pid;
           });
           ch.stderr.on('data', (d: Buffer) => err.push(d));
           ch.on('exit', (code: number | null, sig?: string) => {
