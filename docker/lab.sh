@@ -11,3 +11,7 @@ if [ "${1:-up}" = "down" ]; then exec npx tsx docker/lab.ts down; fi
 bash docker/testbed.sh
 npm run -s build
 npx tsx docker/lab.ts up
+# The main job: converge the lab with the playbook inventory/lab.yaml names.
+node bin/ha-provision.js apply inventory/lab.yaml
+echo
+echo "Look around: node bin/ha-provision.js plan inventory/lab.yaml   (a second run changes nothing)"
