@@ -2,7 +2,7 @@
  * Runs one measured command: wall time from spawn to exit (monotonic clock),
  * the peak RSS of the largest single process (`/usr/bin/time -v`, "Maximum
  * resident set size", from the kernel's rusage), and the peak of the sum of
- * RSS (and PSS) over the whole process tree, sampled from /proc every ~50 ms.
+ * RSS (and PSS, every 20th sample: reading smaps_rollup costs more) over the whole process tree, sampled from /proc every ~50 ms.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +17,7 @@ export interface Measured {
   maxRssKb: number;
   /** Peak of the sum of RSS over the process tree (KiB), sampled. 0 if never sampled. */
   treeRssKb: number;
-  /** Peak of the sum of PSS over the process tree (KiB), sampled every 5th tick. */
+  /** Peak of the sum of PSS over the process tree (KiB), sampled every 20th tick (~1 s). */
   treePssKb: number;
   samples: number;
   stdout: string;
@@ -100,7 +100,7 @@ export async function measure(argv: readonly string[], opts: RunOptions = {}): P
       if (pids.length > 0) {
         const rss = (await Promise.all(pids.map(rssKb))).reduce((a, b) => a + b, 0);
         treeRss = Math.max(treeRss, rss);
-        if (tick % 5 === 0) treePss = Math.max(treePss, (await Promise.all(pids.map(pssKb))).reduce((a, b) => a + b, 0));
+        if (tick % 20 === 0) treePss = Math.max(treePss, (await Promise.all(pids.map(pssKb))).reduce((a, b) => a + b, 0));
         samples++;
       }
       await new Promise((r) => setTimeout(r, period));

@@ -17,15 +17,21 @@ export const HA_BIN = join(REPO, 'bin', 'ha-provision.js');
 export const HA_MAIN = join(REPO, 'dist', 'cli', 'main.js');
 
 /**
- * The number of changes ha-provision reports, read from its summary line, or
- * null when no summary can be read. Accepts "N changed" (as in
- * "ok=10 changed=0" or "10 ok, 0 changed").
+ * The number of changed steps ha-provision reports in its plain summary table
+ * (`node  ok  changed  failed  skipped`, one row per node), or null when the
+ * output has no such table.
  */
 export function parseHaChanges(output: string): number | null {
-  const all = [...output.matchAll(/\bchanged[=:]\s*(\d+)\b|\b(\d+)\s+changed\b/gi)];
-  const last = all.at(-1);
-  if (!last) return null;
-  return Number(last[1] ?? last[2]);
+  const lines = output.split('\n');
+  const head = lines.findIndex((l) => /^node\s+ok\s+changed\s+failed\s+skipped\s*$/.test(l.trim()));
+  if (head < 0) return null;
+  let changed = 0;
+  for (const l of lines.slice(head + 1)) {
+    const m = /^\S+\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/.exec(l.trim());
+    if (!m) break;
+    changed += Number(m[2]);
+  }
+  return changed;
 }
 
 export function haTool(): Tool {
