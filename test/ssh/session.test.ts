@@ -88,6 +88,31 @@ describe('exec', () => {
     }
   });
 
+  it('sudo -S with a real password prompt (non-root user): password on stdin, command stdin intact', async () => {
+    const password = "pw with 'quotes' $x";
+    const user = await h.addSudoUser(password);
+    const { logger, text } = capture();
+    const u = await openSession(h.endpoint(1, { user, become: { method: 'sudo', password } }), { hostKeys: strict(), logger });
+    try {
+      expect((await u.exec({ argv: ['id', '-un'] })).stdout).toBe(`${user}\n`);
+      const r = await u.exec({ argv: ['sh', '-c', 'id -u; cat'], sudo: true, stdin: 'line1\nline2\n' });
+      expect(r).toMatchObject({ exitCode: 0, stdout: '0\nline1\nline2\n', stderr: '' });
+      // Now sudo's credentials are cached: it does not read the password, and stdin is still exact.
+      expect((await u.exec({ argv: ['cat'], sudo: true, stdin: 'again' })).stdout).toBe('again');
+      const [b] = await u.execBatch([{ argv: ['id', '-u'], sudo: true }]);
+      expect(b).toMatchObject({ exitCode: 0, stdout: '0\n' });
+      const wrong = await openSession(h.endpoint(1, { user, become: { method: 'sudo', password: 'wrong' } }), { hostKeys: strict() });
+      await wrong.exec({ argv: ['sudo', '-k'] });
+      expect((await wrong.exec({ argv: ['true'], sudo: true })).exitCode).not.toBe(0);
+      await wrong.close();
+      // As a non-root login, the SSH signal request is honoured too.
+      await expect(u.exec({ argv: ['sleep', '30.321'], timeoutMs: 300 })).rejects.toMatchObject({ code: 'SSH_TIMEOUT' });
+      expect(text()).not.toContain(password);
+    } finally {
+      await u.close();
+    }
+  });
+
   it('kills a command on timeout and stays usable', async () => {
     const started = performance.now();
     const err = await s.exec({ argv: ['sleep', '30.123'], timeoutMs: 500 }).catch((e: unknown) => e);

@@ -12,9 +12,9 @@
  * service does not need to run). Fails loudly if /usr/sbin/sshd is missing.
  * Works for count up to a few hundred (each sshd is one small process).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -45,6 +45,12 @@ export interface SshdHarness {
   endpoint(index: number, overrides?: Partial<Endpoint>): Endpoint;
   /** Restarts one sshd (same port), optionally with a new host key (known_hosts is NOT updated). */
   restart(index: number, opts?: { newHostKey?: boolean }): Promise<void>;
+  /**
+   * Creates a throw-away local user that logs in with the client key and may
+   * sudo with a password (for the sudo -S path). Removed again by stop() or at
+   * process exit. Changes /etc/passwd and /etc/sudoers.d: call only in tests.
+   */
+  addSudoUser(password: string): Promise<string>;
   /** Kills one sshd and every connection it serves (a node going away). */
   kill(index: number): Promise<void>;
   stop(): Promise<void>;
@@ -147,8 +153,20 @@ export async function startSshd(opts: { count: number; basePort?: number }): Pro
   const user = userInfo().username;
 
   const running: Running[] = [];
+  const users: string[] = [];
+  const removeUsersSync = () => {
+    for (const name of users.splice(0)) {
+      rmSync(`/etc/sudoers.d/${name}`, { force: true });
+      try {
+        execFileSync('userdel', [name], { stdio: 'ignore' });
+      } catch {
+        /* already gone */
+      }
+    }
+  };
   const onExit = () => {
     for (const r of running) r.proc?.kill('SIGKILL');
+    removeUsersSync();
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
@@ -235,9 +253,28 @@ export async function startSshd(opts: { count: number; basePort?: number }): Pro
         }
         await launch(r);
       },
+      addSudoUser: async (password) => {
+        if (userInfo().uid !== 0) throw new Error('addSudoUser needs root');
+        const name = `hapv${process.pid % 100000}u${users.length}`;
+        const home = join(dir, `home-${name}`);
+        await mkdir(home, { recursive: true });
+        await run('useradd', ['--no-create-home', '--home-dir', home, '--shell', '/bin/bash', name]);
+        users.push(name);
+        await new Promise<void>((resolve, reject) => {
+          const p = spawn('chpasswd', [], { stdio: ['pipe', 'ignore', 'inherit'] });
+          p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd exited ${code}`))));
+          p.stdin.end(`${name}:${password}\n`);
+        });
+        // sshd reads AuthorizedKeysFile as the user: let it through the (0700) harness directory.
+        await chmod(dir, 0o711);
+        await chmod(authorizedKeys, 0o644);
+        await writeFile(`/etc/sudoers.d/${name}`, `${name} ALL=(ALL:ALL) ALL\n`, { mode: 0o440 });
+        return name;
+      },
       kill: (i) => stopOne(byIndex(i)),
       stop: async () => {
         await Promise.all(prepared.map(stopOne));
+        removeUsersSync();
         process.removeListener('exit', onExit);
         await rm(dir, { recursive: true, force: true });
       },
