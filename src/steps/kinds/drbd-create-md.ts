@@ -1,0 +1,86 @@
+/**
+ * `drbd-create-md`: DRBD metadata on the resource's backing device (the
+ * device comes from the configuration: `drbdadm sh-ll-dev NAME`).
+ *
+ * Done: `drbdadm get-gi NAME` reads generation identifiers (metadata exists,
+ * whether the resource is up or not).
+ * Changes: `drbdadm create-md --max-peers=N NAME` with an empty, closed
+ * stdin, only after the probes made sure it will not ask (it asks only when
+ * it finds data or metadata): never `yes |`, never `--force`.
+ * Refused: the backing device is missing; blkid finds DRBD metadata that
+ * drbdadm cannot read (another version, damaged); it holds a filesystem or
+ * another signature, unless `allow_overwrite: true` (then `wipefs --all`
+ * first, shown in the plan, so create-md finds nothing to ask about).
+ */
+import { z } from 'zod';
+import { fact } from '../contract.js';
+import { describeBlkid, parseBlkid } from '../../facts/blockdev.js';
+import { getGiProbe, parseGetGi } from '../../facts/drbd.js';
+import { resourceName } from './drbd-common.js';
+import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+
+export const drbdCreateMdParams = z
+  .object({
+    resource: resourceName,
+    /** Peers this node's metadata has room for (the other nodes; more for later growth). */
+    max_peers: z.number().int().min(1).max(31).default(1),
+    allow_overwrite: z.boolean().default(false),
+    sudo: z.boolean().default(false),
+  })
+  .strict();
+export type DrbdCreateMdParams = z.infer<typeof drbdCreateMdParams>;
+
+/** `dev PATH` (or `nodev`), then blkid's export and `blkid-exit N`. */
+const BACKING_SCRIPT = [
+  'd=$(drbdadm sh-ll-dev "$1" 2>/dev/null | head -n 1)',
+  'if [ -z "$d" ]; then echo nodev; exit 0; fi',
+  'echo "dev $d"',
+  'if [ ! -b "$d" ]; then echo notblock; exit 0; fi',
+  'blkid -p -o export "$d"',
+  'echo "blkid-exit $?"',
+].join('\n');
+
+export type BackingFact = { state: 'nodev' } | { state: 'notblock'; dev: string } | { state: 'block'; dev: string; vars: Record<string, string> };
+
+export function parseBacking(stdout: string): BackingFact {
+  const lines = stdout.split('\n').filter((l) => l !== '');
+  if (lines[0] === 'nodev' || !lines[0]?.startsWith('dev ')) return { state: 'nodev' };
+  const dev = lines[0].slice(4);
+  if (lines[1] === 'notblock') return { state: 'notblock', dev };
+  const exit = Number((lines.find((l) => l.startsWith('blkid-exit ')) ?? 'blkid-exit 2').slice(11));
+  const body = lines.slice(1).filter((l) => !l.startsWith('blkid-exit ')).join('\n');
+  const b = parseBlkid({ exitCode: exit, stdout: body, stderr: '' }, 'backing');
+  return b.state === 'notblock' ? { state: 'notblock', dev } : { state: 'block', dev, vars: b.vars };
+}
+
+export const drbdCreateMdStep = defineStorageStep<DrbdCreateMdParams>({
+  kind: 'drbd-create-md',
+  params: drbdCreateMdParams,
+  probes(p) {
+    return [getGiProbe('gi', p.resource, p.sudo), { id: 'backing', argv: ['sh', '-c', BACKING_SCRIPT, 'sh', p.resource], ...sudoOf(p.sudo) }];
+  },
+  diff(p, facts): StorageChange[] {
+    if (parseGetGi(fact(facts, 'gi'))) return [];
+    const b = fact(facts, 'backing');
+    if (b.exitCode !== 0) throw new Error(`probe backing failed (exit ${b.exitCode}): ${b.stderr.trim().slice(0, 200)}`);
+    const bk = parseBacking(b.stdout);
+    if (bk.state === 'nodev') return [refuse(`resource ${p.resource} has no backing device for this host in the DRBD configuration (drbdadm sh-ll-dev ${p.resource})`)];
+    if (bk.state === 'notblock') return [refuse(`the backing device ${bk.dev} of ${p.resource} is not a block device`)];
+    const sudo = sudoOf(p.sudo);
+    const changes: StorageChange[] = [];
+    if (bk.vars.TYPE === 'drbd') return [refuse(`${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read: not overwriting it`)];
+    if (bk.vars.TYPE !== undefined || bk.vars.PTTYPE !== undefined) {
+      const what = describeBlkid(bk.vars);
+      if (!p.allow_overwrite) return [refuse(`${bk.dev} holds ${what}: DRBD metadata would destroy it; set allow_overwrite: true to erase it`)];
+      changes.push({ kind: 'exec', argv: ['wipefs', '--all', bk.dev], ...sudo, description: `erase ${what} from ${bk.dev}` });
+    }
+    changes.push({
+      kind: 'exec',
+      argv: ['drbdadm', 'create-md', `--max-peers=${p.max_peers}`, p.resource],
+      stdin: '',
+      ...sudo,
+      description: `create DRBD metadata for ${p.resource} on ${bk.dev} (max ${p.max_peers} peer(s))`,
+    });
+    return changes;
+  },
+});

@@ -1,0 +1,163 @@
+/**
+ * `drbd-resource`: /etc/drbd.d/NAME.res rendered from params, DRBD 9 syntax
+ * (drbd-utils 9.22, `man drbd.conf-9.0`): `device /dev/drbdN minor N`,
+ * `meta-disk internal`, `net { protocol C; }`, one `on <host> { node-id;
+ * address; disk; }` per node and a `connection-mesh`. Optional:
+ * `cram-hmac-alg sha256; shared-secret "..."` (the secret is masked in the
+ * diff, even the old file's: the probe masks it on the node before sending),
+ * after-split-brain policies (only when given: no automatic recovery by
+ * default).
+ *
+ * Done: the file has exactly the rendered content, `drbdadm dump NAME`
+ * parses the configuration, and, when the resource is up, `drbdadm -d adjust
+ * NAME` has nothing to do (the running resource matches the file).
+ * Changes: upload the file; `drbdadm adjust NAME` when it changed on a
+ * running resource, or when a running resource differs from an unchanged
+ * file (an earlier run uploaded but did not adjust).
+ * Refused: the file is right but the configuration does not parse
+ * (another file in /etc/drbd.d, a host name that does not match `uname -n`);
+ * the path is not a regular file.
+ */
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { fact } from '../contract.js';
+import { formatMode, parseFileHash } from '../../facts/file.js';
+import { eventsProbe, maskSharedSecret, parseEvents, resFileProbe } from '../../facts/drbd.js';
+import { maskSecrets } from '../mask.js';
+import { unifiedDiff } from '../udiff.js';
+import { absolutePath } from './common.js';
+import { resourceName } from './drbd-common.js';
+import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+
+const port = z.number().int().min(1).max(65535);
+const policy = (values: readonly [string, ...string[]]) => z.enum(values).optional();
+
+export const drbdResourceParams = z
+  .object({
+    name: resourceName,
+    minor: z.number().int().min(0).max(1048575),
+    port,
+    protocol: z.enum(['A', 'B', 'C']).default('C'),
+    /** Backing device on every host unless the host gives its own. */
+    disk: absolutePath.optional(),
+    hosts: z
+      .array(
+        z
+          .object({
+            /** Must be the node's `uname -n`. */
+            name: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/, 'a host name'),
+            node_id: z.number().int().min(0).max(31),
+            address: z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address'),
+            port: port.optional(),
+            disk: absolutePath.optional(),
+          })
+          .strict(),
+      )
+      .min(2),
+    shared_secret: z
+      .string()
+      .min(1)
+      .max(64, 'at most 64 characters (DRBD limit)')
+      .regex(/^[^"\\\s]+$/, 'no quotes, backslashes or white space')
+      .optional(),
+    after_sb_0pri: policy(['disconnect', 'discard-younger-primary', 'discard-older-primary', 'discard-zero-changes', 'discard-least-changes']),
+    after_sb_1pri: policy(['disconnect', 'consensus', 'violently-as0p', 'discard-secondary', 'call-pri-lost-after-sb']),
+    after_sb_2pri: policy(['disconnect', 'violently-as0p', 'call-pri-lost-after-sb']),
+    path: absolutePath.optional(),
+    sudo: z.boolean().default(false),
+  })
+  .strict()
+  .refine((p) => p.hosts.every((h) => h.disk !== undefined || p.disk !== undefined), { message: 'every host needs a disk (give "disk" for all or per host)', path: ['disk'] })
+  .refine((p) => new Set(p.hosts.map((h) => h.node_id)).size === p.hosts.length, { message: 'node_id values must differ', path: ['hosts'] })
+  .refine((p) => new Set(p.hosts.map((h) => h.name)).size === p.hosts.length, { message: 'host names must differ', path: ['hosts'] });
+export type DrbdResourceParams = z.infer<typeof drbdResourceParams>;
+
+export function resPath(p: { name: string; path?: string | undefined }): string {
+  return p.path ?? `/etc/drbd.d/${p.name}.res`;
+}
+
+/** The resource file, pure. */
+export function renderResource(p: DrbdResourceParams): string {
+  const net = [`    protocol ${p.protocol};`];
+  if (p.shared_secret !== undefined) net.push('    cram-hmac-alg sha256;', `    shared-secret "${p.shared_secret}";`);
+  if (p.after_sb_0pri) net.push(`    after-sb-0pri ${p.after_sb_0pri};`);
+  if (p.after_sb_1pri) net.push(`    after-sb-1pri ${p.after_sb_1pri};`);
+  if (p.after_sb_2pri) net.push(`    after-sb-2pri ${p.after_sb_2pri};`);
+  const hosts = p.hosts.flatMap((h) => {
+    const addr = isIP(h.address) === 6 ? `ipv6 [${h.address}]` : `ipv4 ${h.address}`;
+    return [`  on ${h.name} {`, `    node-id ${h.node_id};`, `    address ${addr}:${h.port ?? p.port};`, `    disk ${h.disk ?? p.disk};`, '  }'];
+  });
+  return [
+    '# Managed by ha-provision: changes made here are overwritten.',
+    `resource ${p.name} {`,
+    `  device /dev/drbd${p.minor} minor ${p.minor};`,
+    '  meta-disk internal;',
+    '  net {',
+    ...net,
+    '  }',
+    ...hosts,
+    '  connection-mesh {',
+    `    hosts ${p.hosts.map((h) => h.name).join(' ')};`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+}
+
+const ADJUST_SCRIPT = 'out=$(drbdadm -d adjust "$1") || exit $?\n[ -z "$out" ] || printf "%s\\n" "$out" | sed -E \'s/(shared-secret[= ]+)[^ ]+/\\1********/g\'';
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^modinfo:/.test(l)).join(' / ').slice(0, 300);
+
+export const drbdResourceStep = defineStorageStep<DrbdResourceParams>({
+  kind: 'drbd-resource',
+  params: drbdResourceParams,
+  probes(p) {
+    return [
+      resFileProbe('file', resPath(p), sha256(renderResource(p)), p.sudo),
+      // stdout (which would show the shared secret) is dropped: only the exit status and errors matter
+      { id: 'dump', argv: ['sh', '-c', 'drbdadm dump "$1" >/dev/null', 'sh', p.name], ...sudoOf(p.sudo) },
+      eventsProbe('events', p.name, p.sudo),
+      // what `drbdadm adjust` would run (dry run); it names --shared-secret=..., masked on the node
+      { id: 'adjust', argv: ['sh', '-c', ADJUST_SCRIPT, 'sh', p.name], ...sudoOf(p.sudo) },
+    ];
+  },
+  diff(p, facts, node): StorageChange[] {
+    const path = resPath(p);
+    const content = renderResource(p);
+    const f = parseFileHash(fact(facts, 'file'));
+    const dump = fact(facts, 'dump');
+    const up = parseEvents(fact(facts, 'events')).has(p.name);
+    const sudo = sudoOf(p.sudo);
+    const secrets = p.shared_secret !== undefined ? [...node.secrets, p.shared_secret] : [...node.secrets];
+    const adjust: StorageChange = { kind: 'exec', argv: ['drbdadm', 'adjust', p.name], ...sudo, description: `apply ${path} to the running resource ${p.name}` };
+    if (f.state === 'notfile') return [refuse(`${path} exists and is not a regular file`)];
+    if (f.state === 'file' && f.sha256 === sha256(content)) {
+      if (dump.exitCode !== 0) return [refuse(`${path} is as wanted but the DRBD configuration does not parse (drbdadm dump ${p.name}: ${firstLine(dump.stderr)})`)];
+      const a = fact(facts, 'adjust');
+      if (up && a.exitCode === 0 && a.stdout.trim() !== '') return [{ ...adjust, description: `the running resource ${p.name} differs from ${path}: drbdadm adjust` }];
+      if (up && a.exitCode !== 0) throw new Error(`probe adjust failed (exit ${a.exitCode}): ${firstLine(a.stderr)}`);
+      return [];
+    }
+    const show = (s: string) => maskSecrets(maskSharedSecret(s), secrets);
+    const diff = f.state === 'absent' ? unifiedDiff('', show(content), '/dev/null', path) : f.content === undefined ? `(content of ${path} changes; old file is ${f.stat.size} bytes, not shown)\n` : unifiedDiff(show(f.content), show(content), path, path);
+    const broken = f.state === 'file' && dump.exitCode !== 0 ? ` (the current configuration does not parse: ${firstLine(dump.stderr)})` : '';
+    const changes: StorageChange[] = [
+      {
+        kind: 'upload',
+        path,
+        content,
+        mode: p.shared_secret !== undefined ? '0600' : f.state === 'file' ? formatMode(f.stat.mode) : '0644',
+        owner: 'root',
+        group: 'root',
+        ...sudo,
+        description: `write ${path} (DRBD resource ${p.name}, minor ${p.minor}, port ${p.port})${broken}`,
+        diff,
+        ...(p.shared_secret !== undefined ? { secret: true } : {}),
+      },
+    ];
+    if (up) changes.push(adjust);
+    return changes;
+  },
+});

@@ -1,0 +1,70 @@
+/**
+ * `packages`: packages installed with the node's own manager, detected
+ * (apt, else dnf, else yum). "Installed" is checked locally (dpkg-query -W /
+ * rpm -q), never over the network. Only when something is missing: apt
+ * refreshes its index (`apt-get update`) and installs with
+ * DEBIAN_FRONTEND=noninteractive, `--no-install-recommends` (unless
+ * `install_recommends: true`) and keeps changed configuration files; dnf
+ * installs without weak dependencies unless asked; yum has none.
+ * Done: every named package is installed (any version).
+ * Refused: no apt, dnf or yum on the node.
+ */
+import { z } from 'zod';
+import { fact } from '../contract.js';
+import { packagesProbe, parsePackages } from '../../facts/packages.js';
+import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+
+export const packagesParams = z
+  .object({
+    names: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+._-]*$/, 'a package name')).min(1),
+    install_recommends: z.boolean().default(false),
+    sudo: z.boolean().default(false),
+  })
+  .strict();
+export type PackagesParams = z.infer<typeof packagesParams>;
+
+export const packagesStep = defineStorageStep<PackagesParams>({
+  kind: 'packages',
+  params: packagesParams,
+  probes(p) {
+    return [packagesProbe('packages', p.names)];
+  },
+  diff(p, facts): StorageChange[] {
+    const f = parsePackages(fact(facts, 'packages'));
+    if (f.manager === 'none') return [refuse('no apt, dnf or yum on this node')];
+    const missing = p.names.filter((n) => !f.installed.has(n));
+    if (missing.length === 0) return [];
+    const sudo = sudoOf(p.sudo);
+    const what = `install ${missing.join(', ')} (${f.manager})`;
+    switch (f.manager) {
+      case 'apt':
+        return [
+          { kind: 'exec', argv: ['apt-get', 'update', '-q'], ...sudo, description: 'refresh the apt package index' },
+          {
+            kind: 'exec',
+            argv: [
+              'env',
+              'DEBIAN_FRONTEND=noninteractive',
+              'apt-get',
+              'install',
+              '-y',
+              '-q',
+              '-o',
+              'Dpkg::Options::=--force-confdef',
+              '-o',
+              'Dpkg::Options::=--force-confold',
+              ...(p.install_recommends ? [] : ['--no-install-recommends']),
+              '--',
+              ...missing,
+            ],
+            ...sudo,
+            description: what,
+          },
+        ];
+      case 'dnf':
+        return [{ kind: 'exec', argv: ['dnf', 'install', '-y', ...(p.install_recommends ? [] : ['--setopt=install_weak_deps=False']), '--', ...missing], ...sudo, description: what }];
+      case 'yum':
+        return [{ kind: 'exec', argv: ['yum', 'install', '-y', '--', ...missing], ...sudo, description: what }];
+    }
+  },
+});
