@@ -32,7 +32,7 @@ done
 
 say "drbd-utils (real, from Debian) on both nodes"
 for c in "$BOB" "$ALICE"; do
-  on "$c" "dpkg -s drbd-utils >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq drbd-utils >/dev/null; }" &
+  on "$c" "dpkg -s drbd-utils >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq drbd-utils >/dev/null 2>&1; }" &
 done
 wait
 for c in "$BOB" "$ALICE"; do
@@ -43,7 +43,7 @@ done
 
 say "partitions: sfdisk writes a table, /dev/vdb1 and /dev/vdb2 appear (udev stand-in)"
 for c in "$BOB" "$ALICE"; do
-  on "$c" "drbdadm down all >/dev/null 2>&1; wipefs -q -a /dev/vdb 2>/dev/null"
+  on "$c" "drbdadm down all >/dev/null 2>&1; wipefs -q -a /dev/vdb >/dev/null 2>&1"
   wait_for 3 "$c" '! test -e /dev/vdb1' || fail "$c: /dev/vdb1 still there after wipefs"
   on "$c" "printf 'label: dos\n,200M\n,\n' | sfdisk -q /dev/vdb >/dev/null 2>&1 || true"
   wait_for 3 "$c" 'test -b /dev/vdb1 && test -b /dev/vdb2' || fail "$c: /dev/vdb1,2 did not appear"
