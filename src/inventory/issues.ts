@@ -99,8 +99,9 @@ export function issueContext(kind: 'INVENTORY' | 'PLAYBOOK') {
       }
       if (issue.code === 'invalid_union') {
         // A union whose input matched one branch's type: report that branch's own errors.
+        // (Only for maps and lists: for a scalar, the union's own message says more.)
         const matching = issue.errors.filter((branch) => !branch.some((b) => b.path.length === 0 && (b.code === 'invalid_type' || b.code === 'invalid_value')));
-        if (matching.length === 1 && matching[0]!.length > 0) {
+        if (input !== null && typeof input === 'object' && matching.length === 1 && matching[0]!.length > 0) {
           out.push(...toErrors(source, matching[0]!, path));
           continue;
         }

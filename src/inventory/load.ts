@@ -55,7 +55,8 @@ export function dedupeErrors(errors: readonly InputError[]): InputError[] {
   });
 }
 
-export async function loadInventory(opts: LoadInventoryOptions): Promise<Loaded<LoadedInventory>> {
+/** On failure, `playbook` is what the file names under `playbook:` (as written), if readable, so its errors are reported too. */
+export async function loadInventory(opts: LoadInventoryOptions): Promise<Loaded<LoadedInventory> | { ok: false; errors: InputError[]; playbook?: string }> {
   const text = await readInput(opts.path, opts.readFile);
   if (!text.ok) return text;
   const parsed = parseYamlSource(opts.path, text.value);
@@ -66,15 +67,17 @@ export async function loadInventory(opts: LoadInventoryOptions): Promise<Loaded<
   }
   const ctx = issueContext('INVENTORY');
   const result = Inventory.safeParse(parsed.data, { error: ctx.errorMap, reportInput: true });
-  if (!result.success) return { ok: false, errors: dedupeErrors(ctx.toErrors(source, result.error.issues)) };
+  const named = (parsed.data as { playbook?: unknown }).playbook;
+  const hint = typeof named === 'string' && named !== '' ? { playbook: named } : {};
+  if (!result.success) return { ok: false, errors: dedupeErrors(ctx.toErrors(source, result.error.issues)), ...hint };
   const ruleErrors = inventoryRules(result.data, source);
-  if (ruleErrors.length > 0) return { ok: false, errors: dedupeErrors(ruleErrors) };
+  if (ruleErrors.length > 0) return { ok: false, errors: dedupeErrors(ruleErrors), ...hint };
   const absPath = path.resolve(opts.path);
   const norm = await normalizeInventory(result.data, source, {
     absPath,
     homeDir: opts.homeDir ?? homedir(),
     secrets: { env: opts.env ?? {}, mode: opts.secrets ?? 'resolve', ...(opts.prompt ? { prompt: opts.prompt } : {}) },
   });
-  if (!norm.ok) return { ok: false, errors: dedupeErrors(norm.errors) };
+  if (!norm.ok) return { ok: false, errors: dedupeErrors(norm.errors), ...hint };
   return { ok: true, value: { ...norm.value, file: opts.path, absPath, digest: source.digest, source, raw: result.data } };
 }

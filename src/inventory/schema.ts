@@ -47,9 +47,14 @@ export const AbsolutePath = z
 export const FilePath = z.string({ error: expecting('a file path') }).min(1, { error: expecting('a file path') });
 
 /** A duration: seconds as an integer, or "500ms", "90s", "10m", "1h". */
-export const Duration = z.union([z.int().min(1), z.string().regex(/^[1-9][0-9]*(ms|s|m|h)$/)], {
-  error: expecting('a duration such as 90s, 10m or 1h (or a whole number of seconds)'),
-});
+const DURATION = 'a duration such as 90s, 10m or 1h (or a whole number of seconds)';
+export const Duration = z.union(
+  [
+    z.int({ error: expecting(DURATION) }).min(1, { error: expecting(DURATION) }),
+    z.string({ error: expecting(DURATION) }).regex(/^[1-9][0-9]*(ms|s|m|h)$/, { error: expecting(DURATION) }),
+  ],
+  { error: expecting(DURATION) },
+);
 
 function secretError(iss: { input?: unknown }): string | undefined {
   if (typeof iss.input === 'string' || typeof iss.input === 'number') return LITERAL_SECRET;

@@ -3,7 +3,7 @@ import { didYouMean, type InputError } from '../inventory/errors.js';
 import { issueContext } from '../inventory/issues.js';
 import { dedupeErrors, readInput, type Loaded, type ReadFile } from '../inventory/load.js';
 import { errorAt, parseYamlSource, type YamlSource } from '../inventory/source.js';
-import { misplacedTags, playbookTags } from './refs.js';
+import { misplacedTags, playbookTags, readParamTree } from './refs.js';
 import { Playbook, type PlaybookFile } from './schema.js';
 
 export interface LoadedPlaybook {
@@ -23,9 +23,18 @@ export function parsePlaybook(file: string, text: string, kinds: readonly string
   const errors: InputError[] = misplacedTags(source).map((p) => errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message));
   const ctx = issueContext('PLAYBOOK');
   const result = Playbook.safeParse(parsed.data, { error: ctx.errorMap, reportInput: true });
-  if (!result.success) return { ok: false, errors: dedupeErrors([...errors, ...ctx.toErrors(source, result.error.issues)]) };
-  errors.push(...playbookRules(result.data, source, kinds));
-  if (errors.length > 0) return { ok: false, errors: dedupeErrors(errors) };
+  if (!result.success) errors.push(...ctx.toErrors(source, result.error.issues));
+  // Reference syntax inside every step's `with:` (resolution per node happens with the inventory).
+  const rawSteps = (parsed.data as { steps?: unknown }).steps;
+  if (Array.isArray(rawSteps)) {
+    rawSteps.forEach((step, i) => {
+      if (step === null || typeof step !== 'object' || !('with' in step)) return;
+      for (const p of readParamTree(source, ['steps', i, 'with']).problems) errors.push(errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message));
+    });
+  }
+  // The rules read the data leniently, so they run even when the schema failed: all errors at once.
+  errors.push(...playbookRules(parsed.data, source, kinds));
+  if (!result.success || errors.length > 0) return { ok: false, errors: dedupeErrors(errors) };
   return { ok: true, value: { file, digest: source.digest, source, raw: result.data } };
 }
 
@@ -35,25 +44,40 @@ export async function loadPlaybook(file: string, kinds: readonly string[] | unde
   return parsePlaybook(file, text.value, kinds);
 }
 
-/** Unique ids, known kinds, wait_for naming earlier steps. */
-function playbookRules(pb: PlaybookFile, source: YamlSource, kinds: readonly string[] | undefined): InputError[] {
+interface LooseStep {
+  id?: unknown;
+  kind?: unknown;
+  wait_for?: unknown;
+}
+
+/** Unique ids, known kinds, wait_for naming earlier steps. Reads possibly schema-invalid data. */
+function playbookRules(data: unknown, source: YamlSource, kinds: readonly string[] | undefined): InputError[] {
   const errors: InputError[] = [];
   const err = (path: (string | number)[], code: InputError['code'], message: string) => errors.push(errorAt(source, path, code, message));
+  const rawSteps = (data as { steps?: unknown } | null)?.steps;
+  if (!Array.isArray(rawSteps)) return errors;
+  const steps = rawSteps.map((s): LooseStep => (s !== null && typeof s === 'object' ? (s as LooseStep) : {}));
+  const ids = steps.map((s) => (typeof s.id === 'string' ? s.id : undefined));
   const firstIndex = new Map<string, number>();
-  pb.steps.forEach((step, i) => {
-    const prev = firstIndex.get(step.id);
-    if (prev !== undefined) err(['steps', i, 'id'], 'PLAYBOOK_RULE', `expected a unique step id, found "${step.id}" which steps[${prev}] already uses`);
-    else firstIndex.set(step.id, i);
-    if (kinds && !kinds.includes(step.kind)) {
+  steps.forEach((step, i) => {
+    const id = ids[i];
+    if (id !== undefined) {
+      const prev = firstIndex.get(id);
+      if (prev !== undefined) err(['steps', i, 'id'], 'PLAYBOOK_RULE', `expected a unique step id, found "${id}" which steps[${prev}] already uses`);
+      else firstIndex.set(id, i);
+    }
+    if (kinds && typeof step.kind === 'string' && step.kind !== '' && !kinds.includes(step.kind)) {
       err(['steps', i, 'kind'], 'PLAYBOOK_UNKNOWN_KIND', `unknown step kind "${step.kind}"${didYouMean(step.kind, kinds)} (known kinds: ${[...kinds].sort().join(', ')})`);
     }
-    (step.wait_for ?? []).forEach((w, j) => {
+    if (!Array.isArray(step.wait_for)) return;
+    step.wait_for.forEach((w: unknown, j: number) => {
+      if (typeof w !== 'string') return;
       const at = firstIndex.get(w);
-      const later = pb.steps.findIndex((s) => s.id === w);
       if (at !== undefined && at < i) return;
-      if (w === step.id) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `a step cannot wait for itself ("${w}")`);
+      const later = ids.findIndex((x, k) => x === w && k > i);
+      if (w === id) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `a step cannot wait for itself ("${w}")`);
       else if (later > i) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected an earlier step, found "${w}" which comes later (steps[${later}]); steps run in order, so move it before this one`);
-      else err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected the id of an earlier step, found "${w}"${didYouMean(w, [...firstIndex.keys()])}`);
+      else err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected the id of an earlier step, found "${w}"${didYouMean(w, [...firstIndex.keys()].filter((k) => k !== id))}`);
     });
   });
   return errors;

@@ -173,7 +173,14 @@ function walkPath(start: unknown, startLabel: string, segs: readonly string[]): 
       cur = (cur as Record<string, unknown>)[seg];
     } else {
       const keys = cur !== null && typeof cur === 'object' && !Array.isArray(cur) ? Object.keys(cur).filter((k) => (cur as Record<string, unknown>)[k] !== undefined) : [];
-      const has = Array.isArray(cur) ? ` (a list of ${cur.length})` : keys.length ? ` (it has: ${keys.join(', ')})` : ` (it is ${cur === undefined || cur === null ? 'empty' : JSON.stringify(cur)})`;
+      const isObj = cur !== null && typeof cur === 'object';
+      const has = Array.isArray(cur)
+        ? ` (a list of ${cur.length})`
+        : keys.length
+          ? ` (it has: ${keys.join(', ')})`
+          : isObj || cur === undefined || cur === null
+            ? ' (it is empty)'
+            : ` (it is the value ${JSON.stringify(cur)})`;
       return { ok: false, message: `${label} has no "${seg}"${didYouMean(seg, keys)}${has}` };
     }
     label = `${label}.${seg}`;

@@ -93,7 +93,8 @@ export async function loadProject(opts: LoadProjectOptions): Promise<LoadProject
     secrets: opts.secrets ?? 'resolve',
     homeDir: opts.homeDir ?? homedir(),
   });
-  const playbookFile = opts.playbookPath ?? (inv.ok ? inv.value.playbookPath && displayPath(opts.inventoryPath, inv.value.raw.playbook!) : undefined);
+  const named = inv.ok ? inv.value.raw.playbook : 'playbook' in inv ? inv.playbook : undefined;
+  const playbookFile = opts.playbookPath ?? (named !== undefined ? displayPath(opts.inventoryPath, named) : undefined);
   if (!playbookFile) {
     if (!inv.ok) return { ok: false, errors: inv.errors };
     const at = errorAt(inv.value.source, [], 'INVENTORY_RULE', 'expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none');

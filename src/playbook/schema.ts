@@ -12,12 +12,15 @@ export const StepId = z
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: expecting('a step id: lower-case letters, digits and "-"') });
 
 /** `all`, `role:<name>`, `group:<name>`, or a list of node names. */
+const TARGET = '"all", "role:<name>", "group:<name>" or a list of node names';
 export const Target = z.union(
   [
-    z.string().regex(/^(all|(role|group):[a-z][a-z0-9_-]{0,62})$/),
-    z.array(z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/)).min(1),
+    z.string().regex(/^(all|(role|group):[a-z][a-z0-9_-]{0,62})$/, { error: expecting(TARGET) }),
+    z
+      .array(z.string({ error: expecting('a node name') }).regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, { error: expecting('a node name') }))
+      .min(1, { error: expecting('at least one node name') }),
   ],
-  { error: expecting('"all", "role:<name>", "group:<name>" or a list of node names') },
+  { error: expecting(TARGET) },
 );
 
 export const Step = z.strictObject({
