@@ -33,6 +33,8 @@ export interface Sample {
   rep: number;
   wallMs: number;
   maxRssKb: number;
+  /** User + system CPU of the tool and the children it waited for (not the sshd side). */
+  cpuMs: number;
   treeRssKb: number;
   treePssKb: number;
   reportedChanges: number | null;
@@ -168,9 +170,9 @@ async function runJob(job: Job, set: HostSet, o: BenchOptions, cells: Cell[]): P
   }
 }
 
-function sample(rep: number, r: { measured: { wallMs: number; maxRssKb: number; treeRssKb: number; treePssKb: number }; reportedChanges: number | null }, touched: string[]): Sample {
+function sample(rep: number, r: { measured: { wallMs: number; maxRssKb: number; cpuMs: number; treeRssKb: number; treePssKb: number }; reportedChanges: number | null }, touched: string[]): Sample {
   const m = r.measured;
-  return { rep, wallMs: m.wallMs, maxRssKb: m.maxRssKb, treeRssKb: m.treeRssKb, treePssKb: m.treePssKb, reportedChanges: r.reportedChanges, touched };
+  return { rep, wallMs: m.wallMs, maxRssKb: m.maxRssKb, cpuMs: m.cpuMs, treeRssKb: m.treeRssKb, treePssKb: m.treePssKb, reportedChanges: r.reportedChanges, touched };
 }
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {

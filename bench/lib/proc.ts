@@ -15,6 +15,8 @@ export interface Measured {
   wallMs: number;
   /** Largest single process's max RSS (KiB), from /usr/bin/time -v. */
   maxRssKb: number;
+  /** User + system CPU time (ms) of the command and every child it waited for, from /usr/bin/time -v. */
+  cpuMs: number;
   /** Peak of the sum of RSS over the process tree (KiB), sampled. 0 if never sampled. */
   treeRssKb: number;
   /** Peak of the sum of PSS over the process tree (KiB), sampled every 20th tick (~1 s). */
@@ -62,9 +64,12 @@ async function pssKb(pid: number): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-export function parseTimeV(stderr: string): number {
-  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
-  return m ? Number(m[1]) : 0;
+export function parseTimeV(stderr: string): { maxRssKb: number; cpuMs: number } {
+  const num = (re: RegExp) => Number(re.exec(stderr)?.[1] ?? 0);
+  return {
+    maxRssKb: num(/Maximum resident set size \(kbytes\): (\d+)/),
+    cpuMs: Math.round((num(/User time \(seconds\): ([0-9.]+)/) + num(/System time \(seconds\): ([0-9.]+)/)) * 1000),
+  };
 }
 
 /** Removes /usr/bin/time's report from the command's own stderr. */
@@ -119,5 +124,5 @@ export async function measure(argv: readonly string[], opts: RunOptions = {}): P
   done = true;
   if (timer) clearTimeout(timer);
   await sampler;
-  return { exitCode, wallMs, maxRssKb: parseTimeV(stderr), treeRssKb: treeRss, treePssKb: treePss, samples, stdout, stderr: stripTimeReport(stderr) };
+  return { exitCode, wallMs, ...parseTimeV(stderr), treeRssKb: treeRss, treePssKb: treePss, samples, stdout, stderr: stripTimeReport(stderr) };
 }

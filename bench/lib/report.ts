@@ -123,6 +123,21 @@ export function renderMarkdown(r: BenchResult): string {
       }
     }
     L.push('');
+    L.push('## CPU time of the controller (user + system s, median; the hosts\' sshd side not included)', '');
+    const cpuHead = ['N', 'run', ...tools.map((t) => (t === 'ansible' ? 'Ansible' : t))];
+    L.push(`| ${cpuHead.join(' | ')} |`, `|${cpuHead.map(() => '---').join('|')}|`);
+    for (const n of o.hostCounts) {
+      for (const phase of ['converge', 'nochange'] as const) {
+        const row = [String(n), phase === 'converge' ? 'converging' : 'no-change'];
+        for (const t of tools) {
+          const c = find(r, 'main', t, n, o.steps, phase);
+          const s = c && c.error === undefined ? stats(c.samples.map((x) => x.cpuMs)) : undefined;
+          row.push(s ? sec(s.median) : '–');
+        }
+        L.push(`| ${row.join(' | ')} |`);
+      }
+    }
+    L.push('');
     L.push('## Targets', '', '| target | measured | status |', '|---|---|---|');
     for (const t of targets(r)) L.push(`| ${t.text} | ${t.measured} | ${t.status === 'met' ? '✅ met' : t.status === 'not met' ? '❌ not met' : '– not measured'} |`);
     L.push('');

@@ -1,0 +1,99 @@
+/**
+ * Where ha-provision's no-change run spends its time:
+ *
+ *   npm run build && npx tsx bench/profile.ts [--hosts 20] [--steps 10] [--reps 3]
+ *
+ * Starts N loopback sshd daemons, converges once, then runs the no-change run
+ * `reps` times under `node --cpu-prof`. Prints, per run, the wall time split
+ * at the events of ha-provision's own run log (process start -> run-start ->
+ * last node-connected -> run-end -> exit) and the CPU profile's self time
+ * by package (node_modules/<pkg>, dist/<dir>, node internals, GC, idle).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startSshdHosts } from './lib/hosts.js';
+import { HA_BIN, haTool } from './lib/tools/ha.js';
+import { makeWorkload } from './lib/workload.js';
+
+interface ProfileNode {
+  id: number;
+  callFrame: { url: string; functionName: string };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+export function bucket(url: string, fn: string): string {
+  if (url === '') return fn.startsWith('(') ? fn : '(native/builtin)';
+  if (url.startsWith('node:')) return 'node: internals';
+  const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (nm) return nm[1]!;
+  const dist = /\/dist\/([^/]+)/.exec(url);
+  if (dist) return `ha-provision dist/${dist[1]}`;
+  return url;
+}
+
+/** Self time (ms) per bucket, biggest first. */
+export function selfTimeByBucket(p: CpuProfile): [string, number][] {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const totals = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const b = n ? bucket(n.callFrame.url, n.callFrame.functionName) : '?';
+    totals.set(b, (totals.get(b) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
+const { values } = parseArgs({ options: { hosts: { type: 'string' }, steps: { type: 'string' }, reps: { type: 'string' } } });
+const hosts = Number(values.hosts ?? 20);
+const steps = Number(values.steps ?? 10);
+const reps = Number(values.reps ?? 3);
+
+const work = await mkdtemp(join(tmpdir(), 'hapv-profile-'));
+const set = await startSshdHosts(hosts);
+try {
+  const tool = haTool();
+  await tool.prepare({ workDir: work, knownHostsPath: set.knownHostsPath, hosts: set.hosts, workload: makeWorkload(steps, set.hosts[0]!.user, set.group) });
+  await tool.run('converge');
+  for (let rep = 1; rep <= reps; rep++) {
+    const profDir = join(work, `prof-${rep}`);
+    const t0 = Date.now();
+    const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, HA_BIN, 'apply', join(work, 'ha', 'inventory.yaml'), join(work, 'ha', 'playbook.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const t1 = Date.now();
+    if (code !== 0) throw new Error(`ha-provision exited ${code}: ${out}`);
+    const logDir = join(work, 'ha', 'state', 'logs');
+    const newest = (await readdir(logDir)).sort().pop()!;
+    const events = (await readFile(join(logDir, newest), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { time: number; type?: string; msg?: string });
+    const at = (type: string) => events.filter((e) => e.type === type || e.msg === type).map((e) => e.time);
+    const runStart = at('run-start')[0] ?? NaN;
+    const connected = Math.max(...at('node-connected'));
+    const runEnd = at('run-end')[0] ?? NaN;
+    const probes = events.filter((e) => e.msg === 'command').length;
+    console.log(
+      `rep ${rep}: wall ${t1 - t0} ms = start-up/load/validate ${runStart - t0} | connect ${connected - runStart} | steps ${runEnd - connected} | exit ${t1 - runEnd} ms; ${probes} commands logged`,
+    );
+    const prof = JSON.parse(await readFile(join(profDir, (await readdir(profDir))[0]!), 'utf8')) as CpuProfile;
+    const top = selfTimeByBucket(prof).slice(0, 12);
+    console.log(`  CPU profile (${((prof.endTime - prof.startTime) / 1000).toFixed(0)} ms), self time by package:`);
+    for (const [b, ms] of top) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${b}`);
+  }
+} finally {
+  await set.stop();
+  await rm(work, { recursive: true, force: true });
+}
