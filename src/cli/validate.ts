@@ -11,7 +11,7 @@ import type { InputError } from '../inventory/errors.js';
 import { formatInputError } from '../inventory/errors.js';
 import { loadInventory } from '../inventory/load.js';
 import { loadProject, type StepRegistry } from '../playbook/resolve.js';
-import type { CliIo } from './schema.js';
+import { write, type CliIo } from './schema.js';
 
 export const VALIDATE_USAGE = 'usage: ha-provision validate <inventory.yaml> [--playbook <file>] [--check-secrets] [--json]';
 
@@ -20,6 +20,8 @@ export interface ValidateDeps {
   env?: Record<string, string | undefined>;
   readFile?: (p: string) => Promise<string>;
   homeDir?: string;
+  /** Relative paths are relative to this (default: the process's working directory). */
+  cwd?: string;
 }
 
 interface ValidateArgs {
@@ -53,7 +55,7 @@ function parseArgs(args: readonly string[]): ValidateArgs | string {
 export async function runValidate(args: readonly string[], io: CliIo, deps: ValidateDeps): Promise<number> {
   const parsed = parseArgs(args);
   if (typeof parsed === 'string') {
-    io.stderr.write(`ha-provision validate: ${parsed}\n${VALIDATE_USAGE}\n`);
+    write(io.stderr, `ha-provision validate: ${parsed}\n${VALIDATE_USAGE}\n`);
     return 2;
   }
   const common = {
@@ -61,13 +63,14 @@ export async function runValidate(args: readonly string[], io: CliIo, deps: Vali
     env: deps.env ?? {},
     secrets: parsed.checkSecrets ? ('resolve' as const) : ('skip' as const),
     ...(deps.homeDir ? { homeDir: deps.homeDir } : {}),
+    ...(deps.cwd ? { cwd: deps.cwd } : {}),
   };
 
   const report = (errors: readonly InputError[]): number => {
-    if (parsed.json) io.stdout.write(`${JSON.stringify({ valid: false, errors }, null, 2)}\n`);
+    if (parsed.json) write(io.stdout, `${JSON.stringify({ valid: false, errors }, null, 2)}\n`);
     else {
-      for (const e of errors) io.stderr.write(`${formatInputError(e)}\n`);
-      io.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
+      for (const e of errors) write(io.stderr, `${formatInputError(e)}\n`);
+      write(io.stderr, `${errors.length} error${errors.length === 1 ? '' : 's'}\n`);
     }
     return 2;
   };
@@ -75,10 +78,11 @@ export async function runValidate(args: readonly string[], io: CliIo, deps: Vali
   // An inventory that names no playbook (and none given) is validated alone.
   if (parsed.playbook === undefined) {
     const inv = await loadInventory({ path: parsed.inventory, ...common });
-    if (!inv.ok) return report(inv.errors);
-    if (inv.value.playbookPath === undefined) {
+    // An invalid inventory that names a playbook: loadProject below reports both files' errors.
+    if (!inv.ok && !('playbook' in inv && inv.playbook !== undefined)) return report(inv.errors);
+    if (inv.ok && inv.value.playbookPath === undefined) {
       const msg = `${parsed.inventory}: valid inventory (${inv.value.nodes.length} nodes; it names no playbook)`;
-      io.stdout.write(parsed.json ? `${JSON.stringify({ valid: true, nodes: inv.value.nodes.length, steps: 0 })}\n` : `${msg}\n`);
+      write(io.stdout, parsed.json ? `${JSON.stringify({ valid: true, nodes: inv.value.nodes.length, steps: 0 })}\n` : `${msg}\n`);
       return 0;
     }
   }
@@ -86,9 +90,9 @@ export async function runValidate(args: readonly string[], io: CliIo, deps: Vali
   if (!r.ok) return report(r.errors);
   const p = r.project;
   if (parsed.json) {
-    io.stdout.write(`${JSON.stringify({ valid: true, nodes: p.nodes.length, steps: p.steps.length, inventoryDigest: p.inventoryDigest, playbookDigest: p.playbookDigest })}\n`);
+    write(io.stdout, `${JSON.stringify({ valid: true, nodes: p.nodes.length, steps: p.steps.length, inventoryDigest: p.inventoryDigest, playbookDigest: p.playbookDigest })}\n`);
   } else {
-    io.stdout.write(`${parsed.inventory}: valid (${p.nodes.length} nodes: ${p.nodes.map((n) => n.name).join(', ')}; ${p.steps.length} steps)\n`);
+    write(io.stdout, `${parsed.inventory}: valid (${p.nodes.length} nodes: ${p.nodes.map((n) => n.name).join(', ')}; ${p.steps.length} steps)\n`);
   }
   return 0;
 }

@@ -20,6 +20,8 @@ export interface LoadInventoryOptions {
   /** 'skip': do not read secrets (validate). Default 'resolve'. */
   secrets?: 'resolve' | 'skip';
   homeDir?: string;
+  /** Relative paths are relative to this (default: the process's working directory). */
+  cwd?: string;
 }
 
 export interface LoadedInventory extends NormalizedInventory {
@@ -34,9 +36,10 @@ export interface LoadedInventory extends NormalizedInventory {
 export type Loaded<T> = { ok: true; value: T } | { ok: false; errors: InputError[] };
 
 /** Reads a file; a missing or unreadable file is an InputError, not an exception. */
-export async function readInput(file: string, readFile: ReadFile = (p) => fsReadFile(p, 'utf8')): Promise<Loaded<string>> {
+export async function readInput(file: string, readFile?: ReadFile, cwd?: string): Promise<Loaded<string>> {
+  const read = readFile ?? ((p: string) => fsReadFile(path.resolve(cwd ?? process.cwd(), p), 'utf8'));
   try {
-    return { ok: true, value: await readFile(file) };
+    return { ok: true, value: await read(file) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String((e as Error).message ?? e);
@@ -57,7 +60,7 @@ export function dedupeErrors(errors: readonly InputError[]): InputError[] {
 
 /** On failure, `playbook` is what the file names under `playbook:` (as written), if readable, so its errors are reported too. */
 export async function loadInventory(opts: LoadInventoryOptions): Promise<Loaded<LoadedInventory> | { ok: false; errors: InputError[]; playbook?: string }> {
-  const text = await readInput(opts.path, opts.readFile);
+  const text = await readInput(opts.path, opts.readFile, opts.cwd);
   if (!text.ok) return text;
   const parsed = parseYamlSource(opts.path, text.value);
   if (parsed.errors.length > 0) return { ok: false, errors: dedupeErrors(parsed.errors) };
@@ -72,7 +75,7 @@ export async function loadInventory(opts: LoadInventoryOptions): Promise<Loaded<
   if (!result.success) return { ok: false, errors: dedupeErrors(ctx.toErrors(source, result.error.issues)), ...hint };
   const ruleErrors = inventoryRules(result.data, source);
   if (ruleErrors.length > 0) return { ok: false, errors: dedupeErrors(ruleErrors), ...hint };
-  const absPath = path.resolve(opts.path);
+  const absPath = path.resolve(opts.cwd ?? process.cwd(), opts.path);
   const norm = await normalizeInventory(result.data, source, {
     absPath,
     homeDir: opts.homeDir ?? homedir(),

@@ -38,8 +38,8 @@ export function parsePlaybook(file: string, text: string, kinds: readonly string
   return { ok: true, value: { file, digest: source.digest, source, raw: result.data } };
 }
 
-export async function loadPlaybook(file: string, kinds: readonly string[] | undefined, readFile?: ReadFile): Promise<Loaded<LoadedPlaybook>> {
-  const text = await readInput(file, readFile);
+export async function loadPlaybook(file: string, kinds: readonly string[] | undefined, readFile?: ReadFile, cwd?: string): Promise<Loaded<LoadedPlaybook>> {
+  const text = await readInput(file, readFile, cwd);
   if (!text.ok) return text;
   return parsePlaybook(file, text.value, kinds);
 }

@@ -79,6 +79,8 @@ export interface LoadProjectOptions {
   secrets?: 'resolve' | 'skip';
   /** For `~` in paths and the default known_hosts. Default: os.homedir(). */
   homeDir?: string;
+  /** Relative paths are relative to this (default: the process's working directory). Messages show paths as given. */
+  cwd?: string;
 }
 
 export type LoadProjectResult = { ok: true; project: Project } | { ok: false; errors: InputError[] };
@@ -92,6 +94,7 @@ export async function loadProject(opts: LoadProjectOptions): Promise<LoadProject
     ...(opts.prompt ? { prompt: opts.prompt } : {}),
     secrets: opts.secrets ?? 'resolve',
     homeDir: opts.homeDir ?? homedir(),
+    ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
   });
   const named = inv.ok ? inv.value.raw.playbook : 'playbook' in inv ? inv.playbook : undefined;
   const playbookFile = opts.playbookPath ?? (named !== undefined ? displayPath(opts.inventoryPath, named) : undefined);
@@ -100,7 +103,7 @@ export async function loadProject(opts: LoadProjectOptions): Promise<LoadProject
     const at = errorAt(inv.value.source, [], 'INVENTORY_RULE', 'expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none');
     return { ok: false, errors: [at] };
   }
-  const text = await readInput(playbookFile, opts.readFile);
+  const text = await readInput(playbookFile, opts.readFile, opts.cwd);
   const pb = text.ok ? parsePlaybook(playbookFile, text.value, opts.registry.kinds()) : text;
   if (!inv.ok || !pb.ok) return { ok: false, errors: [...(inv.ok ? [] : inv.errors), ...(pb.ok ? [] : pb.errors)] };
   const steps = resolveSteps(inv.value, pb.value, opts.registry);
@@ -110,7 +113,7 @@ export async function loadProject(opts: LoadProjectOptions): Promise<LoadProject
     ok: true,
     project: {
       inventoryPath: i.absPath,
-      playbookPath: path.resolve(playbookFile),
+      playbookPath: path.resolve(opts.cwd ?? process.cwd(), playbookFile),
       inventoryDigest: i.digest,
       playbookDigest: pb.value.digest,
       cluster: i.cluster,
