@@ -9,8 +9,10 @@
  * it finds data or metadata): never `yes |`, never `--force`.
  * Refused: the backing device is missing; blkid finds DRBD metadata that
  * drbdadm cannot read (another version, damaged); it holds a filesystem or
- * another signature, unless `allow_overwrite: true` (then `wipefs --all`
- * first, shown in the plan, so create-md finds nothing to ask about).
+ * another signature, or any non-zero byte in its first 68 KiB (what
+ * drbdmeta's check_for_existing_data reads: "Found some data"), unless
+ * `allow_overwrite: true`: then `wipefs --all` and zeroing those 68 KiB come
+ * first, shown in the plan, so create-md finds nothing to ask about.
  */
 import { z } from 'zod';
 import { fact } from '../contract.js';
@@ -38,9 +40,11 @@ const BACKING_SCRIPT = [
   'if [ ! -b "$d" ]; then echo notblock; exit 0; fi',
   'blkid -p -o export "$d"',
   'echo "blkid-exit $?"',
+  // drbdmeta asks ("Found some data") when the first 68 KiB are not all zero
+  'if cmp -s -n 69632 "$d" /dev/zero; then echo "head zero"; else echo "head data"; fi',
 ].join('\n');
 
-export type BackingFact = { state: 'nodev' } | { state: 'notblock'; dev: string } | { state: 'block'; dev: string; vars: Record<string, string> };
+export type BackingFact = { state: 'nodev' } | { state: 'notblock'; dev: string } | { state: 'block'; dev: string; vars: Record<string, string>; headZero: boolean };
 
 export function parseBacking(stdout: string): BackingFact {
   const lines = stdout.split('\n').filter((l) => l !== '');
@@ -48,9 +52,10 @@ export function parseBacking(stdout: string): BackingFact {
   const dev = lines[0].slice(4);
   if (lines[1] === 'notblock') return { state: 'notblock', dev };
   const exit = Number((lines.find((l) => l.startsWith('blkid-exit ')) ?? 'blkid-exit 2').slice(11));
-  const body = lines.slice(1).filter((l) => !l.startsWith('blkid-exit ')).join('\n');
+  const body = lines.slice(1).filter((l) => !l.startsWith('blkid-exit ') && !l.startsWith('head ')).join('\n');
+  const headZero = lines.includes('head zero');
   const b = parseBlkid({ exitCode: exit, stdout: body, stderr: '' }, 'backing');
-  return b.state === 'notblock' ? { state: 'notblock', dev } : { state: 'block', dev, vars: b.vars };
+  return b.state === 'notblock' ? { state: 'notblock', dev } : { state: 'block', dev, vars: b.vars, headZero };
 }
 
 export const drbdCreateMdStep = defineStorageStep<DrbdCreateMdParams>({
@@ -69,10 +74,17 @@ export const drbdCreateMdStep = defineStorageStep<DrbdCreateMdParams>({
     const sudo = sudoOf(p.sudo);
     const changes: StorageChange[] = [];
     if (bk.vars.TYPE === 'drbd') return [refuse(`${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read: not overwriting it`)];
-    if (bk.vars.TYPE !== undefined || bk.vars.PTTYPE !== undefined) {
-      const what = describeBlkid(bk.vars);
-      if (!p.allow_overwrite) return [refuse(`${bk.dev} holds ${what}: DRBD metadata would destroy it; set allow_overwrite: true to erase it`)];
-      changes.push({ kind: 'exec', argv: ['wipefs', '--all', bk.dev], ...sudo, description: `erase ${what} from ${bk.dev}` });
+    const signature = bk.vars.TYPE !== undefined || bk.vars.PTTYPE !== undefined;
+    if (signature || !bk.headZero) {
+      const what = signature ? describeBlkid(bk.vars) : 'data in its first 68 KiB (no known signature)';
+      if (!p.allow_overwrite) return [refuse(`${bk.dev} holds ${what}: create-md would ask before destroying it; set allow_overwrite: true to erase it`)];
+      if (signature) changes.push({ kind: 'exec', argv: ['wipefs', '--all', bk.dev], ...sudo, description: `erase ${what} from ${bk.dev}` });
+      changes.push({
+        kind: 'exec',
+        argv: ['dd', 'if=/dev/zero', `of=${bk.dev}`, 'bs=69632', 'count=1', 'conv=notrunc,fsync', 'status=none'],
+        ...sudo,
+        description: `zero the first 68 KiB of ${bk.dev} (drbdmeta checks them for data)`,
+      });
     }
     changes.push({
       kind: 'exec',
