@@ -36,6 +36,13 @@ export interface NormalizedInventory {
 
 type Path = (string | number)[];
 
+/**
+ * Stands for every secret when secrets are not read ('skip', for validate):
+ * non-empty, so parameter schemas that require a value still pass; never a
+ * real credential, and never listed among the values to mask.
+ */
+export const SKIPPED_SECRET = '********';
+
 /** "90s" | "10m" | "1h" | "500ms" | 30 (seconds) -> milliseconds. */
 export function durationMs(d: number | string): number {
   if (typeof d === 'number') return d * 1000;
@@ -68,7 +75,7 @@ export async function normalizeInventory(
   };
 
   const secret = async (ref: SecretRefFile, at: Path, what: string): Promise<string> => {
-    if (opts.secrets.mode === 'skip') return '';
+    if (opts.secrets.mode === 'skip') return SKIPPED_SECRET;
     if (ref.env !== undefined) {
       const v = opts.secrets.env[ref.env];
       if (v === undefined || v === '') {
@@ -232,5 +239,5 @@ export async function normalizeInventory(
 }
 
 function unique(xs: readonly string[]): string[] {
-  return [...new Set(xs.filter((x) => x !== ''))];
+  return [...new Set(xs.filter((x) => x !== '' && x !== SKIPPED_SECRET))];
 }

@@ -74,7 +74,8 @@ export interface LoadProjectOptions {
   prompt?: (question: string) => Promise<string>;
   /**
    * 'resolve' (default): env vars must be set and prompts are asked.
-   * 'skip': secrets are not read (validate): passwords become '' in endpoints.
+   * 'skip': secrets are not read (validate): every secret is the placeholder
+   *   '********' (SKIPPED_SECRET), listed in no `secrets` array.
    */
   secrets?: 'resolve' | 'skip';
   /** For `~` in paths and the default known_hosts. Default: os.homedir(). */
@@ -85,8 +86,19 @@ export interface LoadProjectOptions {
 
 export type LoadProjectResult = { ok: true; project: Project } | { ok: false; errors: InputError[] };
 
-/** Validation with no connection. Never throws for user errors: returns them all. */
+/**
+ * Validation with no connection. Never throws for user errors: returns them all.
+ * Secrets are read (env, prompt) only once both files are otherwise valid:
+ * nobody is asked for a password to learn that the playbook has a typo.
+ */
 export async function loadProject(opts: LoadProjectOptions): Promise<LoadProjectResult> {
+  if ((opts.secrets ?? 'resolve') === 'skip') return loadOnce({ ...opts, secrets: 'skip' });
+  const dry = await loadOnce({ ...opts, secrets: 'skip' });
+  if (!dry.ok) return dry;
+  return loadOnce({ ...opts, secrets: 'resolve' });
+}
+
+async function loadOnce(opts: LoadProjectOptions): Promise<LoadProjectResult> {
   const inv = await loadInventory({
     path: opts.inventoryPath,
     ...(opts.readFile ? { readFile: opts.readFile } : {}),

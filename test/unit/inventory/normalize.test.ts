@@ -94,7 +94,8 @@ describe('three nodes, jump hosts and secrets (valid/three-node-qdevice.yaml)', 
     const r = await loadInventory({ path, readFile: readFileAt, secrets: 'skip', prompt: async () => { throw new Error('asked'); } });
     if (!r.ok) throw new Error(r.errors.map(formatInputError).join('\n'));
     expect(r.value.secrets).toEqual([]);
-    expect(r.value.nodes[2]!.endpoint.auth).toEqual({ kind: 'password', password: '' });
+    expect(r.value.nodes[2]!.endpoint.auth).toEqual({ kind: 'password', password: '********' });
+    expect(r.value.nodes.every((n) => n.secrets.length === 0)).toBe(true);
   });
 });
 

@@ -81,4 +81,32 @@ describe('the resolved project', () => {
       'inv.yaml:1:1 expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none',
     ]);
   });
+
+  it('asks for no password until both files are valid, then asks once', async () => {
+    const files: Record<string, string> = {
+      'inv.yaml': 'cluster: c\nplaybook: pb.yaml\nssh: {user: root, auth: {password: {prompt: true}}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1, port: 2201}}\n  alice: {ssh: {host: 127.0.0.1, port: 2202}}\n',
+      'pb.yaml': 'name: p\nsteps:\n  - {id: a, kind: note, with: {txt: hi}}\n',
+    };
+    const asked: string[] = [];
+    const opts = {
+      inventoryPath: 'inv.yaml',
+      registry: testRegistry(),
+      readFile: async (p: string) => files[p]!,
+      prompt: async (q: string) => (asked.push(q), 'pw'),
+    };
+    const bad = await loadProject(opts);
+    expect(bad.ok ? [] : bad.errors.map(formatInputError)).toEqual([
+      'pb.yaml:3:25 steps[0].with.text: missing required key "text"',
+      'pb.yaml:3:32 steps[0].with.txt: unknown key "txt" (did you mean "text"?)',
+    ]);
+    expect(asked).toEqual([]);
+    files['pb.yaml'] = 'name: p\nsteps:\n  - {id: a, kind: note, with: {text: hi}}\n';
+    const good = await loadProject(opts);
+    expect(good.ok).toBe(true);
+    expect(asked).toEqual(['SSH password (ssh.auth.password in inv.yaml): ']);
+    if (good.ok) expect(good.project.nodes.map((n) => [n.endpoint.auth, n.secrets])).toEqual([
+      [{ kind: 'password', password: 'pw' }, ['pw']],
+      [{ kind: 'password', password: 'pw' }, ['pw']],
+    ]);
+  });
 });
