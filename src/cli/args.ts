@@ -4,8 +4,9 @@ import { parseArgs } from 'node:util';
 export type Cli =
   | { cmd: 'help'; topic?: string }
   | { cmd: 'version' }
-  | { cmd: 'validate'; inventory: string; playbook?: string; json: boolean }
-  | { cmd: 'schema'; which?: string; out?: string }
+  /** validate and schema parse their own arguments: only reached for --help. */
+  | { cmd: 'validate' }
+  | { cmd: 'schema' }
   | { cmd: 'plan'; inventory: string; playbook?: string; out?: string; json: boolean; run: RunFlags }
   | { cmd: 'apply'; inventory?: string; playbook?: string; dryRun: boolean; plan?: string; out?: string; json: boolean; run: RunFlags };
 
@@ -38,8 +39,8 @@ const options = {
 } as const;
 
 const allowed: Record<string, readonly string[]> = {
-  validate: ['json'],
-  schema: ['out'],
+  validate: [],
+  schema: [],
   plan: ['out', 'json', 'limit', 'from', 'accept-new-host-keys', 'concurrency', 'detailed-exitcode', 'verbose'],
   apply: ['dry-run', 'plan', 'out', 'json', 'limit', 'from', 'accept-new-host-keys', 'concurrency', 'detailed-exitcode', 'verbose'],
 };
@@ -79,10 +80,8 @@ export function parseCli(argv: readonly string[]): Cli {
   const pb = playbook !== undefined ? { playbook } : {};
   switch (cmd) {
     case 'validate':
-      if (!inventory) throw new UsageError('validate needs INVENTORY');
-      return { cmd, inventory, ...pb, json: v.json === true };
     case 'schema':
-      return { cmd, ...(inventory ? { which: inventory } : {}), ...(v.out ? { out: v.out } : {}) };
+      return { cmd };
     case 'plan':
       if (!inventory) throw new UsageError('plan needs INVENTORY');
       return { cmd, inventory, ...pb, ...(v.out ? { out: v.out } : {}), json: v.json === true, run };
@@ -108,8 +107,9 @@ export function parseCli(argv: readonly string[]): Cli {
 export const HELP = `ha-provision: agentless SSH provisioning of Pacemaker/Corosync + DRBD clusters
 
 Usage:
-  ha-provision validate INVENTORY [PLAYBOOK] [--json]    check files, contact nothing
-  ha-provision schema [inventory|playbook] [-o FILE]      print the JSON Schema
+  ha-provision validate INVENTORY [--playbook FILE] [--check-secrets] [--json]
+                                                         check files, contact nothing
+  ha-provision schema inventory|playbook                 print the JSON Schema
   ha-provision plan INVENTORY [PLAYBOOK] [-o plan.json] [--json]
   ha-provision apply INVENTORY [PLAYBOOK] [--dry-run] [--json]
   ha-provision apply --plan plan.json [--json]           apply exactly a saved plan

@@ -3,6 +3,7 @@
  * beyond what reporters write; never calls process.exit.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -17,12 +18,12 @@ import { makePlan } from '../run/plan-run.js';
 import { openSession } from '../ssh/index.js';
 import { builtinRegistry, type StepKinds } from '../steps/registry.js';
 import { jsonCollector } from '../report/json.js';
-import { liveReporter } from '../report/live.js';
 import { openRunLog } from '../report/log.js';
 import { plainReporter } from '../report/plain.js';
 import { HELP, parseCli, UsageError, type Cli, type RunFlags } from './args.js';
 import { EXIT } from './exit-codes.js';
-import { runSchemaCommand, runValidateCommand } from './front.js';
+import { runSchema } from './schema.js';
+import { runValidate } from './validate.js';
 import { ttyPrompt } from './prompt.js';
 
 export interface CliIO {
@@ -58,6 +59,15 @@ function newRunId(now: Date): string {
 
 export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<number> {
   const io: CliIO = { ...defaultIO(), ...ioIn };
+  const registry = builtinRegistry();
+  // validate and schema parse their own arguments (src/cli/validate.ts, schema.ts)
+  if (argv[0] === 'validate' && !argv.includes('--help') && !argv.includes('-h')) {
+    const vdeps = { registry, env: io.env, cwd: io.cwd };
+    return runValidate(argv.slice(1), { stdout: io.stdout, stderr: io.stderr }, vdeps);
+  }
+  if (argv[0] === 'schema' && !argv.includes('--help') && !argv.includes('-h')) {
+    return runSchema(argv.slice(1), { stdout: io.stdout, stderr: io.stderr }, { registry });
+  }
   let cli: Cli;
   try {
     cli = parseCli(argv);
@@ -68,7 +78,6 @@ export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<numbe
     }
     throw err;
   }
-  const registry = builtinRegistry();
   try {
     switch (cli.cmd) {
       case 'help':
@@ -78,9 +87,9 @@ export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<numbe
         io.stdout('ha-provision 0.1.0\n');
         return EXIT.OK;
       case 'validate':
-        return await runValidateCommand(cli, io, registry);
       case 'schema':
-        return await runSchemaCommand(cli, io, registry);
+        io.stdout(HELP);
+        return EXIT.OK;
       case 'plan':
         return await planCommand(cli.inventory, cli.playbook, cli.out, cli.json, cli.run, io, registry);
       case 'apply':
@@ -132,6 +141,7 @@ function deps(project: Project, flags: RunFlags, emit: Emit, io: CliIO, hard: Ab
 function interrupts(io: CliIO): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
   const soft = new AbortController();
   const hard = new AbortController();
+  setMaxListeners(0, soft.signal, hard.signal); // one listener per node session
   if (io.signal) {
     io.signal.addEventListener('abort', () => soft.abort(), { once: true });
     return { soft: soft.signal, hard: hard.signal, dispose: () => {} };
@@ -224,7 +234,8 @@ async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliIO, regi
   const runId = d0.newRunId();
   const log = openRunLog(project.settings.stateDir, runId, project.secrets);
   const collector = cli.json ? jsonCollector() : undefined;
-  const live = !cli.json && io.stdoutTTY ? liveReporter({ write: io.stdout, stream: io.stdoutTTY }) : undefined;
+  // listr2 is loaded only for a terminal
+  const live = !cli.json && io.stdoutTTY ? (await import('../report/live.js')).liveReporter({ write: io.stdout, stream: io.stdoutTTY }) : undefined;
   const view: Emit = collector?.emit ?? live?.emit ?? plainReporter({ write: io.stdout, verbose: flags.verbose });
   const emit = fanOut([log.emit, view], (err) => log.logger.error({ err }, 'reporter failed'));
   try {

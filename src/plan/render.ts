@@ -11,6 +11,8 @@ function renderChange(c: ShownChange, indent: string): string[] {
       return [`${indent}${c.description}`, ...c.diff.replace(/\n$/, '').split('\n').map((l) => `${indent}  ${l}`)];
     case 'refuse':
       return [`${indent}refused: ${c.reason}`];
+    case 'wait':
+      return [`${indent}wait: ${c.description}${c.progress !== undefined ? ` (${Math.round(c.progress * 100)}%)` : ''}`];
   }
 }
 

@@ -28,5 +28,7 @@ export function showChange(c: Change, secrets: readonly string[]): ShownChange {
       };
     case 'refuse':
       return { kind: 'refuse', reason: m(c.reason) };
+    case 'wait':
+      return { kind: 'wait', description: m(c.description), ...(c.progress !== undefined ? { progress: c.progress } : {}) };
   }
 }

@@ -31,6 +31,7 @@ export const shownChange = z.discriminatedUnion('kind', [
     diff: z.string(),
   }),
   z.object({ kind: z.literal('refuse'), reason: z.string() }),
+  z.object({ kind: z.literal('wait'), description: z.string(), progress: z.number().optional() }),
 ]);
 export type ShownChange = z.infer<typeof shownChange>;
 

@@ -36,8 +36,13 @@ export function jsonCollector(): { emit: Emit; report: JsonReport } {
       case 'node-connected':
       case 'node-reconnect':
       case 'step-start':
+      case 'step-progress':
       case 'command':
         return;
+      default: {
+        const never: never = e;
+        return never;
+      }
     }
   };
   return { emit, report };

@@ -87,10 +87,19 @@ export function liveReporter(o: { write: (s: string) => void; stream: NodeJS.Wri
           if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));
         });
         return;
+      case 'step-progress': {
+        const v = views.get(e.node);
+        if (v?.task) v.task.output = `${e.description}${e.progress !== undefined ? ` (${Math.round(e.progress * 100)}%)` : ''}`;
+        return;
+      }
       case 'node-connected':
       case 'node-reconnect':
       case 'command':
         return;
+      default: {
+        const never: never = e;
+        return never;
+      }
     }
   };
   return { emit, finished: () => running.then(() => new Promise<void>((r) => setImmediate(r))) };

@@ -9,6 +9,7 @@ export interface PlainOptions {
 }
 
 export function plainReporter(o: PlainOptions): Emit {
+  const lastProgress = new Map<string, string>();
   return (e: RunEvent) => {
     switch (e.type) {
       case 'run-start':
@@ -36,11 +37,23 @@ export function plainReporter(o: PlainOptions): Emit {
         o.write(`${head}\n${detail}`);
         return;
       }
+      case 'step-progress': {
+        const key = `${e.node}\0${e.step}`;
+        const text = `${e.description}${e.progress !== undefined ? ` (${Math.round(e.progress * 100)}%)` : ''}`;
+        if (lastProgress.get(key) === text) return;
+        lastProgress.set(key, text);
+        o.write(`${e.node}: ${e.step}: waiting: ${text}\n`);
+        return;
+      }
       case 'command':
         return;
       case 'run-end':
         if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));
         return;
+      default: {
+        const never: never = e;
+        return never;
+      }
     }
   };
 }

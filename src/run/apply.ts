@@ -119,6 +119,8 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
           onFirstChange: () => void changesMade++,
           retry: { ...retry, sleep: deps.sleep },
           onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
+          onProgress: (description, progress) =>
+            deps.emit({ type: 'step-progress', node: nodeName, step: step.id, description, ...(progress !== undefined ? { progress } : {}) }),
         });
         deps.emit({
           type: 'step-result',

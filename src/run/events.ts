@@ -20,6 +20,7 @@ export type RunEvent =
   | { type: 'node-failed'; node: string; error: string }
   | { type: 'node-reconnect'; node: string; attempt: number; delayMs: number; error: string }
   | { type: 'step-start'; node: string; step: string; title: string }
+  | { type: 'step-progress'; node: string; step: string; description: string; progress?: number }
   | { type: 'step-result'; node: string; step: string; outcome: StepOutcome; changes: ShownChange[]; message?: string; durationMs: number }
   | {
       type: 'command';

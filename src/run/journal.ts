@@ -30,12 +30,11 @@ export function openJournal(path: string, now: () => Date): JournalWriter {
     append(e) {
       if (closed) return;
       writeSync(fd, JSON.stringify({ t: now().toISOString(), ...e }) + '\n');
-      if ((e.type === 'step-result' && e.changed.length > 0) || e.type === 'run-end' || e.type === 'run-start') fsyncSync(fd);
+      if ((e.type === 'step-result' && e.changed.length > 0) || e.type === 'run-end') fsyncSync(fd);
     },
     close() {
       if (closed) return;
       closed = true;
-      fsyncSync(fd);
       closeSync(fd);
     },
   };

@@ -8,7 +8,8 @@ import { stepNode } from '../plan/select.js';
 import { showChange } from '../plan/show.js';
 import type { PlanStep, ShownChange } from '../plan/types.js';
 import type { ResolvedStep } from '../playbook/resolve.js';
-import type { Change, Facts, StepKind } from '../steps/contract.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Change, Facts, StepKind, WaitChange } from '../steps/contract.js';
 import { maskSecrets } from '../steps/mask.js';
 import { isTransientSshError } from '../ssh/retry.js';
 import type { StepOutcome } from './events.js';
@@ -36,6 +37,10 @@ export interface StepContext {
   onFirstChange?: () => void;
   retry: { tries: number; delayMs: number; sleep: (ms: number) => Promise<void> };
   onRetry?: (attempt: number, delayMs: number, error: string) => void;
+  /** A `wait` change is being polled. */
+  onProgress?: (description: string, progress?: number) => void;
+  /** Polling of `wait` changes: first delay, growing x1.5 up to maxMs. */
+  poll?: { initialMs: number; maxMs: number };
 }
 
 class StepFailure extends Error {}
@@ -82,14 +87,45 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
     case 'change':
       break;
   }
-  ctx.onFirstChange?.();
-  for (const c of ev.changes) await execute(link, step.id, c, signal);
-  const after = evaluate(kind, params, await read('verify'), sn);
-  if (after.status !== 'ok') {
-    const still = after.changes.map((c) => showChange(c, node.secrets));
-    throw new StepFailure(`inconsistent result after apply: still ${after.status}${'reason' in after ? ` (${mask(after.reason)})` : ''}${still.length ? `: ${describe(still)}` : ''}`);
+  // Run the real changes; `wait` changes poll until the diff is empty. After
+  // real changes the diff must be empty or a wait ("inconsistent result
+  // after apply" otherwise); after a wait, new real changes may appear.
+  const done: ShownChange[] = [];
+  let delay = ctx.poll?.initialMs ?? 500;
+  let afterRealChanges = false;
+  for (;;) {
+    const real = ev.changes.filter((c) => c.kind !== 'wait');
+    const waits = ev.changes.filter((c): c is WaitChange => c.kind === 'wait');
+    if (real.length > 0) {
+      if (afterRealChanges) {
+        throw new StepFailure(`inconsistent result after apply: still ${describe(real.map((c) => showChange(c, node.secrets)))}`);
+      }
+      if (done.length === 0) ctx.onFirstChange?.();
+      for (const c of real) await execute(link, step.id, c, signal);
+      done.push(...real.map((c) => showChange(c, node.secrets)));
+      afterRealChanges = true;
+    }
+    if (waits.length > 0) {
+      const w = waits[0]!;
+      ctx.onProgress?.(mask(w.description), w.progress);
+      await sleep(delay, undefined, { signal });
+      delay = Math.min(ctx.poll?.maxMs ?? 5000, Math.round(delay * 1.5));
+      afterRealChanges = false;
+    }
+    ev = evaluate(kind, params, await read('verify'), sn);
+    switch (ev.status) {
+      case 'ok':
+        return done.length > 0 ? { outcome: 'changed', changes: done } : { outcome: 'ok', changes: [], message: `waited: ${mask(waits[0]?.description ?? '')}` };
+      case 'error':
+      case 'refused':
+        throw new StepFailure(`inconsistent result after apply: now ${ev.status} (${mask(ev.reason)})`);
+      case 'change':
+        if (real.length > 0 && waits.length === 0 && ev.changes.every((c) => c.kind !== 'wait')) {
+          throw new StepFailure(`inconsistent result after apply: still ${describe(ev.changes.map((c) => showChange(c, node.secrets)))}`);
+        }
+        continue;
+    }
   }
-  return { outcome: 'changed', changes: shown };
 }
 
 async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortSignal): Promise<void> {
@@ -107,6 +143,8 @@ async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortS
       return;
     case 'refuse':
       throw new StepFailure(`refused: ${c.reason}`);
+    case 'wait':
+      return; // polled by the caller
   }
 }
 

@@ -36,7 +36,7 @@ export interface ProbeResult {
 /** Probe results by probe id. */
 export type Facts = Readonly<Record<string, ProbeResult>>;
 
-export type Change = ExecChange | UploadChange | RefuseChange;
+export type Change = ExecChange | UploadChange | RefuseChange | WaitChange;
 
 export interface ExecChange {
   kind: 'exec';
@@ -61,6 +61,20 @@ export interface UploadChange {
   /** Unified diff (before -> after), secrets already masked. */
   diff: string;
   secret?: boolean;
+}
+
+/**
+ * Nothing to run, but the node is not yet as wanted: the state arrives by
+ * itself (partition nodes appearing, DRBD connecting, a sync). The engine
+ * runs the other changes listed before it, then re-probes (showing
+ * `description`/`progress`) until the diff is empty, a real change appears,
+ * or the step times out.
+ */
+export interface WaitChange {
+  kind: 'wait';
+  description: string;
+  /** 0..1 when known. */
+  progress?: number;
 }
 
 /** The step cannot bring the node to the wanted state safely. */

@@ -3,6 +3,16 @@ import type { StepKind } from './contract.js';
 import { commandStep } from './kinds/command.js';
 import { fileStep } from './kinds/file.js';
 import { lineStep } from './kinds/line.js';
+import { drbdCreateMdStep } from './kinds/drbd-create-md.js';
+import { drbdInitialSyncStep } from './kinds/drbd-initial-sync.js';
+import { drbdResourceStep } from './kinds/drbd-resource.js';
+import { drbdUpStep } from './kinds/drbd-up.js';
+import { hostnameStep } from './kinds/hostname.js';
+import { hostsStep } from './kinds/hosts.js';
+import { mkfsStep } from './kinds/mkfs.js';
+import { packagesStep } from './kinds/packages.js';
+import { partitionStep } from './kinds/partition.js';
+import { serviceStep } from './kinds/service.js';
 
 /** Which step kinds exist. Satisfies the StepRegistry that loadProject expects. */
 export interface StepKinds {
@@ -26,5 +36,19 @@ export function createRegistry(list: readonly StepKind<unknown>[]): StepKinds {
 }
 
 export function builtinRegistry(): StepKinds {
-  return createRegistry([fileStep, lineStep, commandStep]);
+  return createRegistry([
+    fileStep,
+    lineStep,
+    commandStep,
+    hostsStep,
+    hostnameStep,
+    serviceStep,
+    packagesStep,
+    partitionStep,
+    drbdResourceStep,
+    drbdCreateMdStep,
+    drbdUpStep,
+    drbdInitialSyncStep,
+    mkfsStep,
+  ]);
 }
