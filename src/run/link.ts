@@ -72,7 +72,9 @@ export class NodeLink {
   async probe(probes: readonly Probe[], phase: 'probe' | 'verify', step: string | undefined, signal?: AbortSignal): Promise<ProbeResult[]> {
     if (probes.length === 0) return [];
     const s = await this.session();
-    const cmds: Command[] = probes.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}), secrets: this.node.secrets }));
+    // Facts must be the real output (a line holding a secret is compared as it is):
+    // secrets are masked where results are reported, not in the results.
+    const cmds: Command[] = probes.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }));
     const results = await s.execBatch(cmds, signal);
     results.forEach((r, i) => this.report(step, phase, probes[i]!.argv, r));
     return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }));

@@ -159,3 +159,64 @@ steps:
     expect(b.stdout).toContain('took over a stale lock left by pid');
   });
 });
+
+describe('selection and secrets', () => {
+  it('--limit touches only the named nodes; --from starts at a step', async () => {
+    bed = await startBed(3);
+    const a = await bed.cli(['apply', bed.inventory, '--limit', 'alice', '--from', 'hosts', '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    const report = JSON.parse(a.stdout) as JsonReport;
+    expect(Object.keys(report.summary!)).toEqual(['alice']);
+    expect([...new Set(report.steps.map((s) => s.step))]).toEqual(['hosts', 'dirs', 'state-file', 'counter', 'no-debug']);
+    const snap = bed.snapshot();
+    expect(Object.keys(snap).filter((k) => !k.startsWith('alice:'))).toEqual([]);
+    expect(snap['alice:etc/motd']).toBeUndefined();
+    expect(snap['alice:etc/hosts']).toBe('644 127.0.1.1 cluster\n');
+    const bad = await bed.cli(['plan', bed.inventory, '--limit', 'mallory']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--limit: unknown node(s) mallory');
+  });
+
+  it('a secret from the environment never shows in plan, output, log or journal', async () => {
+    const secret = 'Sup3r-S3cret-Value';
+    bed = await startBed(2, {
+      playbook: `name: secrets
+steps:
+  - id: key-file
+    kind: file
+    with:
+      path: !concat [!ref vars.root, /etc/app/key]
+      content: !concat ["key=", !ref cluster.drbd.r0.shared_secret, "\\n"]
+      mode: "0600"
+  - id: key-line
+    kind: line
+    with:
+      path: !concat [!ref vars.root, /etc/app/app.conf]
+      regexp: "^secret="
+      line: !concat ["secret=", !ref cluster.drbd.r0.shared_secret]
+      create: true
+  - id: key-cmd
+    kind: command
+    with:
+      argv: [sh, -c, 'echo "$1" > "$0"', !concat [!ref vars.root, /var/lib/app/copy], !ref cluster.drbd.r0.shared_secret]
+      creates: !concat [!ref vars.root, /var/lib/app/copy]
+`,
+      extra: `networks:\n  lan: {cidr: 127.0.0.0/8}\ndrbd:\n  - {name: r0, minor: 0, port: 7788, network: lan, disk: /dev/loop7, nodes: {bob: {}, alice: {}}, shared_secret: {env: HAPV_TEST_SECRET}}\n`,
+      nodeExtra: (i) => `    networks: {lan: {address: 127.0.0.${i + 2}}}\n`,
+    });
+    const env = { HAPV_TEST_SECRET: secret };
+    const outputs: string[] = [];
+    for (const args of [['plan', bed.inventory], ['plan', bed.inventory, '--json', '-o', 'plan.json'], ['apply', bed.inventory, '--json'], ['apply', bed.inventory, '-v']]) {
+      const r = await bed.cli(args, env);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      outputs.push(r.stdout, r.stderr);
+    }
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const files = [join(bed.dir, 'plan.json'), join(bed.stateDir, 'journal.jsonl'), ...readdirSync(join(bed.stateDir, 'logs')).map((f) => join(bed!.stateDir, 'logs', f))];
+    const all = outputs.join('\n') + files.map((f) => readFileSync(f, 'utf8')).join('\n');
+    expect(all).toContain('********');
+    expect(all).not.toContain(secret);
+    expect(bed.snapshot()['bob:etc/app/key']).toBe(`600 key=${secret}\n`);
+    expect(bed.snapshot()['alice:var/lib/app/copy']).toBe(`644 ${secret}\n`);
+  });
+});

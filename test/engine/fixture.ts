@@ -76,7 +76,10 @@ steps:
       state: absent
 `;
 
-export async function startBed(count: number, opts: { playbook?: string; settings?: string } = {}): Promise<Bed> {
+export async function startBed(
+  count: number,
+  opts: { playbook?: string; settings?: string; extra?: string; nodeExtra?: (i: number) => string } = {},
+): Promise<Bed> {
   const sshd = await startSshd({ count });
   const dir = join(sshd.dir, 'project');
   mkdirSync(dir, { recursive: true });
@@ -87,7 +90,7 @@ export async function startBed(count: number, opts: { playbook?: string; setting
   }
   const inventory = join(dir, 'inventory.yaml');
   const nodes = sshd.hosts
-    .map((h, i) => `  ${names[i]}:\n    ssh: {host: 127.0.0.1, port: ${h.port}}\n    vars: {root: ${h.root}}\n`)
+    .map((h, i) => `  ${names[i]}:\n    ssh: {host: 127.0.0.1, port: ${h.port}}\n    vars: {root: ${h.root}}\n${opts.nodeExtra?.(i) ?? ''}`)
     .join('');
   writeFileSync(
     inventory,
@@ -99,7 +102,7 @@ ssh:
   auth: {key: ${sshd.clientKeyPath}}
   known_hosts: ${sshd.knownHostsPath}
   host_key_policy: strict
-nodes:
+${opts.extra ?? ''}nodes:
 ${nodes}`,
   );
   writeFileSync(join(dir, 'playbook.yaml'), opts.playbook ?? PLAYBOOK);
