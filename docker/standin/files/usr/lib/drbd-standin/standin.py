@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import random
+import signal
 import socket
 import stat
 import struct
@@ -657,6 +658,8 @@ class Resource:
     # ------------------------------------------------------------ device
     def setup_device(self, v):
         v.mnt = os.path.join(RUN, "fuse", str(v.minor))
+        # a FUSE mount left by a killed predecessor ("not connected") goes first
+        subprocess.run(["umount", "-l", v.mnt], capture_output=True)
         os.makedirs(v.mnt, exist_ok=True)
         v.fuse_thread = threading.Thread(target=run_fuse, args=(DevFS(self, v), v.mnt), daemon=True)
         v.fuse_thread.start()
@@ -1036,6 +1039,11 @@ def serve(res):
 def main():
     name, node_id = sys.argv[1], int(sys.argv[2])
     os.makedirs(RUN, exist_ok=True)
+    # Before any FUSE mount: libfuse takes over SIGTERM/SIGHUP only while they
+    # are SIG_DFL, and would then merely end its loop. A "kernel" going away
+    # (system shutdown, unit stop) just vanishes; AUTOCLEAR frees the loops.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
     res = Resource(name, node_id)
     log("DRBD %s stand-in: resource %s, node-id %d" % (VERSION, name, node_id))
     serve(res)
