@@ -14,7 +14,7 @@
  * interface, prefix, cidr}, vars. The cluster exposes: name, primary, nodes (names),
  * vars, networks.<net>.{cidr, address, prefix}, drbd.<name>.{name, minor, device, port,
  * network, meta_disk, protocol, sync_rate, nodes, hosts.<node>.{disk, address, port},
- * shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network}.
+ * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network}.
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, YAMLSeq, type Tags } from 'yaml';
 import { didYouMean } from '../inventory/errors.js';
@@ -154,6 +154,8 @@ export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel
       sync_rate: d.syncRate,
       nodes: d.nodes,
       hosts: d.hosts,
+      // The same hosts as a list, with DRBD node ids (position in `nodes`).
+      members: d.nodes.map((n, i) => ({ name: n, node_id: i, address: d.hosts[n]!.address, port: d.hosts[n]!.port, disk: d.hosts[n]!.disk })),
       shared_secret: d.sharedSecret,
     })),
     filesystems: byName(cluster.filesystems, (f) => ({ ...f })),

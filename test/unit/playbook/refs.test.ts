@@ -36,6 +36,14 @@ const table: [expr: string, self: string, expected: unknown][] = [
   ['cluster.nodes', 'alice', ['bob', 'alice']],
   ['vars.mysql_bind_address', 'alice', '192.168.122.101'],
   ['self.roles.0', 'bob', 'primary'],
+  [
+    'cluster.drbd.kopano.members',
+    'bob',
+    [
+      { name: 'bob', node_id: 0, address: '10.0.0.25', port: 7799, disk: '/dev/sdb2' },
+      { name: 'alice', node_id: 1, address: '10.0.0.26', port: 7799, disk: '/dev/sdb2' },
+    ],
+  ],
 ];
 
 describe('resolveRef', () => {
@@ -50,7 +58,7 @@ describe('resolveRef', () => {
     ['cluster.drbd.r0.port', 'bob', 'cluster.drbd has no "r0" (it has: mysql, kopano)'],
     ['cluster.vips.mysql_ip.ipp', 'bob', 'cluster.vips.mysql_ip has no "ipp" (did you mean "ip"?) (it has: name, ip, cidr_netmask, nic, network)'],
     ['self.name.first', 'bob', 'self.name has no "first" (it is the value "bob")'],
-    ['cluster.drbd.mysql.shared_secret', 'bob', 'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts)'],
+    ['cluster.drbd.mysql.shared_secret', 'bob', 'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts, members)'],
   ];
   for (const [expr, self, message] of failures) {
     it(`${expr} fails with a clear message`, () => expect(resolveRef(expr, self, scope)).toEqual({ ok: false, message }));
