@@ -16,7 +16,9 @@ one disk path per line), which is what the partprobe/blockdev wrappers use.
 
 Disks watched: the paths matching HA_BED_UDEV_DISKS (space-separated globs,
 default "/dev/vd? /dev/sd? /dev/xvd? /dev/nvme?n?"; the bed's /dev/vdb is a
-host loop device passed in under that name).
+host loop device passed in under that name). A glob only matches loop-backed
+disks: a privileged container also sees the host's own disks, which are not
+ours to touch; name a non-loop disk exactly to have it handled.
 """
 import ctypes
 import ctypes.util
@@ -55,6 +57,11 @@ def disk_paths():
             except OSError:
                 continue
             if not stat.S_ISBLK(st.st_mode):
+                continue
+            # Safety: a privileged container sees the HOST's disks too (e.g.
+            # its /dev/vda). Matched by a glob, only loop-backed disks (the
+            # bed's data disks) are ours; other disks must be named exactly.
+            if os.major(st.st_rdev) != 7 and any(ch in g for ch in "*?["):
                 continue
             out.append(p)
     return out
