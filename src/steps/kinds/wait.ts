@@ -6,31 +6,18 @@
  * empty, a real change appears, or the step times out. Nothing is run for it.
  *
  * A `wait` after exec changes in the same list means "run those, then poll".
- * (To be merged into contract.ts by the lead; kept here so this file owns it.)
+ * The type now lives in contract.ts (merged by the engine); these are the
+ * helpers the node/storage kinds share.
  */
-import type { Change, Facts, Probe, StepNode } from '../contract.js';
-import type { z } from 'zod';
+import { defineStep, type Change, type StepKind, type WaitChange } from '../contract.js';
 
-export interface WaitChange {
-  kind: 'wait';
-  description: string;
-  /** 0..1 when known (e.g. DRBD resync "done:37.10" -> 0.371). */
-  progress?: number;
-}
+export type { WaitChange };
+/** Kept as a name for the node/storage kinds; WaitChange is now part of Change in the contract. */
+export type StorageChange = Change;
+export type StorageStepKind<P = unknown> = StepKind<P>;
 
-export type StorageChange = Change | WaitChange;
-
-/** Same as StepKind, but `diff` may return WaitChange too. */
-export interface StorageStepKind<P = unknown> {
-  kind: string;
-  params: z.ZodType<P>;
-  probes(params: P, node: StepNode): Probe[];
-  diff(params: P, facts: Facts, node: StepNode): StorageChange[];
-  verifiable?: boolean;
-}
-
-export function defineStorageStep<P>(kind: StorageStepKind<P>): StorageStepKind<unknown> {
-  return kind as unknown as StorageStepKind<unknown>;
+export function defineStorageStep<P>(kind: StepKind<P>): StepKind<unknown> {
+  return defineStep(kind);
 }
 
 export function wait(description: string, progress?: number): WaitChange {
