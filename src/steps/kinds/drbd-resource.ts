@@ -6,7 +6,8 @@
  * `cram-hmac-alg sha256; shared-secret "..."` (the secret is masked in the
  * diff, even the old file's: the probe masks it on the node before sending),
  * after-split-brain policies (only when given: no automatic recovery by
- * default).
+ * default), a fixed resync rate (`disk { resync-rate R; c-plan-ahead 0; }`,
+ * what the chapter's DRBD 8 `syncer { rate 50M; }` meant).
  *
  * Done: the file has exactly the rendered content, `drbdadm dump NAME`
  * parses the configuration, and, when the resource is up, `drbdadm -d adjust
@@ -39,6 +40,8 @@ export const drbdResourceParams = z
     minor: z.number().int().min(0).max(1048575),
     port,
     protocol: z.enum(['A', 'B', 'C']).default('C'),
+    /** Fixed resync rate, as DRBD 8's `syncer { rate 50M; }` in the chapter: `resync-rate` with the dynamic controller off (`c-plan-ahead 0`). */
+    resync_rate: z.string().regex(/^[1-9][0-9]*[KMG]?$/, 'a rate such as "50M" (bytes per second, K/M/G)').optional(),
     /** Backing device on every host unless the host gives its own. */
     disk: absolutePath.optional(),
     hosts: z
@@ -93,6 +96,7 @@ export function renderResource(p: DrbdResourceParams): string {
     `resource ${p.name} {`,
     `  device /dev/drbd${p.minor} minor ${p.minor};`,
     '  meta-disk internal;',
+    ...(p.resync_rate !== undefined ? ['  disk {', `    resync-rate ${p.resync_rate};`, '    c-plan-ahead 0;', '  }'] : []),
     '  net {',
     ...net,
     '  }',
