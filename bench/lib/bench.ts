@@ -27,6 +27,8 @@ export interface BenchOptions {
   scale?: { hostCounts: number[]; stepCounts: number[]; stepsAtHosts: number };
   workDir: string;
   log: (line: string) => void;
+  /** Called with the results so far after each host count (the CLI writes them: a killed run keeps what it measured). */
+  onProgress?: (partial: BenchResult) => Promise<void>;
 }
 
 export interface Sample {
@@ -63,7 +65,7 @@ export interface Environment {
 }
 
 export interface BenchResult {
-  options: Omit<BenchOptions, 'log'>;
+  options: Omit<BenchOptions, 'log' | 'onProgress'>;
   env: Environment;
   cells: Cell[];
 }
@@ -183,10 +185,15 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   o.log(`starting ${maxHosts} ${o.mode === 'sshd' ? 'loopback sshd daemons' : 'test-bed containers'}`);
   const set = await startHosts(o.mode, maxHosts);
   const cells: Cell[] = [];
+  const { log: _log, onProgress, ...options } = o;
+  const progress = async () => {
+    if (onProgress) await onProgress({ options, env, cells });
+  };
   try {
     for (const n of o.hostCounts) {
       o.log(`N=${n}, ${o.steps} steps, ${o.reps} repetitions: ${o.tools.join(', ')}`);
       await runJob({ table: 'main', hosts: n, steps: o.steps, tools, phases: ['converge', 'nochange'] }, set, o, cells);
+      await progress();
     }
     if (o.scale) {
       const scaleTools = tools.filter((t) => t.name !== 'ansible');
@@ -197,11 +204,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       for (const j of jobs) {
         o.log(`scale: N=${j.hosts}, ${j.steps} steps`);
         await runJob({ table: 'scale', ...j, tools: scaleTools, phases: ['nochange'] }, set, o, cells);
+        await progress();
       }
     }
   } finally {
     await set.stop();
   }
-  const { log: _log, ...options } = o;
   return { options, env, cells };
 }

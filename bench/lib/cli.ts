@@ -98,16 +98,19 @@ export async function main(argv: string[], log: (s: string) => void = (s) => pro
   }
   const { opts, outDir } = parsed;
   await mkdir(opts.workDir, { recursive: true });
-  const result = await runBench(opts);
-  const markdown = renderMarkdown(result);
   await mkdir(outDir, { recursive: true });
-  const stamp = result.env.date.slice(0, 16).replace(':', '');
-  const base = join(outDir, `${stamp}-${opts.mode}${opts.scale && hostCountsEmpty(opts) ? '-scale' : ''}`);
-  const markdownPath = `${base}.md`;
-  const jsonPath = `${base}.json`;
-  await writeFile(markdownPath, markdown);
-  await writeFile(jsonPath, `${JSON.stringify(result, null, 1)}\n`);
-  return { result, markdown, markdownPath, jsonPath };
+  const paths = (r: BenchResult) => {
+    const stamp = r.env.date.slice(0, 16).replace(':', '');
+    const base = join(outDir, `${stamp}-${opts.mode}${opts.scale && opts.hostCounts.length === 0 ? '-scale' : ''}`);
+    return { markdownPath: `${base}.md`, jsonPath: `${base}.json` };
+  };
+  const write = async (r: BenchResult) => {
+    const p = paths(r);
+    const markdown = renderMarkdown(r);
+    await writeFile(p.markdownPath, markdown);
+    await writeFile(p.jsonPath, `${JSON.stringify(r, null, 1)}\n`);
+    return { markdown, ...p };
+  };
+  const result = await runBench({ ...opts, onProgress: async (partial) => void (await write(partial)) });
+  return { result, ...(await write(result)) };
 }
-
-const hostCountsEmpty = (o: BenchOptions) => o.hostCounts.length === 0;

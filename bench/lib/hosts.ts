@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -86,9 +87,37 @@ async function primaryGroup(): Promise<string> {
   return stdout.trim();
 }
 
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A run of `count` consecutive free ports below Linux's ephemeral range
+ * (32768-60999). Asking the harness for ports one by one (port 0) can hand
+ * out the same port twice when asked concurrently: two "hosts" then share one
+ * sshd. Consecutive fixed ports cannot collide with each other.
+ */
+export async function freePortRange(count: number, from = 20000, to = 32000): Promise<number> {
+  for (let base = from + Math.floor(Math.random() * 50) * 100; base + count < to; base += 100 + count) {
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports between ${from} and ${to}`);
+}
+
 export async function startSshdHosts(count: number): Promise<HostSet> {
   const { startSshd } = await import('../../test/support/sshd.js');
-  const harness = await startSshd({ count });
+  const harness = await startSshd({ count, basePort: await freePortRange(count) });
+  const ports = new Set(harness.hosts.map((h) => h.port));
+  if (ports.size !== count) {
+    await harness.stop();
+    throw new Error(`sshd harness gave ${count} hosts only ${ports.size} distinct ports`);
+  }
   const user = harness.user;
   const hosts = harness.hosts.map<BenchHost>((h) => ({
     name: hostName(h.index),
