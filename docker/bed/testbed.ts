@@ -108,12 +108,12 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
   await writeFile(knownHostsPath, '');
 
   try {
-    const networkSpecs = opts.networks ?? [{ name: 'lan' }];
+    const networkSpecs: NetworkSpec[] = [];
     const networks: Record<string, string> = {};
-    for (const spec of networkSpecs) {
+    for (const spec of opts.networks ?? [{ name: 'lan' }]) {
       const dockerName = `${runId}-${spec.name}`;
-      await docker('network', 'create', '--label', `${LABEL_RUN}=${runId}`,
-        ...(spec.subnet ? ['--subnet', spec.subnet] : []), dockerName);
+      networkSpecs.push(spec.subnet ? spec : { ...spec, ...(await createWithFreeSubnet(dockerName, runId, opts.nodes)) });
+      if (spec.subnet) await docker('network', 'create', '--label', `${LABEL_RUN}=${runId}`, '--subnet', spec.subnet, dockerName);
       networks[spec.name] = dockerName;
     }
 
@@ -143,6 +143,27 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
     await removeRun(runId);
     throw err;
   }
+}
+
+/**
+ * Creates a network on a free /24 of 172.29.0.0/16 and gives every node a
+ * fixed address on it (.10, .11, ...), so that a node keeps its address
+ * across stop/start, as a real server does (DRBD's and corosync's
+ * configuration name addresses).
+ */
+async function createWithFreeSubnet(dockerName: string, runId: string, nodes: string[]): Promise<{ subnet: string; addresses: Record<string, string> }> {
+  const start = Math.floor(Math.random() * 256);
+  for (let i = 0; i < 256; i++) {
+    const k = (start + i) % 256;
+    const subnet = `172.29.${k}.0/24`;
+    try {
+      await docker('network', 'create', '--label', `${LABEL_RUN}=${runId}`, '--subnet', subnet, dockerName);
+      return { subnet, addresses: Object.fromEntries(nodes.map((n, j) => [n, `172.29.${k}.${10 + j}`])) };
+    } catch (err) {
+      if (!/overlap|Pool/i.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+    }
+  }
+  throw new Error('test bed: no free /24 left in 172.29.0.0/16 for a bed network');
 }
 
 interface NodeContext {

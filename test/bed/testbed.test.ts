@@ -124,7 +124,9 @@ describe('the test bed', () => {
       const s = await sh('alice', 'drbdadm dstate r0');
       return s === 'UpToDate/UpToDate' ? true : undefined;
     }, 120_000);
-    expect(await sh('bob', 'drbdadm role r0')).toMatch(/^Primary\/Secondary/);
+    // DRBD 9: `role` is the local role; the peer's is in `status`.
+    expect(await sh('bob', 'drbdadm role r0')).toBe('Primary');
+    expect(await sh('bob', 'drbdadm status r0')).toMatch(/alice role:Secondary\n\s+peer-disk:UpToDate/);
     const sum = async (name: string) => {
       const bytes = await sh(name, 'blockdev --getsize64 /dev/drbd0');
       return sh(name, `head -c ${bytes} /dev/vdb1 | sha256sum | cut -d" " -f1`);
@@ -158,5 +160,20 @@ describe('the test bed', () => {
       return c === 'Connected' ? c : undefined;
     });
     expect(await sh('alice', 'drbdadm dstate r0')).toBe('UpToDate/UpToDate');
+  });
+
+  it('pauses, kills and restarts a node for fault tests', async () => {
+    const alice = bed.node('alice');
+    await alice.pause();
+    await until('bob sees the paused peer gone', async () => ((await sh('bob', 'drbdadm cstate r0')) === 'Connecting' ? true : undefined));
+    await alice.unpause();
+    await until('Connected after unpause', async () => ((await sh('bob', 'drbdadm cstate r0')) === 'Connected' ? true : undefined));
+    await alice.kill();
+    await expect(sessions.get('alice')!.exec({ argv: ['true'], timeoutMs: 5_000 })).rejects.toThrow();
+    await alice.start();
+    await connect(alice);
+    expect(await sh('alice', 'systemctl is-system-running --wait || true')).toBe('running');
+    await sh('alice', 'drbdadm up r0');
+    await until('Connected after a kill and a restart', async () => ((await sh('bob', 'drbdadm cstate r0')) === 'Connected' ? true : undefined));
   });
 });
