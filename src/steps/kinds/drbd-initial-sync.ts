@@ -50,7 +50,7 @@ export const drbdInitialSyncStep = defineStorageStep<DrbdInitialSyncParams>({
     if (syncing.length) {
       const done = syncing.map((d) => d.done).filter((x): x is number => x !== undefined);
       const pct = done.length ? Math.min(...done) : undefined;
-      return [wait(`${name}: sync running (${syncing.map((d) => `${d.name} ${d.replication}`).join(', ')}${pct !== undefined ? `, ${pct.toFixed(2)}% done` : ''})`, pct !== undefined ? pct / 100 : undefined)];
+      return [wait(`${name}: sync running (${syncing.map((d) => `${d.replication} with ${d.name}`).join(', ')}${pct !== undefined ? `, ${pct.toFixed(2)}% done` : ''})`, pct !== undefined ? pct / 100 : undefined)];
     }
     const allUp = disks.length > 0 && disks.every((d) => d === 'UpToDate') && r.peerDevices.length > 0 && r.peerDevices.every((d) => d.peerDisk === 'UpToDate');
     if (allUp && !neverSynced(gi)) return [];
