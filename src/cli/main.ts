@@ -173,7 +173,10 @@ async function planCommand(inventory: string, playbook: string | undefined, out:
   const log = openRunLog(project.settings.stateDir, `plan-${newRunId(now())}`, project.secrets);
   try {
     const emit = fanOut([log.emit]);
-    const plan = await makePlan({ project, selection: sel, options }, { ...deps(project, flags, emit, io, ints.hard, registry), ...(flags.concurrency ? {} : {}) });
+    const plan = await makePlan(
+      { project, selection: sel, options, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}) },
+      deps(project, flags, emit, io, ints.hard, registry),
+    );
     if (out !== undefined) await writeFile(resolve(io.cwd, out), JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 });
     if (json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
     else io.stdout(renderPlan(plan, { showOk: flags.verbose }) + (out !== undefined ? `Plan written to ${out}; apply it with: ha-provision apply --plan ${out}\n` : ''));

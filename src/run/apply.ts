@@ -76,7 +76,8 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
       steps: selection.steps.map((s) => s.id),
     });
 
-    const gathered = await gatherAll([...links.values()], selection, deps);
+    const concurrency = req.concurrency ?? project.settings.concurrency;
+    const gathered = await gatherAll([...links.values()], selection, deps, concurrency);
     let planned: Map<string, PlanStep> | undefined;
     if (req.plan) {
       const fresh = buildPlan({ project, selection, registry: deps.registry, gathered, options: req.options, now: deps.now() });
@@ -96,7 +97,7 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
       nodes: selection.nodes.map((n) => n.name),
       steps: selection.steps,
       strategy: project.settings.strategy,
-      concurrency: req.concurrency ?? project.settings.concurrency,
+      concurrency,
       maxFailPercent: project.settings.maxFailPercent,
       signal: req.signal,
       runStep: async (nodeName, s) => {

@@ -27,7 +27,7 @@ export interface StepContext {
   step: ResolvedStep;
   kind: StepKind<unknown>;
   /** Facts read earlier in this run, if still valid (nothing changed since). */
-  prefetched?: Facts;
+  prefetched?: Facts | undefined;
   /** The saved plan's entry for this step (apply --plan). */
   planned?: PlanStep;
   timeoutMs: number;
@@ -155,10 +155,20 @@ async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortS
  */
 export async function runStep(ctx: StepContext): Promise<StepRun> {
   let prefetched = ctx.prefetched;
+  let changeAttempted = false;
+  const onFirstChange = () => {
+    if (!changeAttempted) ctx.onFirstChange?.();
+    changeAttempted = true;
+  };
   for (let attempt = 1; ; attempt++) {
     const signal = AbortSignal.timeout(ctx.timeoutMs);
     try {
-      return await runOnce({ ...ctx, ...(prefetched ? { prefetched } : { prefetched: undefined }) }, signal);
+      const r = await runOnce({ ...ctx, prefetched, onFirstChange }, signal);
+      if (attempt > 1 && changeAttempted && r.outcome === 'ok') {
+        // the change was sent before the connection dropped; its effect is now seen
+        return { outcome: 'changed', changes: [], message: 'connection lost during the change; after reconnecting, the checks show it done' };
+      }
+      return r;
     } catch (err) {
       if (err instanceof StepFailure) return { outcome: 'failed', changes: [], message: err.message };
       if (signal.aborted) return { outcome: 'failed', changes: [], message: `step timed out after ${ctx.timeoutMs} ms` };
@@ -168,7 +178,7 @@ export async function runStep(ctx: StepContext): Promise<StepRun> {
       ctx.onRetry?.(attempt, delay, msg);
       await ctx.link.reset();
       await ctx.retry.sleep(delay);
-      prefetched = undefined;
+      prefetched = undefined; // re-probe: never re-run a change blindly
     }
   }
 }

@@ -1,0 +1,124 @@
+/**
+ * The step runner's decisions (re-check, verify, reconnect without re-running
+ * a change blindly, journal for unverifiable kinds). The node is an IN-MEMORY
+ * STAND-IN for a Session (a set of existing paths), because a connection
+ * dropping exactly between a change and its verification cannot be staged
+ * reliably with a real sshd; the real paths are covered in test/engine.
+ */
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { paramsDigest } from '../../../src/plan/digest.js';
+import { NodeLink } from '../../../src/run/link.js';
+import { runStep, type StepContext } from '../../../src/run/step.js';
+import { SshError, type Command, type CommandResult, type Session } from '../../../src/ssh/types.js';
+import { defineStep } from '../../../src/steps/contract.js';
+import { commandStep } from '../../../src/steps/kinds/command.js';
+import { fakeNode, fakeStep } from '../plan/fake-project.js';
+
+class StandInSession implements Session {
+  readonly endpoint = fakeNode('bob').endpoint;
+  execs: string[] = [];
+  probes = 0;
+  constructor(
+    private readonly paths: Set<string>,
+    private readonly dropAfterNextExec: { value: boolean },
+  ) {}
+  private run(c: Command): CommandResult {
+    const [cmd, a, b] = c.argv;
+    if (cmd === 'test' && a === '-e') return { exitCode: this.paths.has(b!) ? 0 : 1, stdout: '', stderr: '', durationMs: 0 };
+    if (cmd === 'touch') this.paths.add(a!);
+    return { exitCode: 0, stdout: '', stderr: '', durationMs: 0 };
+  }
+  async exec(c: Command): Promise<CommandResult> {
+    this.execs.push(c.argv.join(' '));
+    const r = this.run(c);
+    if (this.dropAfterNextExec.value) {
+      this.dropAfterNextExec.value = false;
+      throw new SshError('SSH_DISCONNECTED', 'bob: lost the SSH connection (stand-in)');
+    }
+    return r;
+  }
+  async execBatch(cmds: readonly Command[]): Promise<CommandResult[]> {
+    this.probes++;
+    return cmds.map((c) => this.run(c));
+  }
+  async writeFile(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+function setup(argv: string[], opts: { drop?: boolean; creates?: string } = {}) {
+  const paths = new Set<string>();
+  const drop = { value: opts.drop ?? false };
+  const sessions: StandInSession[] = [];
+  const link = new NodeLink(fakeNode('bob'), async () => {
+    const s = new StandInSession(paths, drop);
+    sessions.push(s);
+    return s;
+  }, () => {});
+  const params = commandStep.params.parse({ argv, creates: opts.creates ?? '/done' });
+  const ctx: StepContext = {
+    link,
+    step: fakeStep('s', 'command', params as Record<string, unknown>, ['bob']),
+    kind: commandStep,
+    timeoutMs: 5000,
+    retry: { tries: 3, delayMs: 1, sleep: async () => {} },
+  };
+  return { ctx, paths, sessions, execs: () => sessions.flatMap((s) => s.execs) };
+}
+
+describe('runStep', () => {
+  it('runs the change, then verifies with the same checks', async () => {
+    const { ctx, execs } = setup(['touch', '/done']);
+    const r = await runStep(ctx);
+    expect(r).toEqual({ outcome: 'changed', changes: [{ kind: 'exec', argv: ['touch', '/done'], description: 'run touch /done' }] });
+    expect(execs()).toEqual(['touch /done']);
+  });
+
+  it('a change whose checks still fail afterwards is an inconsistent result', async () => {
+    const { ctx } = setup(['true']);
+    const r = await runStep(ctx);
+    expect(r.outcome).toBe('failed');
+    expect(r.message).toBe('inconsistent result after apply: still run true');
+  });
+
+  it('already right: nothing runs', async () => {
+    const { ctx, paths, execs } = setup(['touch', '/done']);
+    paths.add('/done');
+    expect((await runStep(ctx)).outcome).toBe('ok');
+    expect(execs()).toEqual([]);
+  });
+
+  it('prefetched facts are re-checked before changing: a change that became unnecessary is skipped', async () => {
+    const { ctx, paths, execs } = setup(['touch', '/done']);
+    paths.add('/done');
+    const r = await runStep({ ...ctx, prefetched: { creates: { exitCode: 1, stdout: '', stderr: '' } } });
+    expect(r.outcome).toBe('ok');
+    expect(execs()).toEqual([]);
+  });
+
+  it('connection lost right after a change: reconnect, re-probe, and do not run it again', async () => {
+    const { ctx, sessions, execs } = setup(['touch', '/done'], { drop: true });
+    const retries: number[] = [];
+    const r = await runStep({ ...ctx, onRetry: (a) => retries.push(a) });
+    expect(execs()).toEqual(['touch /done']); // once
+    expect(sessions).toHaveLength(2); // reconnected
+    expect(retries).toEqual([1]);
+    expect(r.outcome).toBe('changed');
+    expect(r.message).toContain('connection lost during the change');
+  });
+
+  it('a kind whose effect cannot be re-read is skipped when the journal says it is done', async () => {
+    const once = defineStep<{ x: number }>({
+      kind: 'once',
+      params: z.object({ x: z.number() }),
+      probes: () => [],
+      diff: () => [{ kind: 'exec', argv: ['touch', '/never'], description: 'side effect' }],
+      verifiable: false,
+    });
+    const { ctx, execs } = setup(['true']);
+    const step = fakeStep('s', 'once', { x: 1 }, ['bob']);
+    const r = await runStep({ ...ctx, kind: once, step, doneInJournal: (pd) => pd === paramsDigest({ x: 1 }) });
+    expect(r).toEqual({ outcome: 'ok', changes: [], message: 'done in an earlier run (journal)' });
+    expect(execs()).toEqual([]);
+  });
+});
