@@ -12,7 +12,7 @@ import type { Plan, PlanStep } from '../plan/types.js';
 import type { Project } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
 import type { NodeSummary, RunOutcome } from './events.js';
-import { doneInJournal, lastRun, openJournal, readJournal, resumeMessage } from './journal.js';
+import { doneInJournal, lastRun, readJournal, resumeMessage, startJournal } from './journal.js';
 import { NodeLink } from './link.js';
 import { acquireLock } from './lock.js';
 import { gatherAll } from './plan-run.js';
@@ -50,7 +50,7 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
   const links = new Map(selection.nodes.map((n) => [n.name, new NodeLink(n, deps.connect, deps.emit)]));
   const jpath = journalPath(stateDir);
   const previous = readJournal(jpath);
-  const journal = openJournal(jpath, deps.now);
+  const journal = startJournal(jpath, previous, deps.now);
   try {
     if (lock.tookOver) {
       deps.emit({ type: 'message', level: 'warn', text: `took over a stale lock left by pid ${lock.tookOver.pid} (run ${lock.tookOver.runId}, started ${lock.tookOver.startedAt}), which is no longer running` });
@@ -107,7 +107,6 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
         const pre = changesMade === 0 && g && 'steps' in g ? g.steps[step.id] : undefined;
         const startedAt = deps.now().getTime();
         deps.emit({ type: 'step-start', node: nodeName, step: step.id, title: step.title });
-        journal.append({ type: 'step-start', runId, node: nodeName, step: step.id });
         const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
         const r = await runStep({
           link,
@@ -117,7 +116,10 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
           ...(plannedStep ? { planned: plannedStep } : {}),
           timeoutMs: step.timeoutMs ?? project.settings.stepTimeoutMs,
           doneInJournal: (pd) => doneInJournal(previous, nodeName, step.id, pd),
-          onFirstChange: () => void changesMade++,
+          onFirstChange: () => {
+            changesMade++;
+            journal.append({ type: 'step-start', runId, node: nodeName, step: step.id });
+          },
           retry: { ...retry, sleep: deps.sleep },
           onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
           onProgress: (description, progress) =>
@@ -132,16 +134,20 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
           ...(r.message !== undefined ? { message: r.message } : {}),
           durationMs: deps.now().getTime() - startedAt,
         });
-        journal.append({
-          type: 'step-result',
-          runId,
-          node: nodeName,
-          step: step.id,
-          outcome: r.outcome,
-          paramsDigest: paramsDigest(step.paramsByNode[nodeName]),
-          changed: r.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)),
-          ...(r.message !== undefined ? { message: r.message } : {}),
-        });
+        const kind = deps.registry.kind(step.kind);
+        if (r.outcome !== 'ok' || r.changes.length > 0 || kind.verifiable === false) {
+          journal.append({
+            type: 'step-result',
+            runId,
+            node: nodeName,
+            step: step.id,
+            outcome: r.outcome,
+            paramsDigest: paramsDigest(step.paramsByNode[nodeName]),
+            changed: r.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)),
+            ...(r.message !== undefined ? { message: r.message } : {}),
+            ...(kind.verifiable === false ? { unverifiable: true } : {}),
+          });
+        }
         return r.outcome;
       },
       onSkip: (nodeName, s, outcome, why) => {
@@ -151,7 +157,7 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
     });
     const summary = summarise(res.outcomes);
     const outcome = runOutcome(summary, res.interrupted);
-    journal.append({ type: 'run-end', runId, outcome });
+    journal.append({ type: 'run-end', runId, outcome, summary });
     deps.emit({ type: 'run-end', runId, outcome, summary, durationMs: deps.now().getTime() - started.getTime() });
     return { kind: 'done', runId, outcome, summary };
   } finally {

@@ -1,18 +1,37 @@
 /**
- * The run journal: JSON lines appended to <stateDir>/journal.jsonl as things
+ * The run journal: JSON lines in <stateDir>/journal.jsonl, appended as things
  * happen. Each entry is written with a synchronous write(2), so a SIGKILL of
  * the process loses nothing already written; entries that record a change are
  * also fsync'd (a crash of the machine loses nothing done).
+ *
+ * What is written: run-start; step-start just before a step's FIRST CHANGE
+ * (a step that changes nothing cannot leave anything half-done); step-result
+ * for every step that changed, failed, was skipped or interrupted, and for
+ * kinds whose effect cannot be re-read; run-end with the per-node summary.
+ * The file holds the last run only (plus, carried over, the results of kinds
+ * whose effect cannot be re-read); the run before is kept as journal.prev.jsonl.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { RunOutcome, StepOutcome } from './events.js';
+import type { NodeSummary, RunOutcome, StepOutcome } from './events.js';
 
 export type JournalEntry =
   | { t: string; type: 'run-start'; runId: string; pid: number; host: string; inventoryDigest: string; playbookDigest: string; nodes: string[]; steps: string[] }
   | { t: string; type: 'step-start'; runId: string; node: string; step: string }
-  | { t: string; type: 'step-result'; runId: string; node: string; step: string; outcome: StepOutcome; paramsDigest: string; changed: string[]; message?: string }
-  | { t: string; type: 'run-end'; runId: string; outcome: RunOutcome };
+  | {
+      t: string;
+      type: 'step-result';
+      runId: string;
+      node: string;
+      step: string;
+      outcome: StepOutcome;
+      paramsDigest: string;
+      changed: string[];
+      message?: string;
+      /** The kind's effect cannot be re-read: this record is how a rerun knows it is done. */
+      unverifiable?: boolean;
+    }
+  | { t: string; type: 'run-end'; runId: string; outcome: RunOutcome; summary?: Record<string, NodeSummary> };
 
 type NoTime<E> = E extends unknown ? Omit<E, 't'> : never;
 export type JournalInput = NoTime<JournalEntry>;
@@ -20,6 +39,25 @@ export type JournalInput = NoTime<JournalEntry>;
 export interface JournalWriter {
   append(e: JournalInput): void;
   close(): void;
+}
+
+/**
+ * Start a new journal for a run: the previous one becomes journal.prev.jsonl;
+ * the new one starts with the carried-over results of unverifiable kinds.
+ */
+export function startJournal(path: string, previous: readonly JournalEntry[], now: () => Date): JournalWriter {
+  mkdirSync(dirname(path), { recursive: true });
+  const seen = new Set<string>();
+  const carry = previous.filter((e) => {
+    if (e.type !== 'step-result' || !e.unverifiable || (e.outcome !== 'ok' && e.outcome !== 'changed')) return false;
+    const key = `${e.node}\0${e.step}\0${e.paramsDigest}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  if (existsSync(path)) renameSync(path, path.replace(/\.jsonl$/, '') + '.prev.jsonl');
+  writeFileSync(path, carry.map((e) => JSON.stringify(e) + '\n').join(''), { mode: 0o600 });
+  return openJournal(path, now);
 }
 
 export function openJournal(path: string, now: () => Date): JournalWriter {

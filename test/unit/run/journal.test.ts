@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type JournalEntry, doneInJournal, lastRun, openJournal, parseJournal, readJournal, resumeMessage } from '../../../src/run/journal.js';
+import { type JournalEntry, startJournal, doneInJournal, lastRun, openJournal, parseJournal, readJournal, resumeMessage } from '../../../src/run/journal.js';
 import { acquireLock } from '../../../src/run/lock.js';
 
 const t = () => new Date('2026-01-01T00:00:00Z');
@@ -26,6 +26,24 @@ describe('journal', () => {
     expect(doneInJournal(entries, 'bob', 'a', 'pd')).toBe(true);
     expect(doneInJournal(entries, 'bob', 'a', 'other')).toBe(false);
     expect(doneInJournal(entries, 'bob', 'b', 'pd')).toBe(false);
+  });
+
+  it('a new run starts a fresh journal, carrying over only results of unverifiable kinds', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-j-'));
+    const path = join(dir, 'journal.jsonl');
+    const j1 = startJournal(path, [], t);
+    j1.append({ type: 'run-start', runId: 'r1', pid: 1, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob'], steps: ['a', 'b'] });
+    j1.append({ type: 'step-result', runId: 'r1', node: 'bob', step: 'a', outcome: 'changed', paramsDigest: 'pa', changed: ['x'], unverifiable: true });
+    j1.append({ type: 'step-result', runId: 'r1', node: 'bob', step: 'b', outcome: 'changed', paramsDigest: 'pb', changed: ['y'] });
+    j1.append({ type: 'run-end', runId: 'r1', outcome: 'changed' });
+    j1.close();
+    const j2 = startJournal(path, readJournal(path), t);
+    j2.append({ type: 'run-start', runId: 'r2', pid: 1, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob'], steps: ['a', 'b'] });
+    j2.close();
+    const entries = readJournal(path);
+    expect(entries.map((e) => `${e.runId}:${e.type}`)).toEqual(['r1:step-result', 'r2:run-start']);
+    expect(doneInJournal(entries, 'bob', 'a', 'pa')).toBe(true);
+    expect(readJournal(join(dir, 'journal.prev.jsonl'))).toHaveLength(4);
   });
 
   it('reports bad lines in the middle', () => {

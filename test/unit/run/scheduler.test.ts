@@ -30,13 +30,13 @@ describe('schedule', () => {
   });
 
   it('free: a fast node runs ahead', async () => {
-    const r = recorder({}, { 'bob:a': 30 });
+    const r = recorder({}, { 'bob:a': 300 });
     await schedule({ nodes: ['bob', 'alice'], steps: steps(['a', 'b']), strategy: 'free', concurrency: 5, maxFailPercent: 0, signal: new AbortController().signal, ...r });
     expect(r.log.indexOf('end alice:b')).toBeLessThan(r.log.indexOf('end bob:a'));
   });
 
   it('free: waitFor is a barrier over all targets of the awaited step', async () => {
-    const r = recorder({}, { 'bob:a': 30 });
+    const r = recorder({}, { 'bob:a': 100 });
     await schedule({
       nodes: ['bob', 'alice'],
       steps: steps(['a', 'b'], ['bob', 'alice'], { b: ['a'] }),
