@@ -15,6 +15,7 @@ const OUTPUT_LIMIT = 4096;
 
 export class NodeLink {
   private current: Promise<Session> | undefined;
+  private opened: Session | undefined;
 
   constructor(
     readonly node: ResolvedNode,
@@ -25,12 +26,21 @@ export class NodeLink {
 
   /** The open session (connecting on first use). */
   session(): Promise<Session> {
+    if (this.opened && !this.opened.isAlive()) {
+      // lost since last use (e.g. sshd restarted between steps): reconnect now
+      void this.opened.close().catch(() => undefined);
+      this.opened = undefined;
+      this.current = undefined;
+    }
     if (!this.current) {
       const started = this.now();
       const p = this.connectFn(this.node);
       this.current = p;
       p.then(
-        () => this.emit({ type: 'node-connected', node: this.node.name, durationMs: Math.round(this.now() - started) }),
+        (s) => {
+          if (this.current === p) this.opened = s;
+          this.emit({ type: 'node-connected', node: this.node.name, durationMs: Math.round(this.now() - started) });
+        },
         () => {
           if (this.current === p) this.current = undefined;
         },
@@ -43,6 +53,7 @@ export class NodeLink {
   async reset(): Promise<void> {
     const p = this.current;
     this.current = undefined;
+    this.opened = undefined;
     if (p) await p.then((s) => s.close()).catch(() => undefined);
   }
 

@@ -10,6 +10,21 @@ import type { JsonReport } from '../../src/report/json.js';
 import type { Plan } from '../../src/plan/types.js';
 import { startBed, type Bed } from './fixture.js';
 
+const SLOW = `name: slow
+steps:
+  - id: first
+    kind: file
+    with: {path: !concat [!ref vars.root, /first], content: "1\\n"}
+  - id: slow
+    kind: command
+    with:
+      shell: !concat ["sleep 1; touch ", !ref vars.root, /slow]
+      creates: !concat [!ref vars.root, /slow]
+  - id: last
+    kind: file
+    with: {path: !concat [!ref vars.root, /last], content: "3\\n"}
+`;
+
 let bed: Bed | undefined;
 afterEach(async () => {
   await bed?.stop();
@@ -24,6 +39,11 @@ describe('plan and apply on loopback sshd nodes', () => {
     expect(p.code).toBe(0);
     const plan = JSON.parse(p.stdout) as Plan;
     expect(plan.nodes.map((n) => n.name)).toEqual(['bob', 'alice', 'carol']);
+    const dry = await bed.cli(['apply', bed.inventory, '--dry-run', '--json', '--detailed-exitcode']);
+    expect(dry.code).toBe(6);
+    const dryPlan = JSON.parse(dry.stdout) as Plan;
+    expect(dryPlan.nodes).toEqual(plan.nodes); // apply --dry-run is the plan
+    expect(bed.snapshot()).toEqual({}); // and changes nothing
 
     const a = await bed.cli(['apply', bed.inventory, '--json', '--detailed-exitcode']);
     expect(a.code, a.stderr).toBe(6);
@@ -97,21 +117,7 @@ describe('plan and apply on loopback sshd nodes', () => {
   });
 
   it('a node whose sshd dies fails; the others finish', async () => {
-    const slow = `name: slow
-steps:
-  - id: first
-    kind: file
-    with: {path: !concat [!ref vars.root, /first], content: "1\\n"}
-  - id: slow
-    kind: command
-    with:
-      shell: !concat ["sleep 1; touch ", !ref vars.root, /slow]
-      creates: !concat [!ref vars.root, /slow]
-  - id: last
-    kind: file
-    with: {path: !concat [!ref vars.root, /last], content: "3\\n"}
-`;
-    bed = await startBed(3, { playbook: slow });
+    bed = await startBed(3, { playbook: SLOW });
     const run = bed.cli(['apply', bed.inventory, '--json']);
     await new Promise((r) => setTimeout(r, 600)); // inside the 1 s `slow` step
     await bed.sshd.kill(1);
@@ -126,6 +132,19 @@ steps:
     const failed = report.steps.find((s) => s.node === 'alice' && s.outcome === 'failed')!;
     expect(failed.step).toBe('slow');
     expect(failed.message).toMatch(/lost the SSH connection|connect/i);
+  });
+
+  it('a connection lost mid-step is reopened; the step is re-checked and finished', async () => {
+    bed = await startBed(2, { playbook: SLOW });
+    const run = bed.cli(['apply', bed.inventory, '--json']);
+    await new Promise((r) => setTimeout(r, 600)); // inside the 1 s `slow` step
+    await bed.sshd.restart(1); // kills alice's connection and the command it ran
+    const a = await run;
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    const report = JSON.parse(a.stdout) as JsonReport;
+    expect(report.summary!.alice).toEqual({ ok: 0, changed: 3, failed: 0, skipped: 0 });
+    expect(bed.snapshot()['alice:slow']).toBe('644 ');
+    expect(bed.snapshot()['alice:last']).toBe('644 3\n');
   });
 
   it('refuses a changed host key, even with --accept-new-host-keys', async () => {

@@ -43,6 +43,9 @@ class StandInSession implements Session {
     return cmds.map((c) => this.run(c));
   }
   async writeFile(): Promise<void> {}
+  isAlive(): boolean {
+    return true;
+  }
   async close(): Promise<void> {}
 }
 
