@@ -21,7 +21,7 @@ export function openRunLog(stateDir: string, runId: string, secrets: readonly st
   const dir = join(stateDir, 'logs');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${runId}.log`);
-  const dest = pino.destination({ dest: path, sync: false, mkdir: true });
+  const dest = pino.destination({ dest: path, sync: false, mkdir: true, minLength: 8192 });
   const logger = pino(
     {
       level: 'debug',

@@ -68,7 +68,7 @@ export function openJournal(path: string, now: () => Date): JournalWriter {
     append(e) {
       if (closed) return;
       writeSync(fd, JSON.stringify({ t: now().toISOString(), ...e }) + '\n');
-      if ((e.type === 'step-result' && e.changed.length > 0) || e.type === 'run-end') fsyncSync(fd);
+      if ((e.type === 'step-result' && e.changed.length > 0) || (e.type === 'run-end' && e.outcome !== 'ok')) fsyncSync(fd);
     },
     close() {
       if (closed) return;
