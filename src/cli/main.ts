@@ -138,17 +138,19 @@ function deps(project: Project, flags: RunFlags, emit: Emit, io: CliIO, hard: Ab
 }
 
 /** Ctrl-C once: stop starting steps. Twice: abort commands in flight too. */
-function interrupts(io: CliIO): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
+function interrupts(io: CliIO, readOnly = false): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
   const soft = new AbortController();
   const hard = new AbortController();
   setMaxListeners(0, soft.signal, hard.signal); // one listener per node session
+  // a read-only run (plan) has nothing to finish: stop at once
+  if (readOnly) soft.signal.addEventListener('abort', () => hard.abort(), { once: true });
   if (io.signal) {
     io.signal.addEventListener('abort', () => soft.abort(), { once: true });
     return { soft: soft.signal, hard: hard.signal, dispose: () => {} };
   }
   const onSigint = () => {
     if (!soft.signal.aborted) {
-      io.stderr('\ninterrupt: finishing running steps, starting no new ones (Ctrl-C again to abort them)\n');
+      if (!readOnly) io.stderr('\ninterrupt: finishing running steps, starting no new ones (Ctrl-C again to abort them)\n');
       soft.abort();
     } else hard.abort();
   };
@@ -168,7 +170,7 @@ async function planCommand(inventory: string, playbook: string | undefined, out:
   const options: SelectOptions = { limit: flags.limit, ...(flags.from !== undefined ? { from: flags.from } : {}) };
   const sel = selection(project, options, io);
   if (!sel) return EXIT.INVALID;
-  const ints = interrupts(io);
+  const ints = interrupts(io, true);
   const now = io.now ?? (() => new Date());
   const log = openRunLog(project.settings.stateDir, `plan-${newRunId(now())}`, project.secrets);
   try {
@@ -177,6 +179,10 @@ async function planCommand(inventory: string, playbook: string | undefined, out:
       { project, selection: sel, options, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}) },
       deps(project, flags, emit, io, ints.hard, registry),
     );
+    if (ints.soft.aborted) {
+      io.stderr('interrupted: no plan made.\n');
+      return EXIT.INTERRUPTED;
+    }
     if (out !== undefined) await writeFile(resolve(io.cwd, out), JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 });
     if (json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
     else io.stdout(renderPlan(plan, { showOk: flags.verbose }) + (out !== undefined ? `Plan written to ${out}; apply it with: ha-provision apply --plan ${out}\n` : ''));
