@@ -1,0 +1,181 @@
+/**
+ * The Pacemaker CIB as facts: `cibadmin --query` parsed into a model that
+ * can be compared with what a playbook declares (ids of nvpairs and ops are
+ * ignored; roles and scores normalised), plus the CIB version that guards a
+ * commit (see src/steps/kinds/crm-configure.ts).
+ */
+import type { Probe, ProbeResult } from '../steps/contract.js';
+import { child, children, parseXml, type XmlElement } from './xml.js';
+
+export type NvMap = Record<string, string>;
+
+export interface CibOp {
+  name: string;
+  /** Every attribute but id and name (interval, timeout, role, on-fail...). */
+  attrs: NvMap;
+}
+
+export type CibObject =
+  | { type: 'primitive'; id: string; agent: string; params: NvMap; meta: NvMap; ops: CibOp[] }
+  | { type: 'group'; id: string; members: string[]; meta: NvMap }
+  /** `<clone>`, or the deprecated `<master>` (then meta.promotable is "true"). */
+  | { type: 'clone'; id: string; child: string; meta: NvMap; legacyMaster: boolean }
+  | { type: 'colocation'; id: string; score: string; rsc: string; rscRole?: string; withRsc: string; withRscRole?: string }
+  | { type: 'order'; id: string; kind: string; first: string; firstAction?: string; then: string; thenAction?: string }
+  /** Anything else with an id under resources/constraints (location, ticket, bundle, sets...). */
+  | { type: 'other'; id: string; element: string };
+
+export interface CibVersion {
+  adminEpoch: number;
+  epoch: number;
+  numUpdates: number;
+}
+
+export interface Cib {
+  version: CibVersion;
+  /** cluster_property_set "cib-bootstrap-options". */
+  properties: NvMap;
+  /** All rsc_defaults meta_attributes nvpairs; `rscDefaultsSet` is the id of the first set. */
+  rscDefaults: NvMap;
+  rscDefaultsSet?: string;
+  objects: Map<string, CibObject>;
+  /** Node names (uname) in the nodes section. */
+  nodes: string[];
+}
+
+export function cibProbe(id: string, sudo?: boolean): Probe {
+  return { id, argv: ['cibadmin', '--query'], ...(sudo ? { sudo } : {}) };
+}
+
+/** Pacemaker 2.1 role names (Master/Slave are the deprecated spellings). */
+export function normalizeRole(role: string | undefined): string | undefined {
+  if (role === undefined) return undefined;
+  const r = role.toLowerCase();
+  if (r === 'master' || r === 'promoted') return 'Promoted';
+  if (r === 'slave' || r === 'unpromoted') return 'Unpromoted';
+  if (r === 'started') return 'Started';
+  if (r === 'stopped') return 'Stopped';
+  return role;
+}
+
+/** INFINITY spellings to one. */
+export function normalizeScore(score: string): string {
+  const s = score.trim().toLowerCase();
+  if (s === 'inf' || s === '+inf' || s === 'infinity' || s === '+infinity') return 'INFINITY';
+  if (s === '-inf' || s === '-infinity') return '-INFINITY';
+  return score.trim();
+}
+
+function nvpairs(sets: XmlElement[]): NvMap {
+  const out: NvMap = {};
+  for (const set of sets) for (const nv of children(set, 'nvpair')) if (nv.attrs['name'] !== undefined) out[nv.attrs['name']] = nv.attrs['value'] ?? '';
+  return out;
+}
+
+function metaOf(el: XmlElement): NvMap {
+  return nvpairs(children(el, 'meta_attributes'));
+}
+
+function primitiveOf(el: XmlElement): CibObject {
+  const a = el.attrs;
+  const agent = [a['class'], a['provider'], a['type']].filter((x) => x !== undefined).join(':');
+  const ops = children(child(el, 'operations') ?? { name: '', attrs: {}, children: [] }, 'op').map((op) => {
+    const { id: _id, name, ...rest } = op.attrs;
+    if (rest['role'] !== undefined) rest['role'] = normalizeRole(rest['role'])!;
+    return { name: name ?? '', attrs: rest };
+  });
+  return { type: 'primitive', id: a['id']!, agent, params: nvpairs(children(el, 'instance_attributes')), meta: metaOf(el), ops };
+}
+
+function resourcesInto(el: XmlElement, out: Map<string, CibObject>): void {
+  for (const r of el.children) {
+    const id = r.attrs['id'];
+    if (id === undefined) continue;
+    switch (r.name) {
+      case 'primitive':
+        out.set(id, primitiveOf(r));
+        break;
+      case 'group': {
+        const members = children(r, 'primitive');
+        out.set(id, { type: 'group', id, members: members.map((m) => m.attrs['id']!), meta: metaOf(r) });
+        resourcesInto(r, out);
+        break;
+      }
+      case 'clone':
+      case 'master': {
+        const inner = r.children.find((c) => c.name === 'primitive' || c.name === 'group');
+        const meta = metaOf(r);
+        if (r.name === 'master') meta['promotable'] = 'true';
+        out.set(id, { type: 'clone', id, child: inner?.attrs['id'] ?? '', meta, legacyMaster: r.name === 'master' });
+        resourcesInto(r, out);
+        break;
+      }
+      default:
+        out.set(id, { type: 'other', id, element: r.name });
+    }
+  }
+}
+
+function constraintOf(c: XmlElement): CibObject {
+  const a = c.attrs;
+  const id = a['id']!;
+  const hasSets = children(c, 'resource_set').length > 0;
+  if (c.name === 'rsc_colocation' && !hasSets) {
+    return {
+      type: 'colocation',
+      id,
+      score: normalizeScore(a['score'] ?? 'INFINITY'),
+      rsc: a['rsc'] ?? '',
+      ...(a['rsc-role'] !== undefined ? { rscRole: normalizeRole(a['rsc-role'])! } : {}),
+      withRsc: a['with-rsc'] ?? '',
+      ...(a['with-rsc-role'] !== undefined ? { withRscRole: normalizeRole(a['with-rsc-role'])! } : {}),
+    };
+  }
+  if (c.name === 'rsc_order' && !hasSets) {
+    // score INFINITY (or no kind and no score) is Mandatory; score 0 is Optional
+    const score = a['score'] !== undefined ? normalizeScore(a['score']) : undefined;
+    const kind = a['kind'] ?? (score === undefined || score === 'INFINITY' ? 'Mandatory' : score === '0' ? 'Optional' : `score ${score}`);
+    return {
+      type: 'order',
+      id,
+      kind,
+      first: a['first'] ?? '',
+      ...(a['first-action'] !== undefined ? { firstAction: a['first-action'] } : {}),
+      then: a['then'] ?? '',
+      ...(a['then-action'] !== undefined ? { thenAction: a['then-action'] } : {}),
+    };
+  }
+  return { type: 'other', id, element: c.name };
+}
+
+function int(v: string | undefined): number {
+  const n = Number(v ?? '0');
+  return Number.isInteger(n) && n >= 0 ? n : 0;
+}
+
+/** Parses `cibadmin --query` output. Throws on a failed probe or malformed XML. */
+export function parseCib(r: ProbeResult, probe = 'cib'): Cib {
+  if (r.exitCode !== 0) throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+  const root = parseXml(r.stdout);
+  if (root.name !== 'cib') throw new Error(`probe ${probe}: expected a <cib> document, found <${root.name}>`);
+  const conf = child(root, 'configuration');
+  if (!conf) throw new Error(`probe ${probe}: the CIB has no <configuration>`);
+  const crmConfig = child(conf, 'crm_config');
+  const bootstrap = crmConfig ? children(crmConfig, 'cluster_property_set').filter((s) => s.attrs['id'] === 'cib-bootstrap-options') : [];
+  const defaults = child(conf, 'rsc_defaults');
+  const defaultSets = defaults ? children(defaults, 'meta_attributes') : [];
+  const objects = new Map<string, CibObject>();
+  const resources = child(conf, 'resources');
+  if (resources) resourcesInto(resources, objects);
+  const constraints = child(conf, 'constraints');
+  for (const c of constraints?.children ?? []) if (c.attrs['id'] !== undefined) objects.set(c.attrs['id'], constraintOf(c));
+  const nodesEl = child(conf, 'nodes');
+  return {
+    version: { adminEpoch: int(root.attrs['admin_epoch']), epoch: int(root.attrs['epoch']), numUpdates: int(root.attrs['num_updates']) },
+    properties: nvpairs(bootstrap),
+    rscDefaults: nvpairs(defaultSets),
+    ...(defaultSets[0]?.attrs['id'] !== undefined ? { rscDefaultsSet: defaultSets[0].attrs['id'] } : {}),
+    objects,
+    nodes: nodesEl ? children(nodesEl, 'node').map((n) => n.attrs['uname'] ?? n.attrs['id'] ?? '') : [],
+  };
+}

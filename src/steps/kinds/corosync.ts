@@ -1,0 +1,214 @@
+/**
+ * `corosync`: a node's cluster membership layer, corosync 3 with knet.
+ *
+ *  - /etc/corosync/corosync.conf rendered from params (cluster name, nodes
+ *    with nodeid and one or more link addresses, `two_node: 1` for two
+ *    nodes, or a quorum device on an arbitrator running corosync-qnetd);
+ *  - /etc/corosync/authkey (0400 root:root): the key is a SECRET that comes
+ *    from the inventory (the controller never reads it back from a node):
+ *    the probe compares sha256 on the node, the upload is marked secret, so
+ *    the key is never shown, logged or downloaded. The same value on every
+ *    node is what makes them one cluster; the key is generated once by the
+ *    operator (e.g. `head -c 256 /dev/urandom | base64 -w0`, 128-4096 bytes
+ *    as corosync-keygen accepts);
+ *  - corosync, pacemaker (and corosync-qdevice with a quorum device) enabled
+ *    and running; a changed file on a running node restarts corosync (the
+ *    node leaves and rejoins the membership; Debian's packages start a
+ *    one-node "debian" cluster at install time, which this replaces);
+ *  - then a wait until every listed node is online in pacemaker.
+ *
+ * Refused: a unit that is not installed (install the packages first).
+ */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { fact } from '../contract.js';
+import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
+import { renderCorosyncConf, type CorosyncConfig } from '../../facts/corosync.js';
+import { crmMonProbe, parseCrmMon } from '../../facts/crm-mon.js';
+import { parseService, serviceProbe } from '../../facts/service.js';
+import { maskSecrets } from '../mask.js';
+import { unifiedDiff } from '../udiff.js';
+import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+
+export const COROSYNC_CONF = '/etc/corosync/corosync.conf';
+export const AUTHKEY = '/etc/corosync/authkey';
+const MAX_DIFF_BYTES = 65536;
+
+const Addr = z.string().regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or host name');
+const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name (as `uname -n` prints it)');
+
+export const corosyncParams = z
+  .object({
+    cluster_name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a cluster name (letters, digits, "_", ".", "-"; at most 32)'),
+    nodes: z
+      .array(
+        z
+          .object({
+            name: NodeName,
+            /** Default: position in the list + 1. */
+            nodeid: z.int().min(1).max(2147483647).optional(),
+            /** Link addresses: ring0_addr, ring1_addr... (knet: up to 8). */
+            addrs: z.array(Addr).min(1).max(8),
+          })
+          .strict(),
+      )
+      .min(1),
+    /** The shared key (secret, from the inventory). */
+    authkey: z
+      .string()
+      .refine((k) => Buffer.byteLength(k) >= 128 && Buffer.byteLength(k) <= 4096, 'a key of 128 to 4096 bytes (e.g. `head -c 256 /dev/urandom | base64 -w0`)'),
+    crypto_cipher: z.enum(['aes256', 'aes192', 'aes128']).default('aes256'),
+    crypto_hash: z.enum(['sha256', 'sha384', 'sha512']).default('sha256'),
+    /** Default: true for exactly two nodes without a quorum device. */
+    two_node: z.boolean().optional(),
+    /** A quorum device: corosync-qnetd on an arbitrator (not a member). */
+    qdevice: z
+      .object({
+        host: Addr,
+        port: z.int().min(1).max(65535).default(5403),
+        algorithm: z.enum(['ffsplit', 'lms']).default('ffsplit'),
+        /** "on" and "required" need the qnetd/qdevice certificates set up (corosync-qdevice-net-certutil). */
+        tls: z.enum(['on', 'off', 'required']).default('on'),
+      })
+      .strict()
+      .optional(),
+    token_ms: z.int().min(100).optional(),
+    /** Wait until every listed node is online in pacemaker. */
+    wait: z.boolean().default(true),
+    sudo: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    const links = p.nodes[0]!.addrs.length;
+    const names = new Set<string>();
+    const ids = new Set<number>();
+    p.nodes.forEach((n, i) => {
+      if (n.addrs.length !== links) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'addrs'], message: `expected ${links} address(es) like the first node, found ${n.addrs.length}` });
+      if (names.has(n.name)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `node "${n.name}" is listed twice` });
+      names.add(n.name);
+      const id = n.nodeid ?? i + 1;
+      if (ids.has(id)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'nodeid'], message: `nodeid ${id} is used twice` });
+      ids.add(id);
+    });
+    if (p.two_node === true && p.qdevice) ctx.addIssue({ code: 'custom', path: ['two_node'], message: 'two_node and a quorum device exclude each other' });
+    if (p.two_node === true && p.nodes.length !== 2) ctx.addIssue({ code: 'custom', path: ['two_node'], message: `two_node needs exactly 2 nodes, found ${p.nodes.length}` });
+  });
+export type CorosyncParams = z.infer<typeof corosyncParams>;
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function corosyncConfig(p: CorosyncParams): CorosyncConfig {
+  return {
+    clusterName: p.cluster_name,
+    nodes: p.nodes.map((n, i) => ({ name: n.name, nodeid: n.nodeid ?? i + 1, addrs: n.addrs })),
+    cryptoCipher: p.crypto_cipher,
+    cryptoHash: p.crypto_hash,
+    twoNode: p.two_node ?? (p.nodes.length === 2 && !p.qdevice),
+    ...(p.qdevice ? { qdevice: p.qdevice } : {}),
+    ...(p.token_ms !== undefined ? { tokenMs: p.token_ms } : {}),
+  };
+}
+
+function units(p: CorosyncParams): string[] {
+  return p.qdevice ? ['corosync', 'corosync-qdevice', 'pacemaker'] : ['corosync', 'pacemaker'];
+}
+
+export const corosyncStep = defineStorageStep<CorosyncParams>({
+  kind: 'corosync',
+  params: corosyncParams,
+  probes(p) {
+    const conf = renderCorosyncConf(corosyncConfig(p));
+    return [
+      // -1: the key's content is never sent back, only its sha256
+      fileHashProbe('authkey', AUTHKEY, sha256(p.authkey), -1, p.sudo),
+      fileHashProbe('conf', COROSYNC_CONF, sha256(conf), MAX_DIFF_BYTES, p.sudo),
+      ...units(p).map((u) => serviceProbe(`unit-${u}`, u, p.sudo)),
+      crmMonProbe('status', p.sudo),
+    ];
+  },
+  diff(p, facts, node): StorageChange[] {
+    const sudo = sudoOf(p.sudo);
+    const conf = renderCorosyncConf(corosyncConfig(p));
+    const secrets = [...node.secrets, p.authkey];
+    const svc = new Map<string, { enabled: boolean | null; running: boolean | null }>();
+    for (const u of units(p)) {
+      const s = parseService(fact(facts, `unit-${u}`), `unit-${u}`);
+      if (s.init === 'none' || !s.installed) return [refuse(`${u} is not installed on this node: install its package first`)];
+      if (s.init !== 'systemd') return [refuse(`${u}: only systemd nodes are supported (found ${s.init})`)];
+      svc.set(u, s);
+    }
+    const changes: StorageChange[] = [];
+    let fileChanged = false;
+
+    const key = parseFileHash(fact(facts, 'authkey'), 'authkey');
+    if (key.state === 'notfile') return [refuse(`${AUTHKEY} exists and is not a regular file`)];
+    if (key.state === 'absent' || key.sha256 !== sha256(p.authkey)) {
+      fileChanged = true;
+      changes.push({
+        kind: 'upload',
+        path: AUTHKEY,
+        content: p.authkey,
+        mode: '0400',
+        owner: 'root',
+        group: 'root',
+        ...sudo,
+        description: `write ${AUTHKEY} (the cluster's shared key, 0400 root:root)`,
+        diff: key.state === 'absent' ? `(new secret file ${AUTHKEY}, content hidden)\n` : `(secret content of ${AUTHKEY} changes, diff hidden)\n`,
+        secret: true,
+      });
+    } else if (key.stat.mode !== 0o400 || key.stat.owner !== 'root' || key.stat.group !== 'root') {
+      changes.push({ kind: 'exec', argv: ['chmod', '0400', '--', AUTHKEY], ...sudo, description: `chmod ${AUTHKEY} ${formatMode(key.stat.mode)} -> 0400` });
+      changes.push({ kind: 'exec', argv: ['chown', 'root:root', '--', AUTHKEY], ...sudo, description: `chown ${AUTHKEY} root:root` });
+    }
+
+    const cf = parseFileHash(fact(facts, 'conf'), 'conf');
+    if (cf.state === 'notfile') return [refuse(`${COROSYNC_CONF} exists and is not a regular file`)];
+    if (cf.state === 'absent' || cf.sha256 !== sha256(conf)) {
+      fileChanged = true;
+      const before = cf.state === 'file' ? cf.content : '';
+      changes.push({
+        kind: 'upload',
+        path: COROSYNC_CONF,
+        content: conf,
+        mode: '0644',
+        owner: 'root',
+        group: 'root',
+        ...sudo,
+        description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${p.nodes.length} node(s), ${p.nodes[0]!.addrs.length} link(s))`,
+        diff:
+          before === undefined
+            ? `(content of ${COROSYNC_CONF} changes; old file not shown)\n`
+            : unifiedDiff(maskSecrets(before, secrets), conf, cf.state === 'absent' ? '/dev/null' : COROSYNC_CONF, COROSYNC_CONF),
+      });
+    }
+
+    for (const [u, s] of svc) {
+      if (s.enabled === false) changes.push({ kind: 'exec', argv: ['systemctl', 'enable', u], ...sudo, description: `enable ${u} at boot` });
+    }
+    const running = (u: string) => svc.get(u)?.running === true;
+    if (fileChanged && running('corosync')) {
+      changes.push({ kind: 'exec', argv: ['systemctl', 'restart', 'corosync'], ...sudo, description: 'restart corosync to load the new key/configuration (this node leaves and rejoins the cluster; pacemaker restarts with it)' });
+      for (const u of units(p).filter((x) => x !== 'corosync')) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u} (again)` });
+    } else {
+      for (const u of units(p)) if (!running(u)) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u}` });
+    }
+
+    const names = p.nodes.map((n) => n.name);
+    if (changes.length > 0) {
+      if (p.wait) changes.push(wait(`nodes ${names.join(', ')} online in pacemaker`));
+      return changes;
+    }
+    if (!p.wait) return [];
+    const mon = parseCrmMon(fact(facts, 'status'));
+    if (mon.state === 'down') return [wait(`pacemaker status unavailable: ${mon.message}`)];
+    const online = new Set(mon.nodes.filter((n) => n.online && !n.unclean && !n.pending).map((n) => n.name));
+    const missing = names.filter((n) => !online.has(n));
+    if (missing.length === 0 && mon.dc !== undefined) return [];
+    return [
+      wait(
+        missing.length ? `waiting for ${missing.join(', ')} to be online (${names.length - missing.length} of ${names.length})` : 'waiting for a DC to be elected',
+        (names.length - missing.length) / names.length,
+      ),
+    ];
+  },
+});
