@@ -43,8 +43,27 @@ export interface Cib {
   nodes: string[];
 }
 
+/**
+ * The whole CIB in one read (the version attributes and the configuration
+ * must come from the same instant), without the status section, which can
+ * be large and is not needed: cibadmin's exit code is kept.
+ */
+const CIB_SCRIPT = 'x=$(cibadmin --query) || exit $?; printf "%s\\n" "$x" | sed "/<status>/,/<\\/status>/d"';
+
 export function cibProbe(id: string, sudo?: boolean): Probe {
-  return { id, argv: ['cibadmin', '--query'], ...(sudo ? { sudo } : {}) };
+  return { id, argv: ['sh', '-c', CIB_SCRIPT], ...(sudo ? { sudo } : {}) };
+}
+
+/** What cibProbe's sed does, for tests built from full `cibadmin --query` captures. */
+export function withoutStatus(xml: string): string {
+  const out: string[] = [];
+  let skip = false;
+  for (const line of xml.split('\n')) {
+    if (!skip && line.includes('<status>')) skip = true;
+    if (!skip) out.push(line);
+    if (skip && line.includes('</status>')) skip = false;
+  }
+  return out.join('\n');
 }
 
 /** Pacemaker 2.1 role names (Master/Slave are the deprecated spellings). */

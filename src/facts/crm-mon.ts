@@ -33,7 +33,8 @@ export type CrmMon =
   | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[] };
 
 export function crmMonProbe(id: string, sudo?: boolean): Probe {
-  return { id, argv: ['crm_mon', '-1', '--output-as=xml'], ...(sudo ? { sudo } : {}) };
+  // only the sections read here (no node attributes, operation history)
+  return { id, argv: ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,nodes,resources'], ...(sudo ? { sudo } : {}) };
 }
 
 const yes = (v: string | undefined) => v === 'true';
@@ -62,8 +63,8 @@ export function parseCrmMon(r: ProbeResult): CrmMon {
   const pacemakerd = child(root, 'pacemakerd');
   const summary = child(root, 'summary');
   if (r.exitCode !== 0 || !summary || (pacemakerd && pacemakerd.attrs['state'] !== 'running')) {
-    const errors = status ? children(child(status, 'errors') ?? status, 'error').map((e) => e.attrs['message'] ?? '') : [];
-    const msg = [status?.attrs['message'], pacemakerd ? `pacemakerd ${pacemakerd.attrs['state']}` : undefined, ...errors].filter(Boolean).join('; ');
+    // (the <error> elements carry text, which parseXml skips; the status message names the problem)
+    const msg = [status?.attrs['message'], pacemakerd && pacemakerd.attrs['state'] !== 'running' ? `pacemakerd ${pacemakerd.attrs['state']}` : undefined].filter(Boolean).join('; ');
     return { state: 'down', message: (msg || r.stderr.trim() || `crm_mon exit ${r.exitCode}`).slice(0, 300) };
   }
   const dc = child(summary, 'current_dc');

@@ -122,7 +122,9 @@ export const APPLY_SCRIPT = [
   'e=$(printf "%s" "$head" | sed -n "s/.* epoch=\\"\\([0-9]*\\)\\".*/\\1/p")',
   'if [ "${a:-0}:$e" != "$want" ]; then echo "the CIB changed since the difference was computed (epoch $want, now ${a:-0}:$e): nothing committed; run again to recompute the difference" >&2; exit 75; fi',
   'cp "$t/orig.xml" "$t/new.xml"',
-  'CIB_file="$t/new.xml" crm configure load update "$f" >&2',
+  // comment lines would become XML comments inside the next object: drop them
+  'grep -v "^#" "$f" > "$t/want.crm" || true',
+  'CIB_file="$t/new.xml" crm configure load update "$t/want.crm" >&2',
   'rc=0; crm_diff --original "$t/orig.xml" --new "$t/new.xml" > "$t/patch.xml" || rc=$?',
   'if [ "$rc" -eq 0 ]; then echo "loading the crm text changed nothing: nothing to commit" >&2; exit 0; fi',
   'if [ "$rc" -ne 1 ]; then echo "crm_diff failed (exit $rc)" >&2; exit "$rc"; fi',
