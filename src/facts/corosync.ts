@@ -42,9 +42,10 @@ export function renderCorosyncConf(c: CorosyncConfig): string {
   if (c.twoNode) out.push('    two_node: 1');
   if (c.qdevice) {
     const q = c.qdevice;
+    out.push('    device {', '        model: net');
+    // measured (corosync-qdevice 3.0.3): ffsplit refuses to start unless votes is set to 1
+    if (q.algorithm === 'ffsplit') out.push('        votes: 1');
     out.push(
-      '    device {',
-      '        model: net',
       '        net {',
       `            host: ${q.host}`,
       `            port: ${q.port}`,

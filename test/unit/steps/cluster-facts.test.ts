@@ -94,4 +94,16 @@ describe('renderCorosyncConf', () => {
     const conf = renderCorosyncConf({ clusterName: 'c6', nodes: [{ name: 'c6-bob', nodeid: 1, addrs: ['172.27.0.2'] }, { name: 'c6-alice', nodeid: 2, addrs: ['172.27.0.3'] }], cryptoCipher: 'aes256', cryptoHash: 'sha256', twoNode: true });
     expect(conf).toBe(real('corosync', 'rendered-c6.conf'));
   });
+  it('with a quorum device (ffsplit needs votes: 1): the file corosync-qdevice 3.0.3 ran with against corosync-qnetd', () => {
+    const conf = renderCorosyncConf({
+      clusterName: 'c6',
+      nodes: [{ name: 'c6-bob', nodeid: 1, addrs: ['172.27.0.2'] }, { name: 'c6-alice', nodeid: 2, addrs: ['172.27.0.3'] }],
+      cryptoCipher: 'aes256',
+      cryptoHash: 'sha256',
+      twoNode: false,
+      qdevice: { host: '172.27.0.4', port: 5403, algorithm: 'ffsplit', tls: 'off' },
+    });
+    expect(conf).toBe(real('corosync', 'rendered-c6-qdevice.conf'));
+    expect(real('corosync', 'quorumtool-qdevice.txt')).toMatch(/0\s+1\s+Qdevice/);
+  });
 });
