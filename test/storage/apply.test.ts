@@ -48,7 +48,7 @@ describe('playbooks/storage.yaml on two fresh test-bed nodes', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('plans on the fresh nodes without contacting anything but them, and refuses nothing', async () => {
+  it('plans on the fresh nodes: hosts and packages to change, the rest known after apply, nothing refused', async () => {
     const r = await cli(['plan', inventory, PLAYBOOK, '--json']);
     expect(r.code, r.stderr).toBe(0);
     plan = json<PlanDoc>(r);
