@@ -184,6 +184,8 @@ class SystemdNodeContainer extends GenericContainer {
     this.createOpts.Hostname = hostname;
     // systemd halts cleanly on SIGRTMIN+3 (docker import cannot set STOPSIGNAL).
     this.createOpts.StopSignal = 'SIGRTMIN+3';
+    // corosync/pacemaker keep their IPC in /dev/shm; Docker's 64 MB fills up after a few restarts.
+    this.hostConfig.ShmSize = 256 * 1024 * 1024;
     this.hostConfig.Devices = [{ PathOnHost: disk, PathInContainer: '/dev/vdb', CgroupPermissions: 'rwm' }];
     // The first network is eth0, with the node's name as its alias on every network
     // (testcontainers' own alias support would also attach the default bridge).

@@ -13,6 +13,8 @@ import { mkfsStep } from './kinds/mkfs.js';
 import { packagesStep } from './kinds/packages.js';
 import { partitionStep } from './kinds/partition.js';
 import { serviceStep } from './kinds/service.js';
+import { corosyncStep } from './kinds/corosync.js';
+import { crmConfigureStep } from './kinds/crm-configure.js';
 
 /** Which step kinds exist. Satisfies the StepRegistry that loadProject expects. */
 export interface StepKinds {
@@ -50,5 +52,7 @@ export function builtinRegistry(): StepKinds {
     drbdUpStep,
     drbdInitialSyncStep,
     mkfsStep,
+    corosyncStep,
+    crmConfigureStep,
   ]);
 }
