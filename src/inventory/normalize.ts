@@ -2,13 +2,14 @@
  * Schema-valid, rule-valid inventory -> the engine's model: defaults applied,
  * paths made absolute, secrets read from the environment or a prompt.
  */
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Endpoint, HostKeyPolicy } from '../ssh/types.js';
 import type { InputError } from './errors.js';
 import { formatPath } from './errors.js';
 import { parseCidr } from './net.js';
 import { effectiveJump } from './rules.js';
-import type { AuthFile, InventoryFile, JumpEndpointFile, SecretRefFile } from './schema.js';
+import type { AuthFile, InventoryFile, JumpEndpointFile, NamedSecretRefFile, SecretRefFile } from './schema.js';
 import { errorAt, type YamlSource } from './source.js';
 import type { ClusterModel, DrbdResource, ProjectSettings, ResolvedNode } from './types.js';
 
@@ -42,6 +43,13 @@ type Path = (string | number)[];
  * real credential, and never listed among the values to mask.
  */
 export const SKIPPED_SECRET = '********';
+
+/**
+ * Stands for a named secret (`secrets:`) when secrets are not read: 256
+ * characters, so that a key's length rule (corosync's authkey: 128-4096
+ * bytes) passes in validate; never a real credential, never masked.
+ */
+export const SKIPPED_NAMED_SECRET = '*'.repeat(256);
 
 /** "90s" | "10m" | "1h" | "500ms" | 30 (seconds) -> milliseconds. */
 export function durationMs(d: number | string): number {
@@ -96,8 +104,42 @@ export async function normalizeInventory(
     return v;
   };
 
+  // A named secret from a file: owner-only, one trailing newline dropped.
+  const fileSecret = async (p: string, at: Path, what: string): Promise<string> => {
+    const abs = file(p);
+    try {
+      const st = await stat(abs);
+      if (!st.isFile()) {
+        errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} to be a file holding the ${what}, found something else`));
+        return '';
+      }
+      if ((st.mode & 0o077) !== 0) {
+        errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} (the ${what}) to be readable by its owner only (mode 0600 or 0400), found mode 0${(st.mode & 0o777).toString(8)}: chmod 600 it`));
+        return '';
+      }
+      const v = (await readFile(abs, 'utf8')).replace(/\r?\n$/, '');
+      if (v === '') errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} to hold the ${what}, found it empty`));
+      return v;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} to hold the ${what}, found ${code === 'ENOENT' ? 'no such file' : `it unreadable (${code ?? String(e)})`}`));
+      return '';
+    }
+  };
+  const namedSecret = async (ref: NamedSecretRefFile, at: Path, what: string): Promise<string> => {
+    if (opts.secrets.mode === 'skip') return SKIPPED_NAMED_SECRET;
+    if (ref.file !== undefined) return fileSecret(ref.file, at, what);
+    return secret(ref.env !== undefined ? { env: ref.env } : { prompt: true }, at, what);
+  };
+
   // Cluster-wide secrets first: every node masks them.
   const clusterSecrets: string[] = [];
+  const named: Record<string, string> = {};
+  for (const [name, ref] of Object.entries(inv.secrets ?? {})) {
+    const v = await namedSecret(ref, ['secrets', name], `secret ${name}`);
+    named[name] = v;
+    if (v) clusterSecrets.push(v);
+  }
   const drbd: DrbdResource[] = [];
   for (const [i, d] of (inv.drbd ?? []).entries()) {
     const names = Object.keys(inv.nodes).filter((n) => d.nodes[n] !== undefined);
@@ -228,6 +270,7 @@ export async function normalizeInventory(
     })),
     vips: (inv.vips ?? []).map((v) => ({ name: v.name, ip: v.ip, cidrNetmask: v.cidr_netmask, nic: v.nic, ...(v.network !== undefined ? { network: v.network } : {}) })),
     ...(primary !== undefined ? { primary } : {}),
+    secrets: named,
   };
 
   if (errors.length > 0) return { ok: false, errors };
@@ -239,5 +282,5 @@ export async function normalizeInventory(
 }
 
 function unique(xs: readonly string[]): string[] {
-  return [...new Set(xs.filter((x) => x !== '' && x !== SKIPPED_SECRET))];
+  return [...new Set(xs.filter((x) => x !== '' && x !== SKIPPED_SECRET && x !== SKIPPED_NAMED_SECRET))];
 }

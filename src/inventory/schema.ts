@@ -74,6 +74,25 @@ export const SecretRef = z
     error: 'expected exactly one of "env: VAR_NAME" or "prompt: true"',
   });
 
+/**
+ * A named secret of the top-level `secrets:` map (playbooks read it as
+ * `!ref cluster.secrets.<name>`): `{env: NAME}`, `{prompt: true}`, or
+ * `{file: path}` (relative to the inventory file; the file must be readable by
+ * its owner only, e.g. mode 0600 or 0400; one trailing newline is dropped).
+ */
+export const NamedSecretRef = z
+  .strictObject(
+    {
+      env: EnvVar.optional(),
+      prompt: z.literal(true, { error: expecting('true') }).optional(),
+      file: FilePath.optional(),
+    },
+    { error: secretError },
+  )
+  .refine((s) => [s.env, s.prompt, s.file].filter((x) => x !== undefined).length === 1, {
+    error: 'expected exactly one of "env: VAR_NAME", "prompt: true" or "file: <path>"',
+  });
+
 /** A secret that can only come from the environment (no prompt: used unattended). */
 export const EnvSecretRef = z.strictObject({ env: EnvVar }, { error: secretError });
 
@@ -229,12 +248,15 @@ export const Inventory = z.strictObject({
   drbd: z.array(Drbd, { error: expecting('a list of DRBD resources') }).optional(),
   filesystems: z.array(Filesystem, { error: expecting('a list of filesystems') }).optional(),
   vips: z.array(VirtualIp, { error: expecting('a list of virtual IPs') }).optional(),
+  /** Named secrets for playbooks (`!ref cluster.secrets.<name>`), never literal. */
+  secrets: z.record(ResourceName, NamedSecretRef, { error: expecting('a map of secret name to {env: VAR}, {prompt: true} or {file: path}') }).optional(),
 });
 
 export type InventoryFile = z.infer<typeof Inventory>;
 export type NodeFile = z.infer<typeof Node>;
 export type AuthFile = z.infer<typeof Auth>;
 export type SecretRefFile = z.infer<typeof SecretRef>;
+export type NamedSecretRefFile = z.infer<typeof NamedSecretRef>;
 export type SshDefaultsFile = z.infer<typeof SshDefaults>;
 export type JumpEndpointFile = z.infer<typeof JumpEndpoint>;
 export type DrbdFile = z.infer<typeof Drbd>;

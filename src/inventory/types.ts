@@ -97,4 +97,6 @@ export interface ClusterModel {
   vips: VirtualIp[];
   /** Name of the initial primary node (role `primary`), if any. */
   primary?: string;
+  /** The inventory's named secrets (`secrets:`), resolved; also in Project.secrets. */
+  secrets?: Record<string, string>;
 }

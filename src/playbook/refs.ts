@@ -14,7 +14,8 @@
  * interface, prefix, cidr}, vars. The cluster exposes: name, primary, nodes (names),
  * vars, networks.<net>.{cidr, address, prefix}, drbd.<name>.{name, minor, device, port,
  * network, meta_disk, protocol, sync_rate, nodes, hosts.<node>.{disk, address, port},
- * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network}.
+ * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network},
+ * secrets.<name> (the inventory's `secrets:`, masked in every output).
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, YAMLSeq, type Tags } from 'yaml';
 import { didYouMean } from '../inventory/errors.js';
@@ -160,6 +161,8 @@ export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel
     })),
     filesystems: byName(cluster.filesystems, (f) => ({ ...f })),
     vips: byName(cluster.vips, (v) => ({ name: v.name, ip: v.ip, cidr_netmask: v.cidrNetmask, nic: v.nic, network: v.network })),
+    // The inventory's named secrets (masked everywhere: Project.secrets).
+    secrets: { ...(cluster.secrets ?? {}) },
   };
   return { nodes: nodeViews, order: nodes.map((n) => n.name), cluster: view, ...(cluster.primary ? { primary: cluster.primary } : {}) };
 }
