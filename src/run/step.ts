@@ -156,6 +156,11 @@ async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortS
 export async function runStep(ctx: StepContext): Promise<StepRun> {
   let prefetched = ctx.prefetched;
   let changeAttempted = false;
+  let lastWait: string | undefined;
+  const onProgress = (description: string, progress?: number) => {
+    lastWait = description;
+    ctx.onProgress?.(description, progress);
+  };
   const onFirstChange = () => {
     if (!changeAttempted) ctx.onFirstChange?.();
     changeAttempted = true;
@@ -163,7 +168,7 @@ export async function runStep(ctx: StepContext): Promise<StepRun> {
   for (let attempt = 1; ; attempt++) {
     const signal = AbortSignal.timeout(ctx.timeoutMs);
     try {
-      const r = await runOnce({ ...ctx, prefetched, onFirstChange }, signal);
+      const r = await runOnce({ ...ctx, prefetched, onFirstChange, onProgress }, signal);
       if (attempt > 1 && changeAttempted && r.outcome === 'ok') {
         // the change was sent before the connection dropped; its effect is now seen
         return { outcome: 'changed', changes: [], message: 'connection lost during the change; after reconnecting, the checks show it done' };
@@ -171,7 +176,10 @@ export async function runStep(ctx: StepContext): Promise<StepRun> {
       return r;
     } catch (err) {
       if (err instanceof StepFailure) return { outcome: 'failed', changes: [], message: err.message };
-      if (signal.aborted) return { outcome: 'failed', changes: [], message: `step timed out after ${ctx.timeoutMs} ms` };
+      if (signal.aborted) {
+        const waiting = lastWait === undefined ? '' : ` (still ${lastWait})`;
+        return { outcome: 'failed', changes: [], message: `step timed out after ${ctx.timeoutMs} ms${waiting}` };
+      }
       const msg = maskSecrets((err as Error)?.message ?? String(err), ctx.link.node.secrets);
       if (!isTransientSshError(err) || attempt >= ctx.retry.tries) return { outcome: 'failed', changes: [], message: msg };
       const delay = ctx.retry.delayMs * 2 ** (attempt - 1);
