@@ -35,7 +35,7 @@ describe('ha-provision validate', () => {
 
   it('the lab inventory and its playbook are valid', async () => {
     const r = await run(runValidate, ['inventory/lab.yaml'], builtinRegistry());
-    expect(r).toEqual({ code: 0, stdout: 'inventory/lab.yaml: valid (2 nodes: bob, alice; 4 steps)\n', stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: 'inventory/lab.yaml: valid (2 nodes: bob, alice; 22 steps)\n', stderr: '' });
   });
 
   it('prints every error of both files and exits 2', async () => {
@@ -97,7 +97,7 @@ describe('ha-provision schema', () => {
     expect(s.type).toBe('object');
     expect(s.additionalProperties).toBe(false);
     expect(s.required).toEqual(['cluster', 'nodes']);
-    expect(Object.keys(s.properties)).toEqual(['cluster', 'playbook', 'settings', 'ssh', 'networks', 'nodes', 'vars', 'drbd', 'filesystems', 'vips']);
+    expect(Object.keys(s.properties)).toEqual(['cluster', 'playbook', 'settings', 'ssh', 'networks', 'nodes', 'vars', 'drbd', 'filesystems', 'vips', 'secrets']);
     expect(s.properties['nodes']!.propertyNames!.pattern).toBe('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$');
   });
 
