@@ -107,6 +107,14 @@ const UNSAFE: Record<string, { value: string; why: string }> = {
   'no-quorum-policy': { value: 'ignore', why: 'a partition without quorum keeps running resources (split brain in a 2-node cluster without fencing)' },
 };
 
+/** The UNSAFE values the params declare (shown even before pacemaker can be asked). */
+function declaredUnsafe(p: CrmConfigureParams): string {
+  const w = Object.entries(UNSAFE)
+    .filter(([k, u]) => p.properties[k] === u.value)
+    .map(([k, u]) => `${k}=${u.value} is UNSAFE outside a lab: ${u.why}`);
+  return w.length ? ` -- WARNING: ${w.join('; ')}` : '';
+}
+
 /**
  * Read by `sh -s` from stdin, with $1 = planned admin_epoch, $2 = planned epoch,
  * $3 = the crm file. Exit 75: the CIB changed before the commit started;
@@ -241,8 +249,8 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
   },
   diff(p, facts, node): StorageChange[] {
     const cibFact = fact(facts, 'cib');
-    if (cibFact.exitCode === 127) return [refuse('cibadmin is not installed on this node: install pacemaker first')];
-    if (cibFact.exitCode !== 0) return [wait(`pacemaker does not answer on this node yet (cibadmin: ${cibFact.stderr.trim().split('\n')[0] ?? ''})`)];
+    if (cibFact.exitCode === 127) return [refuse(`cibadmin is not installed on this node: install pacemaker first${declaredUnsafe(p)}`)];
+    if (cibFact.exitCode !== 0) return [wait(`pacemaker does not answer on this node yet (cibadmin: ${cibFact.stderr.trim().split('\n')[0] ?? ''})${declaredUnsafe(p)}`)];
     const cib = parseCib(cibFact);
     const d = configDiff(p, cib);
     if (d.refusals.length) return d.refusals.map(refuse);
