@@ -35,7 +35,7 @@ describe('ha-provision validate', () => {
 
   it('the lab inventory and its playbook are valid', async () => {
     const r = await run(runValidate, ['inventory/lab.yaml'], builtinRegistry());
-    expect(r).toEqual({ code: 0, stdout: 'inventory/lab.yaml: valid (2 nodes: bob, alice; 22 steps)\n', stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: 'inventory/lab.yaml: valid (2 nodes: bob, alice; 23 steps)\n', stderr: '' });
   });
 
   it('prints every error of both files and exits 2', async () => {

@@ -1,0 +1,217 @@
+/**
+ * Issue 6, "Judged by": on two fresh test-bed nodes (bob, alice; lan and
+ * replication networks), ONE `ha-provision apply` of playbooks/kopano-drbd.yaml
+ * ends with both nodes online in one cluster, both DRBD resources UpToDate on
+ * both nodes and Primary on one, the file systems mounted there, the cluster
+ * IPs answering (TCP from the peer to MariaDB and Apache on them), every
+ * resource Started on that node. The plan made before lists every change
+ * apply makes; a second apply changes nothing. Then, in this order:
+ *  - drift: a cluster property changed by hand shows in the plan, apply brings it back;
+ *  - epoch: a CIB change made between a saved plan and `apply --plan` survives
+ *    (nothing committed: stale plan, or the commit's epoch check refuses);
+ *  - 11.7: MariaDB's main process killed with kill -9: Pacemaker restarts it;
+ *  - 11.6: the active node hard-stopped (SIGKILL to the whole container):
+ *    everything starts on the other, with the data written before the stop.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import { applyKeys, cli, json, Nodes, planKeys, ROOT, until, type ApplyReport, type PlanDoc } from '../storage/support.js';
+import { activeNode, parseStatus, writeKopanoInventory, type ClusterStatus } from './support.js';
+
+const PLAYBOOK = join(ROOT, 'playbooks/kopano-drbd.yaml');
+const NODES = ['bob', 'alice'];
+const GROUPED = ['mysql_fs', 'mysql_ip', 'mysqld', 'kopano_fs', 'kopano_ip', 'kopano-server', 'kopano-spooler', 'kopano-dagent', 'kopano-monitor', 'kopano-gateway', 'kopano-ical'];
+const PROMOTABLE = ['drbd_mysql', 'drbd_kopano'];
+
+let bed: Bed;
+let nodes: Nodes;
+let dir: string;
+let inventory: string;
+let mysqlIp: string;
+let kopanoIp: string;
+let authkey: string;
+let plan: PlanDoc;
+let report: ApplyReport;
+let active: string;
+const peerOf = (n: string) => NODES.find((x) => x !== n)!;
+
+async function status(on: string): Promise<ClusterStatus> {
+  return parseStatus(await nodes.sh(on, 'crm_mon -1 --output-as=xml'));
+}
+
+async function property(on: string, name: string): Promise<string> {
+  return (await nodes.try(on, `crm_attribute --type crm_config --name ${name} --query --quiet`)).out;
+}
+
+describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes', () => {
+  beforeAll(async () => {
+    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '512M' });
+    dir = await mkdtemp(join(tmpdir(), 'ha-kopano-'));
+    ({ path: inventory, mysqlIp, kopanoIp, authkey } = await writeKopanoInventory(bed, dir, PLAYBOOK));
+    nodes = new Nodes(bed);
+    await nodes.connectAll();
+  });
+
+  afterAll(async () => {
+    await nodes?.close();
+    await bed?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('plans on the fresh nodes with nothing refused, and warns that the chapter’s properties are unsafe outside a lab', async () => {
+    const r = await cli(['plan', inventory, PLAYBOOK, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    plan = json<PlanDoc>(r);
+    expect(plan.nodes.map((n) => n.name)).toEqual(NODES);
+    for (const n of plan.nodes) {
+      expect(n.error).toBeUndefined();
+      for (const s of n.steps) expect(['ok', 'change', 'pending'], `${n.name}/${s.id}: ${s.status} ${s.reason ?? ''}`).toContain(s.status);
+    }
+    expect(planKeys(plan, ['change', 'pending'])).toEqual(expect.arrayContaining(['bob/pacemaker-config', 'bob/corosync', 'alice/corosync', 'bob/mariadb-datadir']));
+    const human = await cli(['plan', inventory, PLAYBOOK]);
+    expect(human.stdout + human.stderr).toMatch(/stonith-enabled=false is UNSAFE outside a lab/);
+    expect(human.stdout + human.stderr).toMatch(/no-quorum-policy=ignore is UNSAFE outside a lab/);
+    expect(human.stdout + human.stderr + r.stdout).not.toContain(authkey);
+  }, 120_000);
+
+  it('applies it in one run', async () => {
+    const r = await cli(['apply', inventory, PLAYBOOK, '--json']);
+    report = json<ApplyReport>(r);
+    const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
+    expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(report.outcome).toBe('changed');
+    expect(r.stdout + r.stderr).not.toContain(authkey);
+  }, 420_000);
+
+  it('both nodes are online in one cluster; every resource is Started on one node, DRBD Promoted there, apache on both', async () => {
+    const s = await until('every resource Started on one node', async () => {
+      const st = await status('bob');
+      return activeNode(st, GROUPED, PROMOTABLE, NODES) ? st : undefined;
+    }, 60_000);
+    expect(s.online).toEqual(['alice', 'bob']);
+    expect(s.offline).toEqual([]);
+    active = activeNode(s, GROUPED, PROMOTABLE, NODES)!;
+    for (const id of PROMOTABLE) {
+      expect(s.resources.filter((r) => r.id === id).map((r) => `${r.role}@${r.node}`).sort()).toEqual([`Promoted@${active}`, `Unpromoted@${peerOf(active)}`].sort());
+    }
+    expect(s.resources.filter((r) => r.id === 'apache').map((r) => `${r.role}@${r.node}`).sort()).toEqual(['Started@alice', 'Started@bob']);
+    expect(s.resources.filter((r) => r.failed)).toEqual([]);
+    // one cluster: the same view from alice
+    expect(activeNode(await status('alice'), GROUPED, PROMOTABLE, NODES)).toBe(active);
+  }, 90_000);
+
+  it('both DRBD resources are UpToDate on both nodes, Primary on the active one; its file systems are mounted there', async () => {
+    for (const name of NODES) {
+      for (const res of ['mysql', 'kopano']) {
+        expect(await nodes.sh(name, `drbdadm dstate ${res}`)).toBe('UpToDate/UpToDate');
+        expect(await nodes.sh(name, `drbdadm role ${res}`)).toBe(name === active ? 'Primary' : 'Secondary');
+      }
+    }
+    expect(await nodes.sh(active, 'findmnt -n -o SOURCE,FSTYPE,OPTIONS /var/lib/mysql')).toMatch(/^\/dev\/drbd0\s+ext4\s+\S*noatime/);
+    expect(await nodes.sh(active, 'findmnt -n -o SOURCE,FSTYPE /var/lib/kopano')).toMatch(/^\/dev\/drbd1\s+ext4$/);
+    expect((await nodes.try(peerOf(active), 'findmnt /var/lib/mysql')).code).toBe(1);
+    // MariaDB runs on the replicated disk
+    expect(await nodes.sh(active, 'mariadb -N -e "SELECT @@datadir"')).toMatch(/^\/var\/lib\/mysql\/?$/);
+  });
+
+  it('the cluster IPs are on the active node and answer from the peer (MariaDB on the mysql IP, Apache on the kopano IP)', async () => {
+    const addrs = await nodes.sh(active, 'ip -o -4 addr show dev eth0');
+    expect(addrs).toContain(`inet ${mysqlIp}/32`);
+    expect(addrs).toContain(`inet ${kopanoIp}/32`);
+    const peer = peerOf(active);
+    expect(await nodes.sh(peer, 'ip -o -4 addr show dev eth0')).not.toContain(mysqlIp);
+    expect((await nodes.try(peer, `nc -z -w 3 ${mysqlIp} 3306`)).code).toBe(0);
+    expect(await nodes.sh(peer, `curl -s -o /dev/null -w '%{http_code}' http://${kopanoIp}/`)).toBe('200');
+    expect(await nodes.sh(peer, `ping -c 1 -W 2 ${kopanoIp} >/dev/null && echo up`)).toBe('up');
+  });
+
+  it('the plan listed every (node, step) apply changed, and the changes it knew of were made', () => {
+    const changed = applyKeys(report, 'changed');
+    const planned = planKeys(plan, ['change', 'pending']);
+    expect(changed.filter((k) => !planned.includes(k))).toEqual([]);
+    expect(planKeys(plan, ['change']).filter((k) => !changed.includes(k))).toEqual([]);
+    expect(changed).toEqual(expect.arrayContaining(['bob/pacemaker-config', 'bob/corosync', 'alice/corosync', 'bob/mariadb-datadir', 'bob/packages', 'alice/packages']));
+  });
+
+  it('a second apply changes nothing, and a plan then is empty', async () => {
+    const r = await cli(['apply', inventory, PLAYBOOK, '--json']);
+    const second = json<ApplyReport>(r);
+    expect(r.code, r.stderr).toBe(0);
+    expect(applyKeys(second, 'changed')).toEqual([]);
+    expect(second.steps.filter((s) => s.outcome !== 'ok')).toEqual([]);
+    const p = await cli(['plan', inventory, PLAYBOOK, '--detailed-exitcode']);
+    expect(p.code, p.stdout + p.stderr).toBe(0);
+  }, 180_000);
+
+  it('drift: a property changed by hand shows in the plan, and apply brings it back', async () => {
+    await nodes.sh(active, 'crm configure property no-quorum-policy=stop');
+    const r = await cli(['plan', inventory, PLAYBOOK, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const p = json<PlanDoc>(r);
+    expect(planKeys(p, ['change'])).toEqual(['bob/pacemaker-config']);
+    const step = p.nodes.find((n) => n.name === 'bob')!.steps.find((s) => s.id === 'pacemaker-config')!;
+    expect(JSON.stringify(step)).toMatch(/no-quorum-policy/);
+    const a = await cli(['apply', inventory, PLAYBOOK]);
+    expect(a.code, a.stdout + a.stderr).toBe(0);
+    expect(await property(active, 'no-quorum-policy')).toBe('ignore');
+  }, 180_000);
+
+  it('epoch: a CIB change made between a saved plan and apply --plan is not reverted (nothing committed)', async () => {
+    await nodes.sh(active, 'crm configure property no-quorum-policy=stop');
+    const saved = join(dir, 'plan.json');
+    const p = await cli(['plan', inventory, PLAYBOOK, '-o', saved]);
+    expect(p.code, p.stdout + p.stderr).toBe(0);
+    expect(await readFile(saved, 'utf8')).toMatch(/pacemaker-config/);
+    // the concurrent change: another administrator, after the plan
+    await nodes.sh(peerOf(active), 'crm configure property cluster-recheck-interval=7min');
+    const a = await cli(['apply', '--plan', saved]);
+    expect([1, 4], a.stdout + a.stderr).toContain(a.code);
+    expect(a.stdout + a.stderr).toMatch(/stale|CIB changed/i);
+    expect(await property(active, 'cluster-recheck-interval')).toBe('7min');
+    expect(await property(active, 'no-quorum-policy')).toBe('stop');
+    // a fresh apply converges and keeps the other administrator's (undeclared) change
+    const again = await cli(['apply', inventory, PLAYBOOK]);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(await property(active, 'no-quorum-policy')).toBe('ignore');
+    expect(await property(active, 'cluster-recheck-interval')).toBe('7min');
+  }, 240_000);
+
+  it('11.7: MariaDB killed with kill -9 is restarted by Pacemaker', async () => {
+    const before = await nodes.sh(active, 'systemctl show -p MainPID --value mariadb');
+    expect(Number(before)).toBeGreaterThan(0);
+    await nodes.sh(active, `kill -9 ${before}`);
+    const after = await until('mariadb running again with a new pid, mysqld Started', async () => {
+      const pid = (await nodes.try(active, 'systemctl show -p MainPID --value mariadb')).out;
+      if (Number(pid) <= 0 || pid === before) return undefined;
+      const st = await status(active);
+      return activeNode(st, GROUPED, PROMOTABLE, NODES) === active && (await nodes.try(active, 'mariadb -N -e "SELECT 1"')).out === '1' ? pid : undefined;
+    }, 90_000);
+    expect(after).not.toBe(before);
+    // Pacemaker saw the failure (it, not systemd, restarted it)
+    expect(await nodes.sh(active, `crm_failcount --query --resource mysqld --node ${active}`)).toMatch(/value=[1-9]/);
+  }, 120_000);
+
+  it('11.6: the active node hard-stopped, everything starts on the other, with the data written before', async () => {
+    const mark = `written-before-stop-${Date.now()}`;
+    await nodes.sh(active, `mariadb -e "CREATE DATABASE IF NOT EXISTS ha; CREATE TABLE IF NOT EXISTS ha.t (v VARCHAR(64)); INSERT INTO ha.t VALUES ('${mark}')"`);
+    await nodes.sh(active, `echo ${mark} > /var/lib/kopano/mark && sync`);
+    const survivor = peerOf(active);
+    const t0 = Date.now();
+    await bed.node(active).kill();
+    const s = await until(`everything Started on ${survivor}`, async () => {
+      const st = await status(survivor);
+      return activeNode(st, GROUPED, PROMOTABLE, [survivor]) === survivor ? st : undefined;
+    }, 150_000);
+    const seconds = (Date.now() - t0) / 1000;
+    expect(s.online).toEqual([survivor]);
+    expect(await nodes.sh(survivor, 'drbdadm role mysql')).toBe('Primary');
+    expect(await nodes.sh(survivor, `mariadb -N -e "SELECT v FROM ha.t WHERE v='${mark}'"`)).toBe(mark);
+    expect(await nodes.sh(survivor, 'cat /var/lib/kopano/mark')).toBe(mark);
+    expect(await nodes.sh(survivor, 'ip -o -4 addr show dev eth0')).toContain(`inet ${mysqlIp}/32`);
+    console.log(`11.6: everything Started on ${survivor} ${seconds.toFixed(1)} s after the hard stop of ${active}`);
+  }, 200_000);
+});

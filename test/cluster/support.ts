@@ -1,0 +1,85 @@
+/**
+ * Shared by the cluster tests: the Kopano playbook's inventory for a bed
+ * (the bed inventory + cluster IPs on the lan subnet + corosync's key as an
+ * owner-only file), and crm_mon's XML read into (resource, role, node) rows.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { Bed } from '../../docker/bed/testbed.js';
+import { bedInventory } from '../support/bed-inventory.js';
+
+/** The bed's lan address of a node with its last octet replaced (.100, .101: free, the bed uses .10, .11, ...). */
+export function lanAddress(bed: Bed, last: number): string {
+  const a = bed.nodes[0]!.addresses['lan']!.split('.');
+  return [...a.slice(0, 3), String(last)].join('.');
+}
+
+export async function writeKopanoInventory(bed: Bed, dir: string, playbook: string): Promise<{ path: string; mysqlIp: string; kopanoIp: string; authkey: string }> {
+  const inv = await bedInventory(bed, { dir, cluster: 'kopano', primary: 'bob', playbook, stepTimeout: '5m', vars: { data_disk: '/dev/vdb', mysql_size: '300M' } });
+  const mysqlIp = lanAddress(bed, 101);
+  const kopanoIp = lanAddress(bed, 100);
+  const authkey = randomBytes(192).toString('base64');
+  await writeFile(join(dir, 'corosync-authkey'), `${authkey}\n`, { mode: 0o600 });
+  inv['vips'] = [
+    { name: 'mysql_ip', ip: mysqlIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
+    { name: 'kopano_ip', ip: kopanoIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
+  ];
+  inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
+  const path = join(dir, 'inventory.yaml');
+  await writeFile(path, `# Written by test/cluster/support.ts for test bed ${bed.runId}\n${stringify(inv)}`);
+  return { path, mysqlIp, kopanoIp, authkey };
+}
+
+export interface ResourceRow {
+  id: string;
+  role: string;
+  /** Where it runs (absent when stopped). */
+  node?: string;
+  failed: boolean;
+}
+
+export interface ClusterStatus {
+  online: string[];
+  offline: string[];
+  resources: ResourceRow[];
+}
+
+/** `crm_mon -1 --output-as=xml` -> nodes online/offline and one row per resource instance. */
+export function parseStatus(xml: string): ClusterStatus {
+  const online: string[] = [];
+  const offline: string[] = [];
+  const nodesPart = /<nodes>([^]*?)<\/nodes>/.exec(xml)?.[1] ?? '';
+  for (const m of nodesPart.matchAll(/<node name="([^"]+)"([^>]*)>/g)) {
+    (/ online="true"/.test(m[2]!) ? online : offline).push(m[1]!);
+  }
+  const resources: ResourceRow[] = [];
+  const resPart = /<resources>([^]*?)<\/resources>/.exec(xml)?.[1] ?? '';
+  for (const m of resPart.matchAll(/<resource id="([^"]+)"([^>]*?)(\/>|>([^]*?)<\/resource>)/g)) {
+    const attrs = m[2]!;
+    const role = / role="([^"]+)"/.exec(attrs)?.[1] ?? '?';
+    const node = /<node name="([^"]+)"/.exec(m[4] ?? '')?.[1];
+    resources.push({ id: m[1]!, role, ...(node !== undefined ? { node } : {}), failed: / failed="true"/.test(attrs) });
+  }
+  return { online: online.sort(), offline: offline.sort(), resources };
+}
+
+/** The node every non-clone resource runs on, when they all run on one node, Started, and the clones are right. */
+export function activeNode(s: ClusterStatus, plain: readonly string[], promotable: readonly string[], nodes: readonly string[]): string | undefined {
+  const rows = s.resources;
+  const at = new Set<string>();
+  for (const id of plain) {
+    const r = rows.filter((x) => x.id === id);
+    if (r.length !== 1 || r[0]!.role !== 'Started' || r[0]!.failed || !r[0]!.node) return undefined;
+    at.add(r[0]!.node);
+  }
+  if (at.size !== 1) return undefined;
+  const active = [...at][0]!;
+  for (const id of promotable) {
+    const r = rows.filter((x) => x.id === id);
+    const promoted = r.filter((x) => x.role === 'Promoted').map((x) => x.node);
+    if (promoted.length !== 1 || promoted[0] !== active) return undefined;
+  }
+  return nodes.includes(active) ? active : undefined;
+}
