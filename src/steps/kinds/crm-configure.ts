@@ -36,6 +36,7 @@ import {
   ColocationSchema,
   crmValue,
   GroupSchema,
+  LocationSchema,
   mergeLive,
   NvParams,
   OrderSchema,
@@ -63,6 +64,8 @@ export const crmConfigureParams = z
     clones: z.array(CloneSchema).default([]),
     colocations: z.array(ColocationSchema).default([]),
     orders: z.array(OrderSchema).default([]),
+    /** Node preferences (`location ID RESOURCE SCORE: NODE`), e.g. mutual failover. */
+    locations: z.array(LocationSchema).default([]),
     /** Wait until every declared primitive is in its target role. */
     wait: z.boolean().default(true),
     /** The file that holds the last committed difference (mode 0600). */
@@ -72,7 +75,7 @@ export const crmConfigureParams = z
   .strict()
   .superRefine((p, ctx) => {
     const seen = new Map<string, string>();
-    const lists = ['primitives', 'groups', 'clones', 'colocations', 'orders'] as const;
+    const lists = ['primitives', 'groups', 'clones', 'colocations', 'orders', 'locations'] as const;
     for (const l of lists) {
       p[l].forEach((o, i) => {
         const prev = seen.get(o.id);

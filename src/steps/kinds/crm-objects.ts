@@ -7,7 +7,7 @@
  *    durations compared as milliseconds, roles normalised), declared meta keys;
  *  - group: members (exactly, in order), declared meta keys;
  *  - clone: child, declared meta keys (`promotable: true` is meta promotable=true);
- *  - colocation / order: every field.
+ *  - colocation / order / location: every field.
  * Meta keys that are not declared (target-role set by `crm resource stop`,
  * is-managed...) are left as they are: the rendered object carries them over.
  */
@@ -50,6 +50,10 @@ const Score = z
 export const ColocationSchema = z
   .object({ id: Id, score: Score.default('INFINITY'), resource: Id, role: Role.optional(), with: Id, with_role: Role.optional() })
   .strict();
+/** A node preference: `location ID RESOURCE SCORE: NODE`. */
+export const LocationSchema = z
+  .object({ id: Id, resource: Id, node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name'), score: Score })
+  .strict();
 const Action = z.enum(['start', 'stop', 'promote', 'demote']);
 export const OrderSchema = z
   .object({
@@ -67,11 +71,12 @@ export type Group = z.infer<typeof GroupSchema>;
 export type Clone = z.infer<typeof CloneSchema>;
 export type Colocation = z.infer<typeof ColocationSchema>;
 export type Order = z.infer<typeof OrderSchema>;
+export type Location = z.infer<typeof LocationSchema>;
 
 /** A declared object in the CIB's own shape (the shape parseCib gives). */
 export type Wanted = Exclude<CibObject, { type: 'other' }>;
 
-export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clones: Clone[]; colocations: Colocation[]; orders: Order[] }): Wanted[] {
+export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clones: Clone[]; colocations: Colocation[]; orders: Order[]; locations?: Location[] }): Wanted[] {
   return [
     ...p.primitives.map((x): Wanted => {
       const ops = x.ops.map(({ name, ...attrs }) => ({ name, attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as NvMap }));
@@ -101,6 +106,7 @@ export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clo
         ...(x.then_action !== undefined ? { thenAction: x.then_action } : {}),
       }),
     ),
+    ...(p.locations ?? []).map((x): Wanted => ({ type: 'location', id: x.id, rsc: x.resource, node: x.node, score: x.score })),
   ];
 }
 
@@ -168,6 +174,8 @@ export function sameObject(want: Wanted, live: CibObject): boolean {
       return JSON.stringify(want) === JSON.stringify(live);
     case 'order':
       return JSON.stringify(want) === JSON.stringify(live);
+    case 'location':
+      return JSON.stringify(want) === JSON.stringify(live);
   }
 }
 
@@ -225,6 +233,9 @@ export function renderObject(o: Wanted): string {
       break;
     case 'order':
       lines.push(`order ${o.id} ${o.kind}: ${withRole(o.first, o.firstAction)} ${withRole(o.then, o.thenAction)}`);
+      break;
+    case 'location':
+      lines.push(`location ${o.id} ${o.rsc} ${scoreText(o.score)}: ${o.node}`);
       break;
   }
   return lines.join(' \\\n') + '\n';
