@@ -22,8 +22,8 @@ export type CibObject =
   | { type: 'clone'; id: string; child: string; meta: NvMap; legacyMaster: boolean }
   | { type: 'colocation'; id: string; score: string; rsc: string; rscRole?: string; withRsc: string; withRscRole?: string }
   | { type: 'order'; id: string; kind: string; first: string; firstAction?: string; then: string; thenAction?: string }
-  /** A simple `<rsc_location rsc node score>` (no rules, no sets, no role). */
-  | { type: 'location'; id: string; rsc: string; node: string; score: string }
+  /** A simple `<rsc_location rsc node score [role]>` (no rules, no sets). */
+  | { type: 'location'; id: string; rsc: string; role?: string; node: string; score: string }
   /** Anything else with an id under resources/constraints (location, ticket, bundle, sets...). */
   | { type: 'other'; id: string; element: string };
 
@@ -166,8 +166,8 @@ function constraintOf(c: XmlElement): CibObject {
       ...(a['then-action'] !== undefined ? { thenAction: a['then-action'] } : {}),
     };
   }
-  if (c.name === 'rsc_location' && !hasSets && a['rsc'] !== undefined && a['node'] !== undefined && a['score'] !== undefined && a['role'] === undefined && c.children.length === 0) {
-    return { type: 'location', id, rsc: a['rsc'], node: a['node'], score: normalizeScore(a['score']) };
+  if (c.name === 'rsc_location' && !hasSets && a['rsc'] !== undefined && a['node'] !== undefined && a['score'] !== undefined && c.children.length === 0) {
+    return { type: 'location', id, rsc: a['rsc'], ...(a['role'] !== undefined ? { role: normalizeRole(a['role'])! } : {}), node: a['node'], score: normalizeScore(a['score']) };
   }
   return { type: 'other', id, element: c.name };
 }

@@ -50,9 +50,9 @@ const Score = z
 export const ColocationSchema = z
   .object({ id: Id, score: Score.default('INFINITY'), resource: Id, role: Role.optional(), with: Id, with_role: Role.optional() })
   .strict();
-/** A node preference: `location ID RESOURCE SCORE: NODE`. */
+/** A node preference: `location ID RESOURCE [role=ROLE] SCORE: NODE` (role: e.g. where a promotable clone is Promoted). */
 export const LocationSchema = z
-  .object({ id: Id, resource: Id, node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name'), score: Score })
+  .object({ id: Id, resource: Id, role: Role.optional(), node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name'), score: Score })
   .strict();
 const Action = z.enum(['start', 'stop', 'promote', 'demote']);
 export const OrderSchema = z
@@ -106,7 +106,7 @@ export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clo
         ...(x.then_action !== undefined ? { thenAction: x.then_action } : {}),
       }),
     ),
-    ...(p.locations ?? []).map((x): Wanted => ({ type: 'location', id: x.id, rsc: x.resource, node: x.node, score: x.score })),
+    ...(p.locations ?? []).map((x): Wanted => ({ type: 'location', id: x.id, rsc: x.resource, ...(x.role !== undefined ? { role: x.role } : {}), node: x.node, score: x.score })),
   ];
 }
 
@@ -235,7 +235,7 @@ export function renderObject(o: Wanted): string {
       lines.push(`order ${o.id} ${o.kind}: ${withRole(o.first, o.firstAction)} ${withRole(o.then, o.thenAction)}`);
       break;
     case 'location':
-      lines.push(`location ${o.id} ${o.rsc} ${scoreText(o.score)}: ${o.node}`);
+      lines.push(`location ${o.id} ${o.rsc}${o.role !== undefined ? ` role=${o.role}` : ''} ${scoreText(o.score)}: ${o.node}`);
       break;
   }
   return lines.join(' \\\n') + '\n';

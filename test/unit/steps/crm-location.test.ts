@@ -11,7 +11,7 @@ const cib = (constraints: string) => ({
 });
 
 describe('crm-configure locations', () => {
-  it('parses a simple rsc_location; one with a rule or a role stays "other"', () => {
+  it('parses a simple rsc_location (with a role too); one with a rule stays "other"', () => {
     const c = parseCib(
       cib(
         '<rsc_location id="mail1_on_bob" rsc="mail1" node="bob" score="100"/>' +
@@ -21,7 +21,7 @@ describe('crm-configure locations', () => {
     );
     expect(c.objects.get('mail1_on_bob')).toEqual({ type: 'location', id: 'mail1_on_bob', rsc: 'mail1', node: 'bob', score: '100' });
     expect(c.objects.get('r')?.type).toBe('other');
-    expect(c.objects.get('promoted')?.type).toBe('other');
+    expect(c.objects.get('promoted')).toEqual({ type: 'location', id: 'promoted', rsc: 'ms', role: 'Promoted', node: 'bob', score: '50' });
   });
 
   it('a declared location equals the live one with the same fields and renders as crm text', () => {
@@ -29,6 +29,9 @@ describe('crm-configure locations', () => {
     const [w, never] = wantedObjects(p);
     expect(renderObject(w!)).toBe('location mail1_on_bob mail1 100: bob\n');
     expect(renderObject(never!)).toBe('location never mail2 -inf: carol\n');
+    const [promoted] = wantedObjects(crmConfigureParams.parse({ locations: [{ id: 'p', resource: 'ms', role: 'Master', node: 'bob', score: 50 }] }));
+    expect(renderObject(promoted!)).toBe('location p ms role=Promoted 50: bob\n');
+    expect(sameObject(promoted!, parseCib(cib('<rsc_location id="p" rsc="ms" node="bob" score="50" role="Promoted"/>')).objects.get('p')!)).toBe(true);
     const live = parseCib(cib('<rsc_location id="mail1_on_bob" rsc="mail1" node="bob" score="100"/>')).objects.get('mail1_on_bob')!;
     expect(sameObject(w!, live)).toBe(true);
     const moved = parseCib(cib('<rsc_location id="mail1_on_bob" rsc="mail1" node="alice" score="100"/>')).objects.get('mail1_on_bob')!;
