@@ -98,7 +98,6 @@ async function reset(): Promise<void> {
       // the stand-in's daemons are gone and nothing holds the partitions
       await until(`${n}: DRBD stand-in daemons gone`, async () => ((await sh.try(n, 'pgrep -f "[d]rbd-standin/standin.py"')).code === 1 ? true : undefined), 15_000);
       await sh.sh(n, 'test ! -e /dev/drbd0 && test ! -e /dev/drbd1 || { ls -l /dev/drbd*; exit 1; }');
-      // flush and drop what the partitions' own page caches hold, then zero the whole disk past every cache
       // zero each partition THROUGH its own page cache first: the test bed's loop partitions can show a
       // recreated partition's old cached pages (a bed artifact), which must then be zeros too
       await sh.sh(n, 'for d in /dev/vdb?; do [ -b "$d" ] || continue; dd if=/dev/zero of="$d" bs=1M conv=fsync status=none 2>/dev/null; blockdev --flushbufs "$d"; done; sync; true');
@@ -236,6 +235,16 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
             }
           : undefined,
       );
+      if (!killed.sent) {
+        const diag = await Promise.all(
+          NODES.map(async (n) => {
+            const cached = (await sh.try(n, 'od -A d -x -N 69632 /dev/vdb1 | head -4')).out;
+            const direct = (await sh.try(n, 'dd if=/dev/vdb bs=69632 skip=1048576 iflag=direct,skip_bytes count=1 status=none | od -A d -x | head -4')).out;
+            return `${n}: first 68 KiB of /dev/vdb1 (page cache):\n${cached}\n${n}: the same bytes read from /dev/vdb with O_DIRECT:\n${direct}`;
+          }),
+        );
+        console.log(`the killed run failed before ${p.step}; the data disks:\n${diag.join('\n')}`);
+      }
       expect(killed.sent, `the CLI ended before the kill point: ${killed.stdout}${killed.stderr}`).toBe(true);
       expect(killed.signal).toBe('SIGKILL');
       expect(killed.journal).not.toContain('"type":"run-end"');
