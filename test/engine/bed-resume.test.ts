@@ -112,6 +112,19 @@ async function reset(): Promise<void> {
   }
 }
 
+/** For failures: /dev/vdb1's first 68 KiB as the node reads it, the same bytes read from /dev/vdb past every cache, and the node vs the kernel's numbers. */
+async function diskDiag(): Promise<string> {
+  const out = await Promise.all(
+    NODES.map(async (n) => {
+      const cached = (await sh.try(n, 'od -A d -x -N 69632 /dev/vdb1 | head -4')).out;
+      const direct = (await sh.try(n, 'dd if=/dev/vdb bs=69632 skip=1048576 iflag=direct,skip_bytes count=1 status=none | od -A d -x | head -4')).out;
+      const nums = (await sh.try(n, 'stat -c "node %n %t:%T (hex)" /dev/vdb1; lsblk -rno NAME,MAJ:MIN /dev/vdb')).out;
+      return `${n}: /dev/vdb1 first 68 KiB:\n${cached}\n${n}: the same bytes from /dev/vdb, O_DIRECT:\n${direct}\n${n}: ${nums}`;
+    }),
+  );
+  return out.join('\n');
+}
+
 const giOf = async (n: string, res: string) => (await sh.try(n, `drbdadm get-gi ${res}`)).out;
 const INITIAL = /^000000000000000[45]:0000000000000000:/;
 
@@ -188,6 +201,7 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
     const run = await runDir('reference');
     const r = await cli(['apply', run.inventory, playbook, '--json'], run.dir);
     const report = json<ApplyReport>(r);
+    if (r.code !== 0) console.log(`the uninterrupted run failed; the data disks:\n${await diskDiag()}`);
     expect(r.code, JSON.stringify(report.steps.filter((s) => s.outcome === 'failed'), null, 2) + r.stderr).toBe(0);
     expect(execsOf(report).filter((e) => e.includes('primary --force'))).toEqual(['bob: drbdadm primary --force mysql', 'bob: drbdadm primary --force kopano']);
     reference = await endState();
@@ -235,16 +249,7 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
             }
           : undefined,
       );
-      if (!killed.sent) {
-        const diag = await Promise.all(
-          NODES.map(async (n) => {
-            const cached = (await sh.try(n, 'od -A d -x -N 69632 /dev/vdb1 | head -4')).out;
-            const direct = (await sh.try(n, 'dd if=/dev/vdb bs=69632 skip=1048576 iflag=direct,skip_bytes count=1 status=none | od -A d -x | head -4')).out;
-            return `${n}: first 68 KiB of /dev/vdb1 (page cache):\n${cached}\n${n}: the same bytes read from /dev/vdb with O_DIRECT:\n${direct}`;
-          }),
-        );
-        console.log(`the killed run failed before ${p.step}; the data disks:\n${diag.join('\n')}`);
-      }
+      if (!killed.sent) console.log(`the killed run failed before ${p.step}; the data disks:\n${await diskDiag()}`);
       expect(killed.sent, `the CLI ended before the kill point: ${killed.stdout}${killed.stderr}`).toBe(true);
       expect(killed.signal).toBe('SIGKILL');
       expect(killed.journal).not.toContain('"type":"run-end"');
@@ -258,6 +263,7 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
       const r = await cli(['apply', run.inventory, playbook, '--json'], run.dir);
       const report = json<ApplyReport>(r);
       const context = `killed run left: ${JSON.stringify({ stillRunning, giAfterKill, fsAfterKill })}\nrerun: ${JSON.stringify(report.steps, null, 2)}\n${r.stderr}`;
+      if (r.code !== 0) console.log(`the rerun after a kill at ${p.step} failed; the data disks:\n${await diskDiag()}`);
       expect(r.code, context).toBe(0);
       expect(report.unreachable).toEqual([]);
 
