@@ -20,6 +20,13 @@
  * by the rerun only if the killed run had not already forced it, the
  * filesystems made by the killed run kept (same UUID, no second mkfs), and the
  * backing partitions' data areas equal on both nodes.
+ *
+ * Known race (not hidden here): `partx --update` (the partition step) re-adds
+ * the partitions under NEW minors (259:8 -> 259:15) and /dev/vdb1 keeps the
+ * old number until the bed's udev stand-in rescans (up to 1 s); the partition
+ * step only checks `[ -b /dev/vdb1 ]`, so the next step can read a freed
+ * minor reused by another bed's partition: md-mysql then refuses "holds data
+ * in its first 68 KiB" although the disk is zero (diskDiag shows it).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
