@@ -161,10 +161,31 @@ export function parseDisk(r: ProbeResult, probe = 'disk'): DiskFact {
 
 // ---------- which device nodes exist ----------
 
-const NODES_SCRIPT = 'for p; do if [ -b "$p" ]; then echo "$p"; fi; done';
+/**
+ * Prints each partition path (partition 1, 2, ... of DISK, in order) whose node
+ * exists AND is the kernel's current device for that partition of that disk:
+ * right after the partition table is re-read, a stale node may still carry the
+ * number of a partition that no longer exists, or that the kernel has since
+ * given to another disk's partition. Writing through such a node would hit the
+ * wrong device, so it does not count until udev (or the bed's stand-in) has
+ * made it anew.
+ */
+const NODES_SCRIPT = [
+  'disk=$1; shift',
+  'devno() { x=$(stat -L -c "%t %T" "$1" 2>/dev/null) || return 1; set -- $x; printf "%d:%d" "0x$1" "0x$2"; }',
+  'd=$(devno "$disk") || exit 0',
+  'n=0',
+  'for p; do',
+  '  n=$((n + 1))',
+  '  [ -b "$p" ] || continue',
+  '  s=/sys/dev/block/$(devno "$p") || continue',
+  '  [ "$(cat "$s/partition" 2>/dev/null)" = "$n" ] && [ "$(cat "$s/../dev" 2>/dev/null)" = "$d" ] && echo "$p"',
+  'done',
+].join('\n');
 
-export function nodesProbe(id: string, paths: readonly string[]): Probe {
-  return { id, argv: ['sh', '-c', NODES_SCRIPT, 'sh', ...paths] };
+/** Probe: which of DISK's partition nodes (paths of partitions 1..n) are there and current. */
+export function nodesProbe(id: string, disk: string, paths: readonly string[]): Probe {
+  return { id, argv: ['sh', '-c', NODES_SCRIPT, 'sh', disk, ...paths] };
 }
 
 export function parseNodes(r: ProbeResult, probe = 'nodes'): Set<string> {

@@ -127,7 +127,7 @@ export const partitionStep = defineStorageStep<PartitionParams>({
       diskProbe('disk', p.disk, p.sudo),
       sfdiskProbe('table', p.disk, p.sudo),
       wipefsProbe('signatures', p.disk, p.sudo),
-      nodesProbe('nodes', p.partitions.map((_, i) => partitionPath(p.disk, i + 1))),
+      nodesProbe('nodes', p.disk, p.partitions.map((_, i) => partitionPath(p.disk, i + 1))),
     ];
   },
   diff(p, facts): StorageChange[] {
