@@ -181,6 +181,7 @@ const NODES_SCRIPT = [
   '  s=/sys/dev/block/$(devno "$p") || continue',
   '  [ "$(cat "$s/partition" 2>/dev/null)" = "$n" ] && [ "$(cat "$s/../dev" 2>/dev/null)" = "$d" ] && echo "$p"',
   'done',
+  'exit 0',
 ].join('\n');
 
 /** Probe: which of DISK's partition nodes (paths of partitions 1..n) are there and current. */
