@@ -1,7 +1,10 @@
 /**
  * Data-driven step tests (pyinfra style): every
- * test/fixtures/steps/<kind>/<case>.yaml maps {params, facts} to the exact
- * changes `diff` returns (or the exact error it throws).
+ * test/fixtures/steps/<kind>/<case>.yaml maps {params, node?, facts} to the
+ * exact changes `diff` returns (exec/upload/refuse/wait), or the error it
+ * throws; and no secret appears in what a plan shows. Facts are real outputs
+ * captured from test-bed nodes unless the fixture's comment says otherwise
+ * (chkconfig/yum/dnf cases, some DRBD states).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +29,7 @@ interface Fixture {
 
 const kinds = readdirSync(root);
 it('has fixtures for every built-in kind, and only for them', () => {
-  for (const k of ['file', 'line', 'command']) expect(kinds, `fixtures for kind ${k}`).toContain(k);
+  for (const k of registry.kinds()) expect(kinds, `fixtures for kind ${k}`).toContain(k);
   for (const k of kinds) expect(registry.get(k), `registered kind for fixtures ${k}`).toBeDefined();
 });
 
@@ -43,6 +46,7 @@ for (const kind of kinds) {
           const params = k.params.parse(fx.params);
           const probes = k.probes(params, node);
           if (fx.probes) expect(probes.map((p) => p.id)).toEqual(fx.probes);
+          for (const p of probes) expect(p.argv.length).toBeGreaterThan(0);
           const facts = Object.fromEntries(
             Object.entries(fx.facts ?? {}).map(([id, r]) => [id, { exitCode: r.exitCode ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }]),
           );
@@ -52,7 +56,17 @@ for (const kind of kinds) {
           expect(run).toThrow(fx.error);
           return;
         }
-        expect(run()).toEqual(fx.changes);
+        const changes = run();
+        expect(changes).toEqual(fx.changes);
+        // a secret never appears in what a plan shows (descriptions, diffs, reasons, non-secret commands)
+        const sharedSecret = (fx.params as { shared_secret?: unknown }).shared_secret;
+        const secrets = [...node.secrets, ...(typeof sharedSecret === 'string' ? [sharedSecret] : [])];
+        for (const c of changes) {
+          const shown = c.kind === 'upload' ? c.description + c.diff
+            : c.kind === 'exec' ? c.description + (c.secret ? '' : c.argv.join(' '))
+            : c.kind === 'refuse' ? c.reason : c.description;
+          for (const secret of secrets) expect(shown).not.toContain(secret);
+        }
       });
     }
   });
