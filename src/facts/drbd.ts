@@ -11,6 +11,7 @@
  *   dt_print_v9_uuids). Exit 1 without output when there is no metadata.
  */
 import type { Probe, ProbeResult } from '../steps/contract.js';
+import { fileHashProbe } from './file.js';
 
 const sudoOf = (sudo: boolean) => (sudo ? { sudo: true } : {});
 
@@ -132,28 +133,15 @@ export function neverSynced(gi: GenerationIds): boolean {
 
 // ---------- the resource file, with the shared secret masked on the node ----------
 
-/**
- * Same output as facts/file.ts fileHashProbe (`file MODE OWNER GROUP SIZE`,
- * sha256 of the raw file, then `content` and the content when it differs),
- * except that the content is sent with every `shared-secret "..."` value
- * replaced by ******** before it leaves the node.
- */
-const RES_SCRIPT = [
-  'p=$1',
-  'if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo absent; exit 0; fi',
-  'if [ ! -f "$p" ]; then echo notfile; exit 0; fi',
-  'st=$(stat -c "%a %U %G %s" -- "$p") || exit 3',
-  'echo "file $st"',
-  's=$(sha256sum < "$p") || exit 3',
-  'echo "${s%% *}"',
-  'if [ "${s%% *}" != "$2" ] && [ "${st##* }" -le 65536 ]; then echo content; sed -E \'s/(shared-secret[[:space:]]+)("[^"]*"|[^[:space:];]+)/\\1"********"/g\' -- "$p" || exit 3; fi',
-].join('\n');
+/** Every `shared-secret "..."` value replaced by ******** on the node, before the content leaves it. */
+const MASK_SHARED_SECRET_SED = 's/(shared-secret[[:space:]]+)("[^"]*"|[^[:space:];]+)/\\1"********"/g';
 
+/** facts/file.ts's hash probe of the .res file (its output, parsed by parseFileHash), secrets masked on the node. */
 export function resFileProbe(id: string, path: string, wantedSha256: string, sudo: boolean): Probe {
-  return { id, argv: ['sh', '-c', RES_SCRIPT, 'sh', path, wantedSha256], ...sudoOf(sudo) };
+  return fileHashProbe(id, path, wantedSha256, 65536, sudo, MASK_SHARED_SECRET_SED);
 }
 
-/** Mask shared-secret values in a rendered file the way RES_SCRIPT does on the node. */
+/** Mask shared-secret values in a rendered file the way resFileProbe does on the node. */
 export function maskSharedSecret(text: string): string {
   return text.replace(/(shared-secret\s+)("[^"]*"|[^\s;]+)/g, '$1"********"');
 }

@@ -5,7 +5,12 @@
  */
 import type { Probe, ProbeResult } from '../steps/contract.js';
 
-/** Prints `absent`, `notfile`, or `file MODE OWNER GROUP SIZE` then the sha256, then content if it differs and is small. */
+/**
+ * Prints `absent`, `notfile`, or `file MODE OWNER GROUP SIZE` then the sha256,
+ * then content if it differs and is small; with a 4th argument, the content is
+ * passed through that `sed -E` program on the node first (to mask secrets
+ * before they leave it).
+ */
 const STAT_SHA_SCRIPT = [
   'p=$1',
   'if [ ! -e "$p" ] && [ ! -L "$p" ]; then echo absent; exit 0; fi',
@@ -14,7 +19,7 @@ const STAT_SHA_SCRIPT = [
   'echo "file $st"',
   's=$(sha256sum < "$p") || exit 3',
   'echo "${s%% *}"',
-  'if [ "${s%% *}" != "$2" ] && [ "${st##* }" -le "$3" ]; then echo content; cat -- "$p" || exit 3; fi',
+  'if [ "${s%% *}" != "$2" ] && [ "${st##* }" -le "$3" ]; then echo content; if [ -n "$4" ]; then sed -E -e "$4" -- "$p"; else cat -- "$p"; fi || exit 3; fi',
 ].join('\n');
 
 /** Prints `absent`, `notfile`, or `file MODE OWNER GROUP SIZE` then the whole content. */
@@ -27,8 +32,17 @@ const STAT_CAT_SCRIPT = [
   'cat -- "$p" || exit 3',
 ].join('\n');
 
-export function fileHashProbe(id: string, path: string, wantedSha256: string, maxContentBytes: number, sudo?: boolean): Probe {
-  return { id, argv: ['sh', '-c', STAT_SHA_SCRIPT, 'sh', path, wantedSha256, String(maxContentBytes)], ...(sudo ? { sudo } : {}) };
+export function fileHashProbe(
+  id: string,
+  path: string,
+  wantedSha256: string,
+  maxContentBytes: number,
+  sudo?: boolean,
+  /** A `sed -E` program the content goes through on the node before it is sent (masking). */
+  contentFilter?: string,
+): Probe {
+  const args = [path, wantedSha256, String(maxContentBytes), ...(contentFilter ? [contentFilter] : [])];
+  return { id, argv: ['sh', '-c', STAT_SHA_SCRIPT, 'sh', ...args], ...(sudo ? { sudo } : {}) };
 }
 
 export function fileContentProbe(id: string, path: string, sudo?: boolean): Probe {
