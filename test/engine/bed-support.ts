@@ -5,15 +5,12 @@
  * SSH to test-bed nodes (strict host keys, the bed's key), as ha-provision
  * reaches them.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Bed } from '../../docker/bed/testbed.js';
-import { openSession, type Session } from '../../src/ssh/index.js';
+import { BIN, ROOT } from '../support/bed-cli.js';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const BIN = join(ROOT, 'bin/ha-provision.js');
+export { BedShell, BIN, cli, json, ROOT, until, type CliResult } from '../support/bed-cli.js';
 
 function files(dir: string, ext: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -28,31 +25,6 @@ export function ensureBuilt(): void {
   const dist = existsSync(join(distDir, 'cli/main.js')) ? Math.min(...files(distDir, '.js').map((f) => statSync(f).mtimeMs)) : 0;
   if (dist > src) return;
   execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
-}
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI to its end. */
-export function cli(args: string[], cwd = ROOT): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
-      if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
-      resolve({ code: err ? Number((err as { code: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
-
-/** Parses `--json` stdout; fails with the whole output when it is not JSON. */
-export function json<T>(r: CliResult): T {
-  try {
-    return JSON.parse(r.stdout) as T;
-  } catch {
-    throw new Error(`expected JSON on stdout (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-  }
 }
 
 export interface ReportChange {
@@ -131,60 +103,4 @@ export function killAtStep(args: string[], cwd: string, stateDir: string, step: 
       resolve({ sent, code, signal, stdout, stderr, journal: read() });
     });
   });
-}
-
-/** SSH sessions to a bed's nodes. */
-export class BedShell {
-  private readonly sessions = new Map<string, Session>();
-  constructor(private readonly bed: Bed) {}
-
-  async connect(name: string): Promise<void> {
-    const n = this.bed.node(name);
-    await this.sessions.get(name)?.close().catch(() => undefined);
-    this.sessions.set(
-      name,
-      await openSession(
-        { name, host: n.ssh.host, port: n.ssh.port, user: 'root', auth: { kind: 'key', privateKeyPath: n.ssh.privateKeyPath } },
-        { hostKeys: { knownHostsPath: n.ssh.knownHostsPath, mode: 'strict' } },
-      ),
-    );
-  }
-
-  async connectAll(): Promise<void> {
-    await Promise.all(this.bed.nodes.map((n) => this.connect(n.name)));
-  }
-
-  async try(name: string, line: string, timeoutMs = 120_000): Promise<{ code: number; out: string; err: string }> {
-    const s = this.sessions.get(name);
-    if (!s) throw new Error(`no session to ${name}`);
-    const r = await s.exec({ argv: ['sh', '-c', line], timeoutMs });
-    return { code: r.exitCode, out: r.stdout.trim(), err: r.stderr.trim() };
-  }
-
-  /** Runs a shell line; throws with its output when it exits non-zero. */
-  async sh(name: string, line: string, timeoutMs = 120_000): Promise<string> {
-    const r = await this.try(name, line, timeoutMs);
-    if (r.code !== 0) throw new Error(`${name}: \`${line}\` exited ${r.code}\n${r.out}\n${r.err}`);
-    return r.out;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => s.close().catch(() => undefined)));
-    this.sessions.clear();
-  }
-}
-
-export async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
