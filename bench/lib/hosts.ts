@@ -13,6 +13,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BenchHost } from './workload.js';
+import PQueue from 'p-queue';
 
 const run = promisify(execFile);
 
@@ -36,17 +37,10 @@ export function hostName(i: number): string {
   return `h${String(i).padStart(3, '0')}`;
 }
 
+/** fn over items, at most `limit` at once (p-queue), results in order. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  const queue = new PQueue({ concurrency: Math.max(1, limit) });
+  return Promise.all(items.map((item) => queue.add(() => fn(item))));
 }
 
 async function localSnapshot(root: string): Promise<Snapshot> {

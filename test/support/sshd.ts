@@ -20,6 +20,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Endpoint } from '../../src/ssh/types.js';
+import PQueue from 'p-queue';
 
 const run = promisify(execFile);
 export const SSHD = '/usr/sbin/sshd';
@@ -90,17 +91,10 @@ async function keygen(path: string, comment: string): Promise<string> {
   return (await readFile(`${path}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
+/** fn over items, at most `limit` at once (p-queue), results in order. */
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  const queue = new PQueue({ concurrency: Math.max(1, limit) });
+  return Promise.all(items.map((item) => queue.add(() => fn(item))));
 }
 
 /** Every descendant of pid (connection sshds and the commands they run), deepest last. */
