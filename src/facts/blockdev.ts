@@ -83,6 +83,23 @@ export function blkidProbe(id: string, dev: string, sudo: boolean): Probe {
   return { id, argv: ['sh', '-c', BLKID_SCRIPT, 'sh', dev], ...sudoOf(sudo) };
 }
 
+/**
+ * The filesystem on the backing device of DRBD minor $1 (its data area starts
+ * at offset 0 of the backing device, internal or external meta data alike):
+ * what a Secondary, whose /dev/drbdN cannot be read, holds. `-u filesystem`
+ * because blkid otherwise names the DRBD meta data (TYPE=drbd) first.
+ * `notblock` when the minor has no local backing device (diskless, not up).
+ */
+const BACKING_BLKID_SCRIPT = [
+  'dev=$(drbdsetup events2 --now 2>/dev/null | awk -v m="minor:$1" \'$1 == "exists" && $2 == "device" { b = ""; hit = 0; for (i = 3; i <= NF; i++) { if ($i == m) hit = 1; if ($i ~ /^backing_dev:/) b = substr($i, 13) } if (hit && b != "" && b != "none") { print b; exit } }\')',
+  'if [ -z "$dev" ] || [ ! -b "$dev" ]; then echo notblock; exit 0; fi',
+  'exec blkid -p -u filesystem -o export "$dev"',
+].join('\n');
+
+export function drbdBackingBlkidProbe(id: string, minor: number, sudo: boolean): Probe {
+  return { id, argv: ['sh', '-c', BACKING_BLKID_SCRIPT, 'sh', String(minor)], ...sudoOf(sudo) };
+}
+
 /** blkid exits 2 when it finds nothing; a partition with no content still gives PART_ENTRY_* and exit 0. */
 export function parseBlkid(r: ProbeResult, probe = 'blkid'): BlkidFact {
   if (r.exitCode === 0 && r.stdout.trim() === 'notblock') return { state: 'notblock' };

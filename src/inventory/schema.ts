@@ -230,6 +230,11 @@ export const VirtualIp = z.strictObject({
   nic: z.string().regex(/^[A-Za-z0-9_.:@-]{1,15}$/, { error: expecting('an interface name such as eth0') }),
   /** If set, `ip` must be inside that network's cidr. */
   network: Ident.optional(),
+  /** The service's own host names (003's "instance hostname"), for /etc/hosts lines on the nodes. */
+  hostnames: z
+    .array(z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/, { error: expecting('a host name such as mail1.example.com') }), { error: expecting('a list of host names') })
+    .min(1, { error: 'expected at least one host name' })
+    .optional(),
 });
 
 export const Inventory = z.strictObject({

@@ -75,6 +75,8 @@ export interface VirtualIp {
   cidrNetmask: number;
   nic: string;
   network?: string;
+  /** The service's host names ([] when none). */
+  hostnames: string[];
 }
 
 export interface ProjectSettings {

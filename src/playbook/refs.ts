@@ -14,7 +14,7 @@
  * interface, prefix, cidr}, vars. The cluster exposes: name, primary, nodes (names),
  * vars, networks.<net>.{cidr, address, prefix}, drbd.<name>.{name, minor, device, port,
  * network, meta_disk, protocol, sync_rate, nodes, hosts.<node>.{disk, address, port},
- * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network},
+ * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network, hostnames},
  * secrets.<name> (the inventory's `secrets:`, masked in every output).
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, YAMLSeq, type Tags } from 'yaml';
@@ -160,7 +160,7 @@ export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel
       shared_secret: d.sharedSecret,
     })),
     filesystems: byName(cluster.filesystems, (f) => ({ ...f })),
-    vips: byName(cluster.vips, (v) => ({ name: v.name, ip: v.ip, cidr_netmask: v.cidrNetmask, nic: v.nic, network: v.network })),
+    vips: byName(cluster.vips, (v) => ({ name: v.name, ip: v.ip, cidr_netmask: v.cidrNetmask, nic: v.nic, network: v.network, hostnames: v.hostnames })),
     // The inventory's named secrets (masked everywhere: Project.secrets).
     secrets: { ...(cluster.secrets ?? {}) },
   };

@@ -198,7 +198,7 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes', () => {
   it('11.6: the active node hard-stopped, everything starts on the other, with the data written before', async () => {
     const mark = `written-before-stop-${Date.now()}`;
     await nodes.sh(active, `mariadb -e "CREATE DATABASE IF NOT EXISTS ha; CREATE TABLE IF NOT EXISTS ha.t (v VARCHAR(64)); INSERT INTO ha.t VALUES ('${mark}')"`);
-    await nodes.sh(active, `echo ${mark} > /var/lib/kopano/mark && sync`);
+    await nodes.sh(active, `echo ${mark} > /var/lib/kopano/mark && sync -f /var/lib/kopano/mark`);
     const survivor = peerOf(active);
     const t0 = Date.now();
     await bed.node(active).kill();

@@ -310,6 +310,19 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
     }
     const failed = notYet.filter((x) => x.includes(' failed on '));
     if (failed.length) return [refuse(`declared resources failed and the cluster has settled: ${failed.join('; ')} (see crm_mon --failcounts; clean up with crm resource cleanup)`)];
+    // Settled, nothing failed, and still not where they should be: the cluster
+    // decided they cannot run (an agent's probe said "not installed", a
+    // constraint leaves no node...). Not done: say where to look.
+    if (notYet.length) {
+      const ids = notYet.map((x) => x.split(' ')[0]!);
+      return [
+        refuse(
+          `the cluster has settled with declared resources not in their target role: ${notYet.join('; ')} ` +
+            `(crm_mon -1 -r shows why, crm_simulate -sL the scores, crm_resource --force-check -r ${ids[0]} runs its agent's check; ` +
+            `once the cause is fixed, crm resource refresh ${ids[0]} makes the cluster probe it again)`,
+        ),
+      ];
+    }
     return [];
   },
 });

@@ -10,12 +10,16 @@
  * here with an UpToDate disk (a running sync as SyncSource is fine): a
  * Secondary is REFUSED, not promoted - promoting is the initial sync's or
  * the cluster manager's job, and an unexpected Primary would confuse both.
+ * A Secondary with an UpToDate disk whose backing device already holds the
+ * filesystem is done, though: the replicated data is the Primary's (this is
+ * the state after the cluster manager promoted the resource elsewhere, as a
+ * mutual-failover layout does, so a rerun must not fail there).
  * Refused: not a block device; another filesystem or signature unless
  * `allow_overwrite: true` (then `wipefs --all` first, visible in the plan).
  */
 import { z } from 'zod';
 import { fact, type Probe } from '../contract.js';
-import { blkidProbe, describeBlkid, parseBlkid } from '../../facts/blockdev.js';
+import { blkidProbe, describeBlkid, drbdBackingBlkidProbe, parseBlkid } from '../../facts/blockdev.js';
 import { eventsProbe, parseEvents } from '../../facts/drbd.js';
 import { absolutePath } from './common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
@@ -42,7 +46,8 @@ export const mkfsStep = defineStorageStep<MkfsParams>({
   params: mkfsParams,
   probes(p) {
     const probes: Probe[] = [blkidProbe('blkid', p.device, p.sudo)];
-    if (drbdMinor(p.device) !== undefined) probes.push(eventsProbe('events', undefined, p.sudo));
+    const minor = drbdMinor(p.device);
+    if (minor !== undefined) probes.push(eventsProbe('events', undefined, p.sudo), drbdBackingBlkidProbe('backing', minor, p.sudo));
     return probes;
   },
   diff(p, facts): StorageChange[] {
@@ -51,7 +56,11 @@ export const mkfsStep = defineStorageStep<MkfsParams>({
       const res = [...parseEvents(fact(facts, 'events')).values()].find((r) => r.devices.some((d) => d.minor === minor));
       if (!res) return [refuse(`${p.device}: no DRBD resource with minor ${minor} is up on this node`)];
       const dev = res.devices.find((d) => d.minor === minor)!;
-      if (res.role !== 'Primary') return [refuse(`${p.device} (resource ${res.name}) is ${res.role} here: mkfs needs the Primary (not promoting it here)`)];
+      if (res.role !== 'Primary') {
+        const backing = parseBlkid(fact(facts, 'backing'), 'backing');
+        if (dev.disk === 'UpToDate' && backing.state === 'block' && backing.vars.TYPE === p.fstype) return [];
+        return [refuse(`${p.device} (resource ${res.name}) is ${res.role} here: mkfs needs the Primary (not promoting it here)`)];
+      }
       if (dev.disk !== 'UpToDate') return [refuse(`${p.device} (resource ${res.name}) is Primary but its disk is ${dev.disk}, not UpToDate`)];
     }
     const b = parseBlkid(fact(facts, 'blkid'));

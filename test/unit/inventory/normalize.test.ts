@@ -38,8 +38,8 @@ describe('inventory/kopano-bob-alice.yaml (the chapter)', () => {
       { name: 'kopano_fs', device: '/dev/drbd1', directory: '/var/lib/kopano', fstype: 'ext4', drbd: 'kopano' },
     ]);
     expect(inv.cluster.vips).toEqual([
-      { name: 'mysql_ip', ip: '192.168.122.101', cidrNetmask: 32, nic: 'eth0', network: 'lan' },
-      { name: 'kopano_ip', ip: '192.168.122.100', cidrNetmask: 32, nic: 'eth0', network: 'lan' },
+      { name: 'mysql_ip', ip: '192.168.122.101', cidrNetmask: 32, nic: 'eth0', hostnames: [], network: 'lan' },
+      { name: 'kopano_ip', ip: '192.168.122.100', cidrNetmask: 32, nic: 'eth0', hostnames: [], network: 'lan' },
     ]);
     const bob = inv.nodes[0]!;
     expect(bob.endpoint).toEqual({ name: 'bob', host: '192.168.122.25', port: 22, user: 'root', auth: { kind: 'agent' } });

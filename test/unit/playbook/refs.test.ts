@@ -56,7 +56,7 @@ describe('resolveRef', () => {
     ['nodes.carol.name', 'bob', 'no node named "carol" (nodes: bob, alice)'],
     ['nodes.alcie.name', 'bob', 'no node named "alcie" (did you mean "alice"?) (nodes: bob, alice)'],
     ['cluster.drbd.r0.port', 'bob', 'cluster.drbd has no "r0" (it has: mysql, kopano)'],
-    ['cluster.vips.mysql_ip.ipp', 'bob', 'cluster.vips.mysql_ip has no "ipp" (did you mean "ip"?) (it has: name, ip, cidr_netmask, nic, network)'],
+    ['cluster.vips.mysql_ip.ipp', 'bob', 'cluster.vips.mysql_ip has no "ipp" (did you mean "ip"?) (it has: name, ip, cidr_netmask, nic, network, hostnames)'],
     ['self.name.first', 'bob', 'self.name has no "first" (it is the value "bob")'],
     ['cluster.drbd.mysql.shared_secret', 'bob', 'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts, members)'],
   ];

@@ -1,0 +1,107 @@
+/**
+ * playbooks/arbitrator.yaml (004: two data nodes and a small arbitrator) on
+ * three fresh test-bed nodes: one apply ends with bob and alice in one
+ * corosync cluster whose quorum device is corosync-qnetd on the arbiter
+ * (3 votes), the data service on one data node; a second apply changes
+ * nothing; the active data node hard-stopped, the other keeps quorum (its
+ * vote + the arbitrator's) and starts the service.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import { bedInventory } from '../support/bed-inventory.js';
+import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
+import { lanAddress, parseStatus, type ClusterStatus } from './support.js';
+
+const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
+const DATA = ['bob', 'alice'];
+const MEMBERS = ['data_fs', 'data_ip', 'data_service'];
+
+let bed: Bed;
+let nodes: Nodes;
+let dir: string;
+let inventory: string;
+let active: string;
+
+function serviceAt(s: ClusterStatus): string | undefined {
+  const at = new Set(MEMBERS.map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
+  const promoted = s.resources.filter((r) => r.id === 'drbd_data' && r.role === 'Promoted').map((r) => r.node);
+  if (at.size !== 1 || at.has('-') || promoted.length !== 1 || !at.has(promoted[0]!)) return undefined;
+  return promoted[0];
+}
+
+describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => {
+  beforeAll(async () => {
+    bed = await startBed({ nodes: [...DATA, 'arbiter'], networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
+    dir = await mkdtemp(join(tmpdir(), 'ha-arbitrator-'));
+    const inv = await bedInventory(bed, { dir, cluster: 'arb', primary: 'bob', playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb' } });
+    (inv['nodes'] as Record<string, Record<string, unknown>>)['arbiter']!['groups'] = ['arbitrator'];
+    const members = { bob: {}, alice: {} };
+    inv['drbd'] = [{ name: 'data', minor: 0, port: 7788, network: 'replication', disk: '/dev/vdb1', protocol: 'C', sync_rate: '100M', nodes: members }];
+    inv['filesystems'] = [{ name: 'data_fs', drbd: 'data', directory: '/srv/data', fstype: 'ext4' }];
+    inv['vips'] = [{ name: 'data_ip', ip: lanAddress(bed, 120), cidr_netmask: 32, nic: 'eth0', network: 'lan' }];
+    await writeFile(join(dir, 'corosync-authkey'), randomBytes(192).toString('base64'), { mode: 0o600 });
+    inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
+    inventory = join(dir, 'inventory.yaml');
+    await writeFile(inventory, stringify(inv));
+    nodes = new Nodes(bed);
+    await nodes.connectAll();
+  });
+
+  afterAll(async () => {
+    await nodes?.close();
+    await bed?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies it in one run', async () => {
+    const r = await cli(['apply', inventory, '--json']);
+    const report = json<ApplyReport>(r);
+    const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
+    expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    // the arbitrator got only qnetd: no pacemaker, no corosync member
+    expect((await nodes.try('arbiter', 'systemctl is-active corosync-qnetd')).out).toBe('active');
+    expect((await nodes.try('arbiter', 'dpkg-query -W -f "${db:Status-Status}" pacemaker')).out).not.toBe('installed');
+  }, 400_000);
+
+  it('bob and alice are one cluster with the arbitrator’s vote (3 votes, quorum device), the service on one data node', async () => {
+    const q = await until('the quorum device voting', async () => {
+      const out = (await nodes.try('bob', 'corosync-quorumtool -s')).out;
+      return /Total votes:\s+3/.test(out) && /Qdevice/.test(out) ? out : undefined;
+    }, 60_000);
+    expect(q).toMatch(/Quorate:\s+Yes/);
+    expect((await nodes.sh('arbiter', 'corosync-qnetd-tool -l')).match(/Node ID/g)?.length).toBe(2);
+    const s = await until('the data service started', async () => {
+      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      return serviceAt(st) ? st : undefined;
+    }, 60_000).catch(async (e: unknown) => {
+      const diag = await nodes.try('bob', 'crm_mon -1 -r -f; ls -ld /srv/data; ls -l /dev/drbd*; grep -i "Filesystem\\|data_fs" /var/log/pacemaker/pacemaker.log | tail -30');
+      throw new Error(`${String(e)}\n${diag.out}\n${diag.err}`);
+    });
+    expect(s.online).toEqual(['alice', 'bob']);
+    active = serviceAt(s)!;
+    expect(await nodes.sh(active, 'findmnt -n -o SOURCE /srv/data')).toBe('/dev/drbd0');
+  }, 120_000);
+
+  it('a second apply changes nothing', async () => {
+    const r = await cli(['apply', inventory, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(applyKeys(json<ApplyReport>(r), 'changed')).toEqual([]);
+  }, 120_000);
+
+  it('the active data node hard-stopped: the other keeps quorum with the arbitrator and starts the service', async () => {
+    const survivor = DATA.find((n) => n !== active)!;
+    await nodes.sh(active, 'echo before-stop > /srv/data/mark && sync -f /srv/data/mark');
+    await bed.node(active).kill();
+    await until(`the service on ${survivor}`, async () => serviceAt(parseStatus(await nodes.sh(survivor, 'crm_mon -1 --output-as=xml'))) === survivor || undefined, 120_000);
+    const q = await nodes.sh(survivor, 'corosync-quorumtool -s');
+    expect(q).toMatch(/Quorate:\s+Yes/);
+    expect(q).toMatch(/Total votes:\s+2/);
+    expect(await nodes.sh(survivor, 'cat /srv/data/mark')).toBe('before-stop');
+  }, 150_000);
+});

@@ -1,0 +1,137 @@
+/**
+ * playbooks/mutual-failover.yaml (003, mutual failover) on two fresh test-bed
+ * nodes: a plan, then one apply ends with instance mail1 (DRBD Promoted, file
+ * system, IP, service) on bob and mail2 on alice, as their location
+ * constraints prefer, each instance's host name on its IP in /etc/hosts; a
+ * second apply changes nothing (mkfs on the primary meets mail2 Secondary
+ * there: done, not refused); alice hard-stopped, bob runs both with mail2's
+ * data; alice back, mail2 returns to it; bob stopped, alice runs both.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import { bedInventory } from '../support/bed-inventory.js';
+import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport, type PlanDoc } from '../storage/support.js';
+import { lanAddress, parseStatus, type ClusterStatus } from './support.js';
+
+const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
+const NODES = ['bob', 'alice'];
+const GROUP = (n: 1 | 2) => [`mail${n}_fs`, `mail${n}_ip`, `mail${n}_service`];
+
+let bed: Bed;
+let nodes: Nodes;
+let dir: string;
+let inventory: string;
+
+/** Where every member of instance n runs Started (undefined unless all on one node, its DRBD Promoted there). */
+function instanceAt(s: ClusterStatus, n: 1 | 2): string | undefined {
+  const at = new Set(GROUP(n).map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
+  const promoted = s.resources.filter((r) => r.id === `drbd_mail${n}` && r.role === 'Promoted').map((r) => r.node);
+  if (at.size !== 1 || at.has('-') || promoted.length !== 1 || !at.has(promoted[0]!)) return undefined;
+  return promoted[0];
+}
+
+describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
+  beforeAll(async () => {
+    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
+    dir = await mkdtemp(join(tmpdir(), 'ha-mutual-'));
+    const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: 'bob', playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
+    const drbd = inv['drbd'] as Record<string, unknown>[];
+    drbd[0]!['name'] = 'mail1';
+    drbd[1]!['name'] = 'mail2';
+    inv['filesystems'] = [
+      { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
+      { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
+    ];
+    inv['vips'] = [
+      { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.scalix.demo'] },
+      { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.scalix.demo'] },
+    ];
+    await writeFile(join(dir, 'corosync-authkey'), randomBytes(192).toString('base64'), { mode: 0o600 });
+    inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
+    inventory = join(dir, 'inventory.yaml');
+    await writeFile(inventory, stringify(inv));
+    nodes = new Nodes(bed);
+    await nodes.connectAll();
+  });
+
+  afterAll(async () => {
+    await nodes?.close();
+    await bed?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('plans with nothing refused, then applies in one run', async () => {
+    const p = await cli(['plan', inventory, '--json']);
+    expect(p.code, p.stderr).toBe(0);
+    for (const n of json<PlanDoc>(p).nodes) for (const s of n.steps) expect(['ok', 'change', 'pending'], `${n.name}/${s.id}`).toContain(s.status);
+    const r = await cli(['apply', inventory, '--json']);
+    const report = json<ApplyReport>(r);
+    const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
+    expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+  }, 400_000);
+
+  it('mail1 runs on bob and mail2 on alice, each with its DRBD Promoted there and its IP', async () => {
+    const s = await until('mail1 on bob and mail2 on alice', async () => {
+      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      return instanceAt(st, 1) === 'bob' && instanceAt(st, 2) === 'alice' ? st : undefined;
+    }, 60_000).catch(async (e: unknown) => {
+      const diag = await nodes.try('bob', 'crm_mon -1 -r -f; ls -ld /srv/mail1 /srv/mail2; grep -i -B2 -A8 "not installed\|Filesystem" /var/log/pacemaker/pacemaker.log | tail -40');
+      throw new Error(`${String(e)}\n${diag.out}\n${diag.err}`);
+    });
+    expect(s.online).toEqual(['alice', 'bob']);
+    expect(await nodes.sh('bob', 'findmnt -n -o SOURCE /srv/mail1')).toBe('/dev/drbd0');
+    expect(await nodes.sh('alice', 'findmnt -n -o SOURCE /srv/mail2')).toBe('/dev/drbd1');
+    expect(await nodes.sh('alice', 'ip -o -4 addr show dev eth0')).toContain(`inet ${lanAddress(bed, 111)}/32`);
+    expect(await nodes.sh('bob', `ping -c 1 -W 2 ${lanAddress(bed, 111)} >/dev/null && echo up`)).toBe('up');
+    // 003: each instance's host name resolves to its IP on both nodes, without DNS
+    for (const n of NODES) {
+      expect(await nodes.sh(n, 'getent hosts mail1.scalix.demo')).toMatch(new RegExp(`^${lanAddress(bed, 110).replace(/\./g, '\\.')}\\s+mail1\\.scalix\\.demo$`));
+      expect(await nodes.sh(n, 'getent hosts mail2.scalix.demo')).toMatch(new RegExp(`^${lanAddress(bed, 111).replace(/\./g, '\\.')}\\s+mail2\\.scalix\\.demo$`));
+    }
+    expect(await nodes.sh('alice', 'ping -c 1 -W 2 mail1.scalix.demo >/dev/null && echo up')).toBe('up');
+  }, 90_000);
+
+  it('a second apply changes nothing', async () => {
+    const r = await cli(['apply', inventory, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(applyKeys(json<ApplyReport>(r), 'changed')).toEqual([]);
+  }, 120_000);
+
+  it('alice hard-stopped: bob runs both instances, with the data mail2 held', async () => {
+    await nodes.sh('alice', 'echo mail2-data > /srv/mail2/mark && sync -f /srv/mail2/mark');
+    await bed.node('alice').kill();
+    await until('both instances on bob', async () => {
+      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      return instanceAt(st, 1) === 'bob' && instanceAt(st, 2) === 'bob' ? st : undefined;
+    }, 120_000);
+    expect(await nodes.sh('bob', 'cat /srv/mail2/mark')).toBe('mail2-data');
+    expect(await nodes.sh('bob', 'ip -o -4 addr show dev eth0')).toContain(`inet ${lanAddress(bed, 111)}/32`);
+  }, 150_000);
+
+  it('alice back: mail2 returns to it (its location preference), with what bob wrote meanwhile', async () => {
+    await nodes.sh('bob', 'echo written-on-bob >> /srv/mail2/mark && sync -f /srv/mail2/mark');
+    await bed.node('alice').start();
+    await nodes.connect('alice');
+    await until('mail2 back on alice', async () => {
+      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      return instanceAt(st, 1) === 'bob' && instanceAt(st, 2) === 'alice' ? st : undefined;
+    }, 180_000);
+    expect(await nodes.sh('alice', 'cat /srv/mail2/mark')).toBe('mail2-data\nwritten-on-bob');
+  }, 200_000);
+
+  it('bob stopped: alice runs both instances, with the data mail1 held', async () => {
+    await nodes.sh('bob', 'echo mail1-data > /srv/mail1/mark && sync -f /srv/mail1/mark');
+    await bed.node('bob').stop(); // graceful: Pacemaker moves mail1 away as bob shuts down
+    await until('both instances on alice', async () => {
+      const st = parseStatus(await nodes.sh('alice', 'crm_mon -1 --output-as=xml'));
+      return instanceAt(st, 1) === 'alice' && instanceAt(st, 2) === 'alice' ? st : undefined;
+    }, 120_000);
+    expect(await nodes.sh('alice', 'cat /srv/mail1/mark')).toBe('mail1-data');
+  }, 150_000);
+});
