@@ -33,6 +33,8 @@ export interface NormalizedInventory {
   /** Absolute path of the playbook the inventory names, if any. */
   playbookPath?: string;
   secrets: string[];
+  /** Some secret was replaced by its placeholder (secrets mode 'skip'): reading secrets may give another result. */
+  secretsSkipped: boolean;
 }
 
 type Path = (string | number)[];
@@ -77,13 +79,17 @@ export async function normalizeInventory(
   const dir = path.dirname(opts.absPath);
   const errors: InputError[] = [];
   const asked = new Map<string, string>();
+  let secretsSkipped = false;
   const file = (p: string) => {
     const expanded = p === '~' ? opts.homeDir : p.startsWith('~/') ? path.join(opts.homeDir, p.slice(2)) : p;
     return path.resolve(dir, expanded);
   };
 
   const secret = async (ref: SecretRefFile, at: Path, what: string): Promise<string> => {
-    if (opts.secrets.mode === 'skip') return SKIPPED_SECRET;
+    if (opts.secrets.mode === 'skip') {
+      secretsSkipped = true;
+      return SKIPPED_SECRET;
+    }
     if (ref.env !== undefined) {
       const v = opts.secrets.env[ref.env];
       if (v === undefined || v === '') {
@@ -127,7 +133,10 @@ export async function normalizeInventory(
     }
   };
   const namedSecret = async (ref: NamedSecretRefFile, at: Path, what: string): Promise<string> => {
-    if (opts.secrets.mode === 'skip') return SKIPPED_NAMED_SECRET;
+    if (opts.secrets.mode === 'skip') {
+      secretsSkipped = true;
+      return SKIPPED_NAMED_SECRET;
+    }
     if (ref.file !== undefined) return fileSecret(ref.file, at, what);
     return secret(ref.env !== undefined ? { env: ref.env } : { prompt: true }, at, what);
   };
@@ -277,7 +286,7 @@ export async function normalizeInventory(
   const allSecrets = unique([...clusterSecrets, ...nodes.flatMap((n) => n.secrets)]);
   return {
     ok: true,
-    value: { cluster, nodes, settings, ...(inv.playbook !== undefined ? { playbookPath: file(inv.playbook) } : {}), secrets: allSecrets },
+    value: { cluster, nodes, settings, ...(inv.playbook !== undefined ? { playbookPath: file(inv.playbook) } : {}), secrets: allSecrets, secretsSkipped },
   };
 }
 
