@@ -7,20 +7,23 @@
  * `reps` times under `node --cpu-prof`. Prints, per run, the wall time split
  * at the events of ha-provision's own run log (process start -> run-start ->
  * last node-connected -> run-end -> exit) and the CPU profile's self time
- * by package (node_modules/<pkg>, dist/<dir>, node internals, GC, idle).
+ * by package (node_modules/<pkg>, src/<dir>, node internals, GC, idle); frames
+ * of the bundle (dist/cli.cjs) are placed through its source map.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startSshdHosts } from './lib/hosts.js';
-import { HA_BIN, haTool } from './lib/tools/ha.js';
+import { HA_BIN, HA_MAIN, haTool } from './lib/tools/ha.js';
 import { makeWorkload } from './lib/workload.js';
 
 interface ProfileNode {
   id: number;
-  callFrame: { url: string; functionName: string };
+  callFrame: { url: string; functionName: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 interface CpuProfile {
@@ -36,10 +39,23 @@ export function bucket(url: string, fn: string): string {
   if (url.startsWith('node:')) return 'node: internals';
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (nm) return nm[1]!;
-  const dist = /\/dist\/([^/]+)/.exec(url);
-  if (dist) return `ha-provision dist/${dist[1]}`;
+  const src = /(?:^|\/)(src|dist)\/([^/]+)/.exec(url);
+  if (src) return `ha-provision ${src[1]}/${src[2]}`;
   return url;
 }
+
+/** The original file of a frame in the bundle (its source map), else the frame's own url. */
+function sourceOf(frame: ProfileNode['callFrame']): string {
+  if (!frame.url.endsWith('/dist/cli.cjs')) return frame.url;
+  try {
+    bundleMap ??= new SourceMap(JSON.parse(readFileSync(`${HA_MAIN}.map`, 'utf8')) as never);
+    const e = bundleMap.findEntry(frame.lineNumber, frame.columnNumber);
+    return 'originalSource' in e ? e.originalSource : frame.url;
+  } catch {
+    return frame.url;
+  }
+}
+let bundleMap: SourceMap | undefined;
 
 /** Self time (ms) per bucket, biggest first. */
 export function selfTimeByBucket(p: CpuProfile): [string, number][] {
@@ -47,7 +63,7 @@ export function selfTimeByBucket(p: CpuProfile): [string, number][] {
   const totals = new Map<string, number>();
   p.samples.forEach((id, i) => {
     const n = byId.get(id);
-    const b = n ? bucket(n.callFrame.url, n.callFrame.functionName) : '?';
+    const b = n ? bucket(sourceOf(n.callFrame), n.callFrame.functionName) : '?';
     totals.set(b, (totals.get(b) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
   });
   return [...totals].sort((a, b) => b[1] - a[1]);

@@ -1,30 +1,16 @@
 /**
  * The CLI: argv -> library calls -> an exit code. Prints nothing itself
  * beyond what reporters write; never calls process.exit.
+ *
+ * Start-up matters (a no-change run is mostly start-up): this module imports
+ * only argument parsing; each command imports what it needs when it runs
+ * (./run-commands.ts for plan and apply, ./validate.ts, ./schema.ts), and
+ * the step kinds a playbook uses are loaded when it is read.
  */
-import { randomBytes } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
-import { resolve } from 'node:path';
-import { planHasChanges, planSchema, type Plan } from '../plan/types.js';
-import { renderPlan } from '../plan/render.js';
-import { selectWork, type SelectOptions } from '../plan/select.js';
-import { loadProject, type InputError, type Project } from '../playbook/resolve.js';
-import { runApply } from '../run/apply.js';
-import type { RunDeps } from '../run/context.js';
-import { fanOut, type Emit } from '../run/events.js';
-import { makePlan } from '../run/plan-run.js';
-import { openSession } from '../ssh/index.js';
-import { builtinRegistry, type StepKinds } from '../steps/registry.js';
-import { jsonCollector } from '../report/json.js';
-import { openRunLog } from '../report/log.js';
-import { plainReporter } from '../report/plain.js';
-import { HELP, parseCli, UsageError, type Cli, type RunFlags } from './args.js';
+import type { InputError } from '../playbook/resolve.js';
+import { lazyBuiltinRegistry, type StepKinds } from '../steps/registry.js';
+import { HELP, parseCli, UsageError, type Cli } from './args.js';
 import { EXIT } from './exit-codes.js';
-import { runSchema } from './schema.js';
-import { runValidate } from './validate.js';
-import { ttyPrompt } from './prompt.js';
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -53,20 +39,17 @@ export function formatInputError(e: InputError): string {
   return `${e.file}:${e.line}:${e.column}: ${e.path ? `${e.path}: ` : ''}${e.message} [${e.code}]`;
 }
 
-function newRunId(now: Date): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
-}
-
 export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<number> {
   const io: CliIO = { ...defaultIO(), ...ioIn };
-  const registry = builtinRegistry();
+  // step kinds are imported when a playbook names them (loadProject -> registry.prepare)
+  const registry = lazyBuiltinRegistry();
   // validate and schema parse their own arguments (src/cli/validate.ts, schema.ts)
   if (argv[0] === 'validate' && !argv.includes('--help') && !argv.includes('-h')) {
     const vdeps = { registry, env: io.env, cwd: io.cwd };
-    return runValidate(argv.slice(1), { stdout: io.stdout, stderr: io.stderr }, vdeps);
+    return (await import('./validate.js')).runValidate(argv.slice(1), { stdout: io.stdout, stderr: io.stderr }, vdeps);
   }
   if (argv[0] === 'schema' && !argv.includes('--help') && !argv.includes('-h')) {
-    return runSchema(argv.slice(1), { stdout: io.stdout, stderr: io.stderr }, { registry });
+    return (await import('./schema.js')).runSchema(argv.slice(1), { stdout: io.stdout, stderr: io.stderr }, { registry });
   }
   let cli: Cli;
   try {
@@ -91,10 +74,12 @@ export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<numbe
         io.stdout(HELP);
         return EXIT.OK;
       case 'plan':
-        return await planCommand(cli.inventory, cli.playbook, cli.out, cli.json, cli.run, io, registry);
-      case 'apply':
-        if (cli.dryRun) return await planCommand(cli.inventory!, cli.playbook, cli.out, cli.json, cli.run, io, registry);
-        return await applyCommand(cli, io, registry);
+        return await (await import('./run-commands.js')).planCommand(cli.inventory, cli.playbook, cli.out, cli.json, cli.run, io, registry);
+      case 'apply': {
+        const run = await import('./run-commands.js');
+        if (cli.dryRun) return await run.planCommand(cli.inventory!, cli.playbook, cli.out, cli.json, cli.run, io, registry);
+        return await run.applyCommand(cli, io, registry);
+      }
     }
   } catch (err) {
     io.stderr(`ha-provision: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
@@ -102,184 +87,3 @@ export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<numbe
   }
 }
 
-async function load(inventory: string, playbook: string | undefined, io: CliIO, registry: StepKinds): Promise<Project | undefined> {
-  const prompt = io.prompt ?? ttyPrompt();
-  const r = await loadProject({
-    inventoryPath: resolve(io.cwd, inventory),
-    ...(playbook !== undefined ? { playbookPath: resolve(io.cwd, playbook) } : {}),
-    registry,
-    env: io.env,
-    ...(prompt ? { prompt } : {}),
-  });
-  if (!r.ok) {
-    for (const e of r.errors) io.stderr(formatInputError(e) + '\n');
-    io.stderr(`${r.errors.length} error(s); nothing was contacted.\n`);
-    return undefined;
-  }
-  return r.project;
-}
-
-function deps(project: Project, flags: RunFlags, emit: Emit, io: CliIO, hard: AbortSignal, registry: StepKinds): RunDeps {
-  const now = io.now ?? (() => new Date());
-  return {
-    registry,
-    emit,
-    now,
-    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
-    newRunId: () => newRunId(now()),
-    host: hostname(),
-    pid: process.pid,
-    connect: (node) =>
-      openSession(node.endpoint, {
-        hostKeys: flags.acceptNewHostKeys && node.hostKeys.mode === 'strict' ? { ...node.hostKeys, mode: 'accept-new' } : node.hostKeys,
-        signal: hard,
-      }),
-  };
-}
-
-/** Ctrl-C once: stop starting steps. Twice: abort commands in flight too. */
-function interrupts(io: CliIO, readOnly = false): { soft: AbortSignal; hard: AbortSignal; dispose: () => void } {
-  const soft = new AbortController();
-  const hard = new AbortController();
-  setMaxListeners(0, soft.signal, hard.signal); // one listener per node session
-  // a read-only run (plan) has nothing to finish: stop at once
-  if (readOnly) soft.signal.addEventListener('abort', () => hard.abort(), { once: true });
-  if (io.signal) {
-    io.signal.addEventListener('abort', () => soft.abort(), { once: true });
-    return { soft: soft.signal, hard: hard.signal, dispose: () => {} };
-  }
-  const onSigint = () => {
-    if (!soft.signal.aborted) {
-      if (!readOnly) io.stderr('\ninterrupt: finishing running steps, starting no new ones (Ctrl-C again to abort them)\n');
-      soft.abort();
-    } else hard.abort();
-  };
-  process.on('SIGINT', onSigint);
-  return { soft: soft.signal, hard: hard.signal, dispose: () => process.off('SIGINT', onSigint) };
-}
-
-function selection(project: Project, opts: SelectOptions, io: CliIO) {
-  const sel = selectWork(project, opts);
-  if (!sel.ok) io.stderr(`ha-provision: ${sel.message}\n`);
-  return sel.ok ? sel.selection : undefined;
-}
-
-async function planCommand(inventory: string, playbook: string | undefined, out: string | undefined, json: boolean, flags: RunFlags, io: CliIO, registry: StepKinds): Promise<number> {
-  const project = await load(inventory, playbook, io, registry);
-  if (!project) return EXIT.INVALID;
-  const options: SelectOptions = { limit: flags.limit, ...(flags.from !== undefined ? { from: flags.from } : {}) };
-  const sel = selection(project, options, io);
-  if (!sel) return EXIT.INVALID;
-  const ints = interrupts(io, true);
-  const now = io.now ?? (() => new Date());
-  const log = openRunLog(project.settings.stateDir, `plan-${newRunId(now())}`, project.secrets);
-  try {
-    const emit = fanOut([log.emit]);
-    const plan = await makePlan(
-      { project, selection: sel, options, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}) },
-      deps(project, flags, emit, io, ints.hard, registry),
-    );
-    if (ints.soft.aborted) {
-      io.stderr('interrupted: no plan made.\n');
-      return EXIT.INTERRUPTED;
-    }
-    if (out !== undefined) await writeFile(resolve(io.cwd, out), JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 });
-    if (json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
-    else io.stdout(renderPlan(plan, { showOk: flags.verbose }) + (out !== undefined ? `Plan written to ${out}; apply it with: ha-provision apply --plan ${out}\n` : ''));
-    const bad = plan.nodes.some((n) => n.error !== undefined || n.steps.some((s) => s.status === 'error' || s.status === 'refused'));
-    if (bad) return EXIT.FAILED;
-    return flags.detailedExitcode && planHasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
-  } finally {
-    log.close();
-    ints.dispose();
-  }
-}
-
-async function readPlan(path: string, io: CliIO): Promise<Plan | undefined> {
-  let text: string;
-  try {
-    text = await readFile(resolve(io.cwd, path), 'utf8');
-  } catch (err) {
-    io.stderr(`ha-provision: cannot read plan ${path}: ${(err as Error).message}\n`);
-    return undefined;
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    io.stderr(`ha-provision: ${path} is not JSON: ${(err as Error).message}\n`);
-    return undefined;
-  }
-  const r = planSchema.safeParse(data);
-  if (!r.success) {
-    const first = r.error.issues[0];
-    io.stderr(`ha-provision: ${path} is not an ha-provision plan: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}\n`);
-    return undefined;
-  }
-  return r.data;
-}
-
-async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliIO, registry: StepKinds): Promise<number> {
-  let plan: Plan | undefined;
-  let inventory = cli.inventory;
-  let playbook = cli.playbook;
-  let flags = cli.run;
-  if (cli.plan !== undefined) {
-    plan = await readPlan(cli.plan, io);
-    if (!plan) return EXIT.INVALID;
-    inventory ??= plan.inventoryPath;
-    playbook ??= plan.playbookPath;
-    flags = { ...flags, limit: plan.limit ?? [], ...(plan.from !== undefined ? { from: plan.from } : {}) };
-  }
-  const project = await load(inventory!, playbook, io, registry);
-  if (!project) return EXIT.INVALID;
-  const options: SelectOptions = { limit: flags.limit, ...(flags.from !== undefined ? { from: flags.from } : {}) };
-  const sel = selection(project, options, io);
-  if (!sel) return EXIT.INVALID;
-
-  const ints = interrupts(io);
-  const now = io.now ?? (() => new Date());
-  const d0 = deps(project, flags, () => {}, io, ints.hard, registry);
-  const runId = d0.newRunId();
-  const log = openRunLog(project.settings.stateDir, runId, project.secrets);
-  const collector = cli.json ? jsonCollector() : undefined;
-  // listr2 is loaded only for a terminal
-  const live = !cli.json && io.stdoutTTY ? (await import('../report/live.js')).liveReporter({ write: io.stdout, stream: io.stdoutTTY }) : undefined;
-  const view: Emit = collector?.emit ?? live?.emit ?? plainReporter({ write: io.stdout, verbose: flags.verbose });
-  const emit = fanOut([log.emit, view], (err) => log.logger.error({ err }, 'reporter failed'));
-  try {
-    const result = await runApply(
-      { project, selection: sel, options, ...(plan ? { plan } : {}), signal: ints.soft, ...(flags.concurrency ? { concurrency: flags.concurrency } : {}) },
-      { ...d0, emit, newRunId: () => runId, now },
-    );
-    await live?.finished();
-    switch (result.kind) {
-      case 'locked':
-        io.stderr(`ha-provision: ${result.message}\n`);
-        return EXIT.LOCKED;
-      case 'stale':
-        if (collector) io.stdout(JSON.stringify({ outcome: 'stale', reasons: result.reasons }, null, 2) + '\n');
-        io.stderr(`ha-provision: the plan ${cli.plan} is stale; nothing was changed. Make a new plan.\n${result.reasons.map((r) => `  - ${r}\n`).join('')}`);
-        return EXIT.STALE;
-      case 'done':
-        if (collector) io.stdout(JSON.stringify(collector.report, null, 2) + '\n');
-        io.stderr(`log: ${log.path}\n`);
-        switch (result.outcome) {
-          case 'ok':
-            return EXIT.OK;
-          case 'changed':
-            return flags.detailedExitcode ? EXIT.CHANGES : EXIT.OK;
-          case 'failed':
-            return EXIT.FAILED;
-          case 'interrupted':
-            io.stderr('interrupted: run the same command again to resume.\n');
-            return EXIT.INTERRUPTED;
-          case 'stale':
-            return EXIT.STALE;
-        }
-    }
-  } finally {
-    log.close();
-    ints.dispose();
-  }
-}

@@ -25,6 +25,8 @@ export type { ClusterModel, ClusterNetwork, DrbdHost, DrbdResource, FilesystemRe
 export interface StepRegistry {
   get(kind: string): { params: z.ZodType } | undefined;
   kinds(): string[];
+  /** Called with the kinds the playbook names before any `get` (a registry may load kinds lazily). */
+  prepare?(kinds: readonly string[]): Promise<void>;
 }
 
 export interface ResolvedStep {
@@ -92,13 +94,16 @@ export type LoadProjectResult = { ok: true; project: Project } | { ok: false; er
  * nobody is asked for a password to learn that the playbook has a typo.
  */
 export async function loadProject(opts: LoadProjectOptions): Promise<LoadProjectResult> {
-  if ((opts.secrets ?? 'resolve') === 'skip') return loadOnce({ ...opts, secrets: 'skip' });
+  if ((opts.secrets ?? 'resolve') === 'skip') return (await loadOnce({ ...opts, secrets: 'skip' })).result;
   const dry = await loadOnce({ ...opts, secrets: 'skip' });
-  if (!dry.ok) return dry;
-  return loadOnce({ ...opts, secrets: 'resolve' });
+  // No secret stood in by a placeholder: reading secrets would give the same project.
+  if (!dry.result.ok || !dry.secretsSkipped) return dry.result;
+  return (await loadOnce({ ...opts, secrets: 'resolve' })).result;
 }
 
-async function loadOnce(opts: LoadProjectOptions): Promise<LoadProjectResult> {
+/** One pass; `secretsSkipped`: some secret of the inventory was replaced by its placeholder ('skip'). */
+async function loadOnce(opts: LoadProjectOptions): Promise<{ result: LoadProjectResult; secretsSkipped: boolean }> {
+  const fail = (errors: InputError[]) => ({ result: { ok: false as const, errors }, secretsSkipped: false });
   const inv = await loadInventory({
     path: opts.inventoryPath,
     ...(opts.readFile ? { readFile: opts.readFile } : {}),
@@ -111,29 +116,33 @@ async function loadOnce(opts: LoadProjectOptions): Promise<LoadProjectResult> {
   const named = inv.ok ? inv.value.raw.playbook : 'playbook' in inv ? inv.playbook : undefined;
   const playbookFile = opts.playbookPath ?? (named !== undefined ? displayPath(opts.inventoryPath, named) : undefined);
   if (!playbookFile) {
-    if (!inv.ok) return { ok: false, errors: inv.errors };
+    if (!inv.ok) return fail(inv.errors);
     const at = errorAt(inv.value.source, [], 'INVENTORY_RULE', 'expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none');
-    return { ok: false, errors: [at] };
+    return fail([at]);
   }
   const text = await readInput(playbookFile, opts.readFile, opts.cwd);
   const pb = text.ok ? parsePlaybook(playbookFile, text.value, opts.registry.kinds()) : text;
-  if (!inv.ok || !pb.ok) return { ok: false, errors: [...(inv.ok ? [] : inv.errors), ...(pb.ok ? [] : pb.errors)] };
+  if (!inv.ok || !pb.ok) return fail([...(inv.ok ? [] : inv.errors), ...(pb.ok ? [] : pb.errors)]);
+  await opts.registry.prepare?.(pb.value.raw.steps.map((s) => s.kind));
   const steps = resolveSteps(inv.value, pb.value, opts.registry);
-  if (!steps.ok) return { ok: false, errors: steps.errors };
+  if (!steps.ok) return fail(steps.errors);
   const i = inv.value;
   return {
-    ok: true,
-    project: {
-      inventoryPath: i.absPath,
-      playbookPath: path.resolve(opts.cwd ?? process.cwd(), playbookFile),
-      inventoryDigest: i.digest,
-      playbookDigest: pb.value.digest,
-      cluster: i.cluster,
-      nodes: i.nodes,
-      steps: steps.value,
-      settings: i.settings,
-      secrets: i.secrets,
+    result: {
+      ok: true,
+      project: {
+        inventoryPath: i.absPath,
+        playbookPath: path.resolve(opts.cwd ?? process.cwd(), playbookFile),
+        inventoryDigest: i.digest,
+        playbookDigest: pb.value.digest,
+        cluster: i.cluster,
+        nodes: i.nodes,
+        steps: steps.value,
+        settings: i.settings,
+        secrets: i.secrets,
+      },
     },
+    secretsSkipped: i.secretsSkipped,
   };
 }
 

@@ -1,26 +1,19 @@
+/**
+ * Which step kinds exist. The CLI loads a kind's module (its code and its
+ * zod parameter schema) only when the playbook uses it: `lazyBuiltinRegistry`
+ * knows every built-in kind by name and `prepare(kinds)` imports the ones
+ * asked for. `builtinRegistry` (./builtin.ts) imports them all up front.
+ */
 import type { z } from 'zod';
 import type { StepKind } from './contract.js';
-import { commandStep } from './kinds/command.js';
-import { fileStep } from './kinds/file.js';
-import { lineStep } from './kinds/line.js';
-import { drbdCreateMdStep } from './kinds/drbd-create-md.js';
-import { drbdInitialSyncStep } from './kinds/drbd-initial-sync.js';
-import { drbdResourceStep } from './kinds/drbd-resource.js';
-import { drbdUpStep } from './kinds/drbd-up.js';
-import { hostnameStep } from './kinds/hostname.js';
-import { hostsStep } from './kinds/hosts.js';
-import { mkfsStep } from './kinds/mkfs.js';
-import { packagesStep } from './kinds/packages.js';
-import { partitionStep } from './kinds/partition.js';
-import { serviceStep } from './kinds/service.js';
-import { corosyncStep } from './kinds/corosync.js';
-import { crmConfigureStep } from './kinds/crm-configure.js';
 
 /** Which step kinds exist. Satisfies the StepRegistry that loadProject expects. */
 export interface StepKinds {
   get(kind: string): { params: z.ZodType } | undefined;
   kinds(): string[];
   kind(kind: string): StepKind<unknown>;
+  /** Loads the modules of these kinds (unknown names are ignored: the playbook rules report them). */
+  prepare?(kinds: readonly string[]): Promise<void>;
 }
 
 export function createRegistry(list: readonly StepKind<unknown>[]): StepKinds {
@@ -37,22 +30,58 @@ export function createRegistry(list: readonly StepKind<unknown>[]): StepKinds {
   };
 }
 
-export function builtinRegistry(): StepKinds {
-  return createRegistry([
-    fileStep,
-    lineStep,
-    commandStep,
-    hostsStep,
-    hostnameStep,
-    serviceStep,
-    packagesStep,
-    partitionStep,
-    drbdResourceStep,
-    drbdCreateMdStep,
-    drbdUpStep,
-    drbdInitialSyncStep,
-    mkfsStep,
-    corosyncStep,
-    crmConfigureStep,
-  ]);
+/** The built-in kinds, in the order the registry lists them, each with the import of its module. */
+const BUILTIN: readonly (readonly [string, () => Promise<StepKind<unknown>>])[] = [
+  ['file', () => import('./kinds/file.js').then((m) => m.fileStep)],
+  ['line', () => import('./kinds/line.js').then((m) => m.lineStep)],
+  ['command', () => import('./kinds/command.js').then((m) => m.commandStep)],
+  ['hosts', () => import('./kinds/hosts.js').then((m) => m.hostsStep)],
+  ['hostname', () => import('./kinds/hostname.js').then((m) => m.hostnameStep)],
+  ['service', () => import('./kinds/service.js').then((m) => m.serviceStep)],
+  ['packages', () => import('./kinds/packages.js').then((m) => m.packagesStep)],
+  ['partition', () => import('./kinds/partition.js').then((m) => m.partitionStep)],
+  ['drbd-resource', () => import('./kinds/drbd-resource.js').then((m) => m.drbdResourceStep)],
+  ['drbd-create-md', () => import('./kinds/drbd-create-md.js').then((m) => m.drbdCreateMdStep)],
+  ['drbd-up', () => import('./kinds/drbd-up.js').then((m) => m.drbdUpStep)],
+  ['drbd-initial-sync', () => import('./kinds/drbd-initial-sync.js').then((m) => m.drbdInitialSyncStep)],
+  ['mkfs', () => import('./kinds/mkfs.js').then((m) => m.mkfsStep)],
+  ['corosync', () => import('./kinds/corosync.js').then((m) => m.corosyncStep)],
+  ['crm-configure', () => import('./kinds/crm-configure.js').then((m) => m.crmConfigureStep)],
+];
+
+/**
+ * Every built-in kind by name; a kind's module is imported by `prepare`.
+ * `get`/`kind` of a known kind that was not prepared throw (a caller bug, not
+ * a user error): loadProject prepares the kinds its playbook names.
+ */
+export function lazyBuiltinRegistry(): StepKinds & { prepare(kinds: readonly string[]): Promise<void> } {
+  const loaders = new Map(BUILTIN);
+  const loaded = new Map<string, StepKind<unknown>>();
+  const names = BUILTIN.map(([n]) => n);
+  const loadedKind = (kind: string): StepKind<unknown> | undefined => {
+    const k = loaded.get(kind);
+    if (k) return k;
+    if (loaders.has(kind)) throw new Error(`step kind "${kind}" was not loaded (registry.prepare)`);
+    return undefined;
+  };
+  return {
+    kinds: () => [...names],
+    get: loadedKind,
+    kind(kind) {
+      const k = loadedKind(kind);
+      if (!k) throw new Error(`unknown step kind "${kind}" (known: ${names.join(', ')})`);
+      return k;
+    },
+    async prepare(kinds) {
+      await Promise.all(
+        [...new Set(kinds)].map(async (name) => {
+          const load = loaders.get(name);
+          if (!load || loaded.has(name)) return;
+          const k = await load();
+          if (k.kind !== name) throw new Error(`step kind module for "${name}" defines "${k.kind}"`);
+          loaded.set(name, k);
+        }),
+      );
+    },
+  };
 }

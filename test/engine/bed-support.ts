@@ -1,7 +1,7 @@
 /**
  * Shared by test/engine/bed-*.test.ts: the BUILT CLI (`node bin/ha-provision.js`)
  * as a child process (run to the end, or SIGKILLed when the journal shows a
- * step started), a build that runs only when src/ is newer than dist/, and
+ * step started), a build that runs only when src/ is newer than the bundle, and
  * SSH to test-bed nodes (strict host keys, the bed's key), as ha-provision
  * reaches them.
  */
@@ -18,13 +18,12 @@ function files(dir: string, ext: string): string[] {
   );
 }
 
-/** `tsc -p tsconfig.json` unless every dist/ file is newer than every src/ file (tsc rewrites all outputs). */
+/** The bundle (`node scripts/build.mjs`, what `npm run build` runs after its type check) unless dist/cli.cjs is newer than every src/ file. */
 export function ensureBuilt(): void {
   const src = Math.max(...files(join(ROOT, 'src'), '.ts').map((f) => statSync(f).mtimeMs));
-  const distDir = join(ROOT, 'dist');
-  const dist = existsSync(join(distDir, 'cli/main.js')) ? Math.min(...files(distDir, '.js').map((f) => statSync(f).mtimeMs)) : 0;
-  if (dist > src) return;
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
+  const bundle = join(ROOT, 'dist', 'cli.cjs');
+  if (existsSync(bundle) && statSync(bundle).mtimeMs > src) return;
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'pipe' });
 }
 
 export interface ReportChange {

@@ -1,6 +1,6 @@
 /**
- * Crash safety with the BUILT CLI (`node bin/ha-provision.js`, compiled by
- * `npm run build` in beforeAll): SIGKILL in the middle of a run, then a rerun
+ * Crash safety with the BUILT CLI (`node bin/ha-provision.js`, bundled by
+ * scripts/build.mjs, as `npm run build` does, in beforeAll): SIGKILL in the middle of a run, then a rerun
  * finishes the job and the nodes end exactly as after an uninterrupted run.
  * Ctrl-C (SIGINT) stops between steps with exit code 3 and resumes the same way.
  */
@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 beforeAll(() => {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: repo, stdio: 'pipe' });
+  execFileSync(process.execPath, [join(repo, 'scripts/build.mjs')], { cwd: repo, stdio: 'pipe' });
 }, 120_000);
 
 async function bedOf(n: number): Promise<Bed> {

@@ -14,7 +14,7 @@ import { tail, ToolFailure, type Phase, type Tool, type ToolContext, type ToolRu
 
 const run = promisify(execFile);
 export const HA_BIN = join(REPO, 'bin', 'ha-provision.js');
-export const HA_MAIN = join(REPO, 'dist', 'cli', 'main.js');
+export const HA_MAIN = join(REPO, 'dist', 'cli.cjs');
 
 /**
  * The number of changed steps ha-provision reports in its plain summary table

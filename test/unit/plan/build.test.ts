@@ -4,7 +4,7 @@ import { buildPlan, type Gathered } from '../../../src/plan/build.js';
 import { renderPlan } from '../../../src/plan/render.js';
 import { selectWork } from '../../../src/plan/select.js';
 import { staleReasons } from '../../../src/plan/stale.js';
-import { builtinRegistry } from '../../../src/steps/registry.js';
+import { builtinRegistry } from '../../../src/steps/builtin.js';
 import { fakeNode, fakeProject, fakeStep } from './fake-project.js';
 
 const registry = builtinRegistry();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSchema } from '../../../src/cli/schema.js';
 import { runValidate } from '../../../src/cli/validate.js';
-import { builtinRegistry } from '../../../src/steps/registry.js';
+import { builtinRegistry } from '../../../src/steps/builtin.js';
 import { testRegistry } from './test-registry.js';
 
 const repo = join(import.meta.dirname, '../../..');

@@ -109,4 +109,19 @@ describe('the resolved project', () => {
       [{ kind: 'password', password: 'pw' }, ['pw']],
     ]);
   });
+
+  it('reads each file once when the inventory has no secret to read; twice (validate, then read secrets) when it has', async () => {
+    const files: Record<string, string> = {
+      'plain.yaml': 'cluster: c\nplaybook: pb.yaml\nssh: {user: root, auth: {agent: true}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1}}\n',
+      'secret.yaml': 'cluster: c\nplaybook: pb.yaml\nssh: {user: root, auth: {password: {env: PW}}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1}}\n',
+      'pb.yaml': 'name: p\nsteps:\n  - {id: a, kind: note, with: {text: hi}}\n',
+    };
+    for (const [inventoryPath, reads] of [['plain.yaml', 2], ['secret.yaml', 4]] as const) {
+      const read: string[] = [];
+      const r = await loadProject({ inventoryPath, registry: testRegistry(), env: { PW: 'pw-1' }, readFile: async (p) => (read.push(p), files[p]!) });
+      if (!r.ok) throw new Error(r.errors.map(formatInputError).join('\n'));
+      expect(read.length).toBe(reads);
+      expect(r.project.secrets).toEqual(inventoryPath === 'secret.yaml' ? ['pw-1'] : []);
+    }
+  });
 });

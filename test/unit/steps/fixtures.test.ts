@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { StepNode } from '../../../src/steps/contract.js';
-import { builtinRegistry } from '../../../src/steps/registry.js';
+import { builtinRegistry } from '../../../src/steps/builtin.js';
 
 const root = join(import.meta.dirname, '../../fixtures/steps');
 const registry = builtinRegistry();

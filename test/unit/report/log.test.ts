@@ -1,0 +1,29 @@
+/** The run log: pino-shaped JSON lines, secrets masked, everything written by close(). */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openRunLog } from '../../../src/report/log.js';
+
+describe('openRunLog', () => {
+  it('writes one JSON line per event, with pino levels, the run id and a message; masks secrets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-log-'));
+    const log = openRunLog(dir, 'run-1', ['s3cret']);
+    log.emit({ type: 'command', node: 'bob', step: 'a', phase: 'probe', argv: ['echo', 'x s3cret'], exitCode: 0, durationMs: 3, stdout: 's3cret\n', stderr: '' });
+    log.emit({ type: 'message', level: 'warn', text: 'careful' });
+    log.error(new TypeError('bad s3cret'), 'reporter failed');
+    for (let i = 0; i < 200; i++) log.emit({ type: 'message', level: 'info', text: `line ${i} ${'x'.repeat(100)}` });
+    log.close();
+    log.emit({ type: 'message', level: 'info', text: 'after close' });
+    expect(readdirSync(join(dir, 'logs'))).toEqual(['run-1.log']);
+    const text = readFileSync(log.path, 'utf8');
+    expect(text).not.toContain('s3cret');
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(203);
+    expect(lines[0]).toMatchObject({ level: 30, runId: 'run-1', node: 'bob', argv: ['echo', 'x ********'], stdout: '********\n', msg: 'command' });
+    expect(typeof lines[0]!.time).toBe('number');
+    expect(lines[1]).toMatchObject({ level: 40, msg: 'careful' });
+    expect(lines[2]).toMatchObject({ level: 50, msg: 'reporter failed', err: { type: 'TypeError', message: 'bad ********' } });
+    expect(lines.at(-1)).toMatchObject({ msg: `line 199 ${'x'.repeat(100)}` });
+  });
+});
