@@ -174,7 +174,7 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
         owner: 'root',
         group: 'root',
         ...sudo,
-        description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${p.nodes.length} node(s), ${p.nodes[0]!.addrs.length} link(s))`,
+        description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${p.nodes.length} node(s), ${p.nodes[0]!.addrs.length} link(s))${p.qdevice?.tls === 'off' ? ' -- WARNING: quorum device without TLS (qdevice tls: off): the arbitrator is not authenticated; lab use only' : ''}`,
         diff:
           before === undefined
             ? `(content of ${COROSYNC_CONF} changes; old file not shown)\n`
