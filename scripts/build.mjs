@@ -14,9 +14,9 @@
  * binding and cpu-features), which are required from node_modules as ssh2
  * itself would.
  *
- * The source map maps back to src/ and node_modules/: an internal error's
- * stack is mapped by the CLI itself (src/cli/stack.ts), and
- * `node --enable-source-maps` works as usual.
+ * The source map maps back to src/ and node_modules/: bin/ha-provision.js
+ * maps the bundle's stack frames through it when a stack is formatted (with
+ * or without `node --enable-source-maps`).
  *
  *   node scripts/build.mjs [--no-minify] [--metafile]
  */
