@@ -118,7 +118,7 @@ export async function planCommand(inventory: string, playbook: string | undefine
     if (bad) return EXIT.FAILED;
     return flags.detailedExitcode && planHasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
   } finally {
-    log.close();
+    await log.close();
     ints.dispose();
   }
 }
@@ -207,7 +207,7 @@ export async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliI
         }
     }
   } finally {
-    log.close();
+    await log.close();
     ints.dispose();
   }
 }

@@ -1,21 +1,20 @@
 /**
- * The per-run log: JSON lines in <stateDir>/logs/<runId>.log, every command
- * with exit code, duration and output. Events arrive already masked; the
- * run's secrets are masked again here, on each serialised line, as a last
- * line of defence.
+ * The per-run log: pino JSON lines in <stateDir>/logs/<runId>.log, every
+ * command with exit code, duration and output. Events arrive already masked;
+ * the run's secrets are masked again here, on each serialised line, as a
+ * last line of defence.
  *
- * The lines are pino's (`{"level":30,"time":<ms>,"runId":...,...,"msg":...}`,
- * levels 20 debug / 30 info / 40 warn / 50 error, an Error under `err` as
- * {type, message, stack}), written by this small buffered writer rather than
- * pino itself: a run writes a few lines per command, and loading pino and
- * closing its stream (sonic-boom fsyncs on flush and on end) cost more than
- * a whole no-change run's other file I/O. Lines are buffered up to
- * FLUSH_BYTES and written with write(2); close() and process exit write the
- * rest. No fsync: this is a diagnostic record, the journal is what a rerun
- * relies on.
+ * The destination is a plain fs.WriteStream (owner-only), not pino's
+ * sonic-boom: sonic-boom fsyncs on every flushSync() and on end(), ~20 ms of
+ * a one-host no-change run (measured, bench/README.md), and this log is a
+ * diagnostic record: the journal is what a rerun relies on, and it keeps its
+ * own fsyncs. The stream writes asynchronously; close() ends it and the
+ * process does not exit before the last line is written (the CLI sets
+ * process.exitCode, it never calls process.exit()).
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import type { Emit } from '../run/events.js';
 import { maskSecrets } from '../steps/mask.js';
 
@@ -24,76 +23,56 @@ export interface RunLog {
   /** Records an error that is not a run event (a reporter that threw). */
   error(err: unknown, msg: string): void;
   emit: Emit;
-  close(): void;
-}
-
-const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const;
-const FLUSH_BYTES = 16 * 1024;
-
-function serialiseError(err: unknown): unknown {
-  if (!(err instanceof Error)) return err;
-  return { type: err.name, message: err.message, stack: err.stack };
-}
-
-function line(level: number, runId: string, fields: object, msg: string): string {
-  const rec = { level, time: Date.now(), runId, ...fields, msg };
-  try {
-    return JSON.stringify(rec) + '\n';
-  } catch (err) {
-    // a value JSON cannot hold (a cycle, a BigInt): the line says so instead
-    return JSON.stringify({ level, time: rec.time, runId, msg, unserialisable: String((err as Error).message) }) + '\n';
-  }
+  /** Ends the stream; resolves once every line is on disk (the process waits for it anyway). */
+  close(): Promise<void>;
 }
 
 export function openRunLog(stateDir: string, runId: string, secrets: readonly string[]): RunLog {
   const dir = join(stateDir, 'logs');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${runId}.log`);
-  const fd = openSync(path, 'a', 0o600);
-  let buffered: string[] = [];
-  let bytes = 0;
+  const dest = createWriteStream(path, { flags: 'a', mode: 0o600 });
   let closed = false;
-  const flush = () => {
-    if (buffered.length === 0) return;
-    const text = buffered.join('');
-    buffered = [];
-    bytes = 0;
-    writeSync(fd, text);
-  };
-  const onExit = () => flush();
-  process.once('exit', onExit);
-  const write = (level: number, fields: object, msg: string) => {
-    if (closed) return;
-    const s = maskSecrets(line(level, runId, fields, msg), secrets);
-    buffered.push(s);
-    bytes += s.length;
-    if (bytes >= FLUSH_BYTES) flush();
-  };
+  const finished = new Promise<void>((resolve) => {
+    dest.once('close', resolve);
+    dest.once('error', () => resolve());
+  });
+  const logger = pino(
+    {
+      level: 'debug',
+      base: { runId },
+      hooks: { streamWrite: (s: string) => maskSecrets(s, secrets) },
+    },
+    dest,
+  );
   const emit: Emit = (e) => {
+    if (closed) return;
     switch (e.type) {
       case 'command':
-        write(LEVEL.info, { node: e.node, step: e.step, phase: e.phase, argv: e.argv, exitCode: e.exitCode, durationMs: e.durationMs, stdout: e.stdout, stderr: e.stderr }, 'command');
+        logger.info({ node: e.node, step: e.step, phase: e.phase, argv: e.argv, exitCode: e.exitCode, durationMs: e.durationMs, stdout: e.stdout, stderr: e.stderr }, 'command');
         return;
       case 'step-result':
-        write(LEVEL.info, { node: e.node, step: e.step, outcome: e.outcome, message: e.message, changes: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)), durationMs: e.durationMs }, 'step');
+        logger.info({ node: e.node, step: e.step, outcome: e.outcome, message: e.message, changes: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)), durationMs: e.durationMs }, 'step');
         return;
       case 'message':
-        write(LEVEL[e.level], { node: e.node }, e.text);
+        logger[e.level]({ node: e.node }, e.text);
         return;
       default:
-        write(LEVEL.info, e, e.type);
+        logger.info(e, e.type);
     }
   };
   return {
     path,
     emit,
-    error: (err, msg) => write(LEVEL.error, { err: serialiseError(err) }, msg),
+    error(err, msg) {
+      if (!closed) logger.error({ err }, msg);
+    },
     close() {
-      if (closed) return;
-      flush();
-      closed = true;
-      process.off('exit', onExit);
-      closeSync(fd);
+      if (!closed) {
+        closed = true;
+        dest.end();
+      }
+      return finished;
     },
   };
 }

@@ -1,4 +1,4 @@
-/** The run log: pino-shaped JSON lines, secrets masked, everything written by close(). */
+/** The run log: pino JSON lines, secrets masked, everything written once close()'s stream has finished. */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,15 +6,16 @@ import { describe, expect, it } from 'vitest';
 import { openRunLog } from '../../../src/report/log.js';
 
 describe('openRunLog', () => {
-  it('writes one JSON line per event, with pino levels, the run id and a message; masks secrets', () => {
+  it('writes one JSON line per event, with pino levels, the run id and a message; masks secrets', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hapv-log-'));
     const log = openRunLog(dir, 'run-1', ['s3cret']);
     log.emit({ type: 'command', node: 'bob', step: 'a', phase: 'probe', argv: ['echo', 'x s3cret'], exitCode: 0, durationMs: 3, stdout: 's3cret\n', stderr: '' });
     log.emit({ type: 'message', level: 'warn', text: 'careful' });
     log.error(new TypeError('bad s3cret'), 'reporter failed');
     for (let i = 0; i < 200; i++) log.emit({ type: 'message', level: 'info', text: `line ${i} ${'x'.repeat(100)}` });
-    log.close();
+    const closed = log.close();
     log.emit({ type: 'message', level: 'info', text: 'after close' });
+    await closed;
     expect(readdirSync(join(dir, 'logs'))).toEqual(['run-1.log']);
     const text = readFileSync(log.path, 'utf8');
     expect(text).not.toContain('s3cret');
