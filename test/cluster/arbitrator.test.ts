@@ -6,16 +6,14 @@
  * nothing; the active data node hard-stopped, the other keeps quorum (its
  * vote + the arbitrator's) and starts the service.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { lanAddress, parseStatus, type ClusterStatus } from './support.js';
+import { clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
 const DATA = ['bob', 'alice'];
@@ -44,10 +42,7 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     inv['drbd'] = [{ name: 'data', minor: 0, port: 7788, network: 'replication', disk: '/dev/vdb1', protocol: 'C', sync_rate: '100M', nodes: members }];
     inv['filesystems'] = [{ name: 'data_fs', drbd: 'data', directory: '/srv/data', fstype: 'ext4' }];
     inv['vips'] = [{ name: 'data_ip', ip: lanAddress(bed, 120), cidr_netmask: 32, nic: 'eth0', network: 'lan' }];
-    await writeFile(join(dir, 'corosync-authkey'), randomBytes(192).toString('base64'), { mode: 0o600 });
-    inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
-    inventory = join(dir, 'inventory.yaml');
-    await writeFile(inventory, stringify(inv));
+    ({ path: inventory } = await writeClusterInventory(dir, inv));
     nodes = new Nodes(bed);
     await nodes.connectAll();
   });
@@ -77,7 +72,7 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     expect(q).toMatch(/Quorate:\s+Yes/);
     expect((await nodes.sh('arbiter', 'corosync-qnetd-tool -l')).match(/Node ID/g)?.length).toBe(2);
     const s = await until('the data service started', async () => {
-      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      const st = await clusterStatus(nodes, 'bob');
       return serviceAt(st) ? st : undefined;
     }, 60_000).catch(async (e: unknown) => {
       const diag = await nodes.try('bob', 'crm_mon -1 -r -f; ls -ld /srv/data; ls -l /dev/drbd*; grep -i "Filesystem\\|data_fs" /var/log/pacemaker/pacemaker.log | tail -30');
@@ -98,7 +93,7 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     const survivor = DATA.find((n) => n !== active)!;
     await nodes.sh(active, 'echo before-stop > /srv/data/mark && sync -f /srv/data/mark');
     await bed.node(active).kill();
-    await until(`the service on ${survivor}`, async () => serviceAt(parseStatus(await nodes.sh(survivor, 'crm_mon -1 --output-as=xml'))) === survivor || undefined, 120_000);
+    await until(`the service on ${survivor}`, async () => serviceAt(await clusterStatus(nodes, survivor)) === survivor || undefined, 120_000);
     const q = await nodes.sh(survivor, 'corosync-quorumtool -s');
     expect(q).toMatch(/Quorate:\s+Yes/);
     expect(q).toMatch(/Total votes:\s+2/);

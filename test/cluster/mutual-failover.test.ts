@@ -7,16 +7,14 @@
  * there: done, not refused); alice hard-stopped, bob runs both with mail2's
  * data; alice back, mail2 returns to it; bob stopped, alice runs both.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport, type PlanDoc } from '../storage/support.js';
-import { lanAddress, parseStatus, type ClusterStatus } from './support.js';
+import { clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 const NODES = ['bob', 'alice'];
@@ -51,10 +49,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
       { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.scalix.demo'] },
       { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.scalix.demo'] },
     ];
-    await writeFile(join(dir, 'corosync-authkey'), randomBytes(192).toString('base64'), { mode: 0o600 });
-    inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
-    inventory = join(dir, 'inventory.yaml');
-    await writeFile(inventory, stringify(inv));
+    ({ path: inventory } = await writeClusterInventory(dir, inv));
     nodes = new Nodes(bed);
     await nodes.connectAll();
   });
@@ -78,7 +73,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
 
   it('mail1 runs on bob and mail2 on alice, each with its DRBD Promoted there and its IP', async () => {
     const s = await until('mail1 on bob and mail2 on alice', async () => {
-      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      const st = await clusterStatus(nodes, 'bob');
       return instanceAt(st, 1) === 'bob' && instanceAt(st, 2) === 'alice' ? st : undefined;
     }, 60_000).catch(async (e: unknown) => {
       const diag = await nodes.try('bob', 'crm_mon -1 -r -f; ls -ld /srv/mail1 /srv/mail2; grep -i -B2 -A8 "not installed\|Filesystem" /var/log/pacemaker/pacemaker.log | tail -40');
@@ -107,7 +102,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
     await nodes.sh('alice', 'echo mail2-data > /srv/mail2/mark && sync -f /srv/mail2/mark');
     await bed.node('alice').kill();
     await until('both instances on bob', async () => {
-      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      const st = await clusterStatus(nodes, 'bob');
       return instanceAt(st, 1) === 'bob' && instanceAt(st, 2) === 'bob' ? st : undefined;
     }, 120_000);
     expect(await nodes.sh('bob', 'cat /srv/mail2/mark')).toBe('mail2-data');
@@ -119,7 +114,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
     await bed.node('alice').start();
     await nodes.connect('alice');
     await until('mail2 back on alice', async () => {
-      const st = parseStatus(await nodes.sh('bob', 'crm_mon -1 --output-as=xml'));
+      const st = await clusterStatus(nodes, 'bob');
       return instanceAt(st, 1) === 'bob' && instanceAt(st, 2) === 'alice' ? st : undefined;
     }, 180_000);
     expect(await nodes.sh('alice', 'cat /srv/mail2/mark')).toBe('mail2-data\nwritten-on-bob');
@@ -129,7 +124,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
     await nodes.sh('bob', 'echo mail1-data > /srv/mail1/mark && sync -f /srv/mail1/mark');
     await bed.node('bob').stop(); // graceful: Pacemaker moves mail1 away as bob shuts down
     await until('both instances on alice', async () => {
-      const st = parseStatus(await nodes.sh('alice', 'crm_mon -1 --output-as=xml'));
+      const st = await clusterStatus(nodes, 'alice');
       return instanceAt(st, 1) === 'alice' && instanceAt(st, 2) === 'alice' ? st : undefined;
     }, 120_000);
     expect(await nodes.sh('alice', 'cat /srv/mail1/mark')).toBe('mail1-data');

@@ -16,19 +16,33 @@ export function lanAddress(bed: Bed, last: number): string {
   return [...a.slice(0, 3), String(last)].join('.');
 }
 
+/**
+ * Writes a bed inventory for a cluster playbook: corosync's key as a new
+ * owner-only file beside it (secrets.corosync_authkey), then the inventory.
+ */
+export async function writeClusterInventory(dir: string, inv: Record<string, unknown>, header = ''): Promise<{ path: string; authkey: string }> {
+  const authkey = randomBytes(192).toString('base64');
+  await writeFile(join(dir, 'corosync-authkey'), `${authkey}\n`, { mode: 0o600 });
+  inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
+  const path = join(dir, 'inventory.yaml');
+  await writeFile(path, header + stringify(inv));
+  return { path, authkey };
+}
+
+/** Status of the cluster as `node` sees it. */
+export async function clusterStatus(nodes: { sh(name: string, line: string): Promise<string> }, node: string): Promise<ClusterStatus> {
+  return parseStatus(await nodes.sh(node, 'crm_mon -1 --output-as=xml'));
+}
+
 export async function writeKopanoInventory(bed: Bed, dir: string, playbook: string): Promise<{ path: string; mysqlIp: string; kopanoIp: string; authkey: string }> {
   const inv = await bedInventory(bed, { dir, cluster: 'kopano', primary: 'bob', playbook, stepTimeout: '5m', vars: { data_disk: '/dev/vdb', mysql_size: '300M' } });
   const mysqlIp = lanAddress(bed, 101);
   const kopanoIp = lanAddress(bed, 100);
-  const authkey = randomBytes(192).toString('base64');
-  await writeFile(join(dir, 'corosync-authkey'), `${authkey}\n`, { mode: 0o600 });
   inv['vips'] = [
     { name: 'mysql_ip', ip: mysqlIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
     { name: 'kopano_ip', ip: kopanoIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
   ];
-  inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
-  const path = join(dir, 'inventory.yaml');
-  await writeFile(path, `# Written by test/cluster/support.ts for test bed ${bed.runId}\n${stringify(inv)}`);
+  const { path, authkey } = await writeClusterInventory(dir, inv, `# Written by test/cluster/support.ts for test bed ${bed.runId}\n`);
   return { path, mysqlIp, kopanoIp, authkey };
 }
 
