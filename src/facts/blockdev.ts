@@ -86,7 +86,9 @@ export function blkidProbe(id: string, dev: string, sudo: boolean): Probe {
 /**
  * The filesystem on the backing device of DRBD minor $1 (its data area starts
  * at offset 0 of the backing device, internal or external meta data alike):
- * what a Secondary, whose /dev/drbdN cannot be read, holds. `-u filesystem`
+ * what a Secondary holds, read the same way whatever the DRBD version (DRBD
+ * 9 allows a read-only open of an UpToDate Secondary's /dev/drbdN, DRBD 8
+ * and the test bed's stand-in do not). `-u filesystem`
  * because blkid otherwise names the DRBD meta data (TYPE=drbd) first.
  * `notblock` when the minor has no local backing device (diskless, not up).
  */
