@@ -216,9 +216,16 @@ function promotable(id: string, cib: Cib): boolean {
   return false;
 }
 
+interface NotReady {
+  id: string;
+  failed: boolean;
+  /** Why, for messages. */
+  text: string;
+}
+
 /** Declared primitives not yet in their target role, with why. */
-function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state: 'up' }>): string[] {
-  const out: string[] = [];
+function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state: 'up' }>): NotReady[] {
+  const out: NotReady[] = [];
   for (const prim of p.primitives) {
     const role = targetRole(prim.id, cib)?.toLowerCase();
     if (role === 'stopped') continue;
@@ -229,12 +236,12 @@ function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state:
     if (inst.some((i) => !i.managed)) continue;
     const failed = inst.filter((i) => i.failed);
     if (failed.length) {
-      out.push(`${prim.id} failed on ${failed.flatMap((i) => i.nodes).join(', ') || '?'}`);
+      out.push({ id: prim.id, failed: true, text: `${prim.id} failed on ${failed.flatMap((i) => i.nodes).join(', ') || '?'}` });
       continue;
     }
     const wantPromoted = promotable(prim.id, cib) && role !== 'unpromoted' && role !== 'slave';
     const ok = wantPromoted ? inst.some((i) => i.role === 'Promoted') : inst.some((i) => i.active && (i.role === 'Started' || i.role === 'Promoted' || i.role === 'Unpromoted'));
-    if (!ok) out.push(`${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})`);
+    if (!ok) out.push({ id: prim.id, failed: false, text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})` });
   }
   return out;
 }
@@ -306,20 +313,20 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
     const total = p.primitives.length;
     if (t.pending.length > 0) {
       const shown = t.pending.slice(0, 4).join('; ') + (t.pending.length > 4 ? `; +${t.pending.length - 4} more` : '');
-      return [wait(`the cluster is still acting (${shown})${notYet.length ? `; ${notYet.join('; ')}` : ''}`, total ? (total - notYet.length) / total : undefined)];
+      return [wait(`the cluster is still acting (${shown})${notYet.length ? `; ${notYet.map((x) => x.text).join('; ')}` : ''}`, total ? (total - notYet.length) / total : undefined)];
     }
-    const failed = notYet.filter((x) => x.includes(' failed on '));
-    if (failed.length) return [refuse(`declared resources failed and the cluster has settled: ${failed.join('; ')} (see crm_mon --failcounts; clean up with crm resource cleanup)`)];
+    const failed = notYet.filter((x) => x.failed);
+    if (failed.length) return [refuse(`declared resources failed and the cluster has settled: ${failed.map((x) => x.text).join('; ')} (see crm_mon --failcounts; clean up with crm resource cleanup)`)];
     // Settled, nothing failed, and still not where they should be: the cluster
     // decided they cannot run (an agent's probe said "not installed", a
     // constraint leaves no node...). Not done: say where to look.
     if (notYet.length) {
-      const ids = notYet.map((x) => x.split(' ')[0]!);
+      const first = notYet[0]!.id;
       return [
         refuse(
-          `the cluster has settled with declared resources not in their target role: ${notYet.join('; ')} ` +
-            `(crm_mon -1 -r shows why, crm_simulate -sL the scores, crm_resource --force-check -r ${ids[0]} runs its agent's check; ` +
-            `once the cause is fixed, crm resource refresh ${ids[0]} makes the cluster probe it again)`,
+          `the cluster has settled with declared resources not in their target role: ${notYet.map((x) => x.text).join('; ')} ` +
+            `(crm_mon -1 -r shows why, crm_simulate -sL the scores, crm_resource --force-check -r ${first} runs its agent's check; ` +
+            `once the cause is fixed, crm resource refresh ${first} makes the cluster probe it again)`,
         ),
       ];
     }
