@@ -53,7 +53,16 @@ export interface Cib {
 const CIB_SCRIPT = 'x=$(cibadmin --query) || exit $?; printf "%s\\n" "$x" | sed "/<status>/,/<\\/status>/d"';
 
 export function cibProbe(id: string, sudo?: boolean): Probe {
-  return { id, argv: ['sh', '-c', CIB_SCRIPT], ...(sudo ? { sudo } : {}) };
+  return {
+    id,
+    argv: ['sh', '-c', CIB_SCRIPT],
+    ...(sudo ? { sudo } : {}),
+    // the configuration and its epoch; num_updates (status writes) and cib-last-written move on their own
+    digest: (r) => {
+      const { version, ...rest } = parseCib(r, id);
+      return { ...rest, version: { adminEpoch: version.adminEpoch, epoch: version.epoch } };
+    },
+  };
 }
 
 /** What cibProbe's sed does, for tests built from full `cibadmin --query` captures. */

@@ -34,7 +34,13 @@ export type CrmMon =
 
 export function crmMonProbe(id: string, sudo?: boolean): Probe {
   // only the sections read here (no node attributes, operation history)
-  return { id, argv: ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,nodes,resources'], ...(sudo ? { sudo } : {}) };
+  return {
+    id,
+    argv: ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,nodes,resources'],
+    ...(sudo ? { sudo } : {}),
+    // the parsed status: without the summary's last_update/last_change times
+    digest: (r) => parseCrmMon(r),
+  };
 }
 
 const yes = (v: string | undefined) => v === 'true';
@@ -91,7 +97,7 @@ export function parseCrmMon(r: ProbeResult): CrmMon {
 
 /** What the scheduler would still do now: `crm_simulate -LS` (live CIB, simulate). */
 export function transitionProbe(id: string, sudo?: boolean): Probe {
-  return { id, argv: ['crm_simulate', '-LS'], ...(sudo ? { sudo } : {}) };
+  return { id, argv: ['crm_simulate', '-LS'], ...(sudo ? { sudo } : {}), digest: (r) => parseTransition(r, id) };
 }
 
 export interface Transition {

@@ -44,7 +44,13 @@ export interface DrbdResource {
 }
 
 export function eventsProbe(id: string, resource: string | undefined, sudo: boolean): Probe {
-  return { id, argv: ['drbdsetup', 'events2', '--now', ...(resource !== undefined ? [resource] : [])], ...sudoOf(sudo) };
+  return {
+    id,
+    argv: ['drbdsetup', 'events2', '--now', ...(resource !== undefined ? [resource] : [])],
+    ...sudoOf(sudo),
+    // states, not a resync's progress
+    digest: (r) => [...parseEvents(r, id).values()].map((x) => ({ ...x, peerDevices: x.peerDevices.map(({ done: _done, ...pd }) => pd) })),
+  };
 }
 
 function kv(fields: string[]): Record<string, string> {

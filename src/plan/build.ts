@@ -63,7 +63,7 @@ export function buildPlan({ project, selection, registry, gathered, options, now
           ps = {
             ...base,
             status: ev.status,
-            factsDigest: factsDigest(sf.facts, node.secrets),
+            factsDigest: factsDigest(sf.facts, node.secrets, kind.probes(step.paramsByNode[name], stepNode(node))),
             changesDigest: changesDigest(changes),
             changes,
             ...('reason' in ev ? { reason: maskSecrets(ev.reason, node.secrets) } : {}),

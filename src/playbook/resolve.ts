@@ -206,7 +206,7 @@ export function resolveSteps(inv: LoadedInventory, pb: LoadedPlaybook, registry:
       for (const p of r.problems) note(errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message), node);
       if (r.problems.length > 0) continue;
       const ctx = issueContext('PLAYBOOK');
-      const parsed = kind.params.safeParse(r.value ?? {}, { error: ctx.errorMap, reportInput: true });
+      const parsed = kind.params.safeParse(withBecome(r.value ?? {}, inv.nodes.find((n) => n.name === node), kind.params), { error: ctx.errorMap, reportInput: true });
       if (parsed.success) {
         paramsByNode[node] = parsed.data;
         continue;
@@ -233,6 +233,24 @@ export function resolveSteps(inv: LoadedInventory, pb: LoadedPlaybook, registry:
   });
   if (errors.length > 0) return { ok: false, errors: dedupeErrors(errors) };
   return { ok: true, value: out };
+}
+
+/**
+ * `become` elevates: on a node whose inventory sets `ssh.become`, every step
+ * whose kind takes a `sudo` parameter runs all its commands (probes, changes,
+ * file writes, verification) elevated unless the step says `sudo: false`.
+ * The inventory says how to elevate (and with which password); the step
+ * only opts out.
+ */
+export function withBecome(value: unknown, node: ResolvedNode | undefined, params: z.ZodType): unknown {
+  if (node?.endpoint.become === undefined || !takesSudo(params)) return value;
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || 'sudo' in value) return value;
+  return { ...value, sudo: true };
+}
+
+function takesSudo(schema: z.ZodType): boolean {
+  const shape = (schema as unknown as { shape?: Record<string, unknown> }).shape;
+  return shape !== undefined && Object.hasOwn(shape, 'sudo');
 }
 
 function positionOfStep(pb: LoadedPlaybook, i: number): { line: number; column: number } {

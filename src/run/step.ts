@@ -71,7 +71,7 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   const shown = ev.changes.map((c) => showChange(c, node.secrets));
   const planned = ctx.planned;
   if (planned && planned.status !== 'pending') {
-    const same = factsDigest(facts, node.secrets) === planned.factsDigest && changesDigest(shown) === planned.changesDigest;
+    const same = factsDigest(facts, node.secrets, probes) === planned.factsDigest && changesDigest(shown) === planned.changesDigest;
     if (!same) {
       if (ev.status === 'ok') return { outcome: 'ok', changes: [], message: 'no longer needed (facts changed since the plan)' };
       throw new StepFailure(`facts changed since the plan was made; not applying (now: ${mask(describe(shown)) || ev.status})`);

@@ -4,7 +4,7 @@
  *
  * - env:   `env K=V argv` (each assignment one quoted word)
  * - sudo:  `sudo -n -- [env ...] argv` without a password;
- *          with a password, `sudo -S -p '' -- sh -c SKIP sh [env ...] argv`
+ *          with a password, `sudo -S -p '' -- sh -c SKIP sh NONCE [env ...] argv`
  *          and stdin starts with `password\nNONCE\n`. SKIP reads one line and,
  *          if it is not the nonce (sudo did not ask for the password because it
  *          was cached or not needed), reads one more, so the command's own stdin
@@ -25,8 +25,12 @@ export interface BuiltCommand {
   stdinPrefix: string;
 }
 
-/** Drops the password line if sudo did not read it; then runs "$@". */
-const SKIP_PASSWORD = 'IFS= read -r l; [ "$l" = "$0" ] || IFS= read -r l; unset l; exec "$@"';
+/**
+ * Drops the password line if sudo did not read it; then runs the rest. The
+ * nonce is $1 (shifted away), not $0: $0 is what the shell names itself in
+ * its error messages ("sh: 1: exec: drbdadm: not found"), which become facts.
+ */
+const SKIP_PASSWORD = 'IFS= read -r l; [ "$l" = "$1" ] || IFS= read -r l; unset l; shift; exec "$@"';
 
 /**
  * timeoutMs is enforced locally (the channel is killed) and, as a backstop that
@@ -49,7 +53,7 @@ export function buildCommand(cmd: Command, become: Become | undefined, nonce: st
   }
   if (password.includes('\n')) throw new Error('a sudo password cannot contain a newline');
   return {
-    line: shJoin(['sudo', '-S', '-p', '', '--', 'sh', '-c', SKIP_PASSWORD, nonce, ...words]),
+    line: shJoin(['sudo', '-S', '-p', '', '--', 'sh', '-c', SKIP_PASSWORD, 'sh', nonce, ...words]),
     stdinPrefix: `${password}\n${nonce}\n`,
   };
 }

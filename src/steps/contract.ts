@@ -25,6 +25,13 @@ export interface Probe {
   id: string;
   argv: readonly string[];
   sudo?: boolean;
+  /**
+   * What of the result the step's decision depends on, for a saved plan's
+   * staleness check (src/plan/digest.ts): typically the probe's parsed
+   * reading without timestamps, counters or progress. Absent: the exit code
+   * and raw output.
+   */
+  digest?: (r: ProbeResult) => unknown;
 }
 
 export interface ProbeResult {

@@ -37,6 +37,19 @@ describe('buildCommand', () => {
     expect(execFileSync('/bin/sh', ['-c', afterSudo], { input: `${NONCE}\n${data}`, encoding: 'utf8' })).toBe(data);
   });
 
+  it('keeps the nonce out of what the command prints: a missing command says "sh", not the nonce (the output is a fact)', () => {
+    const built = buildCommand({ argv: ['no-such-command-here'], sudo: true }, { method: 'sudo', password: 'pw' }, NONCE);
+    const afterSudo = built.line.replace(/^sudo -S -p '' -- /, '');
+    let stderr = '';
+    try {
+      execFileSync('/bin/sh', ['-c', afterSudo], { input: built.stdinPrefix, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (err) {
+      stderr = String((err as { stderr?: string }).stderr);
+    }
+    expect(stderr).toMatch(/no-such-command-here/);
+    expect(stderr).not.toContain(NONCE);
+  });
+
   it('runs through the real sudo as root without a prompt, the password line skipped', () => {
     const built = buildCommand({ argv: ['cat'], sudo: true }, { method: 'sudo', password: 'pw' }, NONCE);
     expect(execFileSync('/bin/sh', ['-c', built.line], { input: `${built.stdinPrefix}payload`, encoding: 'utf8' })).toBe('payload');
