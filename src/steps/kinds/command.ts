@@ -3,9 +3,17 @@
  * existence means done) or `unless` (argv whose exit 0 means done). When both
  * are given, the step is done only when both hold; after running, both must
  * hold (verify), or the result is inconsistent.
+ *
+ * Refused at validation: an argv or script that runs a known data-destroying
+ * command (a forced DRBD primary, create-md, mkfs, a partition-table write,
+ * wipefs -a, dd to a device, ...; see ../destructive.ts) unless the step says
+ * `destructive: true` (with its guard, as always); the partition, mkfs,
+ * drbd-create-md and drbd-initial-sync kinds do these jobs and check the
+ * device first. A guard (`unless`) that destroys data is always refused.
  */
 import { z } from 'zod';
 import { defineStep, fact, type Probe } from '../contract.js';
+import { destructiveProblems } from '../destructive.js';
 import { containsSecret } from '../mask.js';
 import { absolutePath } from './common.js';
 
@@ -21,12 +29,17 @@ export const commandParams = z
     sudo: z.boolean().default(false),
     stdin: z.string().optional(),
     description: z.string().optional(),
+    /** The command knowingly destroys data (see ../destructive.ts); its guard must prove the data is not there. */
+    destructive: z.boolean().default(false),
   })
   .strict()
   .refine((p) => (p.argv === undefined) !== (p.shell === undefined), { message: 'give exactly one of "argv" or "shell"', path: ['argv'] })
   .refine((p) => p.creates !== undefined || p.unless !== undefined, {
     message: 'a command needs a guard: "creates" (path) or "unless" (argv whose exit 0 means done)',
     path: ['creates'],
+  })
+  .superRefine((p, ctx) => {
+    for (const d of destructiveProblems(p)) ctx.addIssue({ code: 'custom', path: d.path, message: d.message });
   });
 export type CommandParams = z.infer<typeof commandParams>;
 

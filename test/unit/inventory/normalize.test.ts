@@ -45,7 +45,7 @@ describe('inventory/kopano-bob-alice.yaml (the chapter)', () => {
     expect(bob.endpoint).toEqual({ name: 'bob', host: '192.168.122.25', port: 22, user: 'root', auth: { kind: 'agent' } });
     expect(bob.hostKeys).toEqual({ knownHostsPath: '/home/op/.ssh/known_hosts', mode: 'strict' });
     expect(inv.settings).toEqual({ concurrency: 2, maxFailPercent: 0, stepTimeoutMs: 600_000, strategy: 'linear', stateDir: join(repo, 'inventory/.ha-provision') });
-    expect(inv.playbookPath).toBe(join(repo, 'playbooks/kopano.yaml'));
+    expect(inv.playbookPath).toBe(join(repo, 'playbooks/kopano-drbd.yaml'));
   });
 });
 

@@ -28,9 +28,9 @@ async function run(fn: typeof runValidate | typeof runSchema, args: string[], re
 }
 
 describe('ha-provision validate', () => {
-  it('the Kopano inventory and its playbook are valid with the built-in step kinds', async () => {
+  it('the Kopano inventory and its playbook (kopano-drbd.yaml) are valid with the built-in step kinds', async () => {
     const r = await run(runValidate, ['inventory/kopano-bob-alice.yaml'], builtinRegistry());
-    expect(r).toEqual({ code: 0, stdout: 'inventory/kopano-bob-alice.yaml: valid (2 nodes: bob, alice; 8 steps)\n', stderr: '' });
+    expect(r).toEqual({ code: 0, stdout: 'inventory/kopano-bob-alice.yaml: valid (2 nodes: bob, alice; 23 steps)\n', stderr: '' });
   });
 
   it('the lab inventory and its playbook are valid', async () => {
