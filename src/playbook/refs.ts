@@ -6,6 +6,11 @@
  *   !ref primary.networks.lan.address        the node with role "primary"
  *   !ref nodes[*].networks.lan.address       a list, one item per node (inventory order)
  *   !ref peers[*].name                       the same, without the node the step runs on
+ *   !ref targets[*].name                     the same, for the nodes the step runs on (its `on:`)
+ *   !ref group.storage[*].name               the same, for the nodes of a group
+ *   !ref nodes[*]                            the nodes themselves (a list of node views, for
+ *                                            kinds that take members: hosts `nodes`, corosync `members`)
+ *   !ref nodes[0].name, group.storage[1].name, targets[0]...   one node by position (inventory order)
  *   !ref cluster.drbd.mysql.port             cluster data (drbd, filesystems, vips by name)
  *   !ref vars.x                              the node's vars (cluster vars overridden by node vars)
  *   !concat [!ref self.name, ".example.com"] strings and references joined into one string
@@ -55,7 +60,11 @@ export interface RefProblem {
   message: string;
 }
 
-const ROOT = /^(self|primary|vars|cluster|nodes\[\*\]|peers\[\*\]|nodes\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[A-Za-z0-9_-]+)*$/;
+const ROOT =
+  /^(self|primary|vars|cluster|(nodes|targets|group\.[A-Za-z0-9_-]+)\[(\*|[0-9]+)\]|peers\[\*\]|nodes\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[A-Za-z0-9_-]+)*$/;
+
+/** `nodes[*]`, `targets[1]`, `group.storage[*]`: which list of nodes, and all of them or one. */
+const LIST_ROOT = /^(nodes|targets|group\.([A-Za-z0-9_-]+))\[(\*|[0-9]+)\]/;
 
 /** Reads the YAML subtree at `at` into a ParamTree; reports malformed references. */
 export function readParamTree(source: YamlSource, at: DocPath): { tree: ParamTree; problems: RefProblem[] } {
@@ -68,7 +77,7 @@ export function readParamTree(source: YamlSource, at: DocPath): { tree: ParamTre
         if (!ROOT.test(expr)) {
           problems.push({
             docPath: p,
-            message: `expected a reference such as self.networks.lan.address, nodes.<name>..., primary..., nodes[*]..., peers[*]..., cluster... or vars..., found "${expr}"`,
+            message: `expected a reference such as self.networks.lan.address, nodes.<name>..., primary..., nodes[*]..., peers[*]..., targets[*]..., group.<name>[*]..., nodes[0]..., cluster... or vars..., found "${expr}"`,
           });
         }
         return new RefValue(expr, p);
@@ -120,6 +129,8 @@ export interface RefScope {
   order: string[];
   cluster: Record<string, unknown>;
   primary?: string;
+  /** The nodes the step being resolved runs on (inventory order), for `targets[...]`. */
+  targets?: readonly string[];
 }
 
 export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel): RefScope {
@@ -195,6 +206,8 @@ function walkPath(start: unknown, startLabel: string, segs: readonly string[]): 
 
 /** Resolves one reference for the node `self`. */
 export function resolveRef(expr: string, self: string, scope: RefScope): Walk {
+  const list = LIST_ROOT.exec(expr);
+  if (list) return resolveListRef(list, expr.slice(list[0].length).split('.').filter((s) => s !== ''), scope);
   const segs = expr.split('.');
   const root = segs[0]!;
   switch (root) {
@@ -226,6 +239,38 @@ export function resolveRef(expr: string, self: string, scope: RefScope): Walk {
     default:
       return { ok: false, message: `unknown reference root "${root}"` };
   }
+}
+
+function resolveListRef(m: RegExpExecArray, segs: readonly string[], scope: RefScope): Walk {
+  const [, which, group, index] = m;
+  let names: readonly string[];
+  let label: string;
+  if (which === 'nodes') {
+    names = scope.order;
+    label = 'nodes';
+  } else if (which === 'targets') {
+    names = scope.targets ?? [];
+    label = 'the step\'s targets';
+  } else {
+    names = scope.order.filter((n) => (scope.nodes[n]!['groups'] as readonly string[]).includes(group!));
+    label = `group ${group}`;
+    if (names.length === 0) {
+      const known = [...new Set(scope.order.flatMap((n) => scope.nodes[n]!['groups'] as string[]))];
+      return { ok: false, message: `no node is in group "${group}"${didYouMean(group!, known)}${known.length ? ` (groups: ${known.join(', ')})` : ''}` };
+    }
+  }
+  if (index !== '*') {
+    const name = names[Number(index)];
+    if (name === undefined) return { ok: false, message: `${label} has no node [${index}] (it has ${names.length}: ${names.join(', ')})` };
+    return walkPath(scope.nodes[name], `node ${name}`, segs);
+  }
+  const out: unknown[] = [];
+  for (const n of names) {
+    const r = walkPath(scope.nodes[n], `node ${n}`, segs);
+    if (!r.ok) return r;
+    out.push(r.value);
+  }
+  return { ok: true, value: out };
 }
 
 /** Replaces every reference in `tree` with its value for node `self`. */

@@ -202,7 +202,7 @@ export function resolveSteps(inv: LoadedInventory, pb: LoadedPlaybook, registry:
       problems.set(k, p);
     };
     for (const node of t.names) {
-      const r = resolveTree(tree.tree ?? {}, node, scope);
+      const r = resolveTree(tree.tree ?? {}, node, { ...scope, targets: t.names });
       for (const p of r.problems) note(errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message), node);
       if (r.problems.length > 0) continue;
       const ctx = issueContext('PLAYBOOK');

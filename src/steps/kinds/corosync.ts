@@ -36,10 +36,13 @@ const MAX_DIFF_BYTES = 65536;
 
 const Addr = z.string().regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or host name');
 const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name (as `uname -n` prints it)');
+/** An inventory node as `!ref nodes[*]` gives it (name and addresses are read; the rest is ignored). */
+const MemberView = z.object({ name: NodeName, networks: z.record(z.string(), z.object({ address: Addr }).loose()) }).loose();
 
 export const corosyncParams = z
   .object({
     cluster_name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a cluster name (letters, digits, "_", ".", "-"; at most 32)'),
+    /** The members as a list (or give `members` and `rings`). */
     nodes: z
       .array(
         z
@@ -52,7 +55,14 @@ export const corosyncParams = z
           })
           .strict(),
       )
-      .min(1),
+      .min(1)
+      .optional(),
+    /**
+     * The members as inventory nodes (`!ref targets[*]`, `!ref group.NAME[*]`):
+     * each node's addresses on `rings`, in order (ring0 = the first network).
+     */
+    members: z.array(MemberView).min(1).optional(),
+    rings: z.array(z.string().min(1)).min(1).max(8).optional(),
     /** The shared key (secret, from the inventory). */
     authkey: z
       .string()
@@ -79,10 +89,34 @@ export const corosyncParams = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    const links = p.nodes[0]!.addrs.length;
+    if ((p.nodes === undefined) === (p.members === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'give exactly one of "nodes" (a list of {name, addrs}) or "members" (inventory nodes, e.g. !ref targets[*]) with "rings"' });
+      return;
+    }
+    if (p.members !== undefined) {
+      if (p.rings === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['rings'], message: 'with "members", give "rings": the networks whose addresses are ring0, ring1... (e.g. [lan, replication])' });
+        return;
+      }
+      let missing = false;
+      p.members.forEach((m, i) =>
+        p.rings!.forEach((r) => {
+          if (m.networks[r] === undefined) {
+            missing = true;
+            ctx.addIssue({ code: 'custom', path: ['members', i], message: `node ${m.name} has no address on network "${r}" (it has: ${Object.keys(m.networks).join(', ') || 'none'})` });
+          }
+        }),
+      );
+      if (missing) return;
+    } else if (p.rings !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['rings'], message: '"rings" goes with "members", not with "nodes"' });
+      return;
+    }
+    const nodes = corosyncNodes(p);
+    const links = nodes[0]!.addrs.length;
     const names = new Set<string>();
     const ids = new Set<number>();
-    p.nodes.forEach((n, i) => {
+    nodes.forEach((n, i) => {
       if (n.addrs.length !== links) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'addrs'], message: `expected ${links} address(es) like the first node, found ${n.addrs.length}` });
       if (names.has(n.name)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `node "${n.name}" is listed twice` });
       names.add(n.name);
@@ -91,19 +125,25 @@ export const corosyncParams = z
       ids.add(id);
     });
     if (p.two_node === true && p.qdevice) ctx.addIssue({ code: 'custom', path: ['two_node'], message: 'two_node and a quorum device exclude each other' });
-    if (p.two_node === true && p.nodes.length !== 2) ctx.addIssue({ code: 'custom', path: ['two_node'], message: `two_node needs exactly 2 nodes, found ${p.nodes.length}` });
+    if (p.two_node === true && nodes.length !== 2) ctx.addIssue({ code: 'custom', path: ['two_node'], message: `two_node needs exactly 2 nodes, found ${nodes.length}` });
   });
 export type CorosyncParams = z.infer<typeof corosyncParams>;
+
+/** The member list, as written (`nodes`) or from inventory nodes (`members` on `rings`). */
+export function corosyncNodes(p: CorosyncParams): { name: string; nodeid?: number; addrs: string[] }[] {
+  if (p.nodes !== undefined) return p.nodes;
+  return (p.members ?? []).map((m) => ({ name: m.name, addrs: (p.rings ?? []).map((r) => m.networks[r]!.address) }));
+}
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function corosyncConfig(p: CorosyncParams): CorosyncConfig {
   return {
     clusterName: p.cluster_name,
-    nodes: p.nodes.map((n, i) => ({ name: n.name, nodeid: n.nodeid ?? i + 1, addrs: n.addrs })),
+    nodes: corosyncNodes(p).map((n, i) => ({ name: n.name, nodeid: n.nodeid ?? i + 1, addrs: n.addrs })),
     cryptoCipher: p.crypto_cipher,
     cryptoHash: p.crypto_hash,
-    twoNode: p.two_node ?? (p.nodes.length === 2 && !p.qdevice),
+    twoNode: p.two_node ?? (corosyncNodes(p).length === 2 && !p.qdevice),
     ...(p.qdevice ? { qdevice: p.qdevice } : {}),
     ...(p.token_ms !== undefined ? { tokenMs: p.token_ms } : {}),
   };
@@ -174,7 +214,7 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
         owner: 'root',
         group: 'root',
         ...sudo,
-        description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${p.nodes.length} node(s), ${p.nodes[0]!.addrs.length} link(s))${p.qdevice?.tls === 'off' ? ' -- WARNING: quorum device without TLS (qdevice tls: off): the arbitrator is not authenticated; lab use only' : ''}`,
+        description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${corosyncNodes(p).length} node(s), ${corosyncNodes(p)[0]!.addrs.length} link(s))${p.qdevice?.tls === 'off' ? ' -- WARNING: quorum device without TLS (qdevice tls: off): the arbitrator is not authenticated; lab use only' : ''}`,
         diff:
           before === undefined
             ? `(content of ${COROSYNC_CONF} changes; old file not shown)\n`
@@ -193,7 +233,7 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
       for (const u of units(p)) if (!running(u)) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u}` });
     }
 
-    const names = p.nodes.map((n) => n.name);
+    const names = corosyncNodes(p).map((n) => n.name);
     if (changes.length > 0) {
       if (p.wait) changes.push(wait(`nodes ${names.join(', ')} online in pacemaker`));
       return changes;

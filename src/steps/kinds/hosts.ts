@@ -23,6 +23,7 @@ import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from './common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
+const ipAddress = z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
 const hostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name');
 
 export const hostsParams = z
@@ -30,14 +31,33 @@ export const hostsParams = z
     /** Names the block (the cluster name). */
     name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a block name (letters, digits, "_", "." and "-")'),
     entries: z
-      .array(z.object({ address: z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address'), names: z.array(hostName).min(1) }).strict())
-      .min(1),
+      .array(z.object({ address: ipAddress, names: z.array(hostName).min(1) }).strict())
+      .min(1)
+      .optional(),
+    /** Or one line per inventory node (`!ref nodes[*]`): its address on `network`, its name. */
+    nodes: z.array(z.object({ name: hostName, networks: z.record(z.string(), z.object({ address: ipAddress }).loose()) }).loose()).min(1).optional(),
+    network: z.string().min(1).optional(),
     remove_conflicts: z.boolean().default(false),
     path: absolutePath.default('/etc/hosts'),
     sudo: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.entries === undefined && p.nodes === undefined) ctx.addIssue({ code: 'custom', path: ['entries'], message: 'give "entries" (address and names), "nodes" (e.g. !ref nodes[*]) with "network", or both' });
+    if ((p.nodes === undefined) !== (p.network === undefined)) ctx.addIssue({ code: 'custom', path: [p.nodes === undefined ? 'nodes' : 'network'], message: '"nodes" and "network" go together: one line per node, with its address on that network' });
+    if (p.nodes !== undefined && p.network !== undefined) {
+      p.nodes.forEach((n, i) => {
+        if (n.networks[p.network!] === undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i], message: `node ${n.name} has no address on network "${p.network}" (it has: ${Object.keys(n.networks).join(', ') || 'none'})` });
+      });
+    }
+  });
 export type HostsParams = z.infer<typeof hostsParams>;
+
+/** The block's lines: one per inventory node (`nodes` on `network`), then the `entries` as written. */
+export function hostEntries(p: HostsParams): { address: string; names: string[] }[] {
+  const fromNodes = (p.nodes ?? []).map((n) => ({ address: n.networks[p.network!]!.address, names: [n.name] }));
+  return [...fromNodes, ...(p.entries ?? [])];
+}
 
 const begin = (n: string) => `# BEGIN ha-provision ${n}`;
 const end = (n: string) => `# END ha-provision ${n}`;
@@ -45,12 +65,13 @@ const end = (n: string) => `# END ha-provision ${n}`;
 /** Pure edit: the wanted content, or a refusal reason. */
 export function editHosts(content: string, p: HostsParams): { content: string } | { refuse: string } {
   const lines = content === '' ? [] : content.replace(/\n$/, '').split('\n');
-  const block = [begin(p.name), ...p.entries.map((e) => `${e.address} ${e.names.join(' ')}`), end(p.name)];
+  const entries = hostEntries(p);
+  const block = [begin(p.name), ...entries.map((e) => `${e.address} ${e.names.join(' ')}`), end(p.name)];
   const b = lines.indexOf(begin(p.name));
   const e = lines.indexOf(end(p.name));
   if (b >= 0 && e < b) return { refuse: `${p.path}: "${begin(p.name)}" has no matching "${end(p.name)}" after it` };
   const want = new Map<string, string>();
-  for (const en of p.entries) for (const n of en.names) want.set(n.toLowerCase(), en.address);
+  for (const en of entries) for (const n of en.names) want.set(n.toLowerCase(), en.address);
   const pre = b >= 0 ? lines.slice(0, b) : lines;
   const post = b >= 0 ? lines.slice(e + 1) : [];
   const conflicts = [...pre, ...post].filter((l) => badNames(l, want).length > 0);
@@ -107,7 +128,7 @@ export const hostsStep = defineStorageStep<HostsParams>({
         owner: f.stat.owner,
         group: f.stat.group,
         ...sudoOf(p.sudo),
-        description: `set the ha-provision ${p.name} block in ${p.path} (${p.entries.length} entries)`,
+        description: `set the ha-provision ${p.name} block in ${p.path} (${hostEntries(p).length} entries)`,
         diff: unifiedDiff(before, r.content, p.path, p.path),
       },
     ];

@@ -36,6 +36,10 @@ const table: [expr: string, self: string, expected: unknown][] = [
   ['cluster.nodes', 'alice', ['bob', 'alice']],
   ['vars.mysql_bind_address', 'alice', '192.168.122.101'],
   ['self.roles.0', 'bob', 'primary'],
+  ['group.storage[*].name', 'alice', ['bob', 'alice']],
+  ['group.storage[1].networks.lan.address', 'bob', '192.168.122.26'],
+  ['nodes[0].name', 'alice', 'bob'],
+  ['nodes[1].networks.replication.address', 'bob', '10.0.0.26'],
   [
     'cluster.drbd.kopano.members',
     'bob',
@@ -60,9 +64,23 @@ describe('resolveRef', () => {
     ['self.name.first', 'bob', 'self.name has no "first" (it is the value "bob")'],
     ['cluster.drbd.mysql.shared_secret', 'bob', 'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts, members)'],
   ];
+  failures.push(
+    ['group.strage[*].name', 'bob', 'no node is in group "strage" (did you mean "storage"?) (groups: storage)'],
+    ['nodes[2].name', 'bob', 'nodes has no node [2] (it has 2: bob, alice)'],
+  );
   for (const [expr, self, message] of failures) {
     it(`${expr} fails with a clear message`, () => expect(resolveRef(expr, self, scope)).toEqual({ ok: false, message }));
   }
+
+  it('targets[*] are the nodes the step runs on; nodes[*] alone gives the node views (for hosts `nodes`, corosync `members`)', () => {
+    expect(resolveRef('targets[*].name', 'alice', { ...scope, targets: ['alice'] })).toEqual({ ok: true, value: ['alice'] });
+    expect(resolveRef('targets[0].name', 'bob', { ...scope, targets: ['alice', 'bob'] })).toEqual({ ok: true, value: 'alice' });
+    const views = resolveRef('nodes[*]', 'bob', scope);
+    expect(views.ok && (views.value as { name: string; networks: Record<string, { address: string }> }[]).map((v) => [v.name, v.networks['lan']!.address])).toEqual([
+      ['bob', '192.168.122.25'],
+      ['alice', '192.168.122.26'],
+    ]);
+  });
 });
 
 describe('parameter trees', () => {
