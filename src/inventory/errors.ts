@@ -9,6 +9,8 @@ export type InputErrorCode =
   | 'INVENTORY_LITERAL_SECRET'
   | 'INVENTORY_RULE'
   | 'INVENTORY_SECRET_MISSING'
+  /** A file the inventory names (SSH key, known_hosts, agent socket) is missing or unusable (src/inventory/files.ts). */
+  | 'INVENTORY_FILE'
   | 'PLAYBOOK_SCHEMA'
   | 'PLAYBOOK_UNKNOWN_KEY'
   | 'PLAYBOOK_LITERAL_SECRET'

@@ -2,11 +2,12 @@
  * Schema-valid, rule-valid inventory -> the engine's model: defaults applied,
  * paths made absolute, secrets read from the environment or a prompt.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Endpoint, HostKeyPolicy } from '../ssh/types.js';
 import type { InputError } from './errors.js';
 import { formatPath } from './errors.js';
+import { secretFileProblem } from './files.js';
 import { parseCidr } from './net.js';
 import { effectiveJump } from './rules.js';
 import type { AuthFile, InventoryFile, JumpEndpointFile, NamedSecretRefFile, SecretRefFile } from './schema.js';
@@ -113,16 +114,13 @@ export async function normalizeInventory(
   // A named secret from a file: owner-only, one trailing newline dropped.
   const fileSecret = async (p: string, at: Path, what: string): Promise<string> => {
     const abs = file(p);
+    // The same checks as `validate` (./files.ts), then the read.
+    const problem = await secretFileProblem(p, abs, what);
+    if (problem !== undefined) {
+      errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', problem));
+      return '';
+    }
     try {
-      const st = await stat(abs);
-      if (!st.isFile()) {
-        errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} to be a file holding the ${what}, found something else`));
-        return '';
-      }
-      if ((st.mode & 0o077) !== 0) {
-        errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} (the ${what}) to be readable by its owner only (mode 0600 or 0400), found mode 0${(st.mode & 0o777).toString(8)}: chmod 600 it`));
-        return '';
-      }
       const v = (await readFile(abs, 'utf8')).replace(/\r?\n$/, '');
       if (v === '') errors.push(errorAt(source, [...at, 'file'], 'INVENTORY_SECRET_MISSING', `expected ${p} to hold the ${what}, found it empty`));
       return v;

@@ -64,7 +64,7 @@ describe('inventory secrets: map', () => {
     if (r.ok) return;
     const msgs = r.errors.map((e) => `${e.path}: ${e.message}`);
     expect(msgs).toEqual([
-      'secrets.a.file: expected open (the secret a) to be readable by its owner only (mode 0600 or 0400), found mode 0644: chmod 600 it',
+      'secrets.a.file: expected open (the secret a) to be readable by its owner only (mode 0600 or 0400), found mode 0644, readable by group/others: chmod 600 it',
       'secrets.b.file: expected missing to hold the secret b, found no such file',
       'secrets.c.env: expected environment variable HA_UNSET to hold the secret c, found it unset',
     ]);
