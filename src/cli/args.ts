@@ -62,7 +62,14 @@ export function parseCli(argv: readonly string[]): Cli {
     if (!ok.includes(k)) throw new UsageError(`option --${k} does not apply to "${cmd}"`);
   }
   if (rest.length > 2) throw new UsageError(`too many arguments for "${cmd}": ${rest.join(' ')}`);
-  const limit = (v.limit ?? []).flatMap((l) => l.split(',')).map((s) => s.trim()).filter(Boolean);
+  // an empty name (`--limit ""`, `--limit ,`, `--limit bob,`: an unset $NODE in a script) never means "every node"
+  for (const l of v.limit ?? []) {
+    if (l.split(',').some((s) => s.trim() === '')) throw new UsageError(`--limit needs node names, found ${JSON.stringify(l)} (an empty name; to run on every node, leave --limit out)`);
+  }
+  const limit = (v.limit ?? []).flatMap((l) => l.split(',')).map((s) => s.trim());
+  for (const [flag, value] of [['--from', v.from], ['--plan', v.plan], ['-o/--out', v.out]] as const) {
+    if (value !== undefined && value.trim() === '') throw new UsageError(`${flag} needs a value, found an empty one`);
+  }
   let concurrency: number | undefined;
   if (v.concurrency !== undefined) {
     concurrency = Number(v.concurrency);

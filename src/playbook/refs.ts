@@ -70,7 +70,14 @@ const LIST_ROOT = /^(nodes|targets|group\.([A-Za-z0-9_-]+))\[(\*|[0-9]+)\]/;
 export function readParamTree(source: YamlSource, at: DocPath): { tree: ParamTree; problems: RefProblem[] } {
   const problems: RefProblem[] = [];
   const walk = (node: unknown, p: DocPath): ParamTree => {
-    if (isAlias(node)) return walk(node.resolve(source.doc), p);
+    if (isAlias(node)) {
+      // parseYamlSource refused cycles and alias bombs, so this ends; a depth bound all the same
+      if (p.length - at.length > 500) {
+        problems.push({ docPath: p, message: `alias *${node.source} nests more than 500 levels deep` });
+        return null;
+      }
+      return walk(source.aliases.get(node) ?? node.resolve(source.doc), p);
+    }
     if (isScalar(node)) {
       if (node.tag === REF_TAG) {
         const expr = String(node.value).trim();
