@@ -1,6 +1,7 @@
 /**
  * playbooks/arbitrator.yaml (004: two data nodes and a small arbitrator) on
- * three fresh test-bed nodes: one apply ends with bob and alice in one
+ * three fresh test-bed nodes (named unlike the lab: oslo, bergen, witness;
+ * the primary is the second data node): one apply ends with both data nodes in one
  * corosync cluster whose quorum device is corosync-qnetd on the arbiter
  * (3 votes), the data service on one data node; a second apply changes
  * nothing; the active data node hard-stopped, the other keeps quorum (its
@@ -16,7 +17,9 @@ import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../s
 import { clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
-const DATA = ['bob', 'alice'];
+// Named unlike the lab, the primary (initial sync, mkfs) on the second data node.
+const [D1, D2, ARB] = ['oslo', 'bergen', 'witness'];
+const DATA = [D1, D2];
 const MEMBERS = ['data_fs', 'data_ip', 'data_service'];
 
 let bed: Bed;
@@ -34,11 +37,11 @@ function serviceAt(s: ClusterStatus): string | undefined {
 
 describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => {
   beforeAll(async () => {
-    bed = await startBed({ nodes: [...DATA, 'arbiter'], networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
+    bed = await startBed({ nodes: [...DATA, ARB], networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
     dir = await mkdtemp(join(tmpdir(), 'ha-arbitrator-'));
-    const inv = await bedInventory(bed, { dir, cluster: 'arb', primary: 'bob', playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb' } });
-    (inv['nodes'] as Record<string, Record<string, unknown>>)['arbiter']!['groups'] = ['arbitrator'];
-    const members = { bob: {}, alice: {} };
+    const inv = await bedInventory(bed, { dir, cluster: 'arb', primary: D2, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb' } });
+    (inv['nodes'] as Record<string, Record<string, unknown>>)[ARB]!['groups'] = ['arbitrator'];
+    const members = { [D1]: {}, [D2]: {} };
     inv['drbd'] = [{ name: 'data', minor: 0, port: 7788, network: 'replication', disk: '/dev/vdb1', protocol: 'C', sync_rate: '100M', nodes: members }];
     inv['filesystems'] = [{ name: 'data_fs', drbd: 'data', directory: '/srv/data', fstype: 'ext4' }];
     inv['vips'] = [{ name: 'data_ip', ip: lanAddress(bed, 120), cidr_netmask: 32, nic: 'eth0', network: 'lan' }];
@@ -60,25 +63,25 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
     expect(r.code).toBe(0);
     // the arbitrator got only qnetd: no pacemaker, no corosync member
-    expect((await nodes.try('arbiter', 'systemctl is-active corosync-qnetd')).out).toBe('active');
-    expect((await nodes.try('arbiter', 'dpkg-query -W -f "${db:Status-Status}" pacemaker')).out).not.toBe('installed');
+    expect((await nodes.try(ARB, 'systemctl is-active corosync-qnetd')).out).toBe('active');
+    expect((await nodes.try(ARB, 'dpkg-query -W -f "${db:Status-Status}" pacemaker')).out).not.toBe('installed');
   }, 400_000);
 
-  it('bob and alice are one cluster with the arbitrator’s vote (3 votes, quorum device), the service on one data node', async () => {
+  it('the data nodes are one cluster with the arbitrator’s vote (3 votes, quorum device), the service on one data node', async () => {
     const q = await until('the quorum device voting', async () => {
-      const out = (await nodes.try('bob', 'corosync-quorumtool -s')).out;
+      const out = (await nodes.try(D1, 'corosync-quorumtool -s')).out;
       return /Total votes:\s+3/.test(out) && /Qdevice/.test(out) ? out : undefined;
     }, 60_000);
     expect(q).toMatch(/Quorate:\s+Yes/);
-    expect((await nodes.sh('arbiter', 'corosync-qnetd-tool -l')).match(/Node ID/g)?.length).toBe(2);
+    expect((await nodes.sh(ARB, 'corosync-qnetd-tool -l')).match(/Node ID/g)?.length).toBe(2);
     const s = await until('the data service started', async () => {
-      const st = await clusterStatus(nodes, 'bob');
+      const st = await clusterStatus(nodes, D1);
       return serviceAt(st) ? st : undefined;
     }, 60_000).catch(async (e: unknown) => {
-      const diag = await nodes.try('bob', 'crm_mon -1 -r -f; ls -ld /srv/data; ls -l /dev/drbd*; grep -i "Filesystem\\|data_fs" /var/log/pacemaker/pacemaker.log | tail -30');
+      const diag = await nodes.try(D1, 'crm_mon -1 -r -f; ls -ld /srv/data; ls -l /dev/drbd*; grep -i "Filesystem\\|data_fs" /var/log/pacemaker/pacemaker.log | tail -30');
       throw new Error(`${String(e)}\n${diag.out}\n${diag.err}`);
     });
-    expect(s.online).toEqual(['alice', 'bob']);
+    expect(s.online).toEqual([...DATA].sort());
     active = serviceAt(s)!;
     expect(await nodes.sh(active, 'findmnt -n -o SOURCE /srv/data')).toBe('/dev/drbd0');
   }, 120_000);

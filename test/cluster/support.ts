@@ -3,6 +3,7 @@
  * (the bed inventory + cluster IPs on the lan subnet + corosync's key as an
  * owner-only file), and crm_mon's XML read into (resource, role, node) rows.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,8 +35,40 @@ export async function clusterStatus(nodes: { sh(name: string, line: string): Pro
   return parseStatus(await nodes.sh(node, 'crm_mon -1 --output-as=xml'));
 }
 
-export async function writeKopanoInventory(bed: Bed, dir: string, playbook: string): Promise<{ path: string; mysqlIp: string; kopanoIp: string; authkey: string }> {
-  const inv = await bedInventory(bed, { dir, cluster: 'kopano', primary: 'bob', playbook, stepTimeout: '5m', vars: { data_disk: '/dev/vdb', mysql_size: '300M' } });
+/**
+ * The bed image's sudo user `ha` (NOPASSWD by default) now needs a password
+ * for sudo, as on a typical server: set out of band (docker exec, the
+ * password on stdin), as an admin would from a console.
+ */
+export async function requireSudoPassword(bed: Bed, password: string): Promise<void> {
+  const run = (id: string, argv: string[], input: string) =>
+    new Promise<void>((resolve, reject) => {
+      const p = execFile('docker', ['exec', '-i', id, ...argv], (err, _out, stderr) => (err ? reject(new Error(`${argv.join(' ')}: ${stderr}`)) : resolve()));
+      p.stdin!.end(input);
+    });
+  for (const n of bed.nodes) {
+    await run(n.containerId, ['chpasswd'], `ha:${password}\n`);
+    await run(n.containerId, ['sh', '-c', 'cat > /etc/sudoers.d/ha && chmod 0440 /etc/sudoers.d/ha && visudo -cq'], 'ha ALL=(ALL:ALL) ALL\n');
+  }
+}
+
+export interface KopanoInventoryOptions {
+  /** The node with role primary (default: the bed's first node). */
+  primary?: string;
+  /** Log in as the bed's sudo user `ha`, elevating with this environment variable's password. */
+  sudoPasswordEnv?: string;
+}
+
+export async function writeKopanoInventory(
+  bed: Bed,
+  dir: string,
+  playbook: string,
+  opts: KopanoInventoryOptions = {},
+): Promise<{ path: string; mysqlIp: string; kopanoIp: string; authkey: string }> {
+  const inv = await bedInventory(bed, { dir, cluster: 'kopano', primary: opts.primary ?? bed.nodes[0]!.name, playbook, stepTimeout: '5m', vars: { data_disk: '/dev/vdb', mysql_size: '300M' } });
+  if (opts.sudoPasswordEnv !== undefined) {
+    inv['ssh'] = { ...(inv['ssh'] as Record<string, unknown>), user: 'ha', become: { method: 'sudo', password: { env: opts.sudoPasswordEnv } } };
+  }
   const mysqlIp = lanAddress(bed, 101);
   const kopanoIp = lanAddress(bed, 100);
   inv['vips'] = [

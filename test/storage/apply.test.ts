@@ -1,6 +1,7 @@
 /**
  * Issue 5, "Judged by": on two fresh test-bed nodes (bob, alice; lan and
- * replication networks), ONE `ha-provision apply` of playbooks/storage.yaml
+ * replication networks), logged in as a sudo user without a password
+ * (NOPASSWD, `become: sudo`; issue 11), ONE `ha-provision apply` of playbooks/storage.yaml
  * (the full HA package list) brings hosts, services, packages, partitions,
  * both DRBD resources (UpToDate on both, bob Primary, equal bytes on both
  * backing partitions) and ext4 on both DRBD devices on bob. The plan made
@@ -33,7 +34,8 @@ describe('playbooks/storage.yaml on two fresh test-bed nodes', () => {
   beforeAll(async () => {
     bed = await startBed({ nodes: ['bob', 'alice'], networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
     dir = await mkdtemp(join(tmpdir(), 'ha-storage-apply-'));
-    inventory = await writeBedInventory(bed, { dir, cluster: 'kopano', primary: 'bob', vars: { data_disk: '/dev/vdb', mysql_size: '100M' } });
+    // as the image's sudo user `ha` (NOPASSWD sudo, as cloud images set it up): `become: sudo` elevates every step
+    inventory = await writeBedInventory(bed, { dir, cluster: 'kopano', primary: 'bob', vars: { data_disk: '/dev/vdb', mysql_size: '100M' }, ssh: { user: 'ha', become: 'sudo' } });
     nodes = new Nodes(bed);
     await nodes.connectAll();
     await nodes.sh(

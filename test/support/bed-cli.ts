@@ -18,10 +18,11 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `node bin/ha-provision.js ARGS` to its end. */
-export function cli(args: string[], cwd = ROOT): Promise<CliResult> {
+/** Runs `node bin/ha-provision.js ARGS` to its end (`env`: added to this process's environment). */
+export function cli(args: string[], cwd = ROOT, env?: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { cwd, maxBuffer: 64 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+    const opts = { cwd, maxBuffer: 64 << 20, timeout: 600_000, ...(env ? { env: { ...process.env, ...env } } : {}) };
+    execFile(process.execPath, [BIN, ...args], opts, (err, stdout, stderr) => {
       if (err && typeof (err as { code?: unknown }).code !== 'number') return reject(err);
       resolve({ code: err ? Number((err as { code: number }).code) : 0, stdout, stderr });
     });

@@ -39,6 +39,8 @@ export interface BedInventoryOptions {
   syncRate?: string;
   /** File name inside `dir` (default inventory.yaml). */
   fileName?: string;
+  /** Merged over the ssh defaults (root, the bed's key): e.g. `{user: 'ha', become: 'sudo'}` for the image's sudo user. */
+  ssh?: Record<string, unknown>;
 }
 
 /** The subnet of a bed network, as Docker allocated it. */
@@ -64,7 +66,7 @@ export async function bedInventory(bed: Bed, opts: BedInventoryOptions): Promise
     cluster: opts.cluster ?? 'bed',
     ...(opts.playbook !== undefined ? { playbook: opts.playbook } : {}),
     settings: { concurrency: bed.nodes.length, step_timeout: opts.stepTimeout ?? '5m', state_dir: 'state' },
-    ssh: { user: 'root', auth: { key: bed.privateKeyPath }, known_hosts: bed.knownHostsPath, host_key_policy: 'strict' },
+    ssh: { user: 'root', auth: { key: bed.privateKeyPath }, known_hosts: bed.knownHostsPath, host_key_policy: 'strict', ...opts.ssh },
     networks,
     nodes: Object.fromEntries(
       bed.nodes.map((n) => [
