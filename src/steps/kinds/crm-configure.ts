@@ -219,9 +219,18 @@ function promotable(id: string, cib: Cib): boolean {
 interface NotReady {
   id: string;
   failed: boolean;
+  /** An action on it is running now (Starting, Promoting...). */
+  acting?: boolean;
   /** Why, for messages. */
   text: string;
 }
+
+/**
+ * Roles crm_mon shows while an action runs (record-pending): the cluster is
+ * still acting even when crm_simulate's transition summary, which counts
+ * only actions not yet started, is empty.
+ */
+const IN_FLIGHT = new Set(['Starting', 'Stopping', 'Promoting', 'Demoting', 'Migrating']);
 
 /** Declared primitives not yet in their target role, with why. */
 function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state: 'up' }>): NotReady[] {
@@ -241,7 +250,8 @@ function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state:
     }
     const wantPromoted = promotable(prim.id, cib) && role !== 'unpromoted' && role !== 'slave';
     const ok = wantPromoted ? inst.some((i) => i.role === 'Promoted') : inst.some((i) => i.active && (i.role === 'Started' || i.role === 'Promoted' || i.role === 'Unpromoted'));
-    if (!ok) out.push({ id: prim.id, failed: false, text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})` });
+    const acting = inst.some((i) => IN_FLIGHT.has(i.role));
+    if (!ok) out.push({ id: prim.id, failed: false, acting, text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})` });
   }
   return out;
 }
@@ -249,6 +259,12 @@ function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state:
 export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
   kind: 'crm-configure',
   params: crmConfigureParams,
+  // the CIB, but also the cluster's status and its next transition (crm_mon,
+  // crm_simulate): what every node runs and can run (its services, devices,
+  // packages, files): anything, anywhere
+  reads: () => undefined,
+  // the CIB; then the cluster acts (starts, stops, moves resources on every node)
+  writes: (p) => ['cib:', 'cluster:', p.record],
   probes(p) {
     return [
       cibProbe('cib', p.sudo),
@@ -311,8 +327,10 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
     const t = parseTransition(fact(facts, 'transition'));
     const notYet = notReady(p, cib, mon);
     const total = p.primitives.length;
-    if (t.pending.length > 0) {
-      const shown = t.pending.slice(0, 4).join('; ') + (t.pending.length > 4 ? `; +${t.pending.length - 4} more` : '');
+    const acting = notYet.filter((x) => x.acting);
+    if (t.pending.length > 0 || acting.length > 0) {
+      const actions = t.pending.length > 0 ? t.pending : acting.map((x) => `${x.id} in progress`);
+      const shown = actions.slice(0, 4).join('; ') + (actions.length > 4 ? `; +${actions.length - 4} more` : '');
       return [wait(`the cluster is still acting (${shown})${notYet.length ? `; ${notYet.map((x) => x.text).join('; ')}` : ''}`, total ? (total - notYet.length) / total : undefined)];
     }
     const failed = notYet.filter((x) => x.failed);
