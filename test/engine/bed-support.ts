@@ -1,5 +1,5 @@
 /**
- * Shared by test/engine/bed-*.test.ts: the BUILT CLI (`node bin/ha-provision.js`)
+ * Shared by test/engine/bed-*.test.ts and cli-refusals.test.ts: the BUILT CLI (`node bin/ha-provision.js`)
  * as a child process (run to the end, or SIGKILLed when the journal shows a
  * step started), a build that runs only when src/ is newer than the bundle, and
  * SSH to test-bed nodes (strict host keys, the bed's key), as ha-provision

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { parseCli, UsageError } from '../../src/cli/args.js';
+import { main } from '../../../src/cli/main.js';
+import { parseCli, UsageError } from '../../../src/cli/args.js';
 
 async function run(args: string[], cwd = tmpdir()) {
   let stdout = '';

@@ -1,12 +1,12 @@
 /** The bench's pure parts: output parsers, statistics, targets, the workload's expected tree. */
 import { describe, expect, it } from 'vitest';
-import type { BenchResult, Cell } from '../../bench/lib/bench.js';
-import { checkConverged } from '../../bench/lib/bench.js';
-import type { Snapshot } from '../../bench/lib/hosts.js';
-import { stats, targets } from '../../bench/lib/report.js';
-import { parseRecap } from '../../bench/lib/tools/ansible.js';
-import { parseHaChanges } from '../../bench/lib/tools/ha.js';
-import { expectedTree, floorScript, makeWorkload, sha256 } from '../../bench/lib/workload.js';
+import type { BenchResult, Cell } from '../../../bench/lib/bench.js';
+import { checkConverged } from '../../../bench/lib/bench.js';
+import type { Snapshot } from '../../../bench/lib/hosts.js';
+import { stats, targets } from '../../../bench/lib/report.js';
+import { parseRecap } from '../../../bench/lib/tools/ansible.js';
+import { parseHaChanges } from '../../../bench/lib/tools/ha.js';
+import { expectedTree, floorScript, makeWorkload, sha256 } from '../../../bench/lib/workload.js';
 
 describe('output parsers', () => {
   it('sums Ansible PLAY RECAP lines', () => {
