@@ -5,10 +5,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { planHasChanges, planSchema, type Plan } from '../plan/types.js';
+import { planHasChanges, type Plan } from '../plan/types.js';
 import { renderPlan } from '../plan/render.js';
 import { selectWork, type SelectOptions } from '../plan/select.js';
 import { loadProject, type Project } from '../playbook/resolve.js';
@@ -24,6 +24,7 @@ import { plainReporter } from '../report/plain.js';
 import type { Cli, RunFlags } from './args.js';
 import { EXIT } from './exit-codes.js';
 import { formatInputError, type CliIO } from './main.js';
+import { outFileProblem, planPrecheck, readPlanFile, stateDirProblem } from './preflight.js';
 import { ttyPrompt } from './prompt.js';
 
 function newRunId(now: Date): string {
@@ -93,11 +94,22 @@ function selection(project: Project, opts: SelectOptions, io: CliIO) {
 }
 
 export async function planCommand(inventory: string, playbook: string | undefined, out: string | undefined, json: boolean, flags: RunFlags, io: CliIO, registry: StepKinds): Promise<number> {
+  // checked before loading (a prompt for a secret) and before any connection
+  const outProblem = out !== undefined ? outFileProblem(out, io.cwd) : undefined;
+  if (outProblem) {
+    io.stderr(`ha-provision: ${outProblem}\n`);
+    return EXIT.INVALID;
+  }
   const project = await load(inventory, playbook, io, registry);
   if (!project) return EXIT.INVALID;
   const options: SelectOptions = { limit: flags.limit, ...(flags.from !== undefined ? { from: flags.from } : {}) };
   const sel = selection(project, options, io);
   if (!sel) return EXIT.INVALID;
+  const stateProblem = stateDirProblem(project);
+  if (stateProblem) {
+    io.stderr(`ha-provision: ${stateProblem}\n`);
+    return EXIT.INVALID;
+  }
   const ints = interrupts(io, true);
   const now = io.now ?? (() => new Date());
   const log = openRunLog(project.settings.stateDir, `plan-${newRunId(now())}`, project.secrets);
@@ -123,28 +135,11 @@ export async function planCommand(inventory: string, playbook: string | undefine
   }
 }
 
-async function readPlan(path: string, io: CliIO): Promise<Plan | undefined> {
-  let text: string;
-  try {
-    text = await readFile(resolve(io.cwd, path), 'utf8');
-  } catch (err) {
-    io.stderr(`ha-provision: cannot read plan ${path}: ${(err as Error).message}\n`);
-    return undefined;
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    io.stderr(`ha-provision: ${path} is not JSON: ${(err as Error).message}\n`);
-    return undefined;
-  }
-  const r = planSchema.safeParse(data);
-  if (!r.success) {
-    const first = r.error.issues[0];
-    io.stderr(`ha-provision: ${path} is not an ha-provision plan: ${first ? `${first.path.join('.')}: ${first.message}` : 'invalid'}\n`);
-    return undefined;
-  }
-  return r.data;
+/** A plan refused before the lock, the journal or any connection (src/cli/preflight.ts). */
+function refusePlan(path: string, reasons: readonly string[], json: boolean, io: CliIO): number {
+  if (json) io.stdout(JSON.stringify({ outcome: 'stale', reasons }, null, 2) + '\n');
+  io.stderr(`ha-provision: the plan ${path} cannot be applied; nothing was contacted or changed. Make a new plan.\n${reasons.map((r) => `  - ${r}\n`).join('')}`);
+  return EXIT.STALE;
 }
 
 export async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliIO, registry: StepKinds): Promise<number> {
@@ -153,17 +148,35 @@ export async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliI
   let playbook = cli.playbook;
   let flags = cli.run;
   if (cli.plan !== undefined) {
-    plan = await readPlan(cli.plan, io);
-    if (!plan) return EXIT.INVALID;
+    const read = await readPlanFile(cli.plan, io.cwd);
+    if (!read.ok) {
+      io.stderr(`ha-provision: ${read.message}\n`);
+      return EXIT.INVALID;
+    }
+    if (read.integrity.length > 0) return refusePlan(cli.plan, read.integrity, cli.json, io);
+    plan = read.plan;
     inventory ??= plan.inventoryPath;
     playbook ??= plan.playbookPath;
     flags = { ...flags, limit: plan.limit ?? [], ...(plan.from !== undefined ? { from: plan.from } : {}) };
   }
   const project = await load(inventory!, playbook, io, registry);
   if (!project) return EXIT.INVALID;
+  if (plan) {
+    const reasons = planPrecheck(plan, project);
+    if (reasons.length > 0) return refusePlan(cli.plan!, reasons, cli.json, io);
+  }
   const options: SelectOptions = { limit: flags.limit, ...(flags.from !== undefined ? { from: flags.from } : {}) };
   const sel = selection(project, options, io);
   if (!sel) return EXIT.INVALID;
+  if (plan) {
+    const reasons = planPrecheck(plan, project, sel);
+    if (reasons.length > 0) return refusePlan(cli.plan!, reasons, cli.json, io);
+  }
+  const stateProblem = stateDirProblem(project);
+  if (stateProblem) {
+    io.stderr(`ha-provision: ${stateProblem}\n`);
+    return EXIT.INVALID;
+  }
 
   const ints = interrupts(io);
   const now = io.now ?? (() => new Date());

@@ -52,8 +52,11 @@ export function parseYamlSource(file: string, text: string, customTags: Tags = [
   }
   const errors: InputError[] = [...doc.errors, ...doc.warnings].map((e) => {
     const { line, col } = lines.linePos(e.pos[0]);
-    const dup = e.code === 'DUPLICATE_KEY' ? duplicateKey(doc, e.pos[0]) : undefined;
-    if (dup) return { file, line, column: col, path: formatPath(dup.path), message: `duplicate key "${dup.key}": a key may appear only once in a map (the first is at line ${lines.linePos(dup.first).line})`, code: 'YAML_SYNTAX' as const };
+    const dup = e.code === 'DUPLICATE_KEY' ? (duplicateKey(doc, e.pos[0]) ?? keyAt(text, e.pos[0])) : undefined;
+    if (dup) {
+      const first = dup.first !== e.pos[0] ? ` (the first is at line ${lines.linePos(dup.first).line})` : '';
+      return { file, line, column: col, path: formatPath(dup.path), message: `duplicate key "${dup.key}": a key may appear only once in a map${first}`, code: 'YAML_SYNTAX' as const };
+    }
     return { file, line, column: col, path: '', message: yamlMessage(e.message), code: 'YAML_SYNTAX' as const };
   });
   if (errors.length > 0) return { source, errors, data: undefined };
@@ -152,6 +155,13 @@ function duplicateKey(doc: Document.Parsed, offset: number): { key: string; path
   return found;
 }
 
+/** The key written at `offset` (when the composer could not place it: the document is broken around it). */
+function keyAt(text: string, offset: number): { key: string; path: (string | number)[]; first: number } | undefined {
+  const m = /^["']?([^"':\n{}[\],#]+)/.exec(text.slice(offset, offset + 200));
+  const key = m?.[1]?.trim();
+  return key ? { key, path: [], first: offset } : undefined;
+}
+
 /**
  * Finds every alias's node (in document order, as the YAML spec says: the
  * last node with that anchor before the alias), refuses an alias inside the
@@ -212,6 +222,9 @@ function checkAliases(doc: Document.Parsed, targets: Map<Alias, Node>): ShapePro
     size.set(node, n);
     return n;
   };
+  for (const [alias, p] of aliasPaths) {
+    if (!targets.has(alias)) return { offset: startOf(alias) ?? 0, path: p, message: `alias *${alias.source} names no anchor before it (write &${alias.source} on a value above it)` };
+  }
   const total = sizeOf(doc.contents);
   if (cycle) return cycle;
   if (total <= limit) return undefined;

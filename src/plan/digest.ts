@@ -45,7 +45,7 @@ export function paramsDigest(params: unknown): string {
 }
 
 /** JSON with sorted keys; Maps as sorted [key, value] lists, Sets as lists. */
-function stableJson(v: unknown): string {
+export function stableJson(v: unknown): string {
   if (v instanceof Map) return stableJson([...v.entries()].sort(([a], [b]) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0)));
   if (v instanceof Set) return stableJson([...v]);
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';

@@ -68,6 +68,8 @@ export const planSchema = z.object({
   limit: z.array(z.string()).optional(),
   from: z.string().optional(),
   nodes: z.array(planNode),
+  /** sha256 over all of the above (src/plan/seal.ts): an edited plan is refused. */
+  digest: z.string().optional(),
 });
 export type Plan = z.infer<typeof planSchema>;
 

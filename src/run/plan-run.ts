@@ -3,6 +3,7 @@ import PQueue from 'p-queue';
 import { buildPlan, type Gathered } from '../plan/build.js';
 import type { Selection, SelectOptions } from '../plan/select.js';
 import type { Plan } from '../plan/types.js';
+import { sealPlan } from '../plan/seal.js';
 import type { Project } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
 import { gatherNode } from './gather.js';
@@ -28,7 +29,7 @@ export async function makePlan(req: { project: Project; selection: Selection; op
   const links = req.selection.nodes.map((n) => new NodeLink(n, deps.connect, deps.emit));
   try {
     const gathered = await gatherAll(links, req.selection, deps, req.concurrency ?? req.project.settings.concurrency);
-    return buildPlan({ ...req, registry: deps.registry, gathered, now: deps.now() });
+    return sealPlan(buildPlan({ ...req, registry: deps.registry, gathered, now: deps.now() }));
   } finally {
     await Promise.all(links.map((l) => l.close()));
   }
