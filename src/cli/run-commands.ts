@@ -20,6 +20,7 @@ import { openSession } from '../ssh/index.js';
 import type { StepKinds } from '../steps/registry.js';
 import { jsonCollector } from '../report/json.js';
 import { openRunLog } from '../report/log.js';
+import { safeJson } from '../report/escape.js';
 import { plainReporter } from '../report/plain.js';
 import type { Cli, RunFlags } from './args.js';
 import { EXIT } from './exit-codes.js';
@@ -123,8 +124,8 @@ export async function planCommand(inventory: string, playbook: string | undefine
       io.stderr('interrupted: no plan made.\n');
       return EXIT.INTERRUPTED;
     }
-    if (out !== undefined) await writeFile(resolve(io.cwd, out), JSON.stringify(plan, null, 2) + '\n', { mode: 0o600 });
-    if (json) io.stdout(JSON.stringify(plan, null, 2) + '\n');
+    if (out !== undefined) await writeFile(resolve(io.cwd, out), safeJson(plan, 2) + '\n', { mode: 0o600 });
+    if (json) io.stdout(safeJson(plan, 2) + '\n');
     else io.stdout(renderPlan(plan, { showOk: flags.verbose }) + (out !== undefined ? `Plan written to ${out}; apply it with: ha-provision apply --plan ${out}\n` : ''));
     const bad = plan.nodes.some((n) => n.error !== undefined || n.steps.some((s) => s.status === 'error' || s.status === 'refused'));
     if (bad) return EXIT.FAILED;

@@ -1,4 +1,5 @@
 /** Plan -> text for people. Pure. */
+import { escapeTerminal } from '../report/escape.js';
 import type { Plan, PlanStatus, ShownChange } from './types.js';
 
 const SIGN: Record<PlanStatus, string> = { ok: '=', change: '~', pending: '?', refused: '!', error: 'x' };
@@ -39,5 +40,6 @@ export function renderPlan(plan: Plan, opts: { showOk?: boolean } = {}): string 
   }
   const c = countPlan(plan);
   out.push('', `Plan: ${c.change} to change, ${c.pending} known after apply, ${c.ok} ok, ${c.refused} refused, ${c.error} error(s).`);
-  return out.join('\n') + '\n';
+  // diffs, descriptions and reasons come from nodes' files and output (or an edited plan file): shown, not obeyed
+  return escapeTerminal(out.join('\n')) + '\n';
 }

@@ -5,6 +5,7 @@
  */
 import { Listr, type ListrTaskWrapper } from 'listr2';
 import type { Emit, RunEvent } from '../run/events.js';
+import { escapeDeep } from './escape.js';
 import { renderSummary } from './summary.js';
 
 interface NodeView {
@@ -48,7 +49,8 @@ export function liveReporter(o: { write: (s: string) => void; stream: NodeJS.Wri
     running = list.run().catch(() => undefined);
   };
 
-  const emit: Emit = (e) => {
+  const emit: Emit = (raw) => {
+    const e = escapeDeep(raw); // what nodes say is shown, not obeyed (./escape.ts)
     switch (e.type) {
       case 'run-start':
         start(e);

@@ -1,5 +1,6 @@
 /** Plain lines (no TTY, CI): one line per step result that matters, then the summary. */
 import type { Emit, RunEvent } from '../run/events.js';
+import { escapeDeep } from './escape.js';
 import { renderSummary } from './summary.js';
 
 export interface PlainOptions {
@@ -10,7 +11,8 @@ export interface PlainOptions {
 
 export function plainReporter(o: PlainOptions): Emit {
   const lastProgress = new Map<string, string>();
-  return (e: RunEvent) => {
+  return (raw: RunEvent) => {
+    const e = escapeDeep(raw); // what nodes say is shown, not obeyed (./escape.ts)
     switch (e.type) {
       case 'run-start':
         o.write(`run ${e.runId}: ${e.steps.length} step(s) on ${e.nodes.length} node(s)\n`);
