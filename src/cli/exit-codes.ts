@@ -14,5 +14,11 @@ export const EXIT = {
   LOCKED: 5,
   /** Only with --detailed-exitcode: success, and changes were made (apply) or are planned (plan). */
   CHANGES: 6,
+  /**
+   * The plan holds a refusal that no earlier step can lift (a step refuses on
+   * what it reads, and nothing before it may change that): `plan` says so;
+   * `apply` stops before its first change. Nothing was changed.
+   */
+  REFUSED: 7,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

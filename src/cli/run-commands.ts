@@ -127,7 +127,12 @@ export async function planCommand(inventory: string, playbook: string | undefine
     if (out !== undefined) await writeFile(resolve(io.cwd, out), safeJson(plan, 2) + '\n', { mode: 0o600 });
     if (json) io.stdout(safeJson(plan, 2) + '\n');
     else io.stdout(renderPlan(plan, { showOk: flags.verbose }) + (out !== undefined ? `Plan written to ${out}; apply it with: ha-provision apply --plan ${out}\n` : ''));
-    const bad = plan.nodes.some((n) => n.error !== undefined || n.steps.some((s) => s.status === 'error' || s.status === 'refused'));
+    const refused = plan.nodes.reduce((k, n) => k + n.steps.filter((s) => s.status === 'refused').length, 0);
+    if (refused > 0) {
+      io.stderr(`ha-provision: the plan holds ${refused} refusal(s) that no earlier step can lift: apply would stop before its first change.\n`);
+      return EXIT.REFUSED;
+    }
+    const bad = plan.nodes.some((n) => n.error !== undefined || n.steps.some((s) => s.status === 'error'));
     if (bad) return EXIT.FAILED;
     return flags.detailedExitcode && planHasChanges(plan) ? EXIT.CHANGES : EXIT.OK;
   } finally {
@@ -203,6 +208,13 @@ export async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliI
         if (collector) io.stdout(JSON.stringify({ outcome: 'stale', reasons: result.reasons }, null, 2) + '\n');
         io.stderr(`ha-provision: the plan ${cli.plan} is stale; nothing was changed. Make a new plan.\n${result.reasons.map((r) => `  - ${r}\n`).join('')}`);
         return EXIT.STALE;
+      case 'refused':
+        if (collector) io.stdout(JSON.stringify({ outcome: 'refused', refusals: result.refusals }, null, 2) + '\n');
+        // the refusals themselves were reported as messages (above, or in the JSON report)
+        io.stderr(
+          `ha-provision: stopped before the first change: the plan holds ${result.refusals.length} refusal(s) that no earlier step can lift (${result.refusals.map((r) => `${r.node}: ${r.step}`).join(', ')}); nothing was changed.\nlog: ${log.path}\n`,
+        );
+        return EXIT.REFUSED;
       case 'done':
         if (collector) io.stdout(JSON.stringify(collector.report, null, 2) + '\n');
         io.stderr(`log: ${log.path}\n`);
@@ -218,6 +230,8 @@ export async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliI
             return EXIT.INTERRUPTED;
           case 'stale':
             return EXIT.STALE;
+          case 'refused':
+            return EXIT.REFUSED;
         }
     }
   } finally {

@@ -2,16 +2,23 @@
  * Planning from gathered facts: pure and synchronous.
  *
  * The "known after apply" rule: a step is `pending` when its facts may
- * depend on an earlier change: an earlier step on the same node that is not
- * `ok` and whose kind may write what this step's kind reads (declared paths
- * overlap; a kind that declares nothing may read or write anything: e.g.
- * `command`), or an earlier step on the node that is refused/error (the node
- * stops there), or a step it waits for that is not `ok` on some node. Its
- * changes are still computed from the current facts and shown, but they are
- * provisional: apply decides on the facts it reads when it gets there.
+ * depend on an earlier change: an earlier step that is not `ok` and whose
+ * kind may write what this step's kind reads (`writes`/`reads`, resource
+ * names, src/steps/contract.ts: on the same node any overlap counts, on
+ * another node only shared names such as drbd:, cib:, cluster:; a kind that
+ * declares nothing may read or write anything, anywhere: e.g. `command`).
+ * A step that would run after its node stopped (an earlier step refused or
+ * in error there) or after a waited-for step that cannot finish is pending
+ * too. Its changes are still computed from the current facts and shown, but
+ * they are provisional: apply decides on the facts it reads when it gets there.
+ *
+ * A refusal no earlier change can lift stays `refused` (even after a step
+ * that stops the node, a waited-for step, or other changes): what the step
+ * reads stays as it is until then, so apply would refuse it too. `plan`
+ * exits non-zero for it and `apply` stops before its first change.
  */
 import type { Project } from '../playbook/resolve.js';
-import { pathsOverlap, type Facts } from '../steps/contract.js';
+import { mayAffect, type Facts } from '../steps/contract.js';
 import { maskSecrets } from '../steps/mask.js';
 import type { StepKinds } from '../steps/registry.js';
 import { changesDigest, factsDigest } from './digest.js';
@@ -34,15 +41,18 @@ export interface BuildPlanInput {
 
 export function buildPlan({ project, selection, registry, gathered, options, now }: BuildPlanInput): Plan {
   const byNode = new Map<string, PlanNode>(selection.nodes.map((n) => [n.name, { name: n.name, steps: [] }]));
-  const notOk = new Map<string, boolean>(); // step id -> not ok on some node
-  // per node: earlier steps not ok, with the paths they may write (undefined: anything)
-  const dirty = new Map<string, { step: string; writes: readonly string[] | undefined; stops: boolean }[]>();
+  // every EARLIER step that is not ok, on any node, with what it may write (undefined: anything);
+  // a step's own run on the other nodes is not earlier (it runs alongside)
+  const dirty: { node: string; step: string; status: string; writes: readonly string[] | undefined; stops: boolean }[] = [];
+  // step id -> a node where it is refused or in error (steps waiting for it will not run)
+  const stuck = new Map<string, { node: string; status: string }>();
   for (const node of selection.nodes) {
     const g = gathered[node.name];
     if (g && 'error' in g) byNode.get(node.name)!.error = maskSecrets(g.error, node.secrets);
   }
   for (const step of selection.steps) {
     const kind = registry.kind(step.kind);
+    const mine: typeof dirty = [];
     for (const name of step.targets) {
       const node = selection.nodes.find((n) => n.name === name);
       const pn = byNode.get(name);
@@ -73,24 +83,31 @@ export function buildPlan({ project, selection, registry, gathered, options, now
       const params = step.paramsByNode[name];
       const sn = stepNode(node);
       const reads = safe(() => kind.reads?.(params, sn));
-      const waited = step.waitFor.find((w) => notOk.get(w));
-      const earlier = (dirty.get(name) ?? []).find(
-        (d) => d.stops || d.writes === undefined || reads === undefined || d.writes.some((w) => reads.some((r) => pathsOverlap(w, r))),
-      );
-      if (ps.status !== 'error' && (earlier !== undefined || waited !== undefined)) {
-        const why = earlier
-          ? `known after apply: step ${earlier.step} ${earlier.stops ? 'stops this node' : 'changes this node'} first`
-          : `known after apply: waits for step ${waited}, which changes first`;
-        ps = { ...ps, status: 'pending', reason: ps.reason ? `${why}; now: ${ps.reason}` : why };
+      // an earlier change that may alter what this step reads: on this node first, then elsewhere
+      const lifter = dirty.find((d) => d.node === name && mayAffect(d.writes, reads, true)) ?? dirty.find((d) => d.node !== name && mayAffect(d.writes, reads, false));
+      const stopper = dirty.find((d) => d.node === name && d.stops);
+      const blocked = step.waitFor.find((w) => stuck.has(w));
+      let why: string | undefined;
+      if (lifter) {
+        if (lifter.node === name) why = `step ${lifter.step} ${lifter.stops ? 'stops this node' : 'changes this node'} first`;
+        else why = lifter.stops ? `step ${lifter.step} (${lifter.status} on ${lifter.node}) may change what it reads` : `step ${lifter.step} changes ${lifter.node} first`;
+      } else if (ps.status !== 'refused' && stopper) {
+        why = `step ${stopper.step} stops this node first`;
+      } else if (ps.status !== 'refused' && blocked !== undefined) {
+        const b = stuck.get(blocked)!;
+        why = `waits for step ${blocked}, which is ${b.status === 'refused' ? 'refused' : 'in error'} on ${b.node}`;
+      }
+      if (ps.status !== 'error' && why !== undefined) {
+        ps = { ...ps, status: 'pending', reason: ps.reason ? `known after apply: ${why}; now: ${ps.reason}` : `known after apply: ${why}` };
       }
       if (ps.status !== 'ok') {
-        notOk.set(step.id, true);
-        const list = dirty.get(name) ?? [];
-        list.push({ step: step.id, writes: safe(() => kind.writes?.(params, sn)), stops: ps.status === 'refused' || ps.status === 'error' });
-        dirty.set(name, list);
+        const stops = ps.status === 'refused' || ps.status === 'error';
+        mine.push({ node: name, step: step.id, status: ps.status, writes: safe(() => kind.writes?.(params, sn)), stops });
+        if (stops && !stuck.has(step.id)) stuck.set(step.id, { node: name, status: ps.status });
       }
       pn.steps.push(ps);
     }
+    dirty.push(...mine);
   }
   return {
     format: 'ha-provision/plan',

@@ -3,9 +3,12 @@ import { z } from 'zod';
 
 /**
  * ok: already right. change: these changes would run. pending: known only
- * after apply (an earlier change on the node, or a waited-for step, changes
- * first: the changes shown are computed from current facts and may differ).
- * refused: the step kind refuses (reason). error: facts could not be read.
+ * after apply (an earlier change may alter what the step reads, or the step
+ * cannot run before an earlier one is fixed: the changes shown are computed
+ * from current facts and may differ). refused: the step kind refuses
+ * (reason), and no earlier change can alter what it reads: apply would
+ * refuse it too, so it stops before its first change. error: facts could
+ * not be read. (src/plan/build.ts)
  */
 export const planStatus = z.enum(['ok', 'change', 'pending', 'refused', 'error']);
 export type PlanStatus = z.infer<typeof planStatus>;

@@ -1,7 +1,9 @@
 /**
  * `apply`: lock, journal, one session per node, facts of every step read in
  * one round trip per node, then the scheduler runs the steps (re-check,
- * change, verify). With a saved plan, the plan is refused when stale.
+ * change, verify). With a saved plan, the plan is refused when stale. The
+ * plan made from the facts read first is checked before anything changes: a
+ * refusal no earlier step can lift stops the run there (nothing changed).
  */
 import { join } from 'node:path';
 import { buildPlan } from '../plan/build.js';
@@ -34,7 +36,20 @@ export interface ApplyRequest {
 export type ApplyResult =
   | { kind: 'locked'; message: string }
   | { kind: 'stale'; reasons: string[] }
+  | { kind: 'refused'; refusals: Refusal[] }
   | { kind: 'done'; runId: string; outcome: RunOutcome; summary: Record<string, NodeSummary> };
+
+/** A step the plan shows refused: no earlier change can lift it. */
+export interface Refusal {
+  node: string;
+  step: string;
+  reason: string;
+}
+
+/** The plan's refusals (status `refused`: certain, see src/plan/build.ts). */
+export function planRefusals(plan: Plan): Refusal[] {
+  return plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === 'refused').map((s) => ({ node: n.name, step: s.id, reason: s.reason ?? 'refused' })));
+}
 
 export function journalPath(stateDir: string): string {
   return join(stateDir, 'journal.jsonl');
@@ -79,8 +94,8 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
     const concurrency = req.concurrency ?? project.settings.concurrency;
     const gathered = await gatherAll([...links.values()], selection, deps, concurrency);
     let planned: Map<string, PlanStep> | undefined;
+    const fresh = buildPlan({ project, selection, registry: deps.registry, gathered, options: req.options, now: deps.now() });
     if (req.plan) {
-      const fresh = buildPlan({ project, selection, registry: deps.registry, gathered, options: req.options, now: deps.now() });
       const reasons = staleReasons(req.plan, fresh);
       if (reasons.length > 0) {
         journal.append({ type: 'run-end', runId, outcome: 'stale' });
@@ -88,6 +103,14 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
         return { kind: 'stale', reasons };
       }
       planned = new Map(req.plan.nodes.flatMap((n) => n.steps.map((s) => [`${n.name}\0${s.id}`, s] as const)));
+    }
+    // a refusal nothing before it can lift would stop the run there: stop before the first change instead
+    const refusals = planRefusals(fresh);
+    if (refusals.length > 0) {
+      for (const r of refusals) deps.emit({ type: 'message', level: 'error', node: r.node, text: `step ${r.step} is refused, and no earlier step can change that: ${r.reason}` });
+      journal.append({ type: 'run-end', runId, outcome: 'refused' });
+      deps.emit({ type: 'run-end', runId, outcome: 'refused', summary: {}, durationMs: deps.now().getTime() - started.getTime() });
+      return { kind: 'refused', refusals };
     }
 
     let changesMade = 0;

@@ -11,7 +11,8 @@ export interface NodeSummary {
   skipped: number;
 }
 
-export type RunOutcome = 'ok' | 'changed' | 'failed' | 'interrupted' | 'stale';
+/** stale: apply --plan found the plan stale; refused: the plan held a refusal no earlier step can lift. Both: nothing changed. */
+export type RunOutcome = 'ok' | 'changed' | 'failed' | 'interrupted' | 'stale' | 'refused';
 
 export type RunEvent =
   | { type: 'run-start'; runId: string; mode: 'plan' | 'apply'; nodes: string[]; steps: { id: string; title: string; targets: string[] }[] }

@@ -96,11 +96,15 @@ export interface StepKind<P = unknown> {
   probes(params: P, node: StepNode): Probe[];
   diff(params: P, facts: Facts, node: StepNode): Change[];
   /**
-   * Paths whose state the probes read, for the plan's "known after apply"
-   * rule. Absent (or undefined): the facts may depend on anything on the node.
+   * What the probes' results depend on, for the plan's "known after apply"
+   * rule (src/plan/build.ts), as resource names (see RESOURCES below).
+   * Absent (or undefined): the facts may depend on anything, on any node.
    */
   reads?(params: P, node: StepNode): readonly string[] | undefined;
-  /** Paths the changes may write. Absent (or undefined): the changes may affect anything on the node. */
+  /**
+   * What the changes may alter, as resource names (see RESOURCES below),
+   * whatever the facts are. Absent (or undefined): anything, on any node.
+   */
   writes?(params: P, node: StepNode): readonly string[] | undefined;
   /**
    * False when the effect of the changes cannot be re-read by the probes
@@ -127,4 +131,99 @@ export function pathsOverlap(a: string, b: string): boolean {
   const x = norm(a);
   const y = norm(b);
   return x === y || x.startsWith(y === '/' ? '/' : y + '/') || y.startsWith(x === '/' ? '/' : x + '/');
+}
+
+/**
+ * RESOURCES: the names a kind's `reads` and `writes` use. A name is a path
+ * or a pseudo-path `SCHEME:NAME`; `SCHEME:` alone means every NAME of it.
+ *
+ *   /abs/path       a file, or a directory and everything below it
+ *   dev:/dev/NAME   a block device: its content (signatures, filesystem,
+ *                   partition table) and the kernel's view of it (partitions,
+ *                   holders, mounts). A disk and its partitions overlap
+ *                   (/dev/vdb ~ /dev/vdb1, /dev/nvme0n1 ~ /dev/nvme0n1p1).
+ *                   A stacked device (/dev/drbdN, /dev/mdN, /dev/dm-N) or a
+ *                   name not directly under /dev (/dev/disk/by-id/..., /dev/mapper/...,
+ *                   /dev/VG/LV) may be, or sit on, any device: it overlaps every dev:.
+ *   drbd:NAME       DRBD resource NAME: its kernel state (up, role, disk and
+ *                   connection states), its metadata (generation identifiers)
+ *                   and its replicated data. Shared: its peers see it.
+ *   unit:NAME       a service (systemd unit or SysV script; ".service" is
+ *                   ignored): installed, enabled at boot, running
+ *   pkgdb:          the installed packages, and so which commands exist
+ *   host:name       the running host name (uname -n)
+ *   cib:            Pacemaker's configuration (the CIB). Shared.
+ *   cluster:        the cluster's membership and what it runs where. Shared;
+ *                   as a write, "the cluster acts": Pacemaker may start, stop
+ *                   or move its resources on any node, so it overlaps every
+ *                   unit:, drbd:, cib:, cluster: and file on every node
+ *                   (not block devices' content, not pkgdb:, not host:).
+ *
+ * Names of a node (files, dev:, unit:, pkgdb:, host:) are that node's: a
+ * write on one node alters what a step reads on another only through a
+ * shared name (drbd:, cib:, cluster:) or an undeclared (undefined) side.
+ * A probe's tools (sfdisk, drbdadm, systemctl...) count among its reads
+ * (pkgdb:) where a missing tool shows as a state ("not installed", "not up",
+ * a refusal); where it can only make the probe fail, the step is an error
+ * whatever comes first, and pkgdb: is left out.
+ */
+export const OWNER_NAMES = ['/etc/passwd', '/etc/group'] as const;
+/** Where services are defined and enabled (systemd and SysV). */
+export const UNIT_FILES = ['/etc/systemd', '/run/systemd', '/lib/systemd', '/usr/lib/systemd', '/etc/init.d', '/etc/rc.d', ...['0', '1', '2', '3', '4', '5', '6', 'S'].map((l) => `/etc/rc${l}.d`)] as const;
+
+const SHARED = new Set(['drbd', 'cib', 'cluster']);
+/** What a write of `cluster:` (the cluster acts) reaches. */
+const CLUSTER_REACH = new Set(['cluster', 'cib', 'unit', 'drbd', 'file']);
+
+function resource(r: string): { scheme: string; name: string } | undefined {
+  if (r.startsWith('/')) return { scheme: 'file', name: r };
+  const m = /^([a-z][a-z0-9-]*):(.*)$/.exec(r);
+  return m ? { scheme: m[1]!, name: m[2]! } : undefined;
+}
+
+/** Kernel device names that stack on others or may be aliases: they overlap every device. */
+function anyDevice(d: string): boolean {
+  return !/^\/dev\/[^/]+$/.test(d) || /^\/dev\/(drbd|md|dm-)\d+/.test(d);
+}
+
+/** /dev/vdb1 of /dev/vdb, /dev/nvme0n1p1 of /dev/nvme0n1. */
+function partitionOf(part: string, disk: string): boolean {
+  if (!part.startsWith(disk)) return false;
+  return (/\d$/.test(disk) ? /^p\d+$/ : /^\d+$/).test(part.slice(disk.length));
+}
+
+function devicesOverlap(a: string, b: string): boolean {
+  return a === '' || b === '' || a === b || anyDevice(a) || anyDevice(b) || partitionOf(a, b) || partitionOf(b, a);
+}
+
+/** Whether two resource names (see RESOURCES) on the same node may touch the same thing. An unknown form overlaps everything. */
+export function resourcesOverlap(a: string, b: string): boolean {
+  const x = resource(a);
+  const y = resource(b);
+  if (!x || !y) return true;
+  if (x.scheme === 'cluster' || y.scheme === 'cluster') return CLUSTER_REACH.has(x.scheme) && CLUSTER_REACH.has(y.scheme);
+  if (x.scheme !== y.scheme) return false;
+  switch (x.scheme) {
+    case 'file':
+      return pathsOverlap(x.name, y.name);
+    case 'dev':
+      return devicesOverlap(x.name, y.name);
+    case 'unit': {
+      const u = (n: string) => n.replace(/\.service$/, '');
+      return x.name === '' || y.name === '' || u(x.name) === u(y.name);
+    }
+    default:
+      return x.name === '' || y.name === '' || x.name === y.name;
+  }
+}
+
+/**
+ * Whether changes that may write `writes` can alter facts that depend on
+ * `reads` (undefined: anything, anywhere). `sameNode`: the writing step runs
+ * on the node of the reading one; otherwise only shared names carry over.
+ */
+export function mayAffect(writes: readonly string[] | undefined, reads: readonly string[] | undefined, sameNode: boolean): boolean {
+  if (writes === undefined || reads === undefined) return true;
+  const shared = (r: string) => SHARED.has(resource(r)?.scheme ?? 'cluster');
+  return writes.some((w) => reads.some((r) => resourcesOverlap(w, r) && (sameNode || shared(w) || shared(r))));
 }

@@ -1,7 +1,8 @@
 /**
  * Issue 5's refusals, on the test bed, through the built CLI: each refused
- * step fails the run with its reason and touches nothing (bytes, signatures
- * and DRBD generation identifiers compared before/after), and each documented
+ * step stops the run before its first change (exit 7, the refusal with its
+ * reason; issue 11.5: the plan already says so) and touches nothing (bytes,
+ * signatures and DRBD generation identifiers compared before/after), and each documented
  * override does its job: a foreign partition table (partition, `wipe: true`),
  * a filesystem under drbd-create-md (`allow_overwrite: true`) and under mkfs
  * (`allow_overwrite: true`), mkfs on a Secondary, the initial sync with the
@@ -9,9 +10,12 @@
  * step waits for the peers to connect and times out), and a peer that is
  * already UpToDate and Primary (nothing is forced).
  *
+ * Issue 11.5 first: a data disk holding ext4 is refused in the plan (exit 7)
+ * even after steps that change other things, and apply changes nothing at all.
+ *
  * One bed for the file; each test writes a small playbook and applies it.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +30,22 @@ let inventory: string;
 let seq = 0;
 
 const INITIAL_GI = /^000000000000000[45]:0000000000000000:/;
+
+/** `apply --json` when the plan held a refusal no earlier step can lift (exit 7). */
+interface RefusedReport {
+  outcome: 'refused';
+  refusals: { node: string; step: string; reason: string }[];
+}
+
+/** The reason of the refusal of step on node (the run stopped before its first change). */
+function refusalOf(r: { code: number; report: ApplyReport; text: string }, node: string, step: string): string {
+  expect(r.code, r.text).toBe(7);
+  const report = r.report as unknown as RefusedReport;
+  expect(report.outcome, r.text).toBe('refused');
+  const f = report.refusals.find((x) => x.node === node && x.step === step);
+  if (!f) throw new Error(`no refusal of ${node}/${step} in ${r.text}`);
+  return f.reason;
+}
 
 /** Writes a playbook of these steps (YAML text, already indented as list items) and applies it. */
 async function apply(stepsYaml: string): Promise<{ code: number; report: ApplyReport; text: string }> {
@@ -62,8 +82,8 @@ function stepOf(report: ApplyReport, node: string, step: string) {
   return s;
 }
 
-/** Every exec the run made, as argv strings. */
-const execs = (report: ApplyReport) => report.steps.flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' ? [`${s.node}: ${c.argv.join(' ')}`] : [])));
+/** Every exec the run made, as argv strings (none when it stopped on a refusal). */
+const execs = (report: ApplyReport) => (report.steps ?? []).flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' ? [`${s.node}: ${c.argv.join(' ')}`] : [])));
 
 const sha = (node: string, what: string) => nodes.sh(node, `${what} | sha256sum | cut -d" " -f1`);
 
@@ -138,14 +158,58 @@ ${['mysql', 'kopano']
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('issue 11.5: ext4 on the data disk is refused in the plan after steps that change other things (exit 7); apply changes nothing', async () => {
+    await nodes.sh('bob', 'mkfs.ext4 -q -F -L keepme /dev/vdb');
+    const before = await sha('bob', 'cat /dev/vdb');
+    const marker = '/etc/ha-provision-refusal-test';
+    const file = await playbook(`  - id: marker
+    kind: file
+    with: {path: ${marker}, content: "written before the refused step\\n"}
+  - id: packages
+    kind: packages
+    with: {names: [drbd-utils, fdisk]}
+${partitions(false)}`);
+    const plan = await cli(['plan', inventory, file, '--json']);
+    expect(plan.code, plan.stderr).toBe(7);
+    expect(plan.stderr).toContain('the plan holds 1 refusal(s) that no earlier step can lift');
+    const doc = json<PlanDoc>(plan);
+    const status = (node: string, step: string) => doc.nodes.find((n) => n.name === node)!.steps.find((s) => s.id === step)!;
+    // the file steps change first, but nothing they write is what the partition step reads
+    expect([status('bob', 'marker').status, status('alice', 'marker').status, status('alice', 'partitions').status]).toEqual(['change', 'change', 'change']);
+    expect(status('bob', 'partitions').status).toBe('refused');
+    expect(status('bob', 'partitions').reason).toMatch(/^\/dev\/vdb holds a ext4 signature at offset 0x438, not the wanted table; set wipe: true to erase it$/);
+    const human = await cli(['plan', inventory, file]);
+    expect(human.code).toBe(7);
+    expect(human.stdout).toMatch(/! partitions \[partition\] refused \(\/dev\/vdb holds a ext4 signature/);
+    expect(human.stdout).toMatch(/Plan: 3 to change, 0 known after apply, \d+ ok, 1 refused, 0 error\(s\)\./);
+
+    const journal = join(dir, 'state', 'journal.jsonl');
+    const r = await apply(`  - id: marker
+    kind: file
+    with: {path: ${marker}, content: "written before the refused step\\n"}
+  - id: packages
+    kind: packages
+    with: {names: [drbd-utils, fdisk]}
+${partitions(false)}`);
+    expect(refusalOf(r, 'bob', 'partitions')).toContain('/dev/vdb holds a ext4 signature');
+    expect(r.text).toMatch(/stopped before the first change: the plan holds 1 refusal\(s\) that no earlier step can lift \(bob: partitions\); nothing was changed/);
+    for (const n of ['bob', 'alice']) expect((await nodes.try(n, `test -e ${marker}`)).code, n).not.toBe(0);
+    expect(await sha('bob', 'cat /dev/vdb')).toBe(before);
+    expect(await nodes.sh('bob', 'blkid -p -s LABEL -o value /dev/vdb')).toBe('keepme');
+    // the journal's last run: started, read, stopped; no step started a change
+    const lines = (await readFile(journal, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; runId: string; outcome?: string });
+    const last = lines.filter((l) => l.runId === lines.at(-1)!.runId);
+    expect(last.map((l) => l.type)).toEqual(['run-start', 'run-end']);
+    expect(last.at(-1)!.outcome).toBe('refused');
+
+    await nodes.sh('bob', 'wipefs -q -a /dev/vdb');
+  });
+
   it('partition: a foreign GPT on the data disk is refused and left byte for byte; wipe: true replaces it', async () => {
     await nodes.sh('bob', "printf 'label: gpt\\nsize=40M\\nsize=20M\\n' | sfdisk -q --no-tell-kernel /dev/vdb");
     const before = await sha('bob', 'cat /dev/vdb');
     const r = await apply(partitions(false, 'bob'));
-    expect(r.code, r.text).toBe(1);
-    const s = stepOf(r.report, 'bob', 'partitions');
-    expect(s.outcome).toBe('failed');
-    expect(s.message).toMatch(/\/dev\/vdb holds a gpt partition table with 2 partition\(s\).*set wipe: true to erase it/);
+    expect(refusalOf(r, 'bob', 'partitions')).toMatch(/\/dev\/vdb holds a gpt partition table with 2 partition\(s\).*set wipe: true to erase it/);
     expect(execs(r.report)).toEqual([]);
     expect(await sha('bob', 'cat /dev/vdb')).toBe(before);
     expect(JSON.parse(await nodes.sh('bob', 'sfdisk --json /dev/vdb')).partitiontable.label).toBe('gpt');
@@ -165,8 +229,7 @@ ${['mysql', 'kopano']
     await nodes.sh('bob', 'mkfs.ext4 -q -L keepme /dev/vdb1');
     const before = await sha('bob', 'cat /dev/vdb1');
     const r = await apply(createMd('mysql', false, '[bob]'));
-    expect(r.code, r.text).toBe(1);
-    expect(stepOf(r.report, 'bob', 'md-mysql').message).toBe('refused: /dev/vdb1 holds ext4 filesystem labelled "keepme": create-md would ask before destroying it; set allow_overwrite: true to erase it');
+    expect(refusalOf(r, 'bob', 'md-mysql')).toBe('/dev/vdb1 holds ext4 filesystem labelled "keepme": create-md would ask before destroying it; set allow_overwrite: true to erase it');
     expect(execs(r.report)).toEqual([]);
     expect(await sha('bob', 'cat /dev/vdb1')).toBe(before);
     expect(await nodes.sh('bob', 'blkid -p -s LABEL -o value /dev/vdb1')).toBe('keepme');
@@ -190,15 +253,13 @@ ${initialSync('mysql', '2m').replace('  - id: sync-mysql\n', '  - id: sync-mysql
     await until('mysql UpToDate on both', async () => ((await nodes.sh('alice', 'drbdadm dstate mysql')) === 'UpToDate/UpToDate' ? true : undefined));
 
     const secondary = await apply(mkfs('/dev/drbd0', false, '[alice]'));
-    expect(secondary.code, secondary.text).toBe(1);
-    expect(stepOf(secondary.report, 'alice', 'mkfs').message).toMatch(/\/dev\/drbd0 \(resource mysql\) is Secondary here: mkfs needs the Primary/);
+    expect(refusalOf(secondary, 'alice', 'mkfs')).toMatch(/\/dev\/drbd0 \(resource mysql\) is Secondary here: mkfs needs the Primary/);
     expect(await nodes.sh('alice', 'drbdadm role mysql')).toBe('Secondary');
 
     await nodes.sh('bob', 'mkfs.ext3 -q -L old /dev/drbd0');
     const before = await sha('bob', 'head -c 4M /dev/drbd0');
     const r = await apply(mkfs('/dev/drbd0', false, '[bob]'));
-    expect(r.code, r.text).toBe(1);
-    expect(stepOf(r.report, 'bob', 'mkfs').message).toBe('refused: /dev/drbd0 holds ext3 filesystem labelled "old", not ext4; set allow_overwrite: true to erase it');
+    expect(refusalOf(r, 'bob', 'mkfs')).toBe('/dev/drbd0 holds ext3 filesystem labelled "old", not ext4; set allow_overwrite: true to erase it');
     expect(execs(r.report)).toEqual([]);
     expect(await sha('bob', 'head -c 4M /dev/drbd0')).toBe(before);
     expect(await nodes.sh('bob', 'blkid -p -s TYPE -o value /dev/drbd0')).toBe('ext3');
@@ -214,8 +275,7 @@ ${initialSync('mysql', '2m').replace('  - id: sync-mysql\n', '  - id: sync-mysql
     expect(await nodes.sh('bob', 'drbdadm cstate kopano')).toBe('StandAlone');
     const [b, a] = [await gi('bob', 'kopano'), await gi('alice', 'kopano')];
     const r = await apply(initialSync('kopano', '30s'));
-    expect(r.code, r.text).toBe(1);
-    expect(stepOf(r.report, 'bob', 'sync-kopano').message).toMatch(/kopano: connection to alice is StandAlone .*no automatic recovery/);
+    expect(refusalOf(r, 'bob', 'sync-kopano')).toMatch(/kopano: connection to alice is StandAlone .*no automatic recovery/);
     expect(execs(r.report)).toEqual([]);
     expect([await gi('bob', 'kopano'), await gi('alice', 'kopano')]).toEqual([b, a]);
     expect(await nodes.sh('bob', 'drbdadm role kopano')).toBe('Secondary');

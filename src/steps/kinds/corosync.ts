@@ -21,7 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import { fact, OWNER_NAMES, UNIT_FILES } from '../contract.js';
 import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
 import { renderCorosyncConf, type CorosyncConfig } from '../../facts/corosync.js';
 import { crmMonProbe, parseCrmMon } from '../../facts/crm-mon.js';
@@ -156,6 +156,10 @@ function units(p: CorosyncParams): string[] {
 export const corosyncStep = defineStorageStep<CorosyncParams>({
   kind: 'corosync',
   params: corosyncParams,
+  // its files, its units, and crm_mon's view of the cluster (every node's membership)
+  reads: (p) => [COROSYNC_CONF, AUTHKEY, ...OWNER_NAMES, ...units(p).map((u) => `unit:${u}`), ...UNIT_FILES, 'pkgdb:', 'cluster:'],
+  // starting or restarting the stack: units that depend on corosync, and the cluster acts on its CIB
+  writes: () => [COROSYNC_CONF, AUTHKEY, 'unit:', 'cluster:'],
   probes(p) {
     const conf = renderCorosyncConf(corosyncConfig(p));
     return [

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { fact } from '../contract.js';
 import { describeBlkid, parseBlkid } from '../../facts/blockdev.js';
 import { getGiProbe, parseGetGi } from '../../facts/drbd.js';
-import { resourceName } from './drbd-common.js';
+import { DRBD_CONFIG, resourceName } from './drbd-common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
 export const drbdCreateMdParams = z
@@ -61,6 +61,10 @@ export function parseBacking(stdout: string): BackingFact {
 export const drbdCreateMdStep = defineStorageStep<DrbdCreateMdParams>({
   kind: 'drbd-create-md',
   params: drbdCreateMdParams,
+  // its metadata (get-gi); the backing device, which only the configuration
+  // names for this host (sh-ll-dev): any device; drbdadm itself
+  reads: (p) => [`drbd:${p.resource}`, ...DRBD_CONFIG, 'host:name', 'dev:', 'pkgdb:'],
+  writes: (p) => [`drbd:${p.resource}`, 'dev:'],
   probes(p) {
     return [getGiProbe('gi', p.resource, p.sudo), { id: 'backing', argv: ['sh', '-c', BACKING_SCRIPT, 'sh', p.resource], ...sudoOf(p.sudo) }];
   },

@@ -33,6 +33,9 @@ export type DrbdInitialSyncParams = z.infer<typeof drbdInitialSyncParams>;
 export const drbdInitialSyncStep = defineStorageStep<DrbdInitialSyncParams>({
   kind: 'drbd-initial-sync',
   params: drbdInitialSyncParams,
+  reads: (p) => [`drbd:${p.resource}`, 'pkgdb:'],
+  // the sync writes the data areas of the backing devices (which only the configuration names)
+  writes: (p) => [`drbd:${p.resource}`, 'dev:'],
   probes(p) {
     return [eventsProbe('events', p.resource, p.sudo), getGiProbe('gi', p.resource, p.sudo)];
   },

@@ -22,13 +22,13 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import { fact, OWNER_NAMES } from '../contract.js';
 import { formatMode, parseFileHash } from '../../facts/file.js';
 import { eventsProbe, maskSharedSecret, parseEvents, resFileProbe } from '../../facts/drbd.js';
 import { maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from './common.js';
-import { resourceName } from './drbd-common.js';
+import { DRBD_CONFIG, resourceName } from './drbd-common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
 const port = z.number().int().min(1).max(65535);
@@ -117,6 +117,10 @@ const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).filter((l) =
 export const drbdResourceStep = defineStorageStep<DrbdResourceParams>({
   kind: 'drbd-resource',
   params: drbdResourceParams,
+  // the file; all of the configuration (`drbdadm dump` parses it, its `on`
+  // sections match uname -n); the running resource (events, `adjust -d`); drbdadm
+  reads: (p) => [resPath(p), ...DRBD_CONFIG, `drbd:${p.name}`, 'host:name', 'pkgdb:', ...OWNER_NAMES],
+  writes: (p) => [resPath(p), `drbd:${p.name}`],
   probes(p) {
     return [
       resFileProbe('file', resPath(p), sha256(renderResource(p)), p.sudo),

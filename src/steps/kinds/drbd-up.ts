@@ -25,6 +25,9 @@ export type DrbdUpParams = z.infer<typeof drbdUpParams>;
 export const drbdUpStep = defineStorageStep<DrbdUpParams>({
   kind: 'drbd-up',
   params: drbdUpParams,
+  // events2 of the resource (a missing drbdsetup reads as "not up")
+  reads: (p) => [`drbd:${p.resource}`, 'pkgdb:'],
+  writes: (p) => [`drbd:${p.resource}`],
   probes(p) {
     return [eventsProbe('events', p.resource, p.sudo)];
   },

@@ -1,7 +1,7 @@
 /** `file`: a whole file with exact content, mode, owner and group. */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { defineStep, fact, type Change, type StepNode } from '../contract.js';
+import { defineStep, fact, OWNER_NAMES, type Change, type StepNode } from '../contract.js';
 import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
 import { containsSecret, maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
@@ -33,7 +33,8 @@ function isSecret(p: FileParams, node: StepNode): boolean {
 export const fileStep = defineStep<FileParams>({
   kind: 'file',
   params: fileParams,
-  reads: (p) => [p.path],
+  // the probe's stat names the owner and group: /etc/passwd and /etc/group
+  reads: (p) => [p.path, ...OWNER_NAMES],
   writes: (p) => [p.path],
   probes(p, node) {
     return [fileHashProbe('file', p.path, sha256(p.content), isSecret(p, node) ? -1 : MAX_DIFF_BYTES, p.sudo)];

@@ -6,7 +6,7 @@
  * Refused: /etc/hostname is not a regular file.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import { fact, OWNER_NAMES } from '../contract.js';
 import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
 import { unifiedDiff } from '../udiff.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
@@ -22,6 +22,8 @@ export type HostnameParams = z.infer<typeof hostnameParams>;
 export const hostnameStep = defineStorageStep<HostnameParams>({
   kind: 'hostname',
   params: hostnameParams,
+  reads: () => ['/etc/hostname', 'host:name', ...OWNER_NAMES],
+  writes: () => ['/etc/hostname', 'host:name'],
   probes(p) {
     return [fileContentProbe('file', '/etc/hostname', p.sudo), { id: 'uname', argv: ['uname', '-n'] }];
   },

@@ -17,7 +17,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import { fact, OWNER_NAMES } from '../contract.js';
 import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from './common.js';
@@ -108,6 +108,8 @@ function rebuild(lines: string[], want: Map<string, string>): string[] {
 export const hostsStep = defineStorageStep<HostsParams>({
   kind: 'hosts',
   params: hostsParams,
+  reads: (p) => [p.path, ...OWNER_NAMES],
+  writes: (p) => [p.path],
   probes(p) {
     return [fileContentProbe('file', p.path, p.sudo)];
   },

@@ -1,6 +1,6 @@
 /** `line`: one line in a file, like Ansible's lineinfile. */
 import { z } from 'zod';
-import { defineStep, fact, type Change } from '../contract.js';
+import { defineStep, fact, OWNER_NAMES, type Change } from '../contract.js';
 import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
 import { containsSecret, maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
@@ -65,7 +65,7 @@ export function editLines(content: string, p: LineParams): string {
 export const lineStep = defineStep<LineParams>({
   kind: 'line',
   params: lineParams,
-  reads: (p) => [p.path],
+  reads: (p) => [p.path, ...OWNER_NAMES],
   writes: (p) => [p.path],
   probes(p) {
     return [fileContentProbe('file', p.path, p.sudo)];

@@ -44,6 +44,11 @@ const drbdMinor = (dev: string): number | undefined => {
 export const mkfsStep = defineStorageStep<MkfsParams>({
   kind: 'mkfs',
   params: mkfsParams,
+  // The device. A DRBD device also: every resource's events (which one has
+  // the minor, its role and disk) and its backing device (dev:/dev/drbdN
+  // overlaps every device); its data is replicated (drbd:).
+  reads: (p) => [`dev:${p.device}`, ...(drbdMinor(p.device) !== undefined ? ['drbd:', 'pkgdb:'] : [])],
+  writes: (p) => [`dev:${p.device}`, ...(drbdMinor(p.device) !== undefined ? ['drbd:'] : [])],
   probes(p) {
     const probes: Probe[] = [blkidProbe('blkid', p.device, p.sudo)];
     const minor = drbdMinor(p.device);

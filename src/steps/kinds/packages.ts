@@ -26,6 +26,12 @@ export type PackagesParams = z.infer<typeof packagesParams>;
 export const packagesStep = defineStorageStep<PackagesParams>({
   kind: 'packages',
   params: packagesParams,
+  reads: () => ['pkgdb:'],
+  // Installing writes the package database and files anywhere, installs,
+  // enables and starts services (Debian starts what it installs: a one-node
+  // corosync/pacemaker, MariaDB, drbd.service), hence DRBD and the cluster.
+  // Package scripts do not write block devices (partition tables, filesystems).
+  writes: () => ['pkgdb:', '/', 'unit:', 'drbd:', 'cluster:'],
   probes(p) {
     return [packagesProbe('packages', p.names)];
   },

@@ -122,6 +122,11 @@ function describeTable(t: PartitionTable): string {
 export const partitionStep = defineStorageStep<PartitionParams>({
   kind: 'partition',
   params: partitionParams,
+  // The disk and its partitions. Whether a partition is in use (held by DRBD,
+  // mounted by a unit or the cluster) decides only with wipe: true. The tools
+  // (sfdisk, wipefs, blockdev) are not reads: without them the probes fail.
+  reads: (p) => [`dev:${p.disk}`, ...(p.wipe ? ['drbd:', 'unit:', 'cluster:'] : [])],
+  writes: (p) => [`dev:${p.disk}`],
   probes(p) {
     return [
       diskProbe('disk', p.disk, p.sudo),

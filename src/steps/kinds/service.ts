@@ -14,7 +14,7 @@
  * an init script whose status answer is not LSB's when a state is asked.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import { fact, UNIT_FILES } from '../contract.js';
 import { parseService, serviceProbe } from '../../facts/service.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
@@ -32,6 +32,14 @@ export type ServiceParams = z.infer<typeof serviceParams>;
 export const serviceStep = defineStorageStep<ServiceParams>({
   kind: 'service',
   params: serviceParams,
+  // the unit, where units are defined, and the init tools (pkgdb:)
+  reads: (p) => [`unit:${p.name}`, ...UNIT_FILES, 'pkgdb:'],
+  // Enabling writes links; starting or stopping runs the unit's programs: its
+  // files, units it pulls in or that depend on it (any unit:), DRBD (drbd.service
+  // brings resources up and down), and the cluster acts when one of its
+  // services, or a service it manages, starts or stops. Never a block device's
+  // content (no unit a service step manages writes partition tables or filesystems).
+  writes: (p) => (p.state === undefined ? ['unit:', ...UNIT_FILES] : ['unit:', '/', 'drbd:', 'cluster:']),
   probes(p) {
     return [serviceProbe('service', p.name, p.sudo)];
   },

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { buildPlan, type Gathered } from '../../../src/plan/build.js';
-import { renderPlan } from '../../../src/plan/render.js';
+import { countPlan, renderPlan } from '../../../src/plan/render.js';
+import { loadProject } from '../../../src/playbook/resolve.js';
+import { defineStep } from '../../../src/steps/contract.js';
+import { createRegistry } from '../../../src/steps/registry.js';
 import { selectWork } from '../../../src/plan/select.js';
 import { staleReasons } from '../../../src/plan/stale.js';
 import { builtinRegistry } from '../../../src/steps/builtin.js';
@@ -93,5 +100,155 @@ describe('buildPlan', () => {
     const after = buildPlan({ project, selection: bobOnly, registry, gathered: facts(present('A pw=hunter2\n'), 1), options: {}, now: new Date(2) });
     expect(staleReasons(a, after)).toEqual(['step a on bob: the node changed since the plan was made (now ok, already right)']);
     expect(staleReasons(p1, { ...p1, inventoryDigest: 'x' })[0]).toContain('inventory /inv.yaml changed');
+  });
+});
+
+/** A kind whose params say what it reads, writes and what its diff says (facts are not looked at). */
+const fakeKind = defineStep<{ result: 'ok' | 'change' | 'refuse'; reads?: string[] | undefined; writes?: string[] | undefined }>({
+  kind: 'fake',
+  params: z.object({ result: z.enum(['ok', 'change', 'refuse']), reads: z.array(z.string()).optional(), writes: z.array(z.string()).optional() }),
+  reads: (p) => p.reads,
+  writes: (p) => p.writes,
+  probes: () => [],
+  diff: (p) => (p.result === 'ok' ? [] : p.result === 'change' ? [{ kind: 'exec', argv: ['true'], description: 'change' }] : [{ kind: 'refuse', reason: 'no' }]),
+});
+const fakes = createRegistry([fakeKind]);
+
+/** Plans fake steps ([id, params, targets?, waitFor?]) on bob and alice. */
+function fakePlan(steps: [string, { result: string; reads?: string[]; writes?: string[] }, string[]?, string[]?][]) {
+  const project = fakeProject(
+    [fakeNode('bob'), fakeNode('alice')],
+    steps.map(([id, p, targets, waits]) => fakeStep(id, 'fake', p, targets ?? ['bob', 'alice'], waits ?? [])),
+  );
+  const sel = selectWork(project, {});
+  if (!sel.ok) throw new Error(sel.message);
+  const gathered: Gathered = Object.fromEntries(['bob', 'alice'].map((n) => [n, { steps: Object.fromEntries(steps.map(([id]) => [id, { facts: {} }])) }]));
+  const plan = buildPlan({ project, selection: sel.selection, registry: fakes, gathered, options: {}, now: new Date(0) });
+  const status = (node: string, id: string) => plan.nodes.find((n) => n.name === node)!.steps.find((s) => s.id === id)!;
+  return { plan, status };
+}
+
+describe('buildPlan: a refusal no earlier change can lift', () => {
+  it('stays refused when the earlier changes write nothing it reads', () => {
+    const { plan, status } = fakePlan([
+      ['hosts', { result: 'change', reads: ['/etc/hosts'], writes: ['/etc/hosts'] }],
+      ['packages', { result: 'change', reads: ['pkgdb:'], writes: ['pkgdb:', '/', 'unit:', 'drbd:', 'cluster:'] }],
+      ['disk', { result: 'refuse', reads: ['dev:/dev/vdb'], writes: ['dev:/dev/vdb'] }, ['bob']],
+    ]);
+    expect(status('bob', 'disk').status).toBe('refused');
+    expect(status('bob', 'disk').reason).toBe('no');
+    expect(renderPlan(plan)).toContain('1 refused');
+  });
+
+  it('is pending when an earlier change on the node may write what it reads', () => {
+    const { status } = fakePlan([
+      ['partition', { result: 'change', reads: ['dev:/dev/vdb'], writes: ['dev:/dev/vdb'] }],
+      ['mkfs', { result: 'refuse', reads: ['dev:/dev/vdb1'], writes: ['dev:/dev/vdb1'] }],
+    ]);
+    expect(status('bob', 'mkfs').status).toBe('pending');
+    expect(status('bob', 'mkfs').reason).toBe('known after apply: step partition changes this node first; now: no');
+  });
+
+  it('is pending after a kind that declares nothing (it may write anything, on any node)', () => {
+    const { status } = fakePlan([
+      ['command', { result: 'change' }, ['alice']],
+      ['disk', { result: 'refuse', reads: ['dev:/dev/vdb'] }, ['bob']],
+    ]);
+    expect(status('bob', 'disk').status).toBe('pending');
+    expect(status('bob', 'disk').reason).toContain('step command changes alice first');
+  });
+
+  it("a step's own run on another node is not earlier (it runs alongside)", () => {
+    const { status } = fakePlan([['cmd', { result: 'change', reads: ['/c'] }]]); // writes: anything
+    expect([status('bob', 'cmd').status, status('alice', 'cmd').status]).toEqual(['change', 'change']);
+  });
+
+  it('across nodes only shared names carry over: drbd:, cib:, cluster:', () => {
+    const { status } = fakePlan([
+      ['file', { result: 'change', reads: ['/etc/x'], writes: ['/etc/x'] }, ['alice']],
+      ['up', { result: 'change', reads: ['drbd:r0'], writes: ['drbd:r0'] }, ['alice']],
+      ['read-file', { result: 'refuse', reads: ['/etc/x'], writes: [] }, ['bob']],
+      ['sync', { result: 'refuse', reads: ['drbd:r0'], writes: ['drbd:r0'] }, ['bob']],
+      ['other-res', { result: 'change', reads: ['drbd:r1'] }, ['alice']],
+    ]);
+    expect(status('bob', 'read-file').status).toBe('refused'); // alice's /etc/x is not bob's
+    expect(status('bob', 'sync').status).toBe('pending');
+    expect(status('bob', 'sync').reason).toContain('step up changes alice first');
+    expect(status('alice', 'other-res').status).toBe('change'); // another resource
+  });
+
+  it('stays refused after a step that stops the node, unless that step may write what it reads; other steps there are pending', () => {
+    const { status } = fakePlan([
+      ['first', { result: 'refuse', reads: ['/a'], writes: ['/a'] }, ['bob']],
+      ['independent', { result: 'refuse', reads: ['/b'], writes: ['/b'] }, ['bob']],
+      ['dependent', { result: 'refuse', reads: ['/a/x'] }, ['bob']],
+      ['ok-later', { result: 'ok', reads: ['/c'] }, ['bob']],
+    ]);
+    expect(status('bob', 'first').status).toBe('refused');
+    expect(status('bob', 'independent').status).toBe('refused');
+    expect(status('bob', 'dependent').status).toBe('pending');
+    expect(status('bob', 'dependent').reason).toContain('step first stops this node first');
+    expect(status('bob', 'ok-later').status).toBe('pending');
+  });
+
+  it('a waited-for step that changes, but nothing this step reads, does not make it pending', () => {
+    const { status } = fakePlan([
+      ['packages', { result: 'change', reads: ['pkgdb:'], writes: ['pkgdb:', '/'] }],
+      ['partition', { result: 'change', reads: ['dev:/dev/vdb'], writes: ['dev:/dev/vdb'] }, ['bob', 'alice'], ['packages']],
+      ['config', { result: 'change', reads: ['/etc/x'] }, ['bob'], ['packages']],
+    ]);
+    expect(status('bob', 'partition').status).toBe('change');
+    expect(status('bob', 'config').status).toBe('pending'); // packages writes files
+  });
+
+  it('a step waiting for one refused on another node is pending (it will not run), unless refused itself', () => {
+    const { status } = fakePlan([
+      ['md', { result: 'refuse', reads: ['drbd:r0'], writes: ['drbd:r0'] }, ['alice']],
+      ['waits', { result: 'change', reads: ['/x'], writes: ['/x'] }, ['bob'], ['md']],
+      ['waits-refused', { result: 'refuse', reads: ['/y'] }, ['bob'], ['md']],
+    ]);
+    expect(status('bob', 'waits').status).toBe('pending');
+    expect(status('bob', 'waits').reason).toBe('known after apply: waits for step md, which is refused on alice');
+    expect(status('bob', 'waits-refused').status).toBe('refused');
+  });
+});
+
+describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on the test bed)', () => {
+  const dir = fileURLToPath(new URL('../../fixtures/plan/fresh-lab/', import.meta.url));
+  const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+  async function planFor(playbook: string, gatheredFile: string) {
+    const registry = builtinRegistry();
+    const r = await loadProject({ inventoryPath: join(dir, 'inventory.yaml'), playbookPath: join(ROOT, 'playbooks', playbook), registry, env: { FRESH_LAB_AUTHKEY: 'k'.repeat(256) } });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const sel = selectWork(r.project, {});
+    if (!sel.ok) throw new Error(sel.message);
+    const gathered = JSON.parse(readFileSync(join(dir, gatheredFile), 'utf8')) as Gathered;
+    const plan = buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) });
+    const by = (status: string) => plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === status).map((s) => `${n.name}/${s.id}`));
+    return { plan, by, counts: countPlan(plan) };
+  }
+
+  it('storage.yaml: only what packages can alter is known after apply; the partitions are planned', async () => {
+    const { by, counts } = await planFor('storage.yaml', 'gathered-storage.json');
+    expect(counts).toEqual({ ok: 2, change: 6, pending: 22, refused: 0, error: 0 }); // before the reads/writes of every kind: 26 pending
+    expect(by('change').sort()).toEqual(['alice/hosts', 'alice/packages', 'alice/partitions', 'bob/hosts', 'bob/packages', 'bob/partitions']);
+  });
+
+  it('kopano-drbd.yaml: the same (its command runs after the storage steps)', async () => {
+    const { by, counts } = await planFor('kopano-drbd.yaml', 'gathered-kopano-drbd.json');
+    expect(counts).toEqual({ ok: 2, change: 6, pending: 32, refused: 0, error: 0 }); // before: 36 pending
+    expect(by('change')).toContain('bob/partitions');
+  });
+
+  it('an ext4 filesystem on the data disk is refused in the plan, not pending', async () => {
+    for (const [playbook, file] of [['storage.yaml', 'gathered-storage-ext4.json'], ['kopano-drbd.yaml', 'gathered-kopano-drbd-ext4.json']] as const) {
+      const { plan, by } = await planFor(playbook, file);
+      expect(by('refused'), playbook).toEqual(['bob/partitions']);
+      const s = plan.nodes[0]!.steps.find((x) => x.id === 'partitions')!;
+      expect(s.reason).toBe('/dev/vdb holds a ext4 signature at offset 0x438, not the wanted table; set wipe: true to erase it');
+      expect(by('change')).toContain('alice/partitions');
+      expect(renderPlan(plan)).toMatch(/, 1 refused, 0 error\(s\)\.\n$/);
+    }
   });
 });
