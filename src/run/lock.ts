@@ -1,9 +1,13 @@
 /**
- * One run per inventory: <stateDir>/lock, created with O_EXCL, holding who
- * runs. A lock left by a dead process on this host is taken over (with a
+ * One run per inventory: <stateDir>/lock, holding who runs. It is created
+ * with its content in one step (issue 12.6): the content goes to a private
+ * temporary file which is then hard-linked to the lock's name (link(2)
+ * fails with EEXIST when the name exists), so no run ever sees an empty or
+ * half-written lock. A lock left by a dead process on this host is taken over (with a
  * message); any other is refused, naming the holder.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
 export interface LockInfo {
@@ -40,10 +44,7 @@ export function acquireLock(stateDir: string, me: LockInfo, deps: LockDeps = {})
   let tookOver: LockInfo | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      const fd = openSync(path, 'wx', 0o600);
-      // no fsync: after a machine crash the holder's pid is dead anyway
-      writeSync(fd, JSON.stringify(me) + '\n');
-      closeSync(fd);
+      createWithContent(path, JSON.stringify(me) + '\n');
       const release = () => {
         try {
           const cur = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
@@ -77,4 +78,21 @@ export function acquireLock(stateDir: string, me: LockInfo, deps: LockDeps = {})
     return { ok: false, holder, message: `another run holds the lock on this inventory: ${describeLock(holder)} (${path})` };
   }
   return { ok: false, holder: tookOver, message: `could not take over the stale lock ${path}` };
+}
+
+/** Creates `path` holding `content`, or throws EEXIST: never visible empty or partly written. */
+function createWithContent(path: string, content: string): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    // no fsync: after a machine crash the holder's pid is dead anyway
+    writeSync(fd, content);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, path);
+  } finally {
+    unlinkSync(tmp);
+  }
 }
