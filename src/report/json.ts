@@ -38,6 +38,7 @@ export function jsonCollector(): { emit: Emit; report: JsonReport } {
       case 'step-start':
       case 'step-progress':
       case 'command':
+      case 'command-start':
         return;
       default: {
         const never: never = e;

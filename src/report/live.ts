@@ -97,6 +97,7 @@ export function liveReporter(o: { write: (s: string) => void; stream: NodeJS.Wri
       case 'node-connected':
       case 'node-reconnect':
       case 'command':
+      case 'command-start':
         return;
       default: {
         const never: never = e;

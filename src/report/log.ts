@@ -51,6 +51,9 @@ export function openRunLog(stateDir: string, runId: string, secrets: readonly st
       case 'command':
         logger.info({ node: e.node, step: e.step, phase: e.phase, argv: e.argv, exitCode: e.exitCode, durationMs: e.durationMs, stdout: e.stdout, stderr: e.stderr }, 'command');
         return;
+      case 'command-start':
+        logger.info({ node: e.node, step: e.step, argv: e.argv }, 'command-start');
+        return;
       case 'step-result':
         logger.info({ node: e.node, step: e.step, outcome: e.outcome, message: e.message, changes: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)), durationMs: e.durationMs }, 'step');
         return;

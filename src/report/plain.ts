@@ -48,6 +48,7 @@ export function plainReporter(o: PlainOptions): Emit {
         return;
       }
       case 'command':
+      case 'command-start':
         return;
       case 'run-end':
         if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));

@@ -36,6 +36,11 @@ export type RunEvent =
       stdout: string;
       stderr: string;
     }
+  /**
+   * A change command is about to be sent (argv masked). The run log records it
+   * before the command runs, so a run killed while it runs still shows it.
+   */
+  | { type: 'command-start'; node: string; step?: string; argv: string[] }
   | { type: 'run-end'; runId: string; outcome: RunOutcome; summary: Record<string, NodeSummary>; durationMs: number };
 
 export type Emit = (e: RunEvent) => void;

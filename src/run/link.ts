@@ -93,8 +93,10 @@ export class NodeLink {
 
   async exec(cmd: Omit<Command, 'secrets'>, step: string, extraSecrets: readonly string[], signal?: AbortSignal): Promise<CommandResult> {
     const s = await this.session();
+    const shown = extraSecrets.length > 0 ? cmd.argv.map((a) => (extraSecrets.some((x) => a.includes(x)) ? '********' : a)) : cmd.argv;
+    this.emit({ type: 'command-start', node: this.node.name, step, argv: shown.map((a) => this.mask(a)) });
     const r = await s.exec({ ...cmd, secrets: [...this.node.secrets, ...extraSecrets] }, signal);
-    this.report(step, 'change', extraSecrets.length > 0 ? cmd.argv.map((a) => (extraSecrets.some((x) => a.includes(x)) ? '********' : a)) : cmd.argv, r);
+    this.report(step, 'change', shown, r);
     return r;
   }
 

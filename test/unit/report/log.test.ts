@@ -27,4 +27,13 @@ describe('openRunLog', () => {
     expect(lines[2]).toMatchObject({ level: 50, msg: 'reporter failed', err: { type: 'TypeError', message: 'bad ********' } });
     expect(lines.at(-1)).toMatchObject({ msg: `line 199 ${'x'.repeat(100)}` });
   });
+
+  it('records a change command when it starts (a run killed while it runs still shows it), masked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-log-'));
+    const log = openRunLog(dir, 'run-2', ['s3cret']);
+    log.emit({ type: 'command-start', node: 'bob', step: 'fs', argv: ['mkfs.ext4', '-L', 's3cret', '/dev/drbd0'] });
+    await log.close();
+    const [line] = readFileSync(log.path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(line).toMatchObject({ level: 30, runId: 'run-2', node: 'bob', step: 'fs', argv: ['mkfs.ext4', '-L', '********', '/dev/drbd0'], msg: 'command-start' });
+  });
 });

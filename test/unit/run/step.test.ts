@@ -84,6 +84,22 @@ describe('runStep', () => {
     expect(r.message).toBe('inconsistent result after apply: still run true');
   });
 
+  it('each change command is announced (command-start) before it is sent, then reported with its result', async () => {
+    const events: string[] = [];
+    const paths = new Set<string>();
+    const link = new NodeLink(fakeNode('bob'), async () => {
+      const s = new StandInSession(paths, { value: false });
+      const exec = s.exec.bind(s);
+      s.exec = async (c) => {
+        events.push(`ran ${c.argv.join(' ')}`);
+        return exec(c);
+      };
+      return s;
+    }, (e) => void (e.type === 'command-start' || (e.type === 'command' && e.phase === 'change') ? events.push(`${e.type} ${e.argv.join(' ')}`) : undefined));
+    await link.exec({ argv: ['touch', '/done'] }, 's', []);
+    expect(events).toEqual(['command-start touch /done', 'ran touch /done', 'command touch /done']);
+  });
+
   it('already right: nothing runs', async () => {
     const { ctx, paths, execs } = setup(['touch', '/done']);
     paths.add('/done');
