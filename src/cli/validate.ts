@@ -14,6 +14,7 @@
  * with a "warning: " prefix; the exit code stays 0).
  */
 import { homedir } from 'node:os';
+import { parseArgs } from 'node:util';
 import type { InputError } from '../inventory/errors.js';
 import { formatInputError } from '../inventory/errors.js';
 import { checkInventoryFiles, type FileCheckResult } from '../inventory/files.js';
@@ -39,29 +40,35 @@ interface ValidateArgs {
   json: boolean;
 }
 
-function parseArgs(args: readonly string[]): ValidateArgs | string {
+const OPTIONS = {
+  playbook: { type: 'string', short: 'p' },
+  'check-secrets': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+/** node:util parseArgs, not strict: its tokens let the messages name the argument as typed. */
+function parseValidateArgs(args: readonly string[]): ValidateArgs | string {
+  const { tokens } = parseArgs({ args: [...args], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const positional: string[] = [];
   let playbook: string | undefined;
   let checkSecrets = false;
   let json = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--playbook' || a === '-p') {
-      const v = args[++i];
-      if (v === undefined) return `${a} needs a file`;
-      playbook = v;
-    } else if (a.startsWith('--playbook=')) playbook = a.slice('--playbook='.length);
-    else if (a === '--check-secrets') checkSecrets = true;
-    else if (a === '--json') json = true;
-    else if (a.startsWith('-')) return `unknown option ${a}`;
-    else positional.push(a);
+  for (const t of tokens) {
+    if (t.kind === 'positional') positional.push(t.value);
+    if (t.kind !== 'option') continue;
+    if (t.name === 'playbook') {
+      if (t.value === undefined) return `${t.rawName} needs a file`;
+      playbook = t.value;
+    } else if (t.name === 'check-secrets' && t.value === undefined) checkSecrets = true;
+    else if (t.name === 'json' && t.value === undefined) json = true;
+    else return `unknown option ${args[t.index]}`;
   }
   if (positional.length !== 1) return positional.length === 0 ? 'an inventory file is required' : `expected one inventory file, found ${positional.length}`;
   return { inventory: positional[0]!, ...(playbook !== undefined ? { playbook } : {}), checkSecrets, json };
 }
 
 export async function runValidate(args: readonly string[], io: CliIo, deps: ValidateDeps): Promise<number> {
-  const parsed = parseArgs(args);
+  const parsed = parseValidateArgs(args);
   if (typeof parsed === 'string') {
     write(io.stderr, `ha-provision validate: ${parsed}\n${VALIDATE_USAGE}\n`);
     return 2;

@@ -57,3 +57,39 @@ describe('cli', () => {
     expect(() => parseCli(['validate', 'x', '--dry-run'])).toThrow(UsageError);
   });
 });
+
+describe('validate arguments (node:util parseArgs tokens)', () => {
+  it.each([
+    [['validate'], 'an inventory file is required'],
+    [['validate', 'a.yaml', 'b.yaml'], 'expected one inventory file, found 2'],
+    [['validate', 'a.yaml', '--playbook'], '--playbook needs a file'],
+    [['validate', 'a.yaml', '-p'], '-p needs a file'],
+    [['validate', 'a.yaml', '--bogus'], 'unknown option --bogus'],
+    [['validate', 'a.yaml', '--bogus=1'], 'unknown option --bogus=1'],
+    [['validate', 'a.yaml', '--json=yes'], 'unknown option --json=yes'],
+    [['validate', 'a.yaml', '--toString'], 'unknown option --toString'],
+  ])('%j -> exit 2: %s', async (args, message) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`ha-provision validate: ${message}\nusage: ha-provision validate <inventory.yaml> [--playbook <file>] [--check-secrets] [--json]\n`);
+  });
+
+  it('takes --playbook FILE, --playbook=FILE, -p FILE, and a file named like an option after --', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-cli-'));
+    writeFileSync(join(dir, 'inv.yaml'), 'cluster: c\nssh: {user: root, auth: {agent: true}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1}}\n');
+    writeFileSync(join(dir, '-pb.yaml'), 'name: p\nsteps:\n  - id: f\n    kind: file\n    with: {path: /etc/x, content: "x\\n"}\n');
+    for (const args of [
+      ['--playbook', '-pb.yaml', 'inv.yaml'],
+      ['inv.yaml', '--playbook=-pb.yaml'],
+      ['-p', '-pb.yaml', '--json', 'inv.yaml'],
+    ]) {
+      const r = await run(['validate', ...args], dir);
+      expect(r.stderr.split('\n').filter((l) => l && !l.startsWith('warning: ')), args.join(' ')).toEqual([]);
+      expect(r.code, args.join(' ')).toBe(0);
+    }
+    const r = await run(['validate', '--', '-pb.yaml'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain('unknown option');
+    expect(r.stderr).toContain('-pb.yaml');
+  });
+});

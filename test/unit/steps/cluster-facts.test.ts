@@ -17,13 +17,16 @@ describe('parseXml', () => {
     expect(x).toEqual({ name: 'a', attrs: { x: '1 & 2', y: "'q'" }, children: [{ name: 'b', attrs: {}, children: [] }, { name: 'c', attrs: { z: 'A' }, children: [] }] });
   });
   it.each([
-    ['<a><b></a>', 'closing tag </a> does not match <b>'],
-    ['<a>', '<a> is not closed'],
-    ['<a/><b/>', 'more than one root element'],
-    ['<a x="1" x="2"/>', 'duplicate attribute x'],
-    ['<a x=1/>', 'bad attribute in <a>'],
-    ['', 'no element found'],
-    ['<a>&nope;</a>x', 'text outside the root element'],
+    ['<a><b></a>', 'XML: 1:10: unexpected close tag'],
+    ['<a>', 'XML: 1:3: unclosed tag: a'],
+    ['<a/><b/>', 'documents may contain only one root'],
+    ['<a x="1" x="2"/>', 'duplicate attribute: x'],
+    ['<a x=1/>', 'unquoted attribute value'],
+    ['', 'document must contain a root element'],
+    ['<a>&nope;</a>', 'undefined entity'],
+    ['<a/>x', 'text data outside of root node'],
+    ['<a x="<"/>', 'disallowed character'],
+    ['<crm_mon><nodes><node name="bob"', 'unclosed tag'],
   ])('rejects %j', (text, msg) => expect(() => parseXml(text)).toThrow(msg));
 });
 
