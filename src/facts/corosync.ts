@@ -3,6 +3,8 @@
  * deterministic: the same input gives the same bytes, so the file's sha256
  * on the node says whether it is already right.
  */
+import { assertConfigValue } from '../steps/config-values.js';
+
 export interface CorosyncNode {
   name: string;
   nodeid: number;
@@ -28,11 +30,13 @@ export interface CorosyncConfig {
 }
 
 export function renderCorosyncConf(c: CorosyncConfig): string {
+  // validated (src/steps/config-values.ts); checked again here: a value must never add structure to the file
+  const v = (key: string, value: string) => assertConfigValue('corosync', key, value);
   const out: string[] = [
     '# Written by ha-provision (step kind "corosync"); local edits are overwritten.',
     'totem {',
     '    version: 2',
-    `    cluster_name: ${c.clusterName}`,
+    `    cluster_name: ${v('cluster_name', c.clusterName)}`,
     '    transport: knet',
     `    crypto_cipher: ${c.cryptoCipher}`,
     `    crypto_hash: ${c.cryptoHash}`,
@@ -47,7 +51,7 @@ export function renderCorosyncConf(c: CorosyncConfig): string {
     if (q.algorithm === 'ffsplit') out.push('        votes: 1');
     out.push(
       '        net {',
-      `            host: ${q.host}`,
+      `            host: ${v('qdevice.host', q.host)}`,
       `            port: ${q.port}`,
       `            algorithm: ${q.algorithm}`,
       `            tls: ${q.tls}`,
@@ -57,8 +61,8 @@ export function renderCorosyncConf(c: CorosyncConfig): string {
   }
   out.push('}', '', 'nodelist {');
   for (const n of c.nodes) {
-    out.push('    node {', `        name: ${n.name}`, `        nodeid: ${n.nodeid}`);
-    n.addrs.forEach((a, i) => out.push(`        ring${i}_addr: ${a}`));
+    out.push('    node {', `        name: ${v('name', n.name)}`, `        nodeid: ${n.nodeid}`);
+    n.addrs.forEach((a, i) => out.push(`        ring${i}_addr: ${v('addrs', a)}`));
     out.push('    }');
   }
   out.push(

@@ -51,6 +51,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
+    // a key with a control character (a newline...) is quoted, so the path stays on its line
+    // eslint-disable-next-line no-control-regex
+    else if (typeof seg === 'string' && /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(seg)) out += `[${JSON.stringify(seg)}]`;
     else out += out === '' ? String(seg) : `.${String(seg)}`;
   }
   return out;

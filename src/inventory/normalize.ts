@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Endpoint, HostKeyPolicy } from '../ssh/types.js';
+import { configValueProblem } from '../steps/config-values.js';
 import type { InputError } from './errors.js';
 import { formatPath } from './errors.js';
 import { secretFileProblem } from './files.js';
@@ -152,6 +153,9 @@ export async function normalizeInventory(
     const names = Object.keys(inv.nodes).filter((n) => d.nodes[n] !== undefined);
     const sharedSecret = d.shared_secret ? await secret(d.shared_secret, ['drbd', i, 'shared_secret'], `shared secret of DRBD resource ${d.name}`) : undefined;
     if (sharedSecret) clusterSecrets.push(sharedSecret);
+    // written into the .res file as "...": a quote, backslash or control character would end it there (../steps/config-values.ts)
+    const secretProblem = sharedSecret ? configValueProblem('drbd-string', sharedSecret) : undefined;
+    if (secretProblem !== undefined) errors.push(errorAt(source, ['drbd', i, 'shared_secret'], 'INVENTORY_RULE', `the shared secret of DRBD resource ${d.name}: ${secretProblem}`));
     drbd.push({
       name: d.name,
       device: d.device ?? `/dev/drbd${d.minor}`,

@@ -5,6 +5,7 @@
  * applied in normalize.ts, cross-field rules live in rules.ts.
  */
 import { z } from 'zod';
+import { inDrbdWord } from '../steps/config-values.js';
 import { expecting, LITERAL_SECRET } from './issues.js';
 
 /** Lower-case host-name label: bob, alice, node-3. */
@@ -36,8 +37,10 @@ export const EnvVar = z
   .string({ error: expecting('an environment variable name') })
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: expecting('an environment variable name (letters, digits, "_")') });
 
+/** Written into DRBD .res files as a bare word: no character that would end it or add structure (../steps/config-values.ts). */
 export const DevicePath = z
   .string({ error: expecting('a device path such as /dev/sdb1') })
+  .superRefine(inDrbdWord)
   .regex(/^\/dev\/\S+$/, { error: expecting('a device path such as /dev/sdb1') });
 
 export const AbsolutePath = z
@@ -204,7 +207,7 @@ export const Drbd = z.strictObject({
   /** Backing disk on every node (a node entry may override it). */
   disk: DevicePath.optional(),
   /** Default "internal". */
-  meta_disk: z.string().min(1).optional(),
+  meta_disk: z.string().min(1).superRefine(inDrbdWord).optional(),
   /** Default "C". */
   protocol: z.enum(['A', 'B', 'C'], { error: expecting('"A", "B" or "C"') }).optional(),
   sync_rate: z.string().regex(/^[0-9]+[KMG]?$/, { error: expecting('a rate such as 50M') }).optional(),

@@ -26,6 +26,7 @@ import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
 import { renderCorosyncConf, type CorosyncConfig } from '../../facts/corosync.js';
 import { crmMonProbe, parseCrmMon } from '../../facts/crm-mon.js';
 import { parseService, serviceProbe } from '../../facts/service.js';
+import { inCorosync } from '../config-values.js';
 import { maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
@@ -34,14 +35,14 @@ export const COROSYNC_CONF = '/etc/corosync/corosync.conf';
 export const AUTHKEY = '/etc/corosync/authkey';
 const MAX_DIFF_BYTES = 65536;
 
-const Addr = z.string().regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or host name');
-const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name (as `uname -n` prints it)');
+const Addr = z.string().superRefine(inCorosync).regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or host name');
+const NodeName = z.string().superRefine(inCorosync).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name (as `uname -n` prints it)');
 /** An inventory node as `!ref nodes[*]` gives it (name and addresses are read; the rest is ignored). */
 const MemberView = z.object({ name: NodeName, networks: z.record(z.string(), z.object({ address: Addr }).loose()) }).loose();
 
 export const corosyncParams = z
   .object({
-    cluster_name: z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a cluster name (letters, digits, "_", ".", "-"; at most 32)'),
+    cluster_name: z.string().superRefine(inCorosync).regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a cluster name (letters, digits, "_", ".", "-"; at most 32)'),
     /** The members as a list (or give `members` and `rings`). */
     nodes: z
       .array(

@@ -13,14 +13,16 @@
  */
 import { z } from 'zod';
 import { normalizeRole, normalizeScore, type CibObject, type NvMap } from '../../facts/cib.js';
+import { inCrm } from '../config-values.js';
 
 const Id = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a CIB id (letters, digits, "_", "." or "-"; not starting with a digit)');
-/** Values go into crm syntax: no quotes, backslashes or newlines. */
+/** Values go into crm syntax: no quotes, backslashes, newlines or other control characters (config-values.ts). */
 const Value = z
   .union([z.string(), z.number(), z.boolean()])
   .transform((v) => String(v))
-  .refine((v) => !/["\\\n\r]/.test(v), 'a value without double quotes, backslashes or newlines');
-const Name = z.string().regex(/^[A-Za-z0-9_.#-]+$/, 'a name (letters, digits, "_", ".", "-")');
+  .superRefine(inCrm);
+const NAME = /^[A-Za-z0-9_.#-]+$/;
+const Name = z.string().regex(NAME, 'a name (letters, digits, "_", ".", "-")');
 export const NvParams = z.record(Name, Value).default({});
 const Role = z.enum(['Started', 'Stopped', 'Promoted', 'Unpromoted', 'Master', 'Slave']).transform((r) => normalizeRole(r)!);
 
@@ -31,7 +33,13 @@ export const OpSchema = z
     timeout: Value.optional(),
     role: Role.optional(),
   })
-  .catchall(Value);
+  .catchall(Value)
+  // the other attributes' names go into crm syntax as they are (`op monitor NAME=VALUE`)
+  .superRefine((op, ctx) => {
+    for (const k of Object.keys(op)) {
+      if (!NAME.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `expected an operation attribute name (letters, digits, "_", ".", "-"), found ${JSON.stringify(k)}` });
+    }
+  });
 
 export const PrimitiveSchema = z
   .object({

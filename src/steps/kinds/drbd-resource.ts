@@ -28,6 +28,7 @@ import { eventsProbe, maskSharedSecret, parseEvents, resFileProbe } from '../../
 import { maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from './common.js';
+import { assertConfigValue, inDrbdString, inDrbdWord } from '../config-values.js';
 import { DRBD_CONFIG, resourceName } from './drbd-common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
@@ -43,7 +44,7 @@ export const drbdResourceParams = z
     /** Fixed resync rate, as DRBD 8's `syncer { rate 50M; }` in the chapter: `resync-rate` with the dynamic controller off (`c-plan-ahead 0`). */
     resync_rate: z.string().regex(/^[1-9][0-9]*[KMG]?$/, 'a rate such as "50M" (bytes per second, K/M/G)').optional(),
     /** Backing device on every host unless the host gives its own. */
-    disk: absolutePath.optional(),
+    disk: absolutePath.superRefine(inDrbdWord).optional(),
     hosts: z
       .array(
         z
@@ -51,9 +52,9 @@ export const drbdResourceParams = z
             /** Must be the node's `uname -n`. */
             name: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/, 'a host name'),
             node_id: z.number().int().min(0).max(31),
-            address: z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address'),
+            address: z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address').superRefine(inDrbdWord),
             port: port.optional(),
-            disk: absolutePath.optional(),
+            disk: absolutePath.superRefine(inDrbdWord).optional(),
           })
           .strict(),
       )
@@ -63,6 +64,7 @@ export const drbdResourceParams = z
       .min(1)
       .max(64, 'at most 64 characters (DRBD limit)')
       .regex(/^[^"\\\s]+$/, 'no quotes, backslashes or white space')
+      .superRefine(inDrbdString)
       .optional(),
     after_sb_0pri: policy(['disconnect', 'discard-younger-primary', 'discard-older-primary', 'discard-zero-changes', 'discard-least-changes']),
     after_sb_1pri: policy(['disconnect', 'consensus', 'violently-as0p', 'discard-secondary', 'call-pri-lost-after-sb']),
@@ -88,8 +90,11 @@ export function renderResource(p: DrbdResourceParams): string {
   if (p.after_sb_1pri) net.push(`    after-sb-1pri ${p.after_sb_1pri};`);
   if (p.after_sb_2pri) net.push(`    after-sb-2pri ${p.after_sb_2pri};`);
   const hosts = p.hosts.flatMap((h) => {
+    // validated (config-values.ts); checked again here: a value in this file must never add structure
+    assertConfigValue('drbd-word', 'address', h.address);
     const addr = isIP(h.address) === 6 ? `ipv6 [${h.address}]` : `ipv4 ${h.address}`;
-    return [`  on ${h.name} {`, `    node-id ${h.node_id};`, `    address ${addr}:${h.port ?? p.port};`, `    disk ${h.disk ?? p.disk};`, '  }'];
+    const disk = assertConfigValue('drbd-word', 'disk', h.disk ?? p.disk ?? '');
+    return [`  on ${h.name} {`, `    node-id ${h.node_id};`, `    address ${addr}:${h.port ?? p.port};`, `    disk ${disk};`, '  }'];
   });
   return [
     '# Managed by ha-provision: changes made here are overwritten.',

@@ -21,15 +21,16 @@ import { fact, OWNER_NAMES } from '../contract.js';
 import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from './common.js';
+import { inHosts } from '../config-values.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
-const ipAddress = z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
-const hostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name');
+const ipAddress = z.string().superRefine(inHosts).refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
+const hostName = z.string().superRefine(inHosts).regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name');
 
 export const hostsParams = z
   .object({
     /** Names the block (the cluster name). */
-    name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a block name (letters, digits, "_", "." and "-")'),
+    name: z.string().superRefine(inHosts).regex(/^[A-Za-z0-9_.-]+$/, 'a block name (letters, digits, "_", "." and "-")'),
     entries: z
       .array(z.object({ address: ipAddress, names: z.array(hostName).min(1) }).strict())
       .min(1)

@@ -5,6 +5,7 @@ import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file
 import { containsSecret, maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath, modeString, userName } from './common.js';
+import { inLine } from '../config-values.js';
 
 const regexpString = z.string().refine((s) => {
   try {
@@ -18,8 +19,8 @@ const regexpString = z.string().refine((s) => {
 export const lineParams = z
   .object({
     path: absolutePath,
-    /** The wanted line (without newline). Required for state present. */
-    line: z.string().refine((l) => !l.includes('\n'), 'a single line (no newline)').optional(),
+    /** The wanted line: one line (no newline, carriage return or NUL). Required for state present. */
+    line: z.string().superRefine(inLine).optional(),
     /** Lines matching this are replaced (present: the last match) or removed (absent). */
     regexp: regexpString.optional(),
     state: z.enum(['present', 'absent']).default('present'),
