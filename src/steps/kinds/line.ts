@@ -1,4 +1,5 @@
 /** `line`: one line in a file, like Ansible's lineinfile. */
+import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { defineStep, fact, OWNER_NAMES, type Change } from '../contract.js';
 import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
@@ -7,14 +8,25 @@ import { unifiedDiff } from '../udiff.js';
 import { absolutePath, modeString, userName } from './common.js';
 import { inLine } from '../config-values.js';
 
-const regexpString = z.string().refine((s) => {
+/**
+ * A user's regexp runs on RE2 (re2js, pure JS): matching takes time linear
+ * in the line's length whatever the pattern, so no pattern (`^(a+)+$`
+ * against a long line) can hang plan (issue 12.5). JavaScript syntax is
+ * translated (named groups, `\/`); what RE2 cannot match in linear time
+ * (backreferences, lookahead and lookbehind) is refused at validation.
+ */
+export function compileUserRegexp(pattern: string): RE2JS {
+  return RE2JS.compile(RE2JS.translateRegExp(pattern));
+}
+
+const regexpString = z.string().superRefine((s, ctx) => {
   try {
-    new RegExp(s);
-    return true;
-  } catch {
-    return false;
+    compileUserRegexp(s);
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).replace(/^error parsing regexp: /, '');
+    ctx.addIssue({ code: 'custom', message: `expected a regular expression without backreferences or lookaround (matched by RE2, in time linear in the line's length), found one it cannot compile: ${why}` });
   }
-}, 'a valid JavaScript regular expression');
+});
 
 export const lineParams = z
   .object({
@@ -46,7 +58,7 @@ function splitLines(content: string): { lines: string[]; finalNewline: boolean }
 /** Pure edit: the new content, or the same string when nothing changes. */
 export function editLines(content: string, p: LineParams): string {
   const { lines } = splitLines(content);
-  const re = p.regexp !== undefined ? new RegExp(p.regexp) : undefined;
+  const re = p.regexp !== undefined ? compileUserRegexp(p.regexp) : undefined;
   const matches = (l: string) => (re ? re.test(l) : l === p.line);
   let out: string[];
   if (p.state === 'absent') {
