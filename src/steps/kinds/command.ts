@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { defineStep, fact, type Probe } from '../contract.js';
 import { destructiveProblems } from '../destructive.js';
-import { containsSecret } from '../mask.js';
+import { containsSecret, maskSecrets } from '../mask.js';
 import { absolutePath } from './common.js';
 
 const argv = z.array(z.string()).min(1, 'a non-empty argv array');
@@ -43,6 +43,24 @@ export const commandParams = z
   });
 export type CommandParams = z.infer<typeof commandParams>;
 
+/**
+ * A secret on a command line is in the node's process list (`ps`, /proc/PID/cmdline)
+ * for every user while the command runs (issue 12.7): the plan says so, and
+ * how to pass it on stdin instead. '' when no secret is on a command line.
+ */
+export function secretOnCommandLine(p: CommandParams, node: { name: string; secrets: readonly string[] }): string {
+  const at = (argv: readonly string[] | undefined, name: string) => {
+    const i = argv?.findIndex((a) => containsSecret(a, node.secrets)) ?? -1;
+    return i < 0 ? [] : [name === 'shell' ? '"shell"' : `${name}[${i}]`];
+  };
+  const where = [...(p.shell !== undefined ? at([p.shell], 'shell') : at(p.argv, 'argv')), ...at(p.unless, 'unless')];
+  if (where.length === 0) return '';
+  return (
+    ` -- WARNING: a secret is on the command line (${where.join(', ')}): while it runs, any user of ${node.name} can read it in ps;` +
+    ' pass it on standard input instead (with: stdin: the secret or a line holding it, read by the command, e.g. chpasswd, or shell: \'read -r pw; ...\')'
+  );
+}
+
 export const commandStep = defineStep<CommandParams>({
   kind: 'command',
   params: commandParams,
@@ -65,7 +83,7 @@ export const commandStep = defineStep<CommandParams>({
         argv: cmd,
         ...(p.sudo ? { sudo: true } : {}),
         ...(p.stdin !== undefined ? { stdin: p.stdin } : {}),
-        description: p.description ?? (p.shell !== undefined ? `run: ${p.shell}` : `run ${cmd.join(' ')}`),
+        description: maskSecrets(p.description ?? (p.shell !== undefined ? `run: ${p.shell}` : `run ${cmd.join(' ')}`), node.secrets) + secretOnCommandLine(p, node),
         ...(secret ? { secret: true } : {}),
       },
     ];
