@@ -20,7 +20,7 @@ import { openSession } from '../ssh/index.js';
 import type { StepKinds } from '../steps/registry.js';
 import { jsonCollector } from '../report/json.js';
 import { openRunLog } from '../report/log.js';
-import { safeJson } from '../report/escape.js';
+import { escapeTerminal, safeJson } from '../report/escape.js';
 import { plainReporter } from '../report/plain.js';
 import type { Cli, RunFlags } from './args.js';
 import { EXIT } from './exit-codes.js';
@@ -143,8 +143,8 @@ export async function planCommand(inventory: string, playbook: string | undefine
 
 /** A plan refused before the lock, the journal or any connection (src/cli/preflight.ts). */
 function refusePlan(path: string, reasons: readonly string[], json: boolean, io: CliIO): number {
-  if (json) io.stdout(JSON.stringify({ outcome: 'stale', reasons }, null, 2) + '\n');
-  io.stderr(`ha-provision: the plan ${path} cannot be applied; nothing was contacted or changed. Make a new plan.\n${reasons.map((r) => `  - ${r}\n`).join('')}`);
+  if (json) io.stdout(safeJson({ outcome: 'stale', reasons }, 2) + '\n');
+  io.stderr(`ha-provision: the plan ${path} cannot be applied; nothing was contacted or changed. Make a new plan.\n${reasons.map((r) => `  - ${escapeTerminal(r)}\n`).join('')}`);
   return EXIT.STALE;
 }
 
@@ -202,21 +202,22 @@ export async function applyCommand(cli: Extract<Cli, { cmd: 'apply' }>, io: CliI
     await live?.finished();
     switch (result.kind) {
       case 'locked':
-        io.stderr(`ha-provision: ${result.message}\n`);
+        io.stderr(`ha-provision: ${escapeTerminal(result.message)}\n`);
         return EXIT.LOCKED;
       case 'stale':
-        if (collector) io.stdout(JSON.stringify({ outcome: 'stale', reasons: result.reasons }, null, 2) + '\n');
-        io.stderr(`ha-provision: the plan ${cli.plan} is stale; nothing was changed. Make a new plan.\n${result.reasons.map((r) => `  - ${r}\n`).join('')}`);
+        // reasons quote what nodes answer: escaped for the terminal (issue 12.3)
+        if (collector) io.stdout(safeJson({ outcome: 'stale', reasons: result.reasons }, 2) + '\n');
+        io.stderr(`ha-provision: the plan ${cli.plan} is stale; nothing was changed. Make a new plan.\n${result.reasons.map((r) => `  - ${escapeTerminal(r)}\n`).join('')}`);
         return EXIT.STALE;
       case 'refused':
-        if (collector) io.stdout(JSON.stringify({ outcome: 'refused', refusals: result.refusals }, null, 2) + '\n');
+        if (collector) io.stdout(safeJson({ outcome: 'refused', refusals: result.refusals }, 2) + '\n');
         // the refusals themselves were reported as messages (above, or in the JSON report)
         io.stderr(
           `ha-provision: stopped before the first change: the plan holds ${result.refusals.length} refusal(s) that no earlier step can lift (${result.refusals.map((r) => `${r.node}: ${r.step}`).join(', ')}); nothing was changed.\nlog: ${log.path}\n`,
         );
         return EXIT.REFUSED;
       case 'done':
-        if (collector) io.stdout(JSON.stringify(collector.report, null, 2) + '\n');
+        if (collector) io.stdout(safeJson(collector.report, 2) + '\n');
         io.stderr(`log: ${log.path}\n`);
         switch (result.outcome) {
           case 'ok':
