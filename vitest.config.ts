@@ -54,6 +54,9 @@ export default defineConfig({
           ...layers.unit,
           pool: 'threads',
           poolOptions: { threads: { isolate: false } },
+          // A file's first test pays for its imports (the whole CLI for the
+          // in-process ones): seconds on a busy 2-CPU machine, not a hang.
+          testTimeout: 30_000,
           sequence: { groupOrder: 0 },
         },
       },
