@@ -4,7 +4,7 @@
  * empty or partly written lock file.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -66,4 +66,83 @@ const wait = setInterval(() => { if (existsSync(done)) { clearInterval(wait); if
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     for (const r of results.filter((x) => !x.ok)) expect(r.message).toMatch(/another run holds the lock on this inventory: pid \d+/);
   }, 90_000);
+});
+
+describe('taking over a stale lock', () => {
+  /** The pid of a process that has exited. */
+  const deadPid = () =>
+    new Promise<number>((res) => {
+      const c = spawn(process.execPath, ['-e', '']);
+      c.on('exit', () => res(c.pid!));
+    });
+
+  it('12 processes find the same stale lock and take it over at the same instant: exactly one holds it', async () => {
+    const state = join(dir, 'stale-race');
+    mkdirSync(state, { recursive: true });
+    const dead = await deadPid();
+    writeFileSync(join(state, 'lock'), JSON.stringify({ pid: dead, host: 'h', startedAt: 't', runId: 'dead-run' }) + '\n');
+    const script = join(dir, 'stale-race.mts');
+    // Forced race: every child reads the stale lock, then waits (the pause hook) until
+    // one common instant, after every child has read it, before taking it over.
+    writeFileSync(
+      script,
+      `import { acquireLock } from ${JSON.stringify(lockModule)};
+import { existsSync } from 'node:fs';
+const [at, go] = [Number(process.argv[2]), Number(process.argv[3])];
+while (Date.now() < at) {}
+const r = acquireLock(${JSON.stringify(state)}, { pid: process.pid, host: 'h', startedAt: 't', runId: 'child-' + process.pid }, {
+  pause: () => { while (Date.now() < go) {} },
+});
+console.log(JSON.stringify(r.ok ? { ok: true, tookOver: r.tookOver?.runId } : { ok: false, message: r.message }));
+const done = ${JSON.stringify(join(dir, 'stale-done'))};
+const wait = setInterval(() => { if (existsSync(done)) { clearInterval(wait); if (r.ok) r.release(); } }, 50);
+`,
+    );
+    const at = Date.now() + 4000;
+    const children = Array.from({ length: 12 }, () => spawn(tsx, [script, String(at), String(at + 500)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const results = await Promise.all(
+      children.map(
+        (c) =>
+          new Promise<{ ok: boolean; tookOver?: string; message?: string }>((res, rej) => {
+            let out = '';
+            c.stdout!.on('data', (d: Buffer) => {
+              out += d.toString();
+              if (out.includes('\n')) res(JSON.parse(out.trim()) as { ok: boolean; message?: string });
+            });
+            c.on('exit', (code) => rej(new Error(`child exited (${code}) before answering: ${out}`)));
+          }),
+      ),
+    );
+    const holder = JSON.parse(readFileSync(join(state, 'lock'), 'utf8')) as { runId: string };
+    writeFileSync(join(dir, 'stale-done'), '');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.on('exit', r)))));
+    const winners = results.filter((r) => r.ok);
+    expect(winners, JSON.stringify(results)).toHaveLength(1);
+    expect(winners[0]!.tookOver).toBe('dead-run');
+    // the lock file names the winner, and every other process was refused naming a live holder
+    expect(holder.runId).toMatch(/^child-\d+$/);
+    for (const r of results.filter((x) => !x.ok)) expect(r.message).toMatch(/another run holds the lock on this inventory: pid \d+ on h, run child-\d+/);
+    expect(existsSync(join(state, 'lock.takeover'))).toBe(false);
+  }, 90_000);
+
+  it('a takeover marker left by a dead process: refused, never removed behind a live takeover', () => {
+    const state = join(dir, 'stale-marker');
+    mkdirSync(state, { recursive: true });
+    writeFileSync(join(state, 'lock'), JSON.stringify({ pid: 1, host: 'h', startedAt: 't', runId: 'dead-run' }) + '\n');
+    writeFileSync(join(state, 'lock.takeover'), JSON.stringify({ pid: 2, host: 'h', startedAt: 't', runId: 'dead-taker' }) + '\n');
+    const r = acquireLock(state, { pid: 3, host: 'h', startedAt: 't', runId: 'me' }, { isAlive: () => false });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.message).toMatch(/lock\.takeover was left by a run that died while taking over a stale lock \(pid 2 on h, run dead-taker.*remove it/);
+    // a live taker: wait for it, then (gone) take over
+    writeFileSync(join(state, 'lock.takeover'), JSON.stringify({ pid: 2, host: 'h', startedAt: 't', runId: 'live-taker' }) + '\n');
+    let calls = 0;
+    const r2 = acquireLock(state, { pid: 3, host: 'h', startedAt: 't', runId: 'me' }, {
+      isAlive: (pid) => {
+        if (pid === 2 && ++calls === 3) rmSync(join(state, 'lock.takeover')); // the live taker finishes
+        return pid === 2;
+      },
+    });
+    expect(r2.ok).toBe(true);
+    if (r2.ok) expect(r2.tookOver?.runId).toBe('dead-run');
+  });
 });
