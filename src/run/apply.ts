@@ -114,6 +114,9 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
     }
 
     let changesMade = 0;
+    // a step that waited (for a sync, a cluster, another package manager) saw the nodes change
+    // without this run changing them: facts gathered at the start are no longer trusted after it
+    let waited = false;
     const retry = deps.retry ?? { tries: 3, delayMs: 250 };
     const stepsById = new Map(selection.steps.map((s) => [s.id, s]));
     const res = await schedule({
@@ -127,7 +130,7 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
         const step = stepsById.get(s.id)!;
         const link = links.get(nodeName)!;
         const g = gathered[nodeName];
-        const pre = changesMade === 0 && g && 'steps' in g ? g.steps[step.id] : undefined;
+        const pre = changesMade === 0 && !waited && g && 'steps' in g ? g.steps[step.id] : undefined;
         const startedAt = deps.now().getTime();
         deps.emit({ type: 'step-start', node: nodeName, step: step.id, title: step.title });
         const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
@@ -145,8 +148,10 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
           },
           retry: { ...retry, sleep: deps.sleep },
           onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
-          onProgress: (description, progress) =>
-            deps.emit({ type: 'step-progress', node: nodeName, step: step.id, description, ...(progress !== undefined ? { progress } : {}) }),
+          onProgress: (description, progress) => {
+            waited = true;
+            deps.emit({ type: 'step-progress', node: nodeName, step: step.id, description, ...(progress !== undefined ? { progress } : {}) });
+          },
         });
         deps.emit({
           type: 'step-result',

@@ -63,8 +63,9 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   }
   let facts = ctx.prefetched ?? (await read('probe'));
   let ev: Evaluation = evaluate(kind, params, facts, sn);
-  if (ev.status === 'change' && ctx.prefetched) {
-    // re-check just before changing: facts read at the start may be old
+  if (ev.status !== 'ok' && ctx.prefetched) {
+    // re-check just before changing, refusing or failing: facts read at the start may be old
+    // (e.g. a package another process was still installing then)
     facts = await read('probe');
     ev = evaluate(kind, params, facts, sn);
   }

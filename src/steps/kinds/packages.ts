@@ -7,12 +7,16 @@
  * `install_recommends: true`) and keeps changed configuration files; dnf
  * installs without weak dependencies unless asked; yum has none.
  * Done: every named package is installed (any version).
+ * Wait (apt): another package manager runs on the node (apt-get, dpkg, ...;
+ * e.g. one a killed run left running): its locks would fail the install.
+ * With apt, when dpkg was interrupted (a run killed during the install),
+ * `dpkg --configure -a` comes first, as apt itself asks.
  * Refused: no apt, dnf or yum on the node.
  */
 import { z } from 'zod';
 import { fact } from '../contract.js';
 import { packagesProbe, parsePackages } from '../../facts/packages.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
 
 export const packagesParams = z
   .object({
@@ -42,9 +46,13 @@ export const packagesStep = defineStorageStep<PackagesParams>({
     if (missing.length === 0) return [];
     const sudo = sudoOf(p.sudo);
     const what = `install ${missing.join(', ')} (${f.manager})`;
+    if (f.busy.length > 0) return [wait(`another package manager is running (${f.busy.map((b) => b.slice(0, 100)).join('; ')}): waiting for it to end`)];
     switch (f.manager) {
       case 'apt':
         return [
+          ...(f.interrupted
+            ? [{ kind: 'exec', argv: ['env', 'DEBIAN_FRONTEND=noninteractive', 'dpkg', '--configure', '-a', '--force-confdef', '--force-confold'], ...sudo, description: 'finish the interrupted dpkg run (dpkg --configure -a)' } satisfies StorageChange]
+            : []),
           { kind: 'exec', argv: ['apt-get', 'update', '-q'], ...sudo, description: 'refresh the apt package index' },
           {
             kind: 'exec',

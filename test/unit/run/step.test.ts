@@ -115,6 +115,22 @@ describe('runStep', () => {
     expect(execs()).toEqual([]);
   });
 
+  it('prefetched facts are re-checked before refusing: what was missing at the start may be there now', async () => {
+    const needsX = defineStep<Record<string, never>>({
+      kind: 'needs-x',
+      params: z.object({}),
+      probes: () => [{ id: 'x', argv: ['test', '-e', '/x'] }],
+      diff: (_p, facts) => (facts['x']!.exitCode === 0 ? [] : [{ kind: 'refuse', reason: '/x is missing' }]),
+    });
+    const { ctx, paths, sessions, execs } = setup(['true']);
+    paths.add('/x'); // installed by someone else after the facts were gathered
+    const step = fakeStep('s', 'needs-x', {}, ['bob']);
+    const r = await runStep({ ...ctx, kind: needsX, step, prefetched: { x: { exitCode: 1, stdout: '', stderr: '' } } });
+    expect(r).toEqual({ outcome: 'ok', changes: [] });
+    expect(sessions.reduce((k, s) => k + s.probes, 0)).toBe(1);
+    expect(execs()).toEqual([]);
+  });
+
   it('connection lost right after a change: reconnect, re-probe, and do not run it again', async () => {
     const { ctx, sessions, execs } = setup(['touch', '/done'], { drop: true });
     const retries: number[] = [];
