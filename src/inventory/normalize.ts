@@ -73,6 +73,11 @@ export function durationMs(d: number | string): number {
   }
 }
 
+/** `.ha-provision/<inventory file name without .yaml>`, beside the inventory. */
+export function defaultStateDir(inventoryPath: string): string {
+  return path.join('.ha-provision', path.basename(inventoryPath).replace(/\.ya?ml$/i, '') || 'inventory');
+}
+
 export async function normalizeInventory(
   inv: InventoryFile,
   source: YamlSource,
@@ -259,7 +264,9 @@ export async function normalizeInventory(
     maxFailPercent: s.max_fail_percent ?? 0,
     stepTimeoutMs: durationMs(s.step_timeout ?? '10m'),
     strategy: s.strategy ?? 'linear',
-    stateDir: file(s.state_dir ?? '.ha-provision'),
+    // by default one folder per inventory file: two inventories side by side
+    // never share a lock, a journal or run logs
+    stateDir: file(s.state_dir ?? defaultStateDir(opts.absPath)),
   };
 
   const primary = nodes.find((n) => n.roles.includes('primary'))?.name;

@@ -190,7 +190,7 @@ export const Settings = z.strictObject({
   max_fail_percent: z.number({ error: expecting('a number 0-100') }).min(0, { error: expecting('a number 0-100') }).max(100, { error: expecting('a number 0-100') }).optional(),
   step_timeout: Duration.optional(),
   strategy: z.enum(['linear', 'free'], { error: expecting('"linear" or "free"') }).optional(),
-  /** Relative to the inventory file. Default `.ha-provision`. */
+  /** Relative to the inventory file. Default `.ha-provision/<inventory file name without .yaml>`. */
   state_dir: FilePath.optional(),
 });
 

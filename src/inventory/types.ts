@@ -84,7 +84,7 @@ export interface ProjectSettings {
   maxFailPercent: number;
   stepTimeoutMs: number;
   strategy: 'linear' | 'free';
-  /** Absolute path. Default: `.ha-provision/` beside the inventory. */
+  /** Absolute path. Default: `.ha-provision/<inventory name>/` beside the inventory (one per inventory file). */
   stateDir: string;
 }
 

@@ -110,7 +110,7 @@ ${nodes}`,
     sshd,
     dir,
     inventory,
-    stateDir: join(dir, '.ha-provision'),
+    stateDir: join(dir, '.ha-provision', 'inventory'),
     names,
     root: (i) => sshd.hosts[i]!.root,
     async cli(args, env = {}) {

@@ -44,7 +44,7 @@ describe('inventory/kopano-bob-alice.yaml (the chapter)', () => {
     const bob = inv.nodes[0]!;
     expect(bob.endpoint).toEqual({ name: 'bob', host: '192.168.122.25', port: 22, user: 'root', auth: { kind: 'agent' } });
     expect(bob.hostKeys).toEqual({ knownHostsPath: '/home/op/.ssh/known_hosts', mode: 'strict' });
-    expect(inv.settings).toEqual({ concurrency: 2, maxFailPercent: 0, stepTimeoutMs: 600_000, strategy: 'linear', stateDir: join(repo, 'inventory/.ha-provision') });
+    expect(inv.settings).toEqual({ concurrency: 2, maxFailPercent: 0, stepTimeoutMs: 600_000, strategy: 'linear', stateDir: join(repo, 'inventory/.ha-provision/kopano-bob-alice') });
     expect(inv.playbookPath).toBe(join(repo, 'playbooks/kopano-drbd.yaml'));
   });
 });
@@ -103,5 +103,19 @@ describe('files', () => {
   it('a missing file is an error, not an exception', async () => {
     const r = await loadInventory({ path: 'nope/missing.yaml', secrets: 'skip' });
     expect(r).toEqual({ ok: false, errors: [{ file: 'nope/missing.yaml', line: 1, column: 1, path: '', message: 'cannot read the file: no such file', code: 'FILE_NOT_FOUND' }] });
+  });
+});
+
+describe('the state folder (lock, journal, run logs)', () => {
+  it('belongs to one inventory file by default: two inventories in one folder share nothing', async () => {
+    const load = async (name: string) => {
+      const r = await loadInventory({ path: join(repo, 'inventory', name), secrets: 'skip', homeDir: '/home/op', readFile: () => readFile(join(repo, 'inventory/kopano-bob-alice.yaml'), 'utf8') });
+      if (!r.ok) throw new Error(r.errors.map(formatInputError).join('\n'));
+      return r.value.settings.stateDir;
+    };
+    const a = await load('site-a.yaml');
+    const b = await load('site-b.yml');
+    expect(a).toBe(join(repo, 'inventory/.ha-provision/site-a'));
+    expect(b).toBe(join(repo, 'inventory/.ha-provision/site-b'));
   });
 });
