@@ -33,9 +33,33 @@ export function hostKeyName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
-  return new RegExp(`^${body}$`, 'i');
+/**
+ * OpenSSH's match_pattern: `*` any run, `?` one character, case-insensitive.
+ * Iterative with one backtrack point (the last `*`): at most
+ * O(pattern x name) steps, whatever the pattern (a RegExp built from a
+ * pattern with many `*` could backtrack exponentially on a long name).
+ */
+export function globMatch(glob: string, name: string): boolean {
+  const g = glob.toLowerCase();
+  const n = name.toLowerCase();
+  let gi = 0;
+  let ni = 0;
+  let star = -1;
+  let mark = 0;
+  while (ni < n.length) {
+    if (gi < g.length && (g[gi] === '?' || (g[gi] !== '*' && g[gi] === n[ni]))) {
+      gi++;
+      ni++;
+    } else if (gi < g.length && g[gi] === '*') {
+      star = gi++;
+      mark = ni;
+    } else if (star >= 0) {
+      gi = star + 1;
+      ni = ++mark;
+    } else return false;
+  }
+  while (gi < g.length && g[gi] === '*') gi++;
+  return gi === g.length;
 }
 
 function hashedMatches(pattern: string, name: string): boolean {
@@ -52,7 +76,7 @@ export function patternsMatch(patterns: string, name: string): boolean {
   for (const pattern of patterns.split(',')) {
     const negated = pattern.startsWith('!');
     const glob = negated ? pattern.slice(1) : pattern;
-    if (globToRegExp(glob).test(name)) {
+    if (globMatch(glob, name)) {
       if (negated) return false;
       matched = true;
     }

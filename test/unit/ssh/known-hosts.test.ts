@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { entriesFor, fingerprint, formatEntry, hostKeyName, parseKnownHosts, patternsMatch } from '../../../src/ssh/known-hosts.js';
+import { entriesFor, fingerprint, formatEntry, globMatch, hostKeyName, parseKnownHosts, patternsMatch } from '../../../src/ssh/known-hosts.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hapv-kh-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,5 +62,24 @@ describe('known_hosts', () => {
     expect(execFileSync('ssh-keygen', ['-F', '[127.0.0.1]:2201', '-f', file], { encoding: 'utf8' })).toContain(edKey);
     const sshFp = execFileSync('ssh-keygen', ['-l', '-f', join(dir, 'ed.pub')], { encoding: 'utf8' }).split(' ')[1];
     expect(fingerprint(blob)).toBe(sshFp);
+  });
+});
+
+describe('known_hosts patterns', () => {
+  it('match as OpenSSH does: * any run, ? one character, case-insensitive', () => {
+    expect(globMatch('*.example.org', 'Bob.EXAMPLE.org')).toBe(true);
+    expect(globMatch('*.example.org', 'example.org')).toBe(false);
+    expect(globMatch('node-?', 'node-1')).toBe(true);
+    expect(globMatch('node-?', 'node-12')).toBe(false);
+    expect(globMatch('[10.0.0.*]:2222', '[10.0.0.25]:2222')).toBe(true);
+    expect(globMatch('a*b*c', 'aXbYc')).toBe(true);
+    expect(globMatch('a*b*c', 'aXbY')).toBe(false);
+    expect(globMatch('*', '')).toBe(true);
+  });
+
+  it('a pattern of many stars against a long name ends at once (no backtracking blow-up)', () => {
+    const t0 = performance.now();
+    expect(globMatch('*a'.repeat(40) + 'b', 'a'.repeat(5000))).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(5000); // a hang guard, not a benchmark
   });
 });
