@@ -8,7 +8,8 @@ export type Cli =
   | { cmd: 'validate' }
   | { cmd: 'schema' }
   | { cmd: 'plan'; inventory: string; playbook?: string; out?: string; json: boolean; run: RunFlags }
-  | { cmd: 'apply'; inventory?: string; playbook?: string; dryRun: boolean; plan?: string; out?: string; json: boolean; run: RunFlags };
+  | { cmd: 'apply'; inventory?: string; playbook?: string; dryRun: boolean; plan?: string; out?: string; json: boolean; run: RunFlags }
+  | { cmd: 'status'; inventory: string; json: boolean; watch: boolean; interval: number };
 
 export interface RunFlags {
   limit: string[];
@@ -36,6 +37,8 @@ const options = {
   concurrency: { type: 'string' },
   'detailed-exitcode': { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
+  watch: { type: 'boolean', short: 'w' },
+  interval: { type: 'string' },
 } as const;
 
 const allowed: Record<string, readonly string[]> = {
@@ -43,6 +46,7 @@ const allowed: Record<string, readonly string[]> = {
   schema: [],
   plan: ['out', 'json', 'limit', 'from', 'accept-new-host-keys', 'concurrency', 'detailed-exitcode', 'verbose'],
   apply: ['dry-run', 'plan', 'out', 'json', 'limit', 'from', 'accept-new-host-keys', 'concurrency', 'detailed-exitcode', 'verbose'],
+  status: ['json', 'watch', 'interval'],
 };
 
 export function parseCli(argv: readonly string[]): Cli {
@@ -57,7 +61,7 @@ export function parseCli(argv: readonly string[]): Cli {
   if (v.version) return { cmd: 'version' };
   if (v.help || cmd === undefined || cmd === 'help') return { cmd: 'help', ...(cmd === 'help' && rest[0] ? { topic: rest[0] } : cmd && cmd !== 'help' ? { topic: cmd } : {}) };
   const ok = allowed[cmd];
-  if (!ok) throw new UsageError(`unknown command "${cmd}" (commands: validate, schema, plan, apply; see --help)`);
+  if (!ok) throw new UsageError(`unknown command "${cmd}" (commands: validate, schema, plan, apply, status; see --help)`);
   for (const k of Object.keys(v)) {
     if (!ok.includes(k)) throw new UsageError(`option --${k} does not apply to "${cmd}"`);
   }
@@ -86,6 +90,17 @@ export function parseCli(argv: readonly string[]): Cli {
   const [inventory, playbook] = rest;
   const pb = playbook !== undefined ? { playbook } : {};
   switch (cmd) {
+    case 'status': {
+      if (!inventory) throw new UsageError('status needs INVENTORY');
+      if (playbook !== undefined) throw new UsageError(`too many arguments for "status": ${rest.join(' ')} (the playbook is the one the inventory names)`);
+      let interval = 5;
+      if (v.interval !== undefined) {
+        interval = Number(v.interval);
+        if (!Number.isFinite(interval) || interval < 1) throw new UsageError(`--interval must be a number of seconds >= 1, got "${v.interval}"`);
+        if (!v.watch) throw new UsageError('--interval goes with --watch');
+      }
+      return { cmd, inventory, json: v.json === true, watch: v.watch === true, interval };
+    }
     case 'validate':
     case 'schema':
       return { cmd };
@@ -120,6 +135,8 @@ Usage:
   ha-provision plan INVENTORY [PLAYBOOK] [-o plan.json] [--json]
   ha-provision apply INVENTORY [PLAYBOOK] [--dry-run] [--json]
   ha-provision apply --plan plan.json [--json]           apply exactly a saved plan
+  ha-provision status INVENTORY [--json] [--watch [--interval S]]
+                                                         the cluster at a glance (read-only)
 
 Options for plan/apply:
   -l, --limit NODE[,NODE]     only these nodes (repeatable)
@@ -133,5 +150,6 @@ Options for plan/apply:
   -h, --help, --version
 
 Exit codes: 0 ok, 1 failed, 2 invalid input, 3 interrupted (run again to resume),
-4 plan stale, 5 locked by another run, 6 changes (only with --detailed-exitcode).
+4 plan stale, 5 locked by another run, 6 changes (only with --detailed-exitcode),
+7 refused; status: 0 healthy, 8 degraded, 9 down (2 invalid input).
 `;

@@ -20,5 +20,9 @@ export const EXIT = {
    * `apply` stops before its first change. Nothing was changed.
    */
   REFUSED: 7,
+  /** `status` only: the cluster runs but is not fully healthy (a node unreachable or not online, DRBD not UpToDate/Connected, a resource stopped, a failed action). */
+  DEGRADED: 8,
+  /** `status` only: no node answers, none that answers has quorum, or Pacemaker runs on none of them. */
+  DOWN: 9,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -122,3 +122,113 @@ export function parseTransition(r: ProbeResult, probe = 'transition'): Transitio
   }
   return out;
 }
+
+// ---------- the details `ha-provision status` shows ----------
+
+/** Every section `status` reads, in one crm_mon call. */
+export const CRM_MON_STATUS_ARGV = ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,options,nodes,resources,failcounts,failures,fencing'] as const;
+
+/** A top-level resource: a group (its members), a clone / promotable clone, or a lone primitive. */
+export interface MonTopResource {
+  id: string;
+  kind: 'group' | 'clone' | 'primitive' | 'bundle';
+  /** Primitive ids under it (itself for a primitive). */
+  members: string[];
+  /** resource_agent of each member (`ocf:heartbeat:IPaddr2`, `stonith:fence_ipmilan`). */
+  agents: Record<string, string>;
+  /** Nodes each member runs on, with its role. */
+  placement: { id: string; role: string; nodes: string[]; failed: boolean; targetRole?: string }[];
+}
+
+export interface MonFailure {
+  node: string;
+  opKey: string;
+  task: string;
+  exitStatus: string;
+  exitReason: string;
+  status: string;
+  lastRcChange: string;
+}
+
+export interface MonFence {
+  action: string;
+  target: string;
+  status: string;
+  completed: string;
+  delegate: string;
+  origin: string;
+}
+
+export interface CrmMonDetails {
+  resources: MonTopResource[];
+  failcounts: { node: string; resource: string; failCount: number; lastFailure?: string }[];
+  failures: MonFailure[];
+  fencing: MonFence[];
+  /** cluster_options stonith-enabled (undefined when crm_mon does not say). */
+  stonithEnabled: boolean | undefined;
+}
+
+function prims(el: XmlElement, out: XmlElement[]): void {
+  for (const c of el.children) {
+    if (c.name === 'resource') out.push(c);
+    else if (c.name === 'group' || c.name === 'clone' || c.name === 'bundle' || c.name === 'replica') prims(c, out);
+  }
+}
+
+/** Groups, clones, primitives, failcounts, failed actions, fence history and stonith-enabled; `parseCrmMon` must say "up" first. */
+export function parseCrmMonDetails(r: ProbeResult): CrmMonDetails {
+  const root = parseXml(r.stdout.trim());
+  const resources: MonTopResource[] = [];
+  const resEl = child(root, 'resources');
+  for (const c of resEl?.children ?? []) {
+    const kind = c.name === 'resource' ? 'primitive' : c.name === 'group' || c.name === 'clone' || c.name === 'bundle' ? c.name : undefined;
+    if (!kind) continue;
+    const ps: XmlElement[] = [];
+    if (c.name === 'resource') ps.push(c);
+    else prims(c, ps);
+    const members = [...new Set(ps.map((p) => p.attrs['id'] ?? ''))];
+    resources.push({
+      id: c.attrs['id'] ?? '',
+      kind,
+      members,
+      agents: Object.fromEntries(ps.map((p) => [p.attrs['id'] ?? '', p.attrs['resource_agent'] ?? ''])),
+      placement: ps.map((p) => ({
+        id: p.attrs['id'] ?? '',
+        role: normalizeRole(p.attrs['role']) ?? 'Unknown',
+        nodes: children(p, 'node').map((n) => n.attrs['name'] ?? ''),
+        failed: yes(p.attrs['failed']),
+        ...(p.attrs['target_role'] !== undefined ? { targetRole: normalizeRole(p.attrs['target_role']) ?? p.attrs['target_role'] } : {}),
+      })),
+    });
+  }
+  const failcounts: CrmMonDetails['failcounts'] = [];
+  for (const n of children(child(root, 'node_history') ?? { name: '', attrs: {}, children: [] }, 'node')) {
+    for (const h of children(n, 'resource_history')) {
+      const fc = h.attrs['fail-count'];
+      if (fc === undefined) continue;
+      const count = fc === 'INFINITY' ? Infinity : Number(fc);
+      if (!(count > 0)) continue;
+      failcounts.push({ node: n.attrs['name'] ?? '', resource: h.attrs['id'] ?? '', failCount: count, ...(h.attrs['last-failure'] ? { lastFailure: h.attrs['last-failure'] } : {}) });
+    }
+  }
+  const failures = children(child(root, 'failures') ?? { name: '', attrs: {}, children: [] }, 'failure').map((f) => ({
+    node: f.attrs['node'] ?? '',
+    opKey: f.attrs['op_key'] ?? '',
+    task: f.attrs['task'] ?? '',
+    exitStatus: f.attrs['exitstatus'] ?? '',
+    exitReason: f.attrs['exitreason'] ?? '',
+    status: f.attrs['status'] ?? '',
+    lastRcChange: f.attrs['last-rc-change'] ?? '',
+  }));
+  const fencing = children(child(root, 'fence_history') ?? { name: '', attrs: {}, children: [] }, 'fence_event').map((f) => ({
+    action: f.attrs['action'] ?? '',
+    target: f.attrs['target'] ?? '',
+    status: f.attrs['status'] ?? '',
+    completed: f.attrs['completed'] ?? f.attrs['last-pending'] ?? '',
+    delegate: f.attrs['delegate'] ?? '',
+    origin: f.attrs['origin'] ?? '',
+  }));
+  const opts = child(child(root, 'summary') ?? { name: '', attrs: {}, children: [] }, 'cluster_options');
+  const se = opts?.attrs['stonith-enabled'];
+  return { resources, failcounts, failures, fencing, stonithEnabled: se === undefined ? undefined : se === 'true' };
+}

@@ -34,6 +34,12 @@ export interface DrbdPeerDevice {
   peerDisk: string;
   /** Percent (0..100) while a resync runs. */
   done?: number;
+  /**
+   * With `--statistics` only: out-of-sync KiB, and the resync's recent rate
+   * as the kernel reports it (rs-db1-sectors over rs-dt1-ms, the same sample
+   * `drbdsetup status --statistics` turns into dbdt1 and eta).
+   */
+  stats?: { outOfSyncKiB?: number; rsDb1Sectors?: number; rsDt1Ms?: number; etaSeconds?: number };
 }
 export interface DrbdResource {
   name: string;
@@ -49,7 +55,7 @@ export function eventsProbe(id: string, resource: string | undefined, sudo: bool
     argv: ['drbdsetup', 'events2', '--now', ...(resource !== undefined ? [resource] : [])],
     ...sudoOf(sudo),
     // states, not a resync's progress
-    digest: (r) => [...parseEvents(r, id).values()].map((x) => ({ ...x, peerDevices: x.peerDevices.map(({ done: _done, ...pd }) => pd) })),
+    digest: (r) => [...parseEvents(r, id).values()].map((x) => ({ ...x, peerDevices: x.peerDevices.map(({ done: _done, stats: _stats, ...pd }) => pd) })),
   };
 }
 
@@ -60,6 +66,27 @@ function kv(fields: string[]): Record<string, string> {
     if (i > 0) out[f.slice(0, i)] = f.slice(i + 1);
   }
   return out;
+}
+
+const num = (v: string | undefined): number | undefined => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+
+/** `--statistics` keys of a peer-device line; undefined when there are none (no --statistics). */
+function peerStats(o: Record<string, string>): DrbdPeerDevice['stats'] {
+  const outOfSyncKiB = num(o['out-of-sync']);
+  const rsDb1Sectors = num(o['rs-db1-sectors']);
+  const rsDt1Ms = num(o['rs-dt1-ms']);
+  if (outOfSyncKiB === undefined && rsDb1Sectors === undefined && rsDt1Ms === undefined) return undefined;
+  const stats: NonNullable<DrbdPeerDevice['stats']> = {
+    ...(outOfSyncKiB !== undefined ? { outOfSyncKiB } : {}),
+    ...(rsDb1Sectors !== undefined ? { rsDb1Sectors } : {}),
+    ...(rsDt1Ms !== undefined ? { rsDt1Ms } : {}),
+  };
+  // as drbdsetup status: rate = db1 / dt1 (sectors of 512 bytes per ms), eta = out-of-sync / rate
+  if (outOfSyncKiB !== undefined && rsDb1Sectors && rsDt1Ms && rsDb1Sectors > 0 && rsDt1Ms > 0) {
+    const kibPerSecond = rsDb1Sectors / 2 / (rsDt1Ms / 1000);
+    stats.etaSeconds = Math.round(outOfSyncKiB / kibPerSecond);
+  }
+  return stats;
 }
 
 /**
@@ -91,15 +118,18 @@ export function parseEvents(r: ProbeResult, probe = 'events'): Map<string, DrbdR
       case 'connection':
         get(o.name).connections.push({ peerNodeId: Number(o['peer-node-id'] ?? -1), name: o['conn-name'] ?? '?', connection: o.connection ?? 'Unknown', role: o.role ?? 'Unknown' });
         break;
-      case 'peer-device':
+      case 'peer-device': {
+        const stats = peerStats(o);
         get(o.name).peerDevices.push({
           name: o['conn-name'] ?? '?',
           volume: Number(o.volume ?? 0),
           replication: o.replication ?? 'Off',
           peerDisk: o['peer-disk'] ?? 'DUnknown',
           ...(o.done !== undefined && Number.isFinite(Number(o.done)) ? { done: Number(o.done) } : {}),
+          ...(stats ? { stats } : {}),
         });
         break;
+      }
       default:
         break; // path and future objects
     }
