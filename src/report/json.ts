@@ -39,6 +39,7 @@ export function jsonCollector(): { emit: Emit; report: JsonReport } {
       case 'step-progress':
       case 'command':
       case 'command-start':
+      case 'step-change-start':
         return;
       default: {
         const never: never = e;

@@ -98,6 +98,7 @@ export function liveReporter(o: { write: (s: string) => void; stream: NodeJS.Wri
       case 'node-reconnect':
       case 'command':
       case 'command-start':
+      case 'step-change-start':
         return;
       default: {
         const never: never = e;

@@ -58,7 +58,7 @@ export function openRunLog(stateDir: string, runId: string, secrets: readonly st
         logger.info({ node: e.node, step: e.step, outcome: e.outcome, message: e.message, changes: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)), durationMs: e.durationMs }, 'step');
         return;
       case 'message':
-        logger[e.level]({ node: e.node }, e.text);
+        logger[e.level]({ node: e.node, ...(e.detail !== undefined ? { detail: e.detail } : {}) }, e.text);
         return;
       default:
         logger.info(e, e.type);

@@ -49,6 +49,7 @@ export function plainReporter(o: PlainOptions): Emit {
       }
       case 'command':
       case 'command-start':
+      case 'step-change-start':
         return;
       case 'run-end':
         if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));

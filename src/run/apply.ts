@@ -4,22 +4,24 @@
  * change, verify). With a saved plan, the plan is refused when stale. The
  * plan made from the facts read first is checked before anything changes: a
  * refusal no earlier step can lift stops the run there (nothing changed).
+ * Everything is told as run events, once: reporters, run log and journal
+ * (journalListener) all listen to the same stream.
  */
 import { join } from 'node:path';
-import { buildPlan } from '../plan/build.js';
+import { buildPlan, type Gathered } from '../plan/build.js';
 import { paramsDigest } from '../plan/digest.js';
 import type { Selection, SelectOptions } from '../plan/select.js';
 import { staleReasons } from '../plan/stale.js';
 import type { Plan, PlanStep } from '../plan/types.js';
 import type { Project } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
-import type { NodeSummary, RunOutcome } from './events.js';
-import { doneInJournal, lastRun, readJournal, resumeMessage, startJournal } from './journal.js';
+import type { Emit, NodeSummary, RunOutcome } from './events.js';
+import { badLinesMessage, journalListener, lastRun, readJournal, resumeMessage, startJournal } from './journal.js';
 import { NodeLink } from './link.js';
 import { acquireLock } from './lock.js';
 import { gatherAll } from './plan-run.js';
 import { schedule } from './scheduler.js';
-import { runStep } from './step.js';
+import { runStep, type StepRun } from './step.js';
 import { runOutcome, summarise } from './summary.js';
 
 export interface ApplyRequest {
@@ -62,63 +64,46 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
   const started = deps.now();
   const lock = acquireLock(stateDir, { pid: deps.pid, host: deps.host, startedAt: started.toISOString(), runId });
   if (!lock.ok) return { kind: 'locked', message: lock.message };
-  const links = new Map(selection.nodes.map((n) => [n.name, new NodeLink(n, deps.connect, deps.emit)]));
   const jpath = journalPath(stateDir);
   const previous = readJournal(jpath);
-  const journal = startJournal(jpath, previous, deps.now);
+  const journal = startJournal(jpath, deps.now);
+  const toJournal = journalListener(journal, {
+    pid: deps.pid,
+    host: deps.host,
+    inventoryDigest: project.inventoryDigest,
+    playbookDigest: project.playbookDigest,
+    paramsDigest: (node, step) => paramsDigest(selection.steps.find((s) => s.id === step)?.paramsByNode[node]),
+  });
+  // the journal first: a change is recorded before anyone is told of it
+  const emit: Emit = (e) => {
+    toJournal(e);
+    deps.emit(e);
+  };
+  const run: RunDeps = { ...deps, emit };
+  const links = new Map(selection.nodes.map((n) => [n.name, new NodeLink(n, run.connect, emit)]));
   try {
     if (lock.tookOver) {
-      deps.emit({ type: 'message', level: 'warn', text: `took over a stale lock left by pid ${lock.tookOver.pid} (run ${lock.tookOver.runId}, started ${lock.tookOver.startedAt}), which is no longer running` });
+      emit({ type: 'message', level: 'warn', text: `took over a stale lock left by pid ${lock.tookOver.pid} (run ${lock.tookOver.runId}, started ${lock.tookOver.startedAt}), which is no longer running` });
     }
-    const resume = resumeMessage(lastRun(previous));
-    if (resume) deps.emit({ type: 'message', level: 'info', text: resume });
+    const unreadable = badLinesMessage(jpath, previous.badLines);
+    if (unreadable) emit({ type: 'message', level: 'warn', text: unreadable });
+    const resume = resumeMessage(lastRun(previous.entries));
+    if (resume) emit({ type: 'message', level: 'info', text: resume });
 
-    deps.emit({
+    emit({
       type: 'run-start',
       runId,
       mode: 'apply',
       nodes: selection.nodes.map((n) => n.name),
       steps: selection.steps.map((s) => ({ id: s.id, title: s.title, targets: s.targets })),
     });
-    journal.append({
-      type: 'run-start',
-      runId,
-      pid: deps.pid,
-      host: deps.host,
-      inventoryDigest: project.inventoryDigest,
-      playbookDigest: project.playbookDigest,
-      nodes: selection.nodes.map((n) => n.name),
-      steps: selection.steps.map((s) => s.id),
-    });
-
     const concurrency = req.concurrency ?? project.settings.concurrency;
-    const gathered = await gatherAll([...links.values()], selection, deps, concurrency);
-    let planned: Map<string, PlanStep> | undefined;
-    const fresh = buildPlan({ project, selection, registry: deps.registry, gathered, options: req.options, now: deps.now() });
-    if (req.plan) {
-      const reasons = staleReasons(req.plan, fresh);
-      if (reasons.length > 0) {
-        journal.append({ type: 'run-end', runId, outcome: 'stale' });
-        deps.emit({ type: 'run-end', runId, outcome: 'stale', summary: {}, durationMs: deps.now().getTime() - started.getTime() });
-        return { kind: 'stale', reasons };
-      }
-      planned = new Map(req.plan.nodes.flatMap((n) => n.steps.map((s) => [`${n.name}\0${s.id}`, s] as const)));
+    const gathered = await gatherAll([...links.values()], selection, run, concurrency);
+    const checked = checkPlan(req, run, gathered);
+    if (checked.kind !== 'go') {
+      emit({ type: 'run-end', runId, outcome: checked.kind, summary: {}, durationMs: deps.now().getTime() - started.getTime() });
+      return checked;
     }
-    // a refusal nothing before it can lift would stop the run there: stop before the first change instead
-    const refusals = planRefusals(fresh);
-    if (refusals.length > 0) {
-      for (const r of refusals) deps.emit({ type: 'message', level: 'error', node: r.node, text: `step ${r.step} is refused, and no earlier step can change that: ${r.reason}` });
-      journal.append({ type: 'run-end', runId, outcome: 'refused' });
-      deps.emit({ type: 'run-end', runId, outcome: 'refused', summary: {}, durationMs: deps.now().getTime() - started.getTime() });
-      return { kind: 'refused', refusals };
-    }
-
-    let changesMade = 0;
-    // a step that waited (for a sync, a cluster, another package manager) saw the nodes change
-    // without this run changing them: facts gathered at the start are no longer trusted after it
-    let waited = false;
-    const retry = deps.retry ?? { tries: 3, delayMs: 250 };
-    const stepsById = new Map(selection.steps.map((s) => [s.id, s]));
     const res = await schedule({
       nodes: selection.nodes.map((n) => n.name),
       steps: selection.steps,
@@ -126,71 +111,102 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
       concurrency,
       maxFailPercent: project.settings.maxFailPercent,
       signal: req.signal,
-      runStep: async (nodeName, s) => {
-        const step = stepsById.get(s.id)!;
-        const link = links.get(nodeName)!;
-        const g = gathered[nodeName];
-        const pre = changesMade === 0 && !waited && g && 'steps' in g ? g.steps[step.id] : undefined;
-        const startedAt = deps.now().getTime();
-        deps.emit({ type: 'step-start', node: nodeName, step: step.id, title: step.title });
-        const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
-        const r = await runStep({
-          link,
-          step,
-          kind: deps.registry.kind(step.kind),
-          ...(pre && 'facts' in pre ? { prefetched: pre.facts } : {}),
-          ...(plannedStep ? { planned: plannedStep } : {}),
-          timeoutMs: step.timeoutMs ?? project.settings.stepTimeoutMs,
-          doneInJournal: (pd) => doneInJournal(previous, nodeName, step.id, pd),
-          onFirstChange: () => {
-            changesMade++;
-            journal.append({ type: 'step-start', runId, node: nodeName, step: step.id });
-          },
-          retry: { ...retry, sleep: deps.sleep },
-          onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
-          onProgress: (description, progress) => {
-            waited = true;
-            deps.emit({ type: 'step-progress', node: nodeName, step: step.id, description, ...(progress !== undefined ? { progress } : {}) });
-          },
-        });
-        deps.emit({
-          type: 'step-result',
-          node: nodeName,
-          step: step.id,
-          outcome: r.outcome,
-          changes: r.changes,
-          ...(r.message !== undefined ? { message: r.message } : {}),
-          durationMs: deps.now().getTime() - startedAt,
-        });
-        const kind = deps.registry.kind(step.kind);
-        if (r.outcome !== 'ok' || r.changes.length > 0 || kind.verifiable === false) {
-          journal.append({
-            type: 'step-result',
-            runId,
-            node: nodeName,
-            step: step.id,
-            outcome: r.outcome,
-            paramsDigest: paramsDigest(step.paramsByNode[nodeName]),
-            changed: r.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)),
-            ...(r.message !== undefined ? { message: r.message } : {}),
-            ...(kind.verifiable === false ? { unverifiable: true } : {}),
-          });
-        }
-        return r.outcome;
-      },
-      onSkip: (nodeName, s, outcome, why) => {
-        deps.emit({ type: 'step-result', node: nodeName, step: s.id, outcome, changes: [], message: why, durationMs: 0 });
-        journal.append({ type: 'step-result', runId, node: nodeName, step: s.id, outcome, paramsDigest: '', changed: [], message: why });
+      runStep: stepRunner(req, run, links, gathered, checked.planned),
+      onSkip: (node, s, outcome, why) => emit({ type: 'step-result', node, step: s.id, outcome, changes: [], message: why, durationMs: 0 }),
+      onInternalError: (node, s, err) => {
+        const text = `internal error: ${errorText(err)}`;
+        emit({ type: 'message', level: 'error', node, text: `step ${s.id}: ${text}`, ...(err instanceof Error && err.stack ? { detail: err.stack } : {}) });
+        emit({ type: 'step-result', node, step: s.id, outcome: 'failed', changes: [], message: text, durationMs: 0 });
       },
     });
     const summary = summarise(res.outcomes);
     const outcome = runOutcome(summary, res.interrupted);
-    journal.append({ type: 'run-end', runId, outcome, summary });
-    deps.emit({ type: 'run-end', runId, outcome, summary, durationMs: deps.now().getTime() - started.getTime() });
+    emit({ type: 'run-end', runId, outcome, summary, durationMs: deps.now().getTime() - started.getTime() });
     return { kind: 'done', runId, outcome, summary };
   } finally {
     journal.close();
     await Promise.all([...links.values()].map((l) => l.close()));
     lock.release();
   }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Before the first change: apply --plan refuses a stale plan; a refusal no
+ * earlier step can lift (it would stop the run there) stops the run now.
+ */
+function checkPlan(
+  req: ApplyRequest,
+  deps: RunDeps,
+  gathered: Gathered,
+): { kind: 'stale'; reasons: string[] } | { kind: 'refused'; refusals: Refusal[] } | { kind: 'go'; planned?: Map<string, PlanStep> } {
+  const fresh = buildPlan({ project: req.project, selection: req.selection, registry: deps.registry, gathered, options: req.options, now: deps.now() });
+  let planned: Map<string, PlanStep> | undefined;
+  if (req.plan) {
+    const reasons = staleReasons(req.plan, fresh);
+    if (reasons.length > 0) return { kind: 'stale', reasons };
+    planned = new Map(req.plan.nodes.flatMap((n) => n.steps.map((s) => [`${n.name}\0${s.id}`, s] as const)));
+  }
+  const refusals = planRefusals(fresh);
+  if (refusals.length > 0) {
+    for (const r of refusals) deps.emit({ type: 'message', level: 'error', node: r.node, text: `step ${r.step} is refused, and no earlier step can change that: ${r.reason}` });
+    return { kind: 'refused', refusals };
+  }
+  return planned ? { kind: 'go', planned } : { kind: 'go' };
+}
+
+/** Runs one step on one node for the scheduler, telling each stage as a run event. */
+function stepRunner(
+  req: ApplyRequest,
+  deps: RunDeps,
+  links: ReadonlyMap<string, NodeLink>,
+  gathered: Gathered,
+  planned: ReadonlyMap<string, PlanStep> | undefined,
+): (node: string, s: { id: string }) => Promise<StepRun['outcome']> {
+  const { project, selection } = req;
+  let changesMade = 0;
+  // a step that waited (for a sync, a cluster, another package manager) saw the nodes change
+  // without this run changing them: facts gathered at the start are no longer trusted after it
+  let waited = false;
+  const retry = deps.retry ?? { tries: 3, delayMs: 250 };
+  const stepsById = new Map(selection.steps.map((s) => [s.id, s]));
+  return async (nodeName, s) => {
+    const step = stepsById.get(s.id)!;
+    const g = gathered[nodeName];
+    const pre = changesMade === 0 && !waited && g && 'steps' in g ? g.steps[step.id] : undefined;
+    const startedAt = deps.now().getTime();
+    deps.emit({ type: 'step-start', node: nodeName, step: step.id, title: step.title });
+    const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
+    const r = await runStep({
+      link: links.get(nodeName)!,
+      step,
+      kind: deps.registry.kind(step.kind),
+      ...(pre && 'facts' in pre ? { prefetched: pre.facts } : {}),
+      ...(plannedStep ? { planned: plannedStep } : {}),
+      timeoutMs: step.timeoutMs ?? project.settings.stepTimeoutMs,
+      onFirstChange: () => {
+        changesMade++;
+        deps.emit({ type: 'step-change-start', node: nodeName, step: step.id });
+      },
+      retry: { ...retry, sleep: deps.sleep },
+      onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
+      onProgress: (description, progress) => {
+        waited = true;
+        deps.emit({ type: 'step-progress', node: nodeName, step: step.id, description, ...(progress !== undefined ? { progress } : {}) });
+      },
+    });
+    deps.emit({
+      type: 'step-result',
+      node: nodeName,
+      step: step.id,
+      outcome: r.outcome,
+      changes: r.changes,
+      ...(r.message !== undefined ? { message: r.message } : {}),
+      durationMs: deps.now().getTime() - startedAt,
+    });
+    return r.outcome;
+  };
 }

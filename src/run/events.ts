@@ -16,11 +16,14 @@ export type RunOutcome = 'ok' | 'changed' | 'failed' | 'interrupted' | 'stale' |
 
 export type RunEvent =
   | { type: 'run-start'; runId: string; mode: 'plan' | 'apply'; nodes: string[]; steps: { id: string; title: string; targets: string[] }[] }
-  | { type: 'message'; level: 'info' | 'warn' | 'error'; text: string; node?: string }
+  /** detail: for the run log only (an internal error's stack). */
+  | { type: 'message'; level: 'info' | 'warn' | 'error'; text: string; node?: string; detail?: string }
   | { type: 'node-connected'; node: string; durationMs: number }
   | { type: 'node-failed'; node: string; error: string }
   | { type: 'node-reconnect'; node: string; attempt: number; delayMs: number; error: string }
   | { type: 'step-start'; node: string; step: string; title: string }
+  /** The step is about to make its first change on the node (the journal records it: a run killed after it may have left the step half-done). */
+  | { type: 'step-change-start'; node: string; step: string }
   | { type: 'step-progress'; node: string; step: string; description: string; progress?: number }
   | { type: 'step-result'; node: string; step: string; outcome: StepOutcome; changes: ShownChange[]; message?: string; durationMs: number }
   | {

@@ -7,13 +7,14 @@
  * What is written: run-start; step-start just before a step's FIRST CHANGE
  * (a step that changes nothing cannot leave anything half-done); step-result
  * for every step that changed, failed, was skipped or interrupted, and for
- * kinds whose effect cannot be re-read; run-end with the per-node summary.
- * The file holds the last run only (plus, carried over, the results of kinds
- * whose effect cannot be re-read); the run before is kept as journal.prev.jsonl.
+ * for every step that changed, failed, was skipped or interrupted; run-end
+ * with the per-node summary. The journal is written by a subscriber to the
+ * run events (journalListener), like the reporters and the run log.
+ * The file holds the last run only; the run before is kept as journal.prev.jsonl.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { NodeSummary, RunOutcome, StepOutcome } from './events.js';
+import type { Emit, NodeSummary, RunOutcome, StepOutcome } from './events.js';
 
 export type JournalEntry =
   | { t: string; type: 'run-start'; runId: string; pid: number; host: string; inventoryDigest: string; playbookDigest: string; nodes: string[]; steps: string[] }
@@ -28,8 +29,6 @@ export type JournalEntry =
       paramsDigest: string;
       changed: string[];
       message?: string;
-      /** The kind's effect cannot be re-read: this record is how a rerun knows it is done. */
-      unverifiable?: boolean;
     }
   | { t: string; type: 'run-end'; runId: string; outcome: RunOutcome; summary?: Record<string, NodeSummary> };
 
@@ -41,22 +40,11 @@ export interface JournalWriter {
   close(): void;
 }
 
-/**
- * Start a new journal for a run: the previous one becomes journal.prev.jsonl;
- * the new one starts with the carried-over results of unverifiable kinds.
- */
-export function startJournal(path: string, previous: readonly JournalEntry[], now: () => Date): JournalWriter {
+/** Start a new journal for a run: the previous one becomes journal.prev.jsonl. */
+export function startJournal(path: string, now: () => Date): JournalWriter {
   mkdirSync(dirname(path), { recursive: true });
-  const seen = new Set<string>();
-  const carry = previous.filter((e) => {
-    if (e.type !== 'step-result' || !e.unverifiable || (e.outcome !== 'ok' && e.outcome !== 'changed')) return false;
-    const key = `${e.node}\0${e.step}\0${e.paramsDigest}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
   if (existsSync(path)) renameSync(path, path.replace(/\.jsonl$/, '') + '.prev.jsonl');
-  writeFileSync(path, carry.map((e) => JSON.stringify(e) + '\n').join(''), { mode: 0o600 });
+  writeFileSync(path, '', { mode: 0o600 });
   return openJournal(path, now);
 }
 
@@ -96,13 +84,86 @@ export function parseJournal(text: string): { entries: JournalEntry[]; badLines:
   return { entries, badLines };
 }
 
-export function readJournal(path: string): JournalEntry[] {
+/** The journal's entries and the numbers of its unreadable lines (a missing journal is empty). */
+export function readJournal(path: string): { entries: JournalEntry[]; badLines: number[] } {
   try {
-    return parseJournal(readFileSync(path, 'utf8')).entries;
+    return parseJournal(readFileSync(path, 'utf8'));
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], badLines: [] };
     throw err;
   }
+}
+
+/** A warning naming how many lines of the journal could not be read and where; undefined when all could. */
+export function badLinesMessage(path: string, badLines: readonly number[]): string | undefined {
+  if (badLines.length === 0) return undefined;
+  const shown = badLines.length > 10 ? `${badLines.slice(0, 10).join(', ')}, ...` : badLines.join(', ');
+  return `journal ${path}: ${badLines.length} unreadable line${badLines.length === 1 ? '' : 's'} ignored (line${badLines.length === 1 ? '' : 's'} ${shown})`;
+}
+
+/** What a journal entry holds beyond the run events. */
+export interface JournalContext {
+  pid: number;
+  host: string;
+  inventoryDigest: string;
+  playbookDigest: string;
+  /** Digest of a step's params on a node. */
+  paramsDigest(node: string, step: string): string;
+}
+
+/**
+ * The journal as a run-event subscriber: run-start, step-change-start (just
+ * before a step's first change), the step-results that matter to a rerun
+ * (anything but a plain ok), run-end.
+ */
+export function journalListener(journal: JournalWriter, ctx: JournalContext): Emit {
+  let runId = '';
+  return (e) => {
+    switch (e.type) {
+      case 'run-start':
+        runId = e.runId;
+        journal.append({
+          type: 'run-start',
+          runId: e.runId,
+          pid: ctx.pid,
+          host: ctx.host,
+          inventoryDigest: ctx.inventoryDigest,
+          playbookDigest: ctx.playbookDigest,
+          nodes: e.nodes,
+          steps: e.steps.map((s) => s.id),
+        });
+        return;
+      case 'step-change-start':
+        journal.append({ type: 'step-start', runId, node: e.node, step: e.step });
+        return;
+      case 'step-result': {
+        if (e.outcome === 'ok' && e.changes.length === 0) return;
+        // a step that did not run (skipped, interrupted) has no params digest
+        const ran = e.outcome === 'ok' || e.outcome === 'changed' || e.outcome === 'failed';
+        journal.append({
+          type: 'step-result',
+          runId,
+          node: e.node,
+          step: e.step,
+          outcome: e.outcome,
+          paramsDigest: ran ? ctx.paramsDigest(e.node, e.step) : '',
+          changed: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)),
+          ...(e.message !== undefined ? { message: e.message } : {}),
+        });
+        return;
+      }
+      case 'run-end':
+        journal.append({
+          type: 'run-end',
+          runId: e.runId,
+          outcome: e.outcome,
+          ...(e.outcome === 'stale' || e.outcome === 'refused' ? {} : { summary: e.summary }),
+        });
+        return;
+      default:
+        return;
+    }
+  };
 }
 
 export interface LastRun {
@@ -161,11 +222,4 @@ export function resumeMessage(run: LastRun | undefined): string | undefined {
     .join(', ');
   const how = run.ended ? (run.outcome === 'interrupted' ? 'interrupted' : 'failed') : 'killed';
   return `resuming run ${run.runId} (started ${run.startedAt}), ${how}${where ? ` at ${where}` : ''}: steps already done are recognised by their checks`;
-}
-
-/** Whether a step finished (ok/changed) on a node with these params in any journalled run. */
-export function doneInJournal(entries: readonly JournalEntry[], node: string, step: string, paramsDigest: string): boolean {
-  return entries.some(
-    (e) => e.type === 'step-result' && e.node === node && e.step === step && e.paramsDigest === paramsDigest && (e.outcome === 'ok' || e.outcome === 'changed'),
-  );
 }

@@ -27,8 +27,10 @@ export interface ScheduleOptions {
   concurrency: number;
   maxFailPercent: number;
   signal: AbortSignal;
-  /** Runs one step on one node. A throw counts as 'failed'. */
+  /** Runs one step on one node. A throw is an internal error: the step counts as 'failed' and onInternalError is told. */
   runStep(node: string, step: SchedStep): Promise<StepRunResult>;
+  /** A runStep that threw (a bug, not a step that failed): told with the error, so that it is never silent. */
+  onInternalError(node: string, step: SchedStep, err: unknown): void;
   /** Told about every step that does not run, and why. */
   onSkip?(node: string, step: SchedStep, outcome: 'skipped' | 'interrupted', why: string): void;
 }
@@ -112,7 +114,8 @@ export async function schedule(o: ScheduleOptions): Promise<ScheduleResult> {
         }
         try {
           return await o.runStep(node, step);
-        } catch {
+        } catch (err) {
+          o.onInternalError(node, step, err);
           return 'failed';
         }
       });

@@ -2,7 +2,7 @@
  * One step on one node: facts -> diff -> (re-check) -> changes -> verify.
  * The same evaluate() as the plan; no dry-run flag anywhere.
  */
-import { changesDigest, factsDigest, paramsDigest } from '../plan/digest.js';
+import { changesDigest, factsDigest } from '../plan/digest.js';
 import { evaluate, type Evaluation } from '../plan/evaluate.js';
 import { stepNode } from '../plan/select.js';
 import { showChange } from '../plan/show.js';
@@ -31,8 +31,6 @@ export interface StepContext {
   /** The saved plan's entry for this step (apply --plan). */
   planned?: PlanStep;
   timeoutMs: number;
-  /** The journal says this step already finished with these params (for kinds whose effect cannot be re-read). */
-  doneInJournal?: (paramsDigest: string) => boolean;
   /** Called once before the first change is made. */
   onFirstChange?: () => void;
   retry: { tries: number; delayMs: number; sleep: (ms: number) => Promise<void> };
@@ -58,9 +56,6 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   const probes = kind.probes(params, sn);
   const read = async (phase: 'probe' | 'verify') => toFacts(probes, await link.probe(probes, phase, step.id, signal));
 
-  if (kind.verifiable === false && ctx.doneInJournal?.(paramsDigest(params))) {
-    return { outcome: 'ok', changes: [], message: 'done in an earlier run (journal)' };
-  }
   let facts = ctx.prefetched ?? (await read('probe'));
   let ev: Evaluation = evaluate(kind, params, facts, sn);
   if (ev.status !== 'ok' && ctx.prefetched) {

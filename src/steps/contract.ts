@@ -106,11 +106,6 @@ export interface StepKind<P = unknown> {
    * whatever the facts are. Absent (or undefined): anything, on any node.
    */
   writes?(params: P, node: StepNode): readonly string[] | undefined;
-  /**
-   * False when the effect of the changes cannot be re-read by the probes
-   * (the journal is then consulted on resume). All built-in kinds re-read.
-   */
-  verifiable?: boolean;
 }
 
 /** Erase the params type for storage in a registry. */

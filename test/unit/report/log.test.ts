@@ -36,4 +36,13 @@ describe('openRunLog', () => {
     const [line] = readFileSync(log.path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(line).toMatchObject({ level: 30, runId: 'run-2', node: 'bob', step: 'fs', argv: ['mkfs.ext4', '-L', '********', '/dev/drbd0'], msg: 'command-start' });
   });
+
+  it('an internal error: its message, and its stack as detail (masked)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-log-'));
+    const log = openRunLog(dir, 'run-3', ['s3cret']);
+    log.emit({ type: 'message', level: 'error', node: 'bob', text: 'step a: internal error: boom', detail: 'Error: boom s3cret\n    at f (x.ts:1:1)' });
+    await log.close();
+    const [line] = readFileSync(log.path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(line).toMatchObject({ level: 50, node: 'bob', msg: 'step a: internal error: boom', detail: 'Error: boom ********\n    at f (x.ts:1:1)' });
+  });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type JournalEntry, startJournal, doneInJournal, lastRun, openJournal, parseJournal, readJournal, resumeMessage } from '../../../src/run/journal.js';
+import { type JournalEntry, badLinesMessage, journalListener, lastRun, openJournal, parseJournal, readJournal, resumeMessage, startJournal } from '../../../src/run/journal.js';
 import { acquireLock } from '../../../src/run/lock.js';
 
 const t = () => new Date('2026-01-01T00:00:00Z');
@@ -18,32 +18,70 @@ describe('journal', () => {
     j.append({ type: 'step-start', runId: 'r1', node: 'bob', step: 'b' });
     j.close();
     writeFileSync(path, readFileSync(path, 'utf8') + '{"t":"2026-01-01T00:00:00Z","type":"step-re');
-    const entries = readJournal(path);
+    const { entries, badLines } = readJournal(path);
+    expect(badLines).toEqual([]);
     expect(entries.map((e) => e.type)).toEqual(['run-start', 'step-start', 'step-result', 'step-start']);
     const run = lastRun(entries)!;
     expect(run).toMatchObject({ runId: 'r1', ended: false, inFlight: [{ node: 'bob', step: 'b' }] });
     expect(resumeMessage(run)).toBe('resuming run r1 (started 2026-01-01T00:00:00.000Z), killed at step b on bob: steps already done are recognised by their checks');
-    expect(doneInJournal(entries, 'bob', 'a', 'pd')).toBe(true);
-    expect(doneInJournal(entries, 'bob', 'a', 'other')).toBe(false);
-    expect(doneInJournal(entries, 'bob', 'b', 'pd')).toBe(false);
   });
 
-  it('a new run starts a fresh journal, carrying over only results of unverifiable kinds', () => {
+  it('a new run starts a fresh journal; the one before is kept as journal.prev.jsonl', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hapv-j-'));
     const path = join(dir, 'journal.jsonl');
-    const j1 = startJournal(path, [], t);
+    const j1 = startJournal(path, t);
     j1.append({ type: 'run-start', runId: 'r1', pid: 1, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob'], steps: ['a', 'b'] });
-    j1.append({ type: 'step-result', runId: 'r1', node: 'bob', step: 'a', outcome: 'changed', paramsDigest: 'pa', changed: ['x'], unverifiable: true });
     j1.append({ type: 'step-result', runId: 'r1', node: 'bob', step: 'b', outcome: 'changed', paramsDigest: 'pb', changed: ['y'] });
     j1.append({ type: 'run-end', runId: 'r1', outcome: 'changed' });
     j1.close();
-    const j2 = startJournal(path, readJournal(path), t);
+    const j2 = startJournal(path, t);
     j2.append({ type: 'run-start', runId: 'r2', pid: 1, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob'], steps: ['a', 'b'] });
     j2.close();
-    const entries = readJournal(path);
-    expect(entries.map((e) => `${e.runId}:${e.type}`)).toEqual(['r1:step-result', 'r2:run-start']);
-    expect(doneInJournal(entries, 'bob', 'a', 'pa')).toBe(true);
-    expect(readJournal(join(dir, 'journal.prev.jsonl'))).toHaveLength(4);
+    expect(readJournal(path).entries.map((e) => `${e.runId}:${e.type}`)).toEqual(['r2:run-start']);
+    expect(readJournal(join(dir, 'journal.prev.jsonl')).entries).toHaveLength(3);
+  });
+
+  it('unreadable lines are counted and named when the journal is read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-j-'));
+    const path = join(dir, 'journal.jsonl');
+    writeFileSync(path, '{"type":"run-start","runId":"r","t":"z"}\nnot json\n\n[1]\n{"type":"run-end","runId":"r","outcome":"ok","t":"z"}\n{"torn');
+    const { entries, badLines } = readJournal(path);
+    expect(entries).toHaveLength(2);
+    expect(badLines).toEqual([2, 4]);
+    expect(badLinesMessage(path, badLines)).toBe(`journal ${path}: 2 unreadable lines ignored (lines 2, 4)`);
+    expect(badLinesMessage(path, [7])).toBe(`journal ${path}: 1 unreadable line ignored (line 7)`);
+    expect(badLinesMessage(path, [])).toBeUndefined();
+    expect(readJournal(join(dir, 'none.jsonl'))).toEqual({ entries: [], badLines: [] });
+  });
+
+  it('listens to run events and writes what a rerun needs, as it always did', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-j-'));
+    const path = join(dir, 'journal.jsonl');
+    const j = startJournal(path, t);
+    const emit = journalListener(j, { pid: 7, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', paramsDigest: (node, step) => `${node}/${step}` });
+    const change = { kind: 'exec' as const, description: 'touch /x', argv: ['touch', '/x'] };
+    emit({ type: 'message', level: 'info', text: 'hello' });
+    emit({ type: 'run-start', runId: 'r1', mode: 'apply', nodes: ['bob', 'alice'], steps: [{ id: 'a', title: 'A', targets: ['bob', 'alice'] }, { id: 'b', title: 'B', targets: ['bob'] }] });
+    emit({ type: 'node-connected', node: 'bob', durationMs: 3 });
+    emit({ type: 'step-start', node: 'bob', step: 'a', title: 'A' });
+    emit({ type: 'step-change-start', node: 'bob', step: 'a' });
+    emit({ type: 'step-result', node: 'bob', step: 'a', outcome: 'changed', changes: [change], durationMs: 5 });
+    emit({ type: 'step-result', node: 'alice', step: 'a', outcome: 'ok', changes: [], durationMs: 5 });
+    emit({ type: 'step-result', node: 'alice', step: 'b', outcome: 'failed', changes: [], message: 'no', durationMs: 5 });
+    emit({ type: 'step-result', node: 'bob', step: 'b', outcome: 'skipped', changes: [], message: 'why', durationMs: 0 });
+    emit({ type: 'run-end', runId: 'r1', outcome: 'failed', summary: { bob: { ok: 0, changed: 1, failed: 0, skipped: 1 } }, durationMs: 9 });
+    emit({ type: 'run-end', runId: 'r1', outcome: 'stale', summary: {}, durationMs: 9 });
+    j.close();
+    const T = '2026-01-01T00:00:00.000Z';
+    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+      { t: T, type: 'run-start', runId: 'r1', pid: 7, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob', 'alice'], steps: ['a', 'b'] },
+      { t: T, type: 'step-start', runId: 'r1', node: 'bob', step: 'a' },
+      { t: T, type: 'step-result', runId: 'r1', node: 'bob', step: 'a', outcome: 'changed', paramsDigest: 'bob/a', changed: ['touch /x'] },
+      { t: T, type: 'step-result', runId: 'r1', node: 'alice', step: 'b', outcome: 'failed', paramsDigest: 'alice/b', changed: [], message: 'no' },
+      { t: T, type: 'step-result', runId: 'r1', node: 'bob', step: 'b', outcome: 'skipped', paramsDigest: '', changed: [], message: 'why' },
+      { t: T, type: 'run-end', runId: 'r1', outcome: 'failed', summary: { bob: { ok: 0, changed: 1, failed: 0, skipped: 1 } } },
+      { t: T, type: 'run-end', runId: 'r1', outcome: 'stale' },
+    ]);
   });
 
   it('reports bad lines in the middle', () => {

@@ -3,18 +3,23 @@ import { schedule, type SchedStep, type StepRunResult } from '../../../src/run/s
 
 const tick = () => new Promise((r) => setTimeout(r, 1));
 
-function recorder(results: Record<string, StepRunResult> = {}, delays: Record<string, number> = {}) {
+function recorder(results: Record<string, StepRunResult | Error> = {}, delays: Record<string, number> = {}) {
   const log: string[] = [];
   const skips: string[] = [];
+  const internal: string[] = [];
   return {
     log,
     skips,
+    internal,
     runStep: async (node: string, step: SchedStep) => {
       log.push(`start ${node}:${step.id}`);
       await new Promise((r) => setTimeout(r, delays[`${node}:${step.id}`] ?? 1));
       log.push(`end ${node}:${step.id}`);
-      return results[`${node}:${step.id}`] ?? 'ok';
+      const r = results[`${node}:${step.id}`] ?? 'ok';
+      if (r instanceof Error) throw r;
+      return r;
     },
+    onInternalError: (node: string, step: SchedStep, err: unknown) => internal.push(`${node}:${step.id} ${(err as Error).message}`),
     onSkip: (node: string, step: SchedStep, outcome: string, why: string) => skips.push(`${node}:${step.id} ${outcome} ${why}`),
   };
 }
@@ -113,6 +118,7 @@ describe('schedule', () => {
         running--;
         return 'ok';
       },
+      onInternalError: () => {},
     });
     expect(peak).toBe(2);
   });
@@ -130,5 +136,15 @@ describe('schedule', () => {
     });
     expect(r.log.filter((l) => l.startsWith('start'))).toEqual(['start bob:a', 'start alice:b']);
     expect([...res.outcomes.get('bob')!.keys()]).toEqual(['a']);
+  });
+
+  it('a runStep that throws is an internal error: told to onInternalError, the step failed, the node stops', async () => {
+    const r = recorder({ 'bob:a': new Error('boom') });
+    const res = await schedule({ nodes: ['bob', 'alice'], steps: steps(['a', 'b']), strategy: 'free', concurrency: 5, maxFailPercent: 100, signal: new AbortController().signal, ...r });
+    expect(r.internal).toEqual(['bob:a boom']);
+    expect(res.outcomes.get('bob')!.get('a')).toBe('failed');
+    expect(res.outcomes.get('bob')!.get('b')).toBe('skipped');
+    expect(res.failedNodes).toEqual(['bob']);
+    expect(res.outcomes.get('alice')!.get('b')).toBe('ok');
   });
 });

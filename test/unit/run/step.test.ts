@@ -1,6 +1,6 @@
 /**
  * The step runner's decisions (re-check, verify, reconnect without re-running
- * a change blindly, journal for unverifiable kinds). The node is an IN-MEMORY
+ * a change blindly). The node is an IN-MEMORY
  * STAND-IN for a Session (a set of existing paths), because a connection
  * dropping exactly between a change and its verification cannot be staged
  * reliably with a real sshd; the real paths are covered in test/engine.
@@ -140,20 +140,5 @@ describe('runStep', () => {
     expect(retries).toEqual([1]);
     expect(r.outcome).toBe('changed');
     expect(r.message).toContain('connection lost during the change');
-  });
-
-  it('a kind whose effect cannot be re-read is skipped when the journal says it is done', async () => {
-    const once = defineStep<{ x: number }>({
-      kind: 'once',
-      params: z.object({ x: z.number() }),
-      probes: () => [],
-      diff: () => [{ kind: 'exec', argv: ['touch', '/never'], description: 'side effect' }],
-      verifiable: false,
-    });
-    const { ctx, execs } = setup(['true']);
-    const step = fakeStep('s', 'once', { x: 1 }, ['bob']);
-    const r = await runStep({ ...ctx, kind: once, step, doneInJournal: (pd) => pd === paramsDigest({ x: 1 }) });
-    expect(r).toEqual({ outcome: 'ok', changes: [], message: 'done in an earlier run (journal)' });
-    expect(execs()).toEqual([]);
   });
 });
