@@ -15,11 +15,14 @@
  *    and running; a changed file on a running node restarts corosync (the
  *    node leaves and rejoins the membership; Debian's packages start a
  *    one-node "debian" cluster at install time, which this replaces);
+ *  - corosync running with an older configuration than the file's (its
+ *    cluster name or node list, read with corosync-cmapctl, differ: a run
+ *    stopped between writing the file and the restart, or Debian's one-node
+ *    "debian" cluster still running) is restarted too;
  *  - then a wait until every listed node is online in pacemaker.
  *
  * Refused: a unit that is not installed (install the packages first).
  */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { fact, OWNER_NAMES, UNIT_FILES } from '../contract.js';
 import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
@@ -30,6 +33,7 @@ import { inCorosync } from '../config-values.js';
 import { maskSecrets } from '../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+import { sha256 } from '../../hash.js';
 
 export const COROSYNC_CONF = '/etc/corosync/corosync.conf';
 export const AUTHKEY = '/etc/corosync/authkey';
@@ -136,7 +140,34 @@ export function corosyncNodes(p: CorosyncParams): { name: string; nodeid?: numbe
   return (p.members ?? []).map((m) => ({ name: m.name, addrs: (p.rings ?? []).map((r) => m.networks[r]!.address) }));
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The running corosync's cluster name and node list (`totem.cluster_name (str) = x`, `nodelist.node.N.name/ringI_addr`). */
+const RUNNING_SCRIPT = 'corosync-cmapctl 2>/dev/null | grep -E "^(totem\\.cluster_name|nodelist\\.node\\.[0-9]+\\.(name|ring[0-9]_addr)) "; exit 0';
+
+/** One `name@addr0,addr1` per node, sorted. */
+function nodeKeys(nodes: readonly { name: string; addrs: readonly string[] }[]): string[] {
+  return nodes.map((n) => `${n.name}@${n.addrs.join(',')}`).sort();
+}
+
+/** corosync-cmapctl's lines -> what the running corosync loaded; undefined when it says nothing (not running). */
+export function parseRunningConfig(stdout: string): { cluster: string; nodes: string[] } | undefined {
+  let cluster: string | undefined;
+  const nodes = new Map<string, { name: string; addrs: string[] }>();
+  for (const line of stdout.split('\n')) {
+    const m = /^(\S+) \([a-z0-9]+\) = (.*)$/.exec(line);
+    if (!m) continue;
+    const [, key, value] = m as unknown as [string, string, string];
+    if (key === 'totem.cluster_name') cluster = value;
+    const n = /^nodelist\.node\.(\d+)\.(name|ring(\d)_addr)$/.exec(key);
+    if (!n) continue;
+    const entry = nodes.get(n[1]!) ?? { name: '', addrs: [] };
+    if (n[2] === 'name') entry.name = value;
+    else entry.addrs[Number(n[3])] = value;
+    nodes.set(n[1]!, entry);
+  }
+  if (cluster === undefined) return undefined;
+  return { cluster, nodes: nodeKeys([...nodes.values()].map((e) => ({ name: e.name, addrs: e.addrs.filter((a) => a !== undefined) }))) };
+}
 
 export function corosyncConfig(p: CorosyncParams): CorosyncConfig {
   return {
@@ -169,6 +200,8 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
       fileHashProbe('conf', COROSYNC_CONF, sha256(conf), MAX_DIFF_BYTES, p.sudo),
       ...units(p).map((u) => serviceProbe(`unit-${u}`, u, p.sudo)),
       crmMonProbe('status', p.sudo),
+      // what the running corosync loaded (empty when it does not run)
+      { id: 'running', argv: ['sh', '-c', RUNNING_SCRIPT], ...sudoOf(p.sudo) },
     ];
   },
   diff(p, facts, node): StorageChange[] {
@@ -231,8 +264,19 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
       if (s.enabled === false) changes.push({ kind: 'exec', argv: ['systemctl', 'enable', u], ...sudo, description: `enable ${u} at boot` });
     }
     const running = (u: string) => svc.get(u)?.running === true;
+    const loaded = facts['running'] ? parseRunningConfig(facts['running'].stdout) : undefined;
+    const wanted = nodeKeys(corosyncConfig(p).nodes);
+    const outdated = loaded !== undefined && (loaded.cluster !== p.cluster_name || loaded.nodes.join(' ') !== wanted.join(' '));
     if (fileChanged && running('corosync')) {
       changes.push({ kind: 'exec', argv: ['systemctl', 'restart', 'corosync'], ...sudo, description: 'restart corosync to load the new key/configuration (this node leaves and rejoins the cluster; pacemaker restarts with it)' });
+      for (const u of units(p).filter((x) => x !== 'corosync')) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u} (again)` });
+    } else if (outdated && running('corosync')) {
+      changes.push({
+        kind: 'exec',
+        argv: ['systemctl', 'restart', 'corosync'],
+        ...sudo,
+        description: `restart corosync: it runs an older configuration (cluster ${loaded.cluster}, nodes ${loaded.nodes.join(' ') || 'none'}) than ${COROSYNC_CONF} (cluster ${p.cluster_name}, nodes ${wanted.join(' ')})`,
+      });
       for (const u of units(p).filter((x) => x !== 'corosync')) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u} (again)` });
     } else {
       for (const u of units(p)) if (!running(u)) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u}` });
