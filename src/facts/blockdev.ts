@@ -4,9 +4,7 @@
  * util-linux 2.38.1 (Debian bookworm): `sfdisk --json`, `wipefs --json
  * --no-act`, `blkid -p -o export`, sysfs /sys/dev/block/MAJ:MIN.
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
-
-const sudoOf = (sudo: boolean) => (sudo ? { sudo: true } : {});
+import { sudoOf, type Probe, type ProbeResult } from '../steps/contract.js';
 
 function fail(probe: string, r: ProbeResult): never {
   throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);

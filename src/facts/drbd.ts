@@ -10,10 +10,8 @@
  *   from drbd-utils 9.22 drbdmeta; the kernel path prints the same format via
  *   dt_print_v9_uuids). Exit 1 without output when there is no metadata.
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import { sudoOf, type Probe, type ProbeResult } from '../steps/contract.js';
 import { fileHashProbe } from './file.js';
-
-const sudoOf = (sudo: boolean) => (sudo ? { sudo: true } : {});
 
 export interface DrbdDevice {
   volume: number;

@@ -2,7 +2,7 @@
  * YAML with positions: parse once, keep the document and a LineCounter, and
  * map key paths (as zod reports them) back to 1-based line/column.
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import { Composer, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, Parser, YAMLParseError, type Alias, type CST, type Document, type Node, type Tags } from 'yaml';
 import { formatPath, type InputError } from './errors.js';
 
@@ -28,10 +28,6 @@ export interface ParseResult {
   errors: InputError[];
   /** The document as plain data (undefined when there were syntax errors). */
   data: unknown;
-}
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** Values an alias may add to a document (an alias-expansion bomb adds billions). */

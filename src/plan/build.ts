@@ -19,7 +19,7 @@
  */
 import type { Project } from '../playbook/resolve.js';
 import { mayAffect, type Facts } from '../steps/contract.js';
-import { maskSecrets } from '../steps/mask.js';
+import { maskSecrets } from '../mask.js';
 import type { StepKinds } from '../steps/registry.js';
 import { changesDigest, factsDigest } from './digest.js';
 import { evaluate } from './evaluate.js';

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import type { Facts, Probe, ProbeResult } from '../steps/contract.js';
-import { maskSecrets } from '../steps/mask.js';
+import { maskSecrets } from '../mask.js';
 import type { ShownChange } from './types.js';
-
-export const sha256 = (s: string | Buffer): string => createHash('sha256').update(s).digest('hex');
 
 /**
  * Digest of a step's facts, the saved plan's staleness check: what the

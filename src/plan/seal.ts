@@ -6,7 +6,8 @@
  * This finds edits, not forgeries: whoever can write the plan file can
  * recompute the seal (keep plan files where only the operator can write).
  */
-import { changesDigest, sha256, stableJson } from './digest.js';
+import { sha256 } from '../hash.js';
+import { changesDigest, stableJson } from './digest.js';
 import type { Plan } from './types.js';
 
 export function planDigest(plan: Plan): string {

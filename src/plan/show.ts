@@ -1,5 +1,5 @@
 import type { Change } from '../steps/contract.js';
-import { MASK, maskSecrets } from '../steps/mask.js';
+import { MASK, maskSecrets } from '../mask.js';
 import type { ShownChange } from './types.js';
 
 /** A change as people may see it: secrets masked, file content left out. */

@@ -16,7 +16,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Emit } from '../run/events.js';
-import { maskSecrets } from '../steps/mask.js';
+import { maskSecrets } from '../mask.js';
 
 export interface RunLog {
   path: string;

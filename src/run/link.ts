@@ -5,7 +5,7 @@
  */
 import type { ResolvedNode } from '../playbook/resolve.js';
 import type { Probe, ProbeResult } from '../steps/contract.js';
-import { maskSecrets } from '../steps/mask.js';
+import { maskSecrets } from '../mask.js';
 import type { Command, CommandResult, Session } from '../ssh/types.js';
 import type { Emit } from './events.js';
 

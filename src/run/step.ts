@@ -10,8 +10,8 @@ import type { PlanStep, ShownChange } from '../plan/types.js';
 import type { ResolvedStep } from '../playbook/resolve.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Change, Facts, StepKind, WaitChange } from '../steps/contract.js';
-import { maskSecrets } from '../steps/mask.js';
-import { isTransientSshError } from '../ssh/retry.js';
+import { maskSecrets } from '../mask.js';
+import { withRetry } from '../ssh/retry.js';
 import type { StepOutcome } from './events.js';
 import { toFacts } from './gather.js';
 import type { NodeLink } from './link.js';
@@ -161,28 +161,41 @@ export async function runStep(ctx: StepContext): Promise<StepRun> {
     if (!changeAttempted) ctx.onFirstChange?.();
     changeAttempted = true;
   };
-  for (let attempt = 1; ; attempt++) {
-    const signal = AbortSignal.timeout(ctx.timeoutMs);
-    try {
-      const r = await runOnce({ ...ctx, prefetched, onFirstChange, onProgress }, signal);
-      if (attempt > 1 && changeAttempted && r.outcome === 'ok') {
-        // the change was sent before the connection dropped; its effect is now seen
-        return { outcome: 'changed', changes: [], message: 'connection lost during the change; after reconnecting, the checks show it done' };
-      }
-      return r;
-    } catch (err) {
-      if (err instanceof StepFailure) return { outcome: 'failed', changes: [], message: err.message };
-      if (signal.aborted) {
-        const waiting = lastWait === undefined ? '' : ` (still ${lastWait})`;
-        return { outcome: 'failed', changes: [], message: `step timed out after ${ctx.timeoutMs} ms${waiting}` };
-      }
-      const msg = maskSecrets((err as Error)?.message ?? String(err), ctx.link.node.secrets);
-      if (!isTransientSshError(err) || attempt >= ctx.retry.tries) return { outcome: 'failed', changes: [], message: msg };
-      const delay = ctx.retry.delayMs * 2 ** (attempt - 1);
-      ctx.onRetry?.(attempt, delay, msg);
-      await ctx.link.reset();
-      await ctx.retry.sleep(delay);
-      prefetched = undefined; // re-probe: never re-run a change blindly
-    }
+  const mask = (err: unknown) => maskSecrets((err as Error)?.message ?? String(err), ctx.link.node.secrets);
+  try {
+    // the one backoff loop (ssh/retry.ts): only a lost connection is retried
+    return await withRetry(
+      async (attempt) => {
+        if (attempt > 1) {
+          await ctx.link.reset();
+          prefetched = undefined; // re-probe: never re-run a change blindly
+        }
+        const signal = AbortSignal.timeout(ctx.timeoutMs);
+        try {
+          const r = await runOnce({ ...ctx, prefetched, onFirstChange, onProgress }, signal);
+          if (attempt > 1 && changeAttempted && r.outcome === 'ok') {
+            // the change was sent before the connection dropped; its effect is now seen
+            return { outcome: 'changed', changes: [], message: 'connection lost during the change; after reconnecting, the checks show it done' };
+          }
+          return r;
+        } catch (err) {
+          if (err instanceof StepFailure) return { outcome: 'failed', changes: [], message: err.message };
+          if (signal.aborted) {
+            const waiting = lastWait === undefined ? '' : ` (still ${lastWait})`;
+            return { outcome: 'failed', changes: [], message: `step timed out after ${ctx.timeoutMs} ms${waiting}` };
+          }
+          throw err;
+        }
+      },
+      {
+        tries: ctx.retry.tries,
+        initialDelayMs: ctx.retry.delayMs,
+        maxDelayMs: Number.POSITIVE_INFINITY,
+        sleep: ctx.retry.sleep,
+        onRetry: (err, attempt, delayMs) => ctx.onRetry?.(attempt, delayMs, mask(err)),
+      },
+    );
+  } catch (err) {
+    return { outcome: 'failed', changes: [], message: mask(err) };
   }
 }

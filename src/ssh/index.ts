@@ -4,5 +4,4 @@ export { RemoteCommandError } from './errors.js';
 export { openSession, type OpenSessionOptions } from './session.js';
 export { withRetry, openSessionWithRetry, isTransientSshError, backoffDelays, type RetryOptions } from './retry.js';
 export { shQuote, shJoin } from './quote.js';
-export { MASK, makeMasker } from './mask.js';
 export { fingerprint, hostKeyName } from './known-hosts.js';

@@ -16,7 +16,7 @@ import { SshError } from './types.js';
 import { connect } from './connect.js';
 import { buildCommand, describeCommand, prefixLine } from './command.js';
 import { buildBatchScript, parseBatchOutput } from './batch.js';
-import { makeMasker, type Masker } from './mask.js';
+import { makeMasker, type Masker } from '../mask.js';
 import { RemoteCommandError } from './errors.js';
 
 export interface OpenSessionOptions {

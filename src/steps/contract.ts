@@ -108,6 +108,11 @@ export interface StepKind<P = unknown> {
   writes?(params: P, node: StepNode): readonly string[] | undefined;
 }
 
+/** `sudo: true` spread for a probe or change, or nothing (keeps expected changes in fixtures short). */
+export function sudoOf(sudo: boolean): { sudo?: true } {
+  return sudo ? { sudo: true } : {};
+}
+
 /** Erase the params type for storage in a registry. */
 export function defineStep<P>(kind: StepKind<P>): StepKind<unknown> {
   return kind as unknown as StepKind<unknown>;

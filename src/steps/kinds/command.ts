@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { defineStep, fact, type Probe } from '../contract.js';
 import { destructiveProblems } from '../destructive.js';
-import { containsSecret, maskSecrets } from '../mask.js';
+import { containsSecret, maskSecrets } from '../../mask.js';
 import { absolutePath } from './common.js';
 
 const argv = z.array(z.string()).min(1, 'a non-empty argv array');

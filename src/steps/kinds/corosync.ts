@@ -30,7 +30,7 @@ import { renderCorosyncConf, type CorosyncConfig } from '../../facts/corosync.js
 import { crmMonProbe, parseCrmMon } from '../../facts/crm-mon.js';
 import { parseService, serviceProbe } from '../../facts/service.js';
 import { inCorosync } from '../config-values.js';
-import { maskSecrets } from '../mask.js';
+import { maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
 import { sha256 } from '../../hash.js';

@@ -29,7 +29,7 @@ import { z } from 'zod';
 import { fact } from '../contract.js';
 import { cibProbe, parseCib, type Cib, type NvMap } from '../../facts/cib.js';
 import { crmMonProbe, parseCrmMon, parseTransition, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
-import { containsSecret, maskSecrets } from '../mask.js';
+import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import {
   CloneSchema,

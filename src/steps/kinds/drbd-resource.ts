@@ -19,18 +19,18 @@
  * (another file in /etc/drbd.d, a host name that does not match `uname -n`);
  * the path is not a regular file.
  */
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { fact, OWNER_NAMES } from '../contract.js';
 import { formatMode, parseFileHash } from '../../facts/file.js';
 import { eventsProbe, maskSharedSecret, parseEvents, resFileProbe } from '../../facts/drbd.js';
-import { maskSecrets } from '../mask.js';
+import { maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from './common.js';
 import { assertConfigValue, inDrbdString, inDrbdWord } from '../config-values.js';
 import { DRBD_CONFIG, resourceName } from './drbd-common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import { sha256 } from '../../hash.js';
 
 const port = z.number().int().min(1).max(65535);
 const policy = (values: readonly [string, ...string[]]) => z.enum(values).optional();
@@ -116,7 +116,6 @@ export function renderResource(p: DrbdResourceParams): string {
 
 const ADJUST_SCRIPT = 'out=$(drbdadm -d adjust "$1") || exit $?\n[ -z "$out" ] || printf "%s\\n" "$out" | sed -E \'s/(shared-secret[= ]+)[^ ]+/\\1********/g\'';
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^modinfo:/.test(l)).join(' / ').slice(0, 300);
 
 export const drbdResourceStep = defineStorageStep<DrbdResourceParams>({

@@ -1,11 +1,11 @@
 /** `file`: a whole file with exact content, mode, owner and group. */
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { defineStep, fact, OWNER_NAMES, type Change, type StepNode } from '../contract.js';
 import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
-import { containsSecret, maskSecrets } from '../mask.js';
+import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath, modeString, userName } from './common.js';
+import { sha256 } from '../../hash.js';
 
 /** Old content is fetched for the diff only up to this size. */
 export const MAX_DIFF_BYTES = 65536;
@@ -23,8 +23,6 @@ export const fileParams = z
   })
   .strict();
 export type FileParams = z.infer<typeof fileParams>;
-
-const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 function isSecret(p: FileParams, node: StepNode): boolean {
   return p.secret || containsSecret(p.content, node.secrets);

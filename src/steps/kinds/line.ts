@@ -3,7 +3,7 @@ import { RE2JS } from 're2js';
 import { z } from 'zod';
 import { defineStep, fact, OWNER_NAMES, type Change } from '../contract.js';
 import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
-import { containsSecret, maskSecrets } from '../mask.js';
+import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath, modeString, userName } from './common.js';
 import { inLine } from '../config-values.js';

@@ -28,7 +28,5 @@ export function refuse(reason: string): Change {
   return { kind: 'refuse', reason };
 }
 
-/** `sudo: true` spread, or nothing (keeps expected changes in fixtures short). */
-export function sudoOf(sudo: boolean): { sudo?: true } {
-  return sudo ? { sudo: true } : {};
-}
+/** Defined in ../contract.ts, beside Probe and Change; re-exported for the kinds that import it from here. */
+export { sudoOf } from '../contract.js';
