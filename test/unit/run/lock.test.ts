@@ -4,6 +4,7 @@
  * empty or partly written lock file.
  */
 import { spawn } from 'node:child_process';
+import { buildSync } from 'esbuild';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +14,12 @@ import { acquireLock } from '../../../src/run/lock.js';
 const dir = mkdtempSync(join(tmpdir(), 'ha-lock-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const lockModule = join(import.meta.dirname, '../../../src/run/lock.ts');
-const tsx = join(import.meta.dirname, '../../../node_modules/.bin/tsx');
+// The children are plain `node` processes importing src/run/lock.ts bundled once by esbuild:
+// a TypeScript loader per child (tsx starts its own esbuild service) cost ~1 CPU-s each.
+const lockModule = join(dir, 'lock.mjs');
+buildSync({ entryPoints: [join(import.meta.dirname, '../../../src/run/lock.ts')], bundle: true, platform: 'node', format: 'esm', outfile: lockModule, logLevel: 'error' });
+/** A synchronous sleep until `t` (ms since epoch) that burns no CPU: the children wait for one common instant. */
+const SLEEP_UNTIL = 'const sleepUntil = (t) => { const ms = t - Date.now(); if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms); };';
 
 describe('acquireLock', () => {
   it('the lock file holds who runs from the moment it exists', () => {
@@ -31,13 +36,14 @@ describe('acquireLock', () => {
 
   it('16 processes started at once: exactly one holds it, none sees an unreadable lock', async () => {
     const state = join(dir, 'race');
-    const script = join(dir, 'race.mts');
+    const script = join(dir, 'race.mjs');
     // each child waits for the same instant, tries once, and holds what it got for a moment
     writeFileSync(
       script,
       `import { acquireLock } from ${JSON.stringify(lockModule)};
+${SLEEP_UNTIL}
 const at = Number(process.argv[2]);
-while (Date.now() < at) {}
+sleepUntil(at);
 const r = acquireLock(${JSON.stringify(state)}, { pid: process.pid, host: 'h', startedAt: 't', runId: 'child-' + process.pid });
 console.log(JSON.stringify(r.ok ? { ok: true } : { ok: false, message: r.message }));
 // hold it until every process has tried (the test writes the file "done")
@@ -47,7 +53,7 @@ const wait = setInterval(() => { if (existsSync(done)) { clearInterval(wait); if
 `,
     );
     const at = Date.now() + 3000;
-    const children = Array.from({ length: 16 }, () => spawn(tsx, [script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const children = Array.from({ length: 16 }, () => spawn(process.execPath, [script, String(at)], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const results = await Promise.all(
       children.map(
         (c) =>
@@ -81,17 +87,18 @@ describe('taking over a stale lock', () => {
     mkdirSync(state, { recursive: true });
     const dead = await deadPid();
     writeFileSync(join(state, 'lock'), JSON.stringify({ pid: dead, host: 'h', startedAt: 't', runId: 'dead-run' }) + '\n');
-    const script = join(dir, 'stale-race.mts');
+    const script = join(dir, 'stale-race.mjs');
     // Forced race: every child reads the stale lock, then waits (the pause hook) until
     // one common instant, after every child has read it, before taking it over.
     writeFileSync(
       script,
       `import { acquireLock } from ${JSON.stringify(lockModule)};
 import { existsSync } from 'node:fs';
+${SLEEP_UNTIL}
 const [at, go] = [Number(process.argv[2]), Number(process.argv[3])];
-while (Date.now() < at) {}
+sleepUntil(at);
 const r = acquireLock(${JSON.stringify(state)}, { pid: process.pid, host: 'h', startedAt: 't', runId: 'child-' + process.pid }, {
-  pause: () => { while (Date.now() < go) {} },
+  pause: () => sleepUntil(go),
 });
 console.log(JSON.stringify(r.ok ? { ok: true, tookOver: r.tookOver?.runId } : { ok: false, message: r.message }));
 const done = ${JSON.stringify(join(dir, 'stale-done'))};
@@ -99,7 +106,7 @@ const wait = setInterval(() => { if (existsSync(done)) { clearInterval(wait); if
 `,
     );
     const at = Date.now() + 4000;
-    const children = Array.from({ length: 12 }, () => spawn(tsx, [script, String(at), String(at + 500)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+    const children = Array.from({ length: 12 }, () => spawn(process.execPath, [script, String(at), String(at + 500)], { stdio: ['ignore', 'pipe', 'inherit'] }));
     const results = await Promise.all(
       children.map(
         (c) =>
