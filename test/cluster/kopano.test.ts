@@ -47,6 +47,18 @@ let report: ApplyReport;
 let active: string;
 let converged: { path: string; at: number };
 const output: string[] = [];
+/** The parts of `status --json` these tests read (README "status"). */
+interface StatusDoc {
+  verdict: string;
+  reasons: string[];
+  durationMs: number;
+  quorum: { quorate: boolean; totalVotes: number; expectedVotes: number } | null;
+  nodes: { name: string; reachable: boolean; pacemaker: string; member: boolean | null }[];
+  drbd: { name: string; nodes: { node: string; role: string | null; disk: string | null; peers: { peer: string; connection: string; replication: string; peerDisk: string }[] }[] }[];
+  resources: { id: string; kind: string; nodes: string[] }[];
+  failedActions: unknown[];
+  drift: { state: 'planned'; changes: number; pending: number; refused: number; errors: number; pairs: number } | { state: 'unknown'; reason: string };
+}
 const peerOf = (n: string) => NODES.find((x) => x !== n)!;
 
 /** The CLI with the sudo password in its environment; every output is kept for the leak check. */
@@ -202,6 +214,39 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(p.code, p.stdout + p.stderr).toBe(0);
   }, 180_000);
 
+  it('status --json: healthy (exit 0), both nodes online, both DRBD resources UpToDate/Connected on both, the groups on the active node, drift 0', async () => {
+    // the cluster may still settle (a monitor, a resync after the restarts): ask again until healthy
+    const s = await until('status healthy', async () => {
+      const r = await cli(['status', inventory, '--json']);
+      return r.code === 0 ? { r, s: json<StatusDoc>(r) } : undefined;
+    }, 90_000);
+    const st = s.s;
+    expect(st.verdict, s.r.stdout).toBe('healthy');
+    expect(st.reasons).toEqual([]);
+    expect(st.nodes.map((n) => [n.name, n.reachable, n.pacemaker, n.member])).toEqual(NODES.map((n) => [n, true, 'online', true]));
+    expect(st.quorum).toMatchObject({ quorate: true, totalVotes: 2, expectedVotes: 2 });
+    expect(st.drbd.map((d) => d.name).sort()).toEqual(['kopano', 'mysql']);
+    for (const d of st.drbd) {
+      for (const n of d.nodes) {
+        expect(n.disk, `${d.name} on ${n.node}`).toBe('UpToDate');
+        expect(n.role).toBe(n.node === active ? 'Primary' : 'Secondary');
+        expect(n.peers.map((p) => [p.peer, p.connection, p.replication, p.peerDisk])).toEqual([[peerOf(n.node), 'Connected', 'Established', 'UpToDate']]);
+      }
+    }
+    for (const g of ['mysql', 'kopano']) expect(st.resources.find((r) => r.id === g), g).toMatchObject({ kind: 'group', nodes: [active] });
+    expect(st.drift).toEqual(expect.objectContaining({ state: 'planned', changes: 0, pending: 0, refused: 0, errors: 0 }));
+    expect(st.failedActions).toEqual([]);
+    console.log(`status: healthy in ${st.durationMs} ms (one look, ${st.drift.state === 'planned' ? st.drift.pairs : '?'} (node, step) pairs planned)`);
+  }, 120_000);
+
+  it('status (text): says HEALTHY, each node ok, online, a member, quorate; no drift', async () => {
+    const r = await cli(['status', inventory]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/cluster kopano: HEALTHY/);
+    for (const n of NODES) expect(r.stdout).toMatch(new RegExp(`^${n}\\s+ok\\s+online\\s+member\\s+yes`, 'm'));
+    expect(r.stdout).toMatch(/drift: none/);
+  }, 60_000);
+
   it('the same saved plan 60 s later is still accepted (timestamps and counters are not state): nothing to do, exit 0', async () => {
     const wait = converged.at + 60_000 - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
@@ -307,6 +352,25 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(await nodes.sh(survivor, 'ip -o -4 addr show dev eth0')).toContain(`inet ${mysqlIp}/32`);
     console.log(`11.6: everything Started on ${survivor} ${seconds.toFixed(1)} s after the hard stop of ${active}`);
   }, 200_000);
+
+  it('status after the hard stop: degraded (exit 8), naming the node that does not answer', async () => {
+    const stopped = active;
+    const survivor = peerOf(stopped);
+    const r = await until('status degraded without the stopped node', async () => {
+      const x = await cli(['status', inventory, '--json']);
+      return x.code === 8 ? x : undefined;
+    }, 90_000);
+    const st = json<StatusDoc>(r);
+    expect(st.verdict).toBe('degraded');
+    expect(st.nodes.find((n) => n.name === stopped)).toMatchObject({ reachable: false });
+    expect(st.nodes.find((n) => n.name === survivor)).toMatchObject({ reachable: true, pacemaker: 'online' });
+    expect(st.reasons.some((x) => x.startsWith(`${stopped}: unreachable`))).toBe(true);
+    for (const g of ['mysql', 'kopano']) expect(st.resources.find((x) => x.id === g)?.nodes).toEqual([survivor]);
+    const text = await cli(['status', inventory]);
+    expect(text.code).toBe(8);
+    expect(text.stdout).toMatch(/cluster kopano: DEGRADED/);
+    expect(text.stdout).toMatch(new RegExp(`^${stopped}\\s+UNREACHABLE`, 'm'));
+  }, 150_000);
 
   it('the sudo password appears nowhere: output, plan files, journal, run log', async () => {
     const files = await filesUnder(dir);
