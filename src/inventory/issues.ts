@@ -3,7 +3,7 @@
  * messages. The error map is built per parse (no global zod config).
  */
 import type { z } from 'zod';
-import { describeValue, didYouMean, formatPath, type InputError, type InputErrorCode } from './errors.js';
+import { describeValue, didYouMean, type InputError, type InputErrorCode } from './errors.js';
 import { errorAt, type YamlSource } from './source.js';
 
 /** Message marker for a literal secret (set by secret schemas, recognised here). */
@@ -124,6 +124,3 @@ export function issueContext(kind: 'INVENTORY' | 'PLAYBOOK') {
   return { errorMap, toErrors };
 }
 
-export function pathString(path: readonly PropertyKey[]): string {
-  return formatPath(path);
-}

@@ -321,8 +321,3 @@ export function errorAt(
   return { file: source.file, line, column, path: formatPath(path), message, code };
 }
 
-/** The YAML node at an exact path, if the document has one there. */
-export function nodeAt(source: YamlSource, path: readonly PropertyKey[]): Node | undefined {
-  const n = source.doc.getIn(path as unknown[], true);
-  return n && typeof n === 'object' ? (n as Node) : undefined;
-}

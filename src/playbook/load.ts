@@ -1,7 +1,7 @@
 /** Playbook file -> schema-valid playbook, checked on its own (no inventory needed). */
 import { didYouMean, type InputError } from '../inventory/errors.js';
 import { issueContext } from '../inventory/issues.js';
-import { dedupeErrors, readInput, type Loaded, type ReadFile } from '../inventory/load.js';
+import { dedupeErrors, type Loaded } from '../inventory/load.js';
 import { errorAt, parseYamlSource, type YamlSource } from '../inventory/source.js';
 import { misplacedTags, playbookTags, readParamTree } from './refs.js';
 import { Playbook, type PlaybookFile } from './schema.js';
@@ -36,12 +36,6 @@ export function parsePlaybook(file: string, text: string, kinds: readonly string
   errors.push(...playbookRules(parsed.data, source, kinds));
   if (!result.success || errors.length > 0) return { ok: false, errors: dedupeErrors(errors) };
   return { ok: true, value: { file, digest: source.digest, source, raw: result.data } };
-}
-
-export async function loadPlaybook(file: string, kinds: readonly string[] | undefined, readFile?: ReadFile, cwd?: string): Promise<Loaded<LoadedPlaybook>> {
-  const text = await readInput(file, readFile, cwd);
-  if (!text.ok) return text;
-  return parsePlaybook(file, text.value, kinds);
 }
 
 interface LooseStep {

@@ -49,7 +49,7 @@ export interface Refusal {
 }
 
 /** The plan's refusals (status `refused`: certain, see src/plan/build.ts). */
-export function planRefusals(plan: Plan): Refusal[] {
+function planRefusals(plan: Plan): Refusal[] {
   return plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === 'refused').map((s) => ({ node: n.name, step: s.id, reason: s.reason ?? 'refused' })));
 }
 

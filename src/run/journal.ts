@@ -33,7 +33,7 @@ export type JournalEntry =
   | { t: string; type: 'run-end'; runId: string; outcome: RunOutcome; summary?: Record<string, NodeSummary> };
 
 type NoTime<E> = E extends unknown ? Omit<E, 't'> : never;
-export type JournalInput = NoTime<JournalEntry>;
+type JournalInput = NoTime<JournalEntry>;
 
 export interface JournalWriter {
   append(e: JournalInput): void;

@@ -91,12 +91,11 @@ export class NodeLink {
     return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }));
   }
 
-  async exec(cmd: Omit<Command, 'secrets'>, step: string, extraSecrets: readonly string[], signal?: AbortSignal): Promise<CommandResult> {
+  async exec(cmd: Omit<Command, 'secrets'>, step: string, signal?: AbortSignal): Promise<CommandResult> {
     const s = await this.session();
-    const shown = extraSecrets.length > 0 ? cmd.argv.map((a) => (extraSecrets.some((x) => a.includes(x)) ? '********' : a)) : cmd.argv;
-    this.emit({ type: 'command-start', node: this.node.name, step, argv: shown.map((a) => this.mask(a)) });
-    const r = await s.exec({ ...cmd, secrets: [...this.node.secrets, ...extraSecrets] }, signal);
-    this.report(step, 'change', shown, r);
+    this.emit({ type: 'command-start', node: this.node.name, step, argv: cmd.argv.map((a) => this.mask(a)) });
+    const r = await s.exec({ ...cmd, secrets: this.node.secrets }, signal);
+    this.report(step, 'change', cmd.argv, r);
     return r;
   }
 

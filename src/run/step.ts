@@ -127,7 +127,7 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
 async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortSignal): Promise<void> {
   switch (c.kind) {
     case 'exec': {
-      const r = await link.exec({ argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) }, stepId, [], signal);
+      const r = await link.exec({ argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) }, stepId, signal);
       if (r.exitCode !== 0) {
         const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
         throw new StepFailure(`${maskSecrets(c.description, link.node.secrets)}: exit ${r.exitCode}${why ? `: ${why}` : ''}`);

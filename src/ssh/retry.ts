@@ -21,7 +21,7 @@ export interface RetryOptions {
   isRetryable?: (error: unknown) => boolean;
 }
 
-export function isTransientSshError(error: unknown): error is SshError {
+function isTransientSshError(error: unknown): error is SshError {
   if (!(error instanceof SshError)) return false;
   switch (error.code) {
     case 'SSH_CONNECT':

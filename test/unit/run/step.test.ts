@@ -96,7 +96,7 @@ describe('runStep', () => {
       };
       return s;
     }, (e) => void (e.type === 'command-start' || (e.type === 'command' && e.phase === 'change') ? events.push(`${e.type} ${e.argv.join(' ')}`) : undefined));
-    await link.exec({ argv: ['touch', '/done'] }, 's', []);
+    await link.exec({ argv: ['touch', '/done'] }, 's');
     expect(events).toEqual(['command-start touch /done', 'ran touch /done', 'command touch /done']);
   });
 
