@@ -4,16 +4,16 @@
  * knows every built-in kind by name and `prepare(kinds)` imports the ones
  * asked for. `builtinRegistry` (./builtin.ts) imports them all up front.
  */
-import type { z } from 'zod';
+import type { StepRegistry } from '../playbook/resolve.js';
 import type { StepKind } from './contract.js';
 
-/** Which step kinds exist. Satisfies the StepRegistry that loadProject expects. */
-export interface StepKinds {
-  get(kind: string): { params: z.ZodType } | undefined;
-  kinds(): string[];
+/**
+ * Which step kinds exist: the StepRegistry that loadProject expects (names,
+ * parameter schemas, prepare loads the modules of the kinds asked for;
+ * unknown names are ignored: the playbook rules report them), plus each kind.
+ */
+export interface StepKinds extends StepRegistry {
   kind(kind: string): StepKind<unknown>;
-  /** Loads the modules of these kinds (unknown names are ignored: the playbook rules report them). */
-  prepare?(kinds: readonly string[]): Promise<void>;
 }
 
 export function createRegistry(list: readonly StepKind<unknown>[]): StepKinds {
