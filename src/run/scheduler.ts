@@ -129,5 +129,8 @@ export async function schedule(o: ScheduleOptions): Promise<ScheduleResult> {
   };
   await Promise.all(o.nodes.map(walk));
   await queue.onIdle();
-  return { outcomes, failedNodes: o.nodes.filter((n) => failed.has(n)), interrupted, aborted };
+  // Ctrl-C with work left undone (a step that failed after it, e.g. cut short by a second Ctrl-C,
+  // or one never started) is an interrupted run: the user stopped it, and a rerun resumes it
+  const undone = [...outcomes.values()].some((m) => [...m.values()].some((x) => x !== 'ok' && x !== 'changed'));
+  return { outcomes, failedNodes: o.nodes.filter((n) => failed.has(n)), interrupted: interrupted || (o.signal.aborted && undone), aborted };
 }

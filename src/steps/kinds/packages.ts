@@ -2,7 +2,8 @@
  * `packages`: packages installed with the node's own manager, detected
  * (apt, else dnf, else yum). "Installed" is checked locally (dpkg-query -W /
  * rpm -q), never over the network. Only when something is missing: apt
- * refreshes its index (`apt-get update`) and installs with
+ * refreshes its index (`apt-get update`; an index it cannot fetch, e.g. the
+ * mirror unreachable, fails the step with apt's reason) and installs with
  * DEBIAN_FRONTEND=noninteractive, `--no-install-recommends` (unless
  * `install_recommends: true`) and keeps changed configuration files; dnf
  * installs without weak dependencies unless asked; yum has none.
@@ -53,7 +54,9 @@ export const packagesStep = defineStorageStep<PackagesParams>({
           ...(f.interrupted
             ? [{ kind: 'exec', argv: ['env', 'DEBIAN_FRONTEND=noninteractive', 'dpkg', '--configure', '-a', '--force-confdef', '--force-confold'], ...sudo, description: 'finish the interrupted dpkg run (dpkg --configure -a)' } satisfies StorageChange]
             : []),
-          { kind: 'exec', argv: ['apt-get', 'update', '-q'], ...sudo, description: 'refresh the apt package index' },
+          // Error-Mode=any: an index that cannot be fetched (mirror unreachable) fails here, with apt's
+          // reason, instead of a later "Unable to locate package" (Debian 12's apt 2.6 has it; an apt without it ignores the setting)
+          { kind: 'exec', argv: ['apt-get', 'update', '-q', '-o', 'APT::Update::Error-Mode=any'], ...sudo, description: 'refresh the apt package index' },
           {
             kind: 'exec',
             argv: [

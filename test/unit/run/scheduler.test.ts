@@ -101,6 +101,28 @@ describe('schedule', () => {
     expect(r.log).not.toContain('start bob:b');
   });
 
+  it('abort: a running step that fails after it (a second Ctrl-C) leaves an interrupted run, not a failed one', async () => {
+    const ac = new AbortController();
+    const r = recorder({ 'bob:b': 'failed' }, { 'bob:b': 20 });
+    const p = schedule({ nodes: ['bob'], steps: steps(['a', 'b'], ['bob']), strategy: 'linear', concurrency: 5, maxFailPercent: 0, signal: ac.signal, ...r });
+    while (!r.log.includes('start bob:b')) await tick();
+    ac.abort();
+    const res = await p;
+    expect(res.outcomes.get('bob')!.get('b')).toBe('failed');
+    expect(res.interrupted).toBe(true);
+  });
+
+  it('abort after the last step finished: not interrupted (nothing was left)', async () => {
+    const ac = new AbortController();
+    const r = recorder({}, { 'bob:a': 20 });
+    const p = schedule({ nodes: ['bob'], steps: steps(['a'], ['bob']), strategy: 'linear', concurrency: 5, maxFailPercent: 0, signal: ac.signal, ...r });
+    while (!r.log.includes('start bob:a')) await tick();
+    ac.abort();
+    const res = await p;
+    expect(res.outcomes.get('bob')!.get('a')).toBe('ok');
+    expect(res.interrupted).toBe(false);
+  });
+
   it('respects the concurrency limit', async () => {
     let running = 0;
     let peak = 0;
