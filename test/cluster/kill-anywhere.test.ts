@@ -7,9 +7,13 @@
  * before its first change) and from the nodes (a process running, a sync
  * under way, the CIB holding the resources), never from a clock. One bed
  * serves all of them: each rerun goes on from where the last one was killed
- * and is itself killed at the next point; the last rerun finishes. Reruns
- * start at once: what the killed run left running on the nodes (sshd does
- * not kill a command whose client is gone) is the rerun's business.
+ * and is itself killed at the next point; the last rerun finishes. After a
+ * kill the test waits until no data-destroying command (sfdisk, drbdadm,
+ * drbdmeta, mke2fs, wipefs, partx) of the killed run still runs on the nodes
+ * (sshd does not kill a command whose client is gone), then samples the
+ * nodes; an orphaned apt/dpkg is left to the rerun (the packages step waits
+ * for it). Whether the destructive steps would wait for an orphaned mkfs or
+ * create-md themselves is not tested here.
  *
  * The end state is what any correct run gives (test/cluster/kopano.test.ts
  * covers an uninterrupted run): the partition layout the playbook asks for,
@@ -24,9 +28,12 @@
  *    identifier (after its first sync) or a file system UUID exists, it never
  *    changes (a second sfdisk, create-md + primary --force or mkfs would);
  *  - from the run logs (state/logs/*.log, one per run, every change command
- *    logged before it is sent: `command-start`): sfdisk writing a table,
- *    wipefs, dd of=/dev/..., drbdadm create-md, drbdadm primary --force and
- *    mkfs.* per (node, device or resource) across all runs: at most once.
+ *    logged before it is sent: `command-start`, and with its result):
+ *    sfdisk writing a table, wipefs, dd of=/dev/..., drbdadm create-md,
+ *    drbdadm primary --force and mkfs.* per (node, device or resource)
+ *    across all runs ran at most once; one sent by a killed run without a
+ *    logged result counts as run when the node showed its effect after that
+ *    kill.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -144,7 +151,9 @@ async function fingerprints(): Promise<Record<string, string>> {
     for (const r of RESOURCES) {
       // the file system of the DRBD device, read from its backing partition (internal metadata: at the end)
       f[`${n} ${r.part} ext4 UUID`] = (await sh.try(n, `[ -b ${r.part} ] && dumpe2fs -h ${r.part} 2>/dev/null | sed -n 's/^Filesystem UUID: *//p'`)).out;
-      const gi = (await sh.try(n, `command -v drbdadm >/dev/null && drbdadm get-gi ${r.name} 2>/dev/null`)).out;
+      const giRun = await sh.try(n, `command -v drbdadm >/dev/null && drbdadm get-gi ${r.name} 2>/dev/null`);
+      const gi = giRun.out;
+      f[`${n} ${r.name} md`] = giRun.code === 0 && gi !== '' ? 'yes' : '';
       const current = gi.split(':')[0] ?? '';
       // create-md's initial UUID (4, or 5 with the primary bit) is not a sync yet
       f[`${n} ${r.name} synced current GI`] = /^[0-9A-F]{16}$/i.test(current) && !/^000000000000000[45]$/.test(current) ? gi : '';
@@ -174,24 +183,48 @@ function checkFingerprints(): string[] {
   return problems;
 }
 
-/** Data-destroying change commands from every run log, as `node op target`. */
-function destructiveFromLogs(): { runs: number; ops: string[] } {
+/** The fingerprint that shows a data-destroying op's effect (`node op target`). */
+function effectKey(op: string): string {
+  const [node, kind, ...rest] = op.split(' ');
+  const target = rest.at(-1)!;
+  if (kind === 'sfdisk') return `${node} /dev/vdb label-id`;
+  if (kind === 'create-md') return `${node} ${target} md`;
+  if (kind === 'primary') return `${node} ${target} synced current GI`;
+  if (kind === 'mkfs') return `${node} ${target === '/dev/drbd0' ? '/dev/vdb1' : '/dev/vdb2'} ext4 UUID`;
+  return op;
+}
+
+/**
+ * Data-destroying change commands from every run log (in run order), as
+ * `node op target`, with the run's index and whether its result was logged
+ * (it ran) or not (sent, then the controller was killed: whether it ran is
+ * for the node to say: its effect in the fingerprints taken after that kill,
+ * once the node was quiet).
+ */
+function destructiveFromLogs(): { runs: number; ops: { key: string; run: number; done: boolean }[] } {
   const logs = join(stateDir(), 'logs');
-  const files = readdirSync(logs).filter((f) => f.endsWith('.log') && !f.startsWith('plan-'));
-  const ops: string[] = [];
-  for (const f of files) {
+  const files = readdirSync(logs).filter((f) => f.endsWith('.log') && !f.startsWith('plan-')).sort();
+  const ops: { key: string; run: number; done: boolean; sig: string }[] = [];
+  files.forEach((f, run) => {
     for (const line of readFileSync(join(logs, f), 'utf8').split('\n')) {
       if (!line) continue;
-      let e: { msg?: string; node?: string; argv?: string[] };
+      let e: { msg?: string; phase?: string; node?: string; argv?: string[] };
       try {
         e = JSON.parse(line);
       } catch {
         continue; // a line cut by SIGKILL
       }
-      if (e.msg !== 'command-start' || !e.argv) continue;
+      if (!e.argv) continue;
+      const sig = `${run}\0${e.node}\0${e.argv.join('\0')}`;
+      if (e.msg === 'command' && e.phase === 'change') {
+        const open = ops.findLast((o) => o.sig === sig && !o.done);
+        if (open) open.done = true;
+        continue;
+      }
+      if (e.msg !== 'command-start') continue;
       const a = e.argv;
       const last = a.at(-1)!;
-      const tag = (op: string, target: string) => ops.push(`${e.node} ${op} ${target}`);
+      const tag = (op: string, target: string) => ops.push({ key: `${e.node} ${op} ${target}`, run, done: false, sig });
       if (a[0] === 'sfdisk' && !a.some((x) => /^(--json|-J|--list|-l|--dump|-d)$/.test(x))) tag('sfdisk', last);
       else if (a[0] === 'wipefs' && a.some((x) => x === '-a' || x === '--all')) tag('wipefs', last);
       else if (a[0] === 'dd' && a.some((x) => x.startsWith('of=/dev/'))) tag('dd', a.find((x) => x.startsWith('of='))!.slice(3));
@@ -200,8 +233,16 @@ function destructiveFromLogs(): { runs: number; ops: string[] } {
       else if (/^mkfs|^mke2fs$/.test(a[0]!)) tag('mkfs', last);
       else if (a[0] === 'sh' && a.slice(1, 3).join(' ').match(/mkfs|create-md|wipefs|sfdisk/)) tag('script', a.join(' ').slice(0, 80));
     }
-  }
-  return { runs: files.length, ops };
+  });
+  return { runs: files.length, ops: ops.map(({ key, run, done }) => ({ key, run, done })) };
+}
+
+/** No command of a killed run still runs on the nodes (sshd does not kill them). */
+async function quiesce(): Promise<void> {
+  await until('the killed run\'s data-destroying commands to end', async () => {
+    const busy = await Promise.all(NODES.map(async (n) => (await sh.try(n, "pgrep -a -x 'sfdisk|drbdadm|drbdmeta|mke2fs|mkfs.ext4|wipefs|partx'")).out));
+    return busy.every((b) => b === '') ? true : undefined;
+  }, 60_000);
 }
 
 const points: KillPoint[] = [
@@ -267,6 +308,7 @@ describe('playbooks/kopano-drbd.yaml from fresh nodes, the controller SIGKILLed 
       const k = await killAt(p);
       expect(k.sent, `the run ended before the kill point (exit ${k.code}):\n${k.out}`).toBe(true);
       expect(k.signal).toBe('SIGKILL');
+      await quiesce();
       history.push(await fingerprints());
       console.log(`kill ${i + 1} (${p.name}) after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     }, 600_000);
@@ -289,12 +331,16 @@ describe('playbooks/kopano-drbd.yaml from fresh nodes, the controller SIGKILLed 
     // replicated: the same file system on both nodes
     for (const r of RESOURCES) expect(end[`bob ${r.part} ext4 UUID`]).toBe(end[`alice ${r.part} ext4 UUID`]);
 
-    const { runs, ops } = destructiveFromLogs();
+    const { runs, ops: all } = destructiveFromLogs();
     expect(runs).toBe(points.length + 2);
+    // an op sent by a killed run without a logged result ran iff the node showed its effect after that kill
+    const unsure = all.filter((o) => !o.done).map((o) => ({ ...o, ran: o.run < history.length && history[o.run]![effectKey(o.key)] !== '' }));
+    console.log(`sent by a killed run without a logged result: ${JSON.stringify(unsure)}`);
+    const ops = all.filter((o) => o.done || unsure.some((u) => u.run === o.run && u.key === o.key && u.ran)).map((o) => o.key);
     const count = new Map<string, number>();
     for (const o of ops) count.set(o, (count.get(o) ?? 0) + 1);
     const repeated = [...count].filter(([, c]) => c > 1);
-    console.log(`data-destroying commands across ${runs} runs (run logs): ${JSON.stringify(Object.fromEntries(count))}; repeated: ${repeated.length}`);
+    console.log(`data-destroying commands that ran, across ${runs} runs: ${JSON.stringify(Object.fromEntries(count))}; ran twice: ${repeated.length}`);
     expect(repeated).toEqual([]);
     // the ones every fresh run needs, each once
     for (const n of NODES) {
