@@ -35,7 +35,7 @@
  *    logged result counts as run when the node showed its effect after that
  *    kill.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { BedShell, BIN, cli, ensureBuilt, ROOT, until } from '../engine/bed-support.js';
+import { BedShell, BIN, cli, ensureBuilt, readJournal, ROOT, until, type JournalEvent } from '../engine/bed-support.js';
 import { activeNode, lanAddress, parseStatus, writeClusterInventory } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/kopano-drbd.yaml');
@@ -62,29 +62,9 @@ let dir: string;
 let inventory: string;
 const stateDir = () => join(dir, 'state');
 
-interface JEvent {
-  type: string;
-  runId: string;
-  pid?: number;
-  node?: string;
-  step?: string;
-  outcome?: string;
-}
+type JEvent = JournalEvent;
 
-function journal(): JEvent[] {
-  const p = join(stateDir(), 'journal.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as JEvent];
-      } catch {
-        return [];
-      }
-    });
-}
+const journal = (): JEvent[] => readJournal(stateDir());
 
 interface KillPoint {
   name: string;

@@ -26,15 +26,15 @@
  * (run logs: every change command is logged as it starts).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isScalar, isSeq, parseDocument, stringify, type YAMLMap, type YAMLSeq } from 'yaml';
+import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { BedShell, BIN, ensureBuilt, ROOT, until } from './bed-support.js';
+import { BedShell, BIN, ensureBuilt, readJournal, ROOT, trimmedStoragePlaybook, until, type JournalEvent } from './bed-support.js';
 
 const NODES = ['bob', 'alice'] as const;
 const DROP = new Set(['hostname', 'hosts', 'drbd-off-at-boot', 'corosync-on-at-boot', 'mysqld-off-at-boot']);
@@ -48,19 +48,7 @@ const stateDir = () => join(dir, 'state');
 const timings: string[] = [];
 let repeatedTotal = 0;
 
-/** playbooks/storage.yaml without the steps in DROP, packages cut to drbd-utils. */
-async function trimmedPlaybook(): Promise<string> {
-  const doc = parseDocument(await readFile(join(ROOT, 'playbooks/storage.yaml'), 'utf8'));
-  const steps = doc.get('steps') as YAMLSeq<YAMLMap>;
-  steps.items = steps.items.filter((s) => !DROP.has(String(s.get('id'))));
-  for (const s of steps.items) {
-    if (s.get('id') === 'packages') s.setIn(['with', 'names'], doc.createNode(['drbd-utils']));
-    const waits = s.get('wait_for');
-    if (isSeq(waits)) waits.items = waits.items.filter((w) => !(isScalar(w) && DROP.has(String(w.value))));
-  }
-  doc.set('name', 'storage-faults');
-  return doc.toString();
-}
+const trimmedPlaybook = () => trimmedStoragePlaybook(DROP, 'storage-faults');
 
 /** The bed's inventory (rewritten after a node restart: its published ssh port may change). */
 async function writeInventory(): Promise<void> {
@@ -74,25 +62,9 @@ async function writeInventory(): Promise<void> {
   await writeFile(inventory, stringify(doc));
 }
 
-interface JEvent {
-  type: string;
-  runId: string;
-  pid?: number;
-  node?: string;
-  step?: string;
-}
+type JEvent = JournalEvent;
 
-function journal(): JEvent[] {
-  const p = join(stateDir(), 'journal.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter(Boolean).flatMap((l) => {
-    try {
-      return [JSON.parse(l) as JEvent];
-    } catch {
-      return [];
-    }
-  });
-}
+const journal = (): JEvent[] => readJournal(stateDir());
 
 /** A running `apply` (the built CLI, plain output): its output, its journal events, signals. */
 class Run {

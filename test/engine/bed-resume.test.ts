@@ -28,14 +28,14 @@
  * minor reused by another bed's partition: md-mysql then refuses "holds data
  * in its first 68 KiB" although the disk is zero (diskDiag shows it).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isScalar, isSeq, parseDocument, stringify, type YAMLMap, type YAMLSeq } from 'yaml';
+import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { BedShell, cli, ensureBuilt, execsOf, json, killAtStep, ROOT, until, type ApplyReport } from './bed-support.js';
+import { BedShell, cli, ensureBuilt, execsOf, json, killAtStep, ROOT, trimmedStoragePlaybook, until, type ApplyReport } from './bed-support.js';
 
 const NODES = ['bob', 'alice'] as const;
 const RESOURCES = [
@@ -49,22 +49,7 @@ let sh: BedShell;
 let dir: string;
 let playbook: string;
 
-/** playbooks/storage.yaml without the steps in DROP, packages cut to drbd-utils. */
-async function trimmedPlaybook(): Promise<string> {
-  const doc = parseDocument(await readFile(join(ROOT, 'playbooks/storage.yaml'), 'utf8'));
-  const steps = doc.get('steps') as YAMLSeq<YAMLMap>;
-  steps.items = steps.items.filter((s) => !DROP.has(String(s.get('id'))));
-  for (const s of steps.items) {
-    if (s.get('id') === 'packages') s.setIn(['with', 'names'], doc.createNode(['drbd-utils']));
-    const waits = s.get('wait_for');
-    if (isSeq(waits)) waits.items = waits.items.filter((w) => !(isScalar(w) && DROP.has(String(w.value))));
-  }
-  doc.set('name', 'storage-resume');
-  const ids = steps.items.map((s) => String(s.get('id')));
-  const waits = steps.items.flatMap((s) => ((s.get('wait_for') as YAMLSeq | undefined)?.items ?? []).map((w) => String(isScalar(w) ? w.value : w)));
-  if (ids.some((i) => DROP.has(i)) || waits.some((w) => !ids.includes(w))) throw new Error(`trimming storage.yaml went wrong: ids ${ids}, wait_for ${waits}`);
-  return doc.toString();
-}
+const trimmedPlaybook = () => trimmedStoragePlaybook(DROP, 'storage-resume');
 
 /** A run directory with its own inventory and state (journal, lock, logs). */
 async function runDir(name: string): Promise<{ dir: string; inventory: string; stateDir: string }> {

@@ -7,7 +7,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isScalar, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { BIN, ROOT } from '../support/bed-cli.js';
 
 export { BedShell, BIN, cli, json, ROOT, until, type CliResult } from '../support/bed-cli.js';
@@ -102,4 +104,50 @@ export function killAtStep(args: string[], cwd: string, stateDir: string, step: 
       resolve({ sent, code, signal, stdout, stderr, journal: read() });
     });
   });
+}
+
+/**
+ * playbooks/storage.yaml without the steps in `drop` (and the waits on them),
+ * packages cut to drbd-utils: the storage path with less to install.
+ */
+export async function trimmedStoragePlaybook(drop: ReadonlySet<string>, name: string): Promise<string> {
+  const doc = parseDocument(await readFile(join(ROOT, 'playbooks/storage.yaml'), 'utf8'));
+  const steps = doc.get('steps') as YAMLSeq<YAMLMap>;
+  steps.items = steps.items.filter((s) => !drop.has(String(s.get('id'))));
+  for (const s of steps.items) {
+    if (s.get('id') === 'packages') s.setIn(['with', 'names'], doc.createNode(['drbd-utils']));
+    const waits = s.get('wait_for');
+    if (isSeq(waits)) waits.items = waits.items.filter((w) => !(isScalar(w) && drop.has(String(w.value))));
+  }
+  doc.set('name', name);
+  const ids = steps.items.map((s) => String(s.get('id')));
+  const waits = steps.items.flatMap((s) => ((s.get('wait_for') as YAMLSeq | undefined)?.items ?? []).map((w) => String(isScalar(w) ? w.value : w)));
+  if (ids.some((i) => drop.has(i)) || waits.some((w) => !ids.includes(w))) throw new Error(`trimming storage.yaml went wrong: ids ${ids}, wait_for ${waits}`);
+  return doc.toString();
+}
+
+/** A journal event as the tests read it. */
+export interface JournalEvent {
+  type: string;
+  runId: string;
+  pid?: number;
+  node?: string;
+  step?: string;
+  outcome?: string;
+}
+
+/** The events of `<stateDir>/journal.jsonl` (none when it does not exist; a line cut by a kill is skipped). */
+export function readJournal(stateDir: string): JournalEvent[] {
+  const p = join(stateDir, 'journal.jsonl');
+  if (!existsSync(p)) return [];
+  return readFileSync(p, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as JournalEvent];
+      } catch {
+        return [];
+      }
+    });
 }
