@@ -10,10 +10,10 @@ import { chmod, cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runValidate } from '../../../src/cli/validate.js';
 import { builtinRegistry } from '../../../src/steps/builtin.js';
+import { sink } from '../../support/sink.js';
 
 const repo = join(import.meta.dirname, '../../..');
 const KEY_LINE = 'AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
@@ -22,18 +22,6 @@ let root: string;
 let dir: string;
 let n = 0;
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  return {
-    stream: new Writable({
-      write(chunk, _enc, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    }),
-    text: () => chunks.join(''),
-  };
-}
 
 async function validate(args: string[], cwd = dir) {
   const out = sink();

@@ -1,24 +1,14 @@
 /** `validate` and `schema` commands: exit codes and output, with injected streams. */
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runSchema } from '../../../src/cli/schema.js';
 import { runValidate } from '../../../src/cli/validate.js';
 import { builtinRegistry } from '../../../src/steps/builtin.js';
 import { testRegistry } from './test-registry.js';
+import { sink } from '../../support/sink.js';
 
 const repo = join(import.meta.dirname, '../../..');
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
 
 async function run(fn: typeof runValidate | typeof runSchema, args: string[], registry = testRegistry()) {
   const out = sink();

@@ -7,7 +7,6 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidate } from '../../../src/cli/validate.js';
 import { formatInputError } from '../../../src/inventory/errors.js';
@@ -15,6 +14,7 @@ import { loadProject } from '../../../src/playbook/resolve.js';
 import { builtinRegistry } from '../../../src/steps/builtin.js';
 import { findInArgv, findInScript } from '../../../src/steps/destructive.js';
 import type { CommandParams } from '../../../src/steps/kinds/command.js';
+import { sink } from '../../support/sink.js';
 
 const repo = join(import.meta.dirname, '../../..');
 
@@ -56,18 +56,6 @@ describe('shipped playbooks', async () => {
   }
 });
 
-function sink(): { stream: Writable; text: () => string } {
-  const chunks: string[] = [];
-  return {
-    stream: new Writable({
-      write(chunk, _enc, done) {
-        chunks.push(String(chunk));
-        done();
-      },
-    }),
-    text: () => chunks.join(''),
-  };
-}
 
 describe('a command step that destroys data', () => {
   let dir: string;
