@@ -266,11 +266,17 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
   // the CIB; then the cluster acts (starts, stops, moves resources on every node)
   writes: (p) => ['cib:', 'cluster:', p.record],
   probes(p) {
+    // The probes run one after another. The next transition is read BEFORE
+    // the status: "nothing left to do" at t0 and a resource still stopped at
+    // t1 > t0 means the cluster cannot run it. In the other order a status
+    // read between two actions of a transition (a group's member started, the
+    // next not yet) followed by an empty transition once it had finished read
+    // as "settled, not started" and failed the step (seen in CI).
     return [
       cibProbe('cib', p.sudo),
+      transitionProbe('transition', p.sudo),
       crmMonProbe('status', p.sudo),
       { id: 'verify', argv: ['crm_verify', '-L'], ...sudoOf(p.sudo) },
-      transitionProbe('transition', p.sudo),
     ];
   },
   diff(p, facts, node): StorageChange[] {

@@ -44,3 +44,13 @@ describe('crm-configure locations', () => {
     expect(JSON.stringify(r.error?.issues)).toMatch(/id \\"x\\" is already used by orders\[0\]/);
   });
 });
+
+describe('crm-configure probes', () => {
+  it('reads the next transition before the status (probes run in order): a status older than the transition can show a start that has finished since', async () => {
+    const { crmConfigureStep } = await import('../../../src/steps/kinds/crm-configure.js');
+    const p = crmConfigureParams.parse({ primitives: [{ id: 'x', agent: 'ocf:pacemaker:Dummy' }] });
+    const ids = crmConfigureStep.probes(p, { name: 'n1', address: '127.0.0.1', secrets: [] } as never).map((x) => x.id);
+    expect(ids.indexOf('transition')).toBeGreaterThanOrEqual(0);
+    expect(ids.indexOf('transition')).toBeLessThan(ids.indexOf('status'));
+  });
+});
