@@ -30,13 +30,22 @@ export interface MonInstance {
 
 export type CrmMon =
   | { state: 'down'; message: string }
-  | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[] };
+  | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[]; failed: FailedOp[] };
+
+/** A failed operation crm_mon lists (its time left out: a fact, not a log). */
+export interface FailedOp {
+  resource: string;
+  node: string;
+  task: string;
+  /** "not running", "error"... and the agent's exit reason when it gave one. */
+  why: string;
+}
 
 export function crmMonProbe(id: string, sudo?: boolean): Probe {
   // only the sections read here (no node attributes, operation history)
   return {
     id,
-    argv: ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,nodes,resources'],
+    argv: ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,nodes,resources,failures'],
     ...(sudo ? { sudo } : {}),
     // the parsed status: without the summary's last_update/last_change times
     digest: (r) => parseCrmMon(r),
@@ -86,12 +95,21 @@ export function parseCrmMon(r: ProbeResult): CrmMon {
   const instances: MonInstance[] = [];
   const res = child(root, 'resources');
   if (res) collect(res, instances);
+  const failed = children(child(root, 'failures') ?? { name: '', attrs: {}, children: [] }, 'failure').map((f) => {
+    const task = f.attrs['task'] ?? '';
+    // op_key is <resource>_<task>_<interval ms>
+    const key = f.attrs['op_key'] ?? '';
+    const m = /^(.+)_([A-Za-z_-]+)_([0-9]+)$/.exec(key);
+    const reason = f.attrs['exitreason'] ?? '';
+    return { resource: m ? m[1]! : key, node: f.attrs['node'] ?? '', task: task || (m ? m[2]! : ''), why: [f.attrs['exitstatus'] ?? f.attrs['status'] ?? '', reason].filter(Boolean).join(': ') };
+  });
   return {
     state: 'up',
     dc: dc && yes(dc.attrs['present']) ? dc.attrs['name'] : undefined,
     quorum: dc ? yes(dc.attrs['with_quorum']) : false,
     nodes,
     instances,
+    failed,
   };
 }
 

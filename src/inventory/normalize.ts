@@ -13,7 +13,7 @@ import { parseCidr } from './net.js';
 import { effectiveJump } from './rules.js';
 import type { AuthFile, InventoryFile, JumpEndpointFile, NamedSecretRefFile, SecretRefFile } from './schema.js';
 import { errorAt, type YamlSource } from './source.js';
-import type { ClusterModel, DrbdResource, ProjectSettings, ResolvedNode } from './types.js';
+import type { ClusterModel, DrbdResource, Fencing, ProjectSettings, ResolvedNode } from './types.js';
 
 export interface SecretSources {
   env: Record<string, string | undefined>;
@@ -287,6 +287,7 @@ export async function normalizeInventory(
       ...(f.drbd !== undefined ? { drbd: f.drbd } : {}),
     })),
     vips: (inv.vips ?? []).map((v) => ({ name: v.name, ip: v.ip, cidrNetmask: v.cidr_netmask, nic: v.nic, hostnames: v.hostnames ?? [], ...(v.network !== undefined ? { network: v.network } : {}) })),
+    fencing: fencingModel(inv, named),
     ...(primary !== undefined ? { primary } : {}),
     secrets: named,
   };
@@ -296,6 +297,32 @@ export async function normalizeInventory(
   return {
     ok: true,
     value: { cluster, nodes, settings, ...(inv.playbook !== undefined ? { playbookPath: file(inv.playbook) } : {}), secrets: allSecrets, secretsSkipped },
+  };
+}
+
+/** `fencing:` as the engine sees it: defaults applied, secret parameters resolved from `secrets:`. */
+function fencingModel(inv: InventoryFile, named: Record<string, string>): Fencing {
+  const f = inv.fencing;
+  if (!f || f.enabled === false) return { enabled: false, devices: [], action: 'reboot', delayMaxS: 0, drbd: 'off' };
+  const seconds = (d: number | string) => Math.ceil(durationMs(d) / 1000);
+  const twoNodes = Object.keys(inv.nodes).length === 2;
+  return {
+    enabled: true,
+    devices: (f.devices ?? []).map((d) => ({
+      name: d.name,
+      agent: d.agent,
+      fences: [...d.fences],
+      params: {
+        ...Object.fromEntries(Object.entries(d.params ?? {}).map(([k, v]) => [k, String(v)])),
+        ...Object.fromEntries(Object.entries(d.secrets ?? {}).map(([k, name]) => [k, named[name] ?? ''])),
+      },
+      secretParams: Object.keys(d.secrets ?? {}),
+      monitorS: seconds(d.monitor ?? '60s'),
+    })),
+    ...(f.timeout !== undefined ? { timeoutS: seconds(f.timeout) } : {}),
+    action: f.action ?? 'reboot',
+    delayMaxS: f.delay_max === undefined ? (twoNodes ? 5 : 0) : f.delay_max === 0 ? 0 : seconds(f.delay_max),
+    drbd: f.drbd ?? 'resource-and-stonith',
   };
 }
 

@@ -139,6 +139,42 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
     }
   });
 
+  // Fencing: every node fenced by a device that can run elsewhere; credentials from `secrets:`.
+  const fencing = inv.fencing;
+  if (fencing && fencing.enabled !== false) {
+    const devices = fencing.devices ?? [];
+    if (devices.length === 0) err(['fencing'], 'expected "devices" (at least one fence device), or "enabled: false" to run without fencing (UNSAFE outside a lab)', 'key');
+    uniqueField(devices.map((d) => d.name), (i, v) => err(['fencing', 'devices', i, 'name'], `expected a unique name, found "${v}" twice`));
+    const secretNames = Object.keys(inv.secrets ?? {});
+    devices.forEach((d, i) => {
+      d.fences.forEach((n, j) => {
+        if (!inv.nodes[n]) err(['fencing', 'devices', i, 'fences', j], `expected an inventory node, found "${n}"${didYouMean(n, nodeNames)}`);
+      });
+      dupes(d.fences, (j, v) => err(['fencing', 'devices', i, 'fences', j], `node "${v}" is listed twice`));
+      if (nodeNames.every((n) => d.fences.includes(n))) {
+        err(['fencing', 'devices', i, 'fences'], `expected a device that leaves some node to run it (no node runs the device that fences itself), found one that fences every node (${nodeNames.join(', ')}): give each node its own device`);
+      }
+      for (const [param, name] of Object.entries(d.secrets ?? {})) {
+        if (!inv.secrets?.[name]) err(['fencing', 'devices', i, 'secrets', param], `expected the name of a secret under top-level "secrets:", found "${name}"${didYouMean(name, secretNames)}`);
+        if (d.params?.[param] !== undefined) err(['fencing', 'devices', i, 'secrets', param], `expected "${param}" in "params" or in "secrets", not both`, 'key');
+      }
+      for (const param of Object.keys(d.params ?? {})) {
+        if (/passw|secret|community/i.test(param) && !/_script$/.test(param)) {
+          err(['fencing', 'devices', i, 'params', param], `expected "${param}" under "secrets" (the name of a secret under top-level "secrets:"): credentials are never written in the inventory`, 'key');
+        }
+        if (param === 'pcmk_host_list' || param === 'pcmk_delay_max') {
+          err(['fencing', 'devices', i, 'params', param], `expected no "${param}": it is set from ${param === 'pcmk_host_list' ? '"fences"' : 'fencing.delay_max'}`, 'key');
+        }
+      }
+    });
+    const fenced = new Set(devices.flatMap((d) => d.fences));
+    // a misspelt node (reported above) usually is the unfenced one
+    const misspelt = [...fenced].some((n) => !inv.nodes[n]);
+    for (const n of misspelt ? [] : nodeNames) {
+      if (!fenced.has(n)) err(['fencing', 'devices'], `expected a fence device for every node, found none that fences ${n}`, 'key');
+    }
+  }
+
   return errors;
 }
 

@@ -240,6 +240,46 @@ export const VirtualIp = z.strictObject({
     .optional(),
 });
 
+/** A fence agent's parameter name (`ip`, `username`, `plug`, `pcmk_host_map`...). */
+const FenceParamName = z
+  .string({ error: expecting('a parameter name') })
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,62}$/, { error: expecting('a parameter name: letters, digits, "_" or "-"') });
+
+/**
+ * A fence device: one stonith resource. It fences the nodes under `fences`
+ * and never runs on them. Credentials are never literal: `secrets` maps an
+ * agent parameter (password, passwd...) to an entry of the top-level `secrets:`.
+ */
+export const FenceDevice = z.strictObject({
+  /** The stonith resource's id in the CIB: fence_bob. */
+  name: ResourceName,
+  /** The fence agent, from the fence-agents package: fence_ipmilan, fence_virsh, fence_docker... */
+  agent: z.string({ error: expecting('a fence agent such as fence_ipmilan') }).regex(/^fence_[a-z0-9_]+$/, { error: expecting('a fence agent such as fence_ipmilan (fence_ then lower-case letters, digits, "_")') }),
+  /** The nodes it fences (pcmk_host_list); it never runs on them. */
+  fences: z.array(NodeName, { error: expecting('a list of node names') }).min(1, { error: 'expected at least one node' }),
+  /** The agent's parameters, except secrets. */
+  params: z.record(FenceParamName, z.union([z.string(), z.number(), z.boolean()]), { error: expecting('a map of agent parameter to a string, number or boolean') }).optional(),
+  /** Agent parameters whose values are secrets: parameter -> the name of an entry of the top-level `secrets:`. */
+  secrets: z.record(FenceParamName, ResourceName, { error: expecting('a map of agent parameter to the name of a secret under top-level "secrets:"') }).optional(),
+  /** How often Pacemaker runs the agent's monitor (it checks the device can act). Default 60s. */
+  monitor: Duration.optional(),
+});
+
+/** Fencing (STONITH) for the whole cluster; absent or `enabled: false` means none (UNSAFE outside a lab). */
+export const Fencing = z.strictObject({
+  /** Default true. */
+  enabled: z.boolean({ error: expecting('true or false') }).optional(),
+  devices: z.array(FenceDevice, { error: expecting('a list of fence devices') }).optional(),
+  /** stonith-timeout: how long a fencing action may take. Default Pacemaker's (60s). */
+  timeout: Duration.optional(),
+  /** stonith-action: what a fenced node gets. Default reboot. */
+  action: z.enum(['reboot', 'off'], { error: expecting('"reboot" or "off"') }).optional(),
+  /** pcmk_delay_max on every device: a random delay that keeps two nodes from fencing each other at once. Default 5s for a two-node cluster, none otherwise. */
+  delay_max: z.union([z.literal(0), Duration], { error: expecting('a duration such as 5s, or 0 for none') }).optional(),
+  /** DRBD's resource-level fencing (the crm-fence-peer.9.sh handlers). Default resource-and-stonith. */
+  drbd: z.enum(['resource-and-stonith', 'resource-only', 'off'], { error: expecting('"resource-and-stonith", "resource-only" or "off"') }).optional(),
+});
+
 export const Inventory = z.strictObject({
   /** Cluster name. */
   cluster: ResourceName,
@@ -256,6 +296,8 @@ export const Inventory = z.strictObject({
   drbd: z.array(Drbd, { error: expecting('a list of DRBD resources') }).optional(),
   filesystems: z.array(Filesystem, { error: expecting('a list of filesystems') }).optional(),
   vips: z.array(VirtualIp, { error: expecting('a list of virtual IPs') }).optional(),
+  /** Fence devices and the cluster's fencing choices. */
+  fencing: Fencing.optional(),
   /** Named secrets for playbooks (`!ref cluster.secrets.<name>`), never literal. */
   secrets: z.record(ResourceName, NamedSecretRef, { error: expecting('a map of secret name to {env: VAR}, {prompt: true} or {file: path}') }).optional(),
 });
@@ -270,3 +312,4 @@ export type JumpEndpointFile = z.infer<typeof JumpEndpoint>;
 export type DrbdFile = z.infer<typeof Drbd>;
 export type FilesystemFile = z.infer<typeof Filesystem>;
 export type VirtualIpFile = z.infer<typeof VirtualIp>;
+export type FencingFile = z.infer<typeof Fencing>;

@@ -79,6 +79,34 @@ export interface VirtualIp {
   hostnames: string[];
 }
 
+export interface FenceDevice {
+  /** The stonith resource's id. */
+  name: string;
+  /** fence_ipmilan, fence_virsh... (the resource's agent is stonith:<agent>). */
+  agent: string;
+  /** The nodes it fences; it never runs on them. */
+  fences: string[];
+  /** The agent's parameters, secret ones resolved (also in Project.secrets). */
+  params: Record<string, string>;
+  /** Names of the parameters whose values are secrets. */
+  secretParams: string[];
+  /** Monitor interval, in seconds. */
+  monitorS: number;
+}
+
+/** Fencing for the whole cluster (`fencing:`); `enabled: false` when the inventory has none. */
+export interface Fencing {
+  enabled: boolean;
+  devices: FenceDevice[];
+  /** stonith-timeout, seconds (Pacemaker's default when absent). */
+  timeoutS?: number;
+  action: 'reboot' | 'off';
+  /** pcmk_delay_max of every device, seconds (0: none). */
+  delayMaxS: number;
+  /** DRBD resource-level fencing ('off' when fencing is off). */
+  drbd: 'resource-and-stonith' | 'resource-only' | 'off';
+}
+
 export interface ProjectSettings {
   concurrency: number;
   maxFailPercent: number;
@@ -97,6 +125,7 @@ export interface ClusterModel {
   drbd: DrbdResource[];
   filesystems: FilesystemResource[];
   vips: VirtualIp[];
+  fencing: Fencing;
   /** Name of the initial primary node (role `primary`), if any. */
   primary?: string;
   /** The inventory's named secrets (`secrets:`), resolved; also in Project.secrets. */

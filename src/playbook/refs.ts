@@ -20,12 +20,14 @@
  * vars, networks.<net>.{cidr, address, prefix}, drbd.<name>.{name, minor, device, port,
  * network, meta_disk, protocol, sync_rate, nodes, hosts.<node>.{disk, address, port},
  * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network, hostnames},
+ * fencing.{enabled, action, timeout, delay_max, drbd, devices[i].{name, agent, fences, params,
+ * secret_params, monitor}} (the inventory's `fencing:`; enabled false when it has none),
  * secrets.<name> (the inventory's `secrets:`, masked in every output).
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, YAMLSeq, type Tags } from 'yaml';
 import { didYouMean } from '../inventory/errors.js';
 import type { YamlSource } from '../inventory/source.js';
-import type { ClusterModel, ResolvedNode } from '../inventory/types.js';
+import type { ClusterModel, Fencing, ResolvedNode } from '../inventory/types.js';
 
 export const REF_TAG = '!ref';
 export const CONCAT_TAG = '!concat';
@@ -179,10 +181,24 @@ export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel
     })),
     filesystems: byName(cluster.filesystems, (f) => ({ ...f })),
     vips: byName(cluster.vips, (v) => ({ name: v.name, ip: v.ip, cidr_netmask: v.cidrNetmask, nic: v.nic, network: v.network, hostnames: v.hostnames })),
+    // Fencing as crm-configure's `fencing` and drbd-resource's `fencing` take it.
+    fencing: fencingView(cluster.fencing),
     // The inventory's named secrets (masked everywhere: Project.secrets).
     secrets: { ...(cluster.secrets ?? {}) },
   };
   return { nodes: nodeViews, order: nodes.map((n) => n.name), cluster: view, ...(cluster.primary ? { primary: cluster.primary } : {}) };
+}
+
+/** `cluster.fencing`: the shape of crm-configure's `fencing` parameter (src/steps/fencing.ts). */
+function fencingView(f: Fencing): Record<string, unknown> {
+  return {
+    enabled: f.enabled,
+    action: f.action,
+    ...(f.timeoutS !== undefined ? { timeout: f.timeoutS } : {}),
+    delay_max: f.delayMaxS,
+    drbd: f.drbd,
+    devices: f.devices.map((d) => ({ name: d.name, agent: d.agent, fences: d.fences, params: d.params, secret_params: d.secretParams, monitor: d.monitorS })),
+  };
 }
 
 type Walk = { ok: true; value: unknown } | { ok: false; message: string };

@@ -48,6 +48,7 @@ import {
   type Wanted,
 } from './crm-objects.js';
 import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+import { fencingObjects, FencingParam } from '../fencing.js';
 
 /**
  * Where the difference to commit is written on the node (the upload whose
@@ -66,6 +67,12 @@ export const crmConfigureParams = z
     orders: z.array(OrderSchema).default([]),
     /** Node preferences (`location ID RESOURCE SCORE: NODE`), e.g. mutual failover. */
     locations: z.array(LocationSchema).default([]),
+    /**
+     * The inventory's fencing (`!ref cluster.fencing`): stonith devices, their
+     * locations and stonith-* properties are added to what is declared here
+     * (src/steps/fencing.ts); fencing off sets stonith-enabled=false (UNSAFE).
+     */
+    fencing: FencingParam.optional(),
     /** Wait until every declared primitive is in its target role. */
     wait: z.boolean().default(true),
     /** The file that holds the last committed difference (mode 0600). */
@@ -233,6 +240,17 @@ interface NotReady {
 const IN_FLIGHT = new Set(['Starting', 'Stopping', 'Promoting', 'Demoting', 'Migrating']);
 
 /** Declared primitives not yet in their target role, with why. */
+/** The params with the inventory's fencing added (devices, locations, properties), or why not. */
+export function withFencing(p: CrmConfigureParams): { params: CrmConfigureParams; refusals: string[] } {
+  if (!p.fencing) return { params: p, refusals: [] };
+  const ids = new Set([...p.primitives, ...p.groups, ...p.clones, ...p.colocations, ...p.orders, ...p.locations].map((o) => o.id));
+  const f = fencingObjects(p.fencing, { ids, properties: p.properties });
+  return {
+    params: { ...p, primitives: [...p.primitives, ...f.primitives], locations: [...p.locations, ...f.locations], properties: { ...p.properties, ...f.properties } },
+    refusals: f.refusals,
+  };
+}
+
 function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state: 'up' }>): NotReady[] {
   const out: NotReady[] = [];
   for (const prim of p.primitives) {
@@ -251,6 +269,12 @@ function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state:
     const wantPromoted = promotable(prim.id, cib) && role !== 'unpromoted' && role !== 'slave';
     const ok = wantPromoted ? inst.some((i) => i.role === 'Promoted') : inst.some((i) => i.active && (i.role === 'Started' || i.role === 'Promoted' || i.role === 'Unpromoted'));
     const acting = inst.some((i) => IN_FLIGHT.has(i.role));
+    // stopped after a failed start (start-failure-is-fatal): crm_mon marks no instance failed
+    const fails = mon.failed.filter((f) => f.resource === prim.id);
+    if (!ok && !acting && fails.length) {
+      out.push({ id: prim.id, failed: true, text: `${prim.id} failed: ${fails.map((f) => `${f.task} on ${f.node}${f.why ? ` (${f.why})` : ''}`).join(', ')}` });
+      continue;
+    }
     if (!ok) out.push({ id: prim.id, failed: false, acting, text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})` });
   }
   return out;
@@ -279,7 +303,10 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
       { id: 'verify', argv: ['crm_verify', '-L'], ...sudoOf(p.sudo) },
     ];
   },
-  diff(p, facts, node): StorageChange[] {
+  diff(declared, facts, node): StorageChange[] {
+    const fenced = withFencing(declared);
+    if (fenced.refusals.length) return fenced.refusals.map(refuse);
+    const p = fenced.params;
     const cibFact = fact(facts, 'cib');
     if (cibFact.exitCode === 127) return [refuse(`cibadmin is not installed on this node: install pacemaker first${declaredUnsafe(p)}`)];
     if (cibFact.exitCode !== 0) return [wait(`pacemaker does not answer on this node yet (cibadmin: ${cibFact.stderr.trim().split('\n')[0] ?? ''})${declaredUnsafe(p)}`)];
@@ -340,6 +367,16 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
       return [wait(`the cluster is still acting (${shown})${notYet.length ? `; ${notYet.map((x) => x.text).join('; ')}` : ''}`, total ? (total - notYet.length) / total : undefined)];
     }
     const failed = notYet.filter((x) => x.failed);
+    const devices = new Set(p.primitives.filter((x) => x.agent.startsWith('stonith:')).map((x) => x.id));
+    const deadDevices = failed.filter((x) => devices.has(x.id));
+    if (deadDevices.length) {
+      return [
+        refuse(
+          `fence devices cannot act: ${deadDevices.map((x) => x.text).join('; ')} -- their agent's monitor failed (wrong address or credentials?); ` +
+            `without them no node can be fenced and the cluster will not recover from a failure (stonith_admin --list-registered; crm_mon --failcounts; once fixed, crm resource cleanup ${deadDevices[0]!.id})`,
+        ),
+      ];
+    }
     if (failed.length) return [refuse(`declared resources failed and the cluster has settled: ${failed.map((x) => x.text).join('; ')} (see crm_mon --failcounts; clean up with crm resource cleanup)`)];
     // Settled, nothing failed, and still not where they should be: the cluster
     // decided they cannot run (an agent's probe said "not installed", a

@@ -31,6 +31,7 @@ import { assertConfigValue, inDrbdString, inDrbdWord } from '../config-values.js
 import { DRBD_CONFIG, resourceName } from './drbd-common.js';
 import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 import { sha256 } from '../../hash.js';
+import { DrbdFencing, drbdFencingLines } from '../fencing.js';
 
 const port = z.number().int().min(1).max(65535);
 const policy = (values: readonly [string, ...string[]]) => z.enum(values).optional();
@@ -69,6 +70,13 @@ export const drbdResourceParams = z
     after_sb_0pri: policy(['disconnect', 'discard-younger-primary', 'discard-older-primary', 'discard-zero-changes', 'discard-least-changes']),
     after_sb_1pri: policy(['disconnect', 'consensus', 'violently-as0p', 'discard-secondary', 'call-pri-lost-after-sb']),
     after_sb_2pri: policy(['disconnect', 'violently-as0p', 'call-pri-lost-after-sb']),
+    /**
+     * DRBD's resource-level fencing (`!ref cluster.fencing.drbd`): while the
+     * peer cannot be reached, a Primary's writes wait until crm-fence-peer.9.sh
+     * has kept the peer from being promoted (a -INFINITY location on it), so
+     * an outdated peer never becomes Primary. `off` (or absent): none.
+     */
+    fencing: DrbdFencing.optional(),
     path: absolutePath.optional(),
     sudo: z.boolean().default(false),
   })
@@ -85,6 +93,8 @@ export function resPath(p: { name: string; path?: string | undefined }): string 
 /** The resource file, pure. */
 export function renderResource(p: DrbdResourceParams): string {
   const net = [`    protocol ${p.protocol};`];
+  const fencing = drbdFencingLines(p.fencing);
+  net.push(...fencing.net);
   if (p.shared_secret !== undefined) net.push('    cram-hmac-alg sha256;', `    shared-secret "${p.shared_secret}";`);
   if (p.after_sb_0pri) net.push(`    after-sb-0pri ${p.after_sb_0pri};`);
   if (p.after_sb_1pri) net.push(`    after-sb-1pri ${p.after_sb_1pri};`);
@@ -102,6 +112,7 @@ export function renderResource(p: DrbdResourceParams): string {
     `  device /dev/drbd${p.minor} minor ${p.minor};`,
     '  meta-disk internal;',
     ...(p.resync_rate !== undefined ? ['  disk {', `    resync-rate ${p.resync_rate};`, '    c-plan-ahead 0;', '  }'] : []),
+    ...fencing.handlers,
     '  net {',
     ...net,
     '  }',

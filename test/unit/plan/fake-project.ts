@@ -24,7 +24,7 @@ export function fakeProject(nodes: ResolvedNode[], steps: ResolvedStep[]): Proje
     playbookPath: '/pb.yaml',
     inventoryDigest: 'i'.repeat(64),
     playbookDigest: 'p'.repeat(64),
-    cluster: { name: 'c', vars: {}, networks: [], drbd: [], filesystems: [], vips: [] },
+    cluster: { name: 'c', vars: {}, networks: [], drbd: [], filesystems: [], vips: [], fencing: { enabled: false, devices: [], action: 'reboot', delayMaxS: 0, drbd: 'off' } },
     nodes,
     steps,
     settings: { concurrency: 5, maxFailPercent: 0, stepTimeoutMs: 60_000, strategy: 'linear', stateDir: '/tmp/x' },

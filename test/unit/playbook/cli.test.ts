@@ -96,7 +96,7 @@ describe('ha-provision schema', () => {
     expect(s.type).toBe('object');
     expect(s.additionalProperties).toBe(false);
     expect(s.required).toEqual(['cluster', 'nodes']);
-    expect(Object.keys(s.properties)).toEqual(['cluster', 'playbook', 'settings', 'ssh', 'networks', 'nodes', 'vars', 'drbd', 'filesystems', 'vips', 'secrets']);
+    expect(Object.keys(s.properties)).toEqual(['cluster', 'playbook', 'settings', 'ssh', 'networks', 'nodes', 'vars', 'drbd', 'filesystems', 'vips', 'fencing', 'secrets']);
     expect(s.properties['nodes']!.propertyNames!.pattern).toBe('^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$');
   });
 

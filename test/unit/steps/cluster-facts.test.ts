@@ -62,6 +62,13 @@ describe('parseCrmMon (real crm_mon --output-as=xml)', () => {
     expect(m.nodes.map((n) => [n.name, n.online])).toEqual([['c6-alice', true], ['c6-bob', true]]);
     expect(m.instances.filter((i) => i.id === 'drbd_mysql').map((i) => [i.role, i.nodes])).toEqual([['Promoted', ['c6-bob']], ['Unpromoted', ['c6-alice']]]);
   });
+  it('reads failed operations, resource from op_key, without their time', () => {
+    const m = parseCrmMon(ok(readFileSync(join(import.meta.dirname, '../../fixtures/status/mysqld-killed/bob.crm_mon.xml'), 'utf8')));
+    if (m.state !== 'up') throw new Error('expected up');
+    expect(m.failed).toEqual([{ resource: 'mysqld', node: 'bob', task: 'monitor', why: 'not running: failed' }]);
+    const healthy = parseCrmMon(ok(real('crm-configure', 'crm_mon-kopano.xml')));
+    expect(healthy.state === 'up' && healthy.failed).toEqual([]);
+  });
   it('reports a node without pacemaker as down', () => {
     expect(parseCrmMon({ exitCode: 102, stdout: real('crm-configure', 'crm_mon-down.xml'), stderr: '' })).toEqual({ state: 'down', message: 'Not connected' });
   });

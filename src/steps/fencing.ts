@@ -1,0 +1,105 @@
+/**
+ * Fencing as the steps take it: the inventory's `fencing:` (its view
+ * `!ref cluster.fencing`, see src/playbook/refs.ts) turned into what
+ * Pacemaker and DRBD need.
+ *
+ * - crm-configure's `fencing` parameter: one stonith primitive per device
+ *   (`stonith:<agent>`, its parameters, `pcmk_host_list` = the nodes it
+ *   fences, `pcmk_delay_max`, a monitor operation), a -INFINITY location per
+ *   fenced node so that no node runs the device that fences itself, and the
+ *   properties stonith-enabled=true, stonith-action, stonith-timeout.
+ *   Fencing off: stonith-enabled=false, which the plan calls UNSAFE.
+ * - drbd-resource's `fencing` parameter: DRBD's resource-level fencing
+ *   (`fencing resource-and-stonith|resource-only` with the crm-fence-peer.9.sh
+ *   and crm-unfence-peer.9.sh handlers).
+ */
+import { z } from 'zod';
+import { LocationSchema, PrimitiveSchema } from './kinds/crm-objects.js';
+
+const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a resource id');
+const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name');
+
+export const DrbdFencing = z.enum(['resource-and-stonith', 'resource-only', 'off']);
+export type DrbdFencing = z.infer<typeof DrbdFencing>;
+
+export const FencingParam = z
+  .object({
+    enabled: z.boolean(),
+    action: z.enum(['reboot', 'off']).default('reboot'),
+    /** stonith-timeout, seconds. */
+    timeout: z.number().int().positive().optional(),
+    /** pcmk_delay_max of every device, seconds (0: none). */
+    delay_max: z.number().int().min(0).default(0),
+    drbd: DrbdFencing.default('resource-and-stonith'),
+    devices: z
+      .array(
+        z
+          .object({
+            name: Id,
+            agent: z.string().regex(/^fence_[a-z0-9_]+$/, 'a fence agent such as fence_ipmilan'),
+            fences: z.array(NodeName).min(1),
+            params: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'a parameter name'), z.string()).default({}),
+            /** Which params hold secrets (their values are masked like every secret). */
+            secret_params: z.array(z.string()).default([]),
+            /** Monitor interval, seconds. */
+            monitor: z.number().int().positive().default(60),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+export type FencingParam = z.infer<typeof FencingParam>;
+
+type Primitive = z.infer<typeof PrimitiveSchema>;
+type Location = z.infer<typeof LocationSchema>;
+
+export interface FencingObjects {
+  primitives: Primitive[];
+  locations: Location[];
+  properties: Record<string, string>;
+  /** Why the playbook and the inventory cannot both be had. */
+  refusals: string[];
+}
+
+/**
+ * What `fencing` adds to a crm-configure: pure. `declared` are the playbook's
+ * own ids and properties, to refuse a clash rather than override it silently.
+ */
+export function fencingObjects(f: FencingParam, declared: { ids: ReadonlySet<string>; properties: Readonly<Record<string, string>> }): FencingObjects {
+  const out: FencingObjects = { primitives: [], locations: [], properties: {}, refusals: [] };
+  if (!f.enabled) {
+    // Pacemaker refuses to start resources with stonith-enabled=true and no device
+    if (declared.properties['stonith-enabled'] === undefined) out.properties['stonith-enabled'] = 'false';
+    return out;
+  }
+  if (declared.properties['stonith-enabled'] !== undefined && declared.properties['stonith-enabled'] !== 'true') {
+    out.refusals.push(`the playbook sets stonith-enabled=${declared.properties['stonith-enabled']} and the inventory declares fencing (fencing.devices): remove the property from the playbook, or set "fencing: {enabled: false}" in the inventory`);
+  }
+  if (f.devices.length === 0) out.refusals.push('fencing is enabled and declares no device: add fencing.devices to the inventory');
+  for (const d of f.devices) {
+    if (declared.ids.has(d.name)) out.refusals.push(`fence device ${d.name} has the id of an object the playbook declares: rename one of them`);
+    out.primitives.push(
+      PrimitiveSchema.parse({
+        id: d.name,
+        agent: `stonith:${d.agent}`,
+        params: { ...d.params, pcmk_host_list: d.fences.join(' '), ...(f.delay_max > 0 ? { pcmk_delay_max: `${f.delay_max}s` } : {}) },
+        ops: [{ name: 'monitor', interval: `${d.monitor}s` }],
+      }),
+    );
+    for (const node of d.fences) out.locations.push(LocationSchema.parse({ id: `${d.name}-not-on-${node}`, resource: d.name, node, score: '-inf' }));
+  }
+  out.properties['stonith-enabled'] = 'true';
+  out.properties['stonith-action'] = f.action;
+  if (f.timeout !== undefined) out.properties['stonith-timeout'] = `${f.timeout}s`;
+  return out;
+}
+
+/** DRBD's resource-level fencing: the `net` option and the handlers (DRBD 9). */
+export function drbdFencingLines(policy: DrbdFencing | undefined): { net: string[]; handlers: string[] } {
+  if (policy === undefined || policy === 'off') return { net: [], handlers: [] };
+  return {
+    net: [`    fencing ${policy};`],
+    handlers: ['  handlers {', '    fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh";', '    unfence-peer "/usr/lib/drbd/crm-unfence-peer.9.sh";', '  }'],
+  };
+}
