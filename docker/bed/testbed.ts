@@ -9,6 +9,10 @@
  *   await bed.node('alice').stop(); await bed.node('alice').start();
  *   await bed.stop();
  *
+ * With `hypervisor: { password }` the bed also runs `hv`, a fence device for
+ * fence_virsh on the first network (docker/hypervisor/README.md):
+ *   bed.hypervisor  // { name: 'hv', address, user: 'fence', domains, knownHosts, containerId }
+ *
  * Tests reach nodes over SSH only (as ha-provision does); `docker exec` is for
  * the fixture's own bookkeeping (host keys, readiness).
  */
@@ -19,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
+import { fifthAddress, startHypervisor, type Hypervisor, type HypervisorOptions, type StartedHypervisor } from '../hypervisor/hypervisor.js';
 import { bedImage } from './image.js';
 import { forgetExitCleanup, LABEL_OWNER, LABEL_RUN, registerExitCleanup, removeRun } from './reaper.js';
 
@@ -46,6 +51,12 @@ export interface BedOptions {
   sshPorts?: Record<string, number>;
   /** Where the bed keeps its key, known_hosts and disk files (default: a new temp dir). */
   dir?: string;
+  /**
+   * Also run the bed's hypervisor `hv` (docker/hypervisor/): fence_virsh logs
+   * into it as `fence` with this password and powers the bed's nodes off and
+   * on. Its address is `address` if given, else .5 of the first network.
+   */
+  hypervisor?: HypervisorOptions;
 }
 
 export interface SshTarget {
@@ -73,6 +84,12 @@ export interface BedNode {
   unpause(): Promise<void>;
   /** Start a stopped/killed node again and wait for its sshd (the published port may change). */
   start(): Promise<void>;
+  /**
+   * After someone else started the node's container (the hypervisor's `virsh
+   * start`): wait for its sshd, then re-read its published port and host keys,
+   * as start() does after its `docker start`.
+   */
+  started(): Promise<void>;
   restart(): Promise<void>;
 }
 
@@ -84,6 +101,8 @@ export interface Bed {
   readonly knownHostsPath: string;
   /** Docker network names, by bed network name. */
   readonly networks: Record<string, string>;
+  /** The fence device, when `opts.hypervisor` was given. */
+  readonly hypervisor?: Hypervisor;
   node(name: string): BedNode;
   stop(): Promise<void>;
 }
@@ -107,6 +126,7 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
   const knownHostsPath = join(dir, 'known_hosts');
   await writeFile(knownHostsPath, '');
 
+  let hvStarting: Promise<StartedHypervisor> | undefined;
   try {
     const networkSpecs: NetworkSpec[] = [];
     const networks: Record<string, string> = {};
@@ -117,6 +137,16 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
       networks[spec.name] = dockerName;
     }
 
+    if (opts.hypervisor) {
+      // hv starts while the nodes boot; its domain map is written once they exist
+      const first = networkSpecs[0]!;
+      const taken = new Set(Object.values(first.addresses ?? {}));
+      const address = opts.hypervisor.address ?? (first.subnet ? fifthAddress(first.subnet) : undefined);
+      if (address && taken.has(address)) throw new Error(`test bed: the hypervisor's address ${address} is a node's; give hypervisor.address`);
+      hvStarting = startHypervisor({ runId, image, labels, network: networks[first.name]!, address, password: opts.hypervisor.password });
+      hvStarting.catch(() => undefined); // awaited below
+    }
+
     const nodes = await Promise.all(
       opts.nodes.map((name) =>
         startNode({ name, runId, dir, image, labels, publicKey, privateKeyPath, knownHostsPath,
@@ -125,8 +155,12 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
     );
     await refreshKnownHosts(nodes, knownHostsPath);
 
+    const hypervisor: Hypervisor | undefined = hvStarting
+      ? await (await hvStarting).withDomains(Object.fromEntries(nodes.map((n) => [n.name, n.containerId])))
+      : undefined;
+
     const bed: Bed = {
-      runId, nodes, dir, privateKeyPath, knownHostsPath, networks,
+      runId, nodes, dir, privateKeyPath, knownHostsPath, networks, ...(hypervisor ? { hypervisor } : {}),
       node(name) {
         const n = nodes.find((x) => x.name === name);
         if (!n) throw new Error(`test bed ${runId} has no node "${name}" (it has ${nodes.map((x) => x.name).join(', ')})`);
@@ -140,6 +174,7 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
     };
     return bed;
   } catch (err) {
+    await hvStarting?.catch(() => undefined); // nothing of the bed is created after the removal
     await removeRun(runId);
     throw err;
   }
@@ -268,6 +303,9 @@ async function startNode(ctx: NodeContext): Promise<BedNode> {
     async unpause() { await docker('unpause', id); },
     async start() {
       await docker('start', id);
+      await node.started();
+    },
+    async started() {
       await waitForSsh();
       ssh.port = await publishedPort(id);
       await refreshKnownHosts([node], ctx.knownHostsPath);
