@@ -5,11 +5,13 @@
  * fails with EEXIST when the name exists), so no run ever sees an empty or
  * half-written lock. A lock left by a dead process on this host is taken over (with a
  * message) by exactly one run, however many find it at once: under a takeover
- * marker (`lock.takeover`, created with O_EXCL), the stale lock is removed only
- * if it still is the dead holder's, and the new one is created with link() as
- * always. Any other lock is refused, naming the holder.
+ * marker (`lock.takeover`, created with O_EXCL), the stale lock is replaced
+ * only if it still is the dead holder's, with rename(2): the lock's name never
+ * disappears, so no other run can create a fresh lock in between and win
+ * without having taken over (seen under load: the takeover's message was then
+ * lost). Any other lock is refused, naming the holder.
  */
-import { closeSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -51,14 +53,7 @@ export function acquireLock(stateDir: string, me: LockInfo, deps: LockDeps = {})
   for (let attempt = 0; attempt < 400; attempt++) {
     try {
       createWithContent(path, JSON.stringify(me) + '\n');
-      const release = () => {
-        try {
-          const cur = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
-          if (cur.runId === me.runId) unlinkSync(path);
-        } catch {
-          /* already gone */
-        }
-      };
+      const release = releaseOf(path, me);
       return tookOver ? { ok: true, release, tookOver } : { ok: true, release };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
@@ -80,17 +75,34 @@ export function acquireLock(stateDir: string, me: LockInfo, deps: LockDeps = {})
       continue;
     }
     if (m !== 'mine') return { ok: false, holder, message: m };
+    let replaced = false;
     try {
       const still = readLock(path);
       if (still !== 'gone' && still !== undefined && still.runId === holder.runId) {
-        unlinkSync(path);
+        // replaced in one rename(): the lock never disappears, so no process can
+        // create a fresh one in between (only the marker's holder replaces, and
+        // link() needs the path absent)
+        createWithContent(path, JSON.stringify(me) + '\n', true);
         tookOver = holder;
+        replaced = true;
       }
     } finally {
       unlinkSync(marker);
     }
+    if (replaced) return { ok: true, release: releaseOf(path, me), tookOver: tookOver! };
   }
   return { ok: false, holder: tookOver, message: `could not take over the stale lock ${path}: other runs kept taking it` };
+}
+
+function releaseOf(path: string, me: LockInfo): () => void {
+  return () => {
+    try {
+      const cur = JSON.parse(readFileSync(path, 'utf8')) as LockInfo;
+      if (cur.runId === me.runId) unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
+  };
 }
 
 function readLock(path: string): LockInfo | 'gone' | undefined {
@@ -126,7 +138,7 @@ function sleepMs(ms: number): void {
 }
 
 /** Creates `path` holding `content`, or throws EEXIST: never visible empty or partly written. */
-function createWithContent(path: string, content: string): void {
+function createWithContent(path: string, content: string, replace = false): void {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o600);
   try {
@@ -134,6 +146,10 @@ function createWithContent(path: string, content: string): void {
     writeSync(fd, content);
   } finally {
     closeSync(fd);
+  }
+  if (replace) {
+    renameSync(tmp, path);
+    return;
   }
   try {
     linkSync(tmp, path);
