@@ -62,6 +62,10 @@ async function up(): Promise<void> {
     chmodSync(fencePasswordFile, 0o600);
     const { hypervisor, ...lab } = LAB;
     const bed = await startBed({ ...lab, keep: true, dir: stateDir, diskSize: '1G', hypervisor: { password, address: hypervisor.address } });
+    // hv's host keys on every node, as an operator records a hypervisor's keys before fencing through it
+    for (const n of bed.nodes) {
+      execFileSync('docker', ['exec', '-i', n.containerId, 'sh', '-c', 'cat >> /etc/ssh/ssh_known_hosts'], { input: bed.hypervisor!.knownHosts.join('\n') + '\n' });
+    }
     const hv = bed.hypervisor!.containerId;
     writeFileSync(stateFile, JSON.stringify({ runId: bed.runId, containers: [...bed.nodes.map((n) => n.containerId), hv], hypervisor: hv }, null, 2));
     console.log(`lab: ${bed.nodes.length} nodes and the fence device hv up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

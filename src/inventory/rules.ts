@@ -139,7 +139,9 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
     }
   });
 
-  // Fencing: every node fenced by a device that can run elsewhere; credentials from `secrets:`.
+  // Fencing: devices that can run elsewhere, credentials from `secrets:`. Whether every
+  // Pacemaker node has a device is checked by crm-configure (not every node runs Pacemaker:
+  // an arbitrator runs corosync-qnetd only).
   const fencing = inv.fencing;
   if (fencing && fencing.enabled !== false) {
     const devices = fencing.devices ?? [];
@@ -167,12 +169,6 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
         }
       }
     });
-    const fenced = new Set(devices.flatMap((d) => d.fences));
-    // a misspelt node (reported above) usually is the unfenced one
-    const misspelt = [...fenced].some((n) => !inv.nodes[n]);
-    for (const n of misspelt ? [] : nodeNames) {
-      if (!fenced.has(n)) err(['fencing', 'devices'], `expected a fence device for every node, found none that fences ${n}`, 'key');
-    }
   }
 
   return errors;

@@ -24,7 +24,7 @@ export function lanAddress(bed: Bed, last: number): string {
 export async function writeClusterInventory(dir: string, inv: Record<string, unknown>, header = ''): Promise<{ path: string; authkey: string }> {
   const authkey = randomBytes(192).toString('base64');
   await writeFile(join(dir, 'corosync-authkey'), `${authkey}\n`, { mode: 0o600 });
-  inv['secrets'] = { corosync_authkey: { file: 'corosync-authkey' } };
+  inv['secrets'] = { ...(inv['secrets'] as Record<string, unknown> | undefined), corosync_authkey: { file: 'corosync-authkey' } };
   const path = join(dir, 'inventory.yaml');
   await writeFile(path, header + stringify(inv));
   return { path, authkey };
@@ -52,7 +52,33 @@ export async function requireSudoPassword(bed: Bed, password: string): Promise<v
   }
 }
 
+export interface BedFencing {
+  /** The bed's hypervisor (startBed's `hypervisor`). */
+  hypervisor: { address: string; user: string };
+  /** Its password, written to an owner-only file beside the inventory (secrets.fence_password). */
+  password: string;
+  action?: 'reboot' | 'off';
+  timeout?: string;
+}
+
+/**
+ * The inventory's fencing for a bed with a hypervisor: one fence_virsh
+ * device per node (fence_<node>, fencing that node through hv), the password
+ * as a file secret, as an operator would write it for a libvirt host.
+ */
+export async function addBedFencing(dir: string, inv: Record<string, unknown>, nodes: readonly string[], f: BedFencing): Promise<void> {
+  await writeFile(join(dir, 'fence-password'), `${f.password}\n`, { mode: 0o600 });
+  inv['secrets'] = { ...(inv['secrets'] as Record<string, unknown> | undefined), fence_password: { file: 'fence-password' } };
+  inv['fencing'] = {
+    ...(f.action ? { action: f.action } : {}),
+    ...(f.timeout ? { timeout: f.timeout } : {}),
+    devices: nodes.map((n) => ({ name: `fence_${n.replace(/-/g, '_')}`, agent: 'fence_virsh', fences: [n], params: { ip: f.hypervisor.address, username: f.hypervisor.user }, secrets: { password: 'fence_password' } })),
+  };
+}
+
 export interface KopanoInventoryOptions {
+  /** Fence the nodes through the bed's hypervisor. */
+  fencing?: BedFencing;
   /** The node with role primary (default: the bed's first node). */
   primary?: string;
   /** Log in as the bed's sudo user `ha`, elevating with this environment variable's password. */
@@ -75,6 +101,7 @@ export async function writeKopanoInventory(
     { name: 'mysql_ip', ip: mysqlIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
     { name: 'kopano_ip', ip: kopanoIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
   ];
+  if (opts.fencing) await addBedFencing(dir, inv, bed.nodes.map((n) => n.name), opts.fencing);
   const { path, authkey } = await writeClusterInventory(dir, inv, `# Written by test/cluster/support.ts for test bed ${bed.runId}\n`);
   return { path, mysqlIp, kopanoIp, authkey };
 }

@@ -26,7 +26,7 @@
  * every declared primitive in its target role on the cluster.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import { fact, type Facts } from '../contract.js';
 import { cibProbe, parseCib, type Cib, type NvMap } from '../../facts/cib.js';
 import { crmMonProbe, parseCrmMon, parseTransition, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
@@ -251,6 +251,15 @@ export function withFencing(p: CrmConfigureParams): { params: CrmConfigureParams
   };
 }
 
+/** Pacemaker's nodes that no declared fence device fences (none when fencing is off or the status is unknown). */
+function unfencedNodes(p: CrmConfigureParams, facts: Facts): string[] {
+  if (!p.fencing?.enabled) return [];
+  const mon = parseCrmMon(fact(facts, 'status'));
+  if (mon.state !== 'up') return [];
+  const fenced = new Set(p.fencing.devices.flatMap((d) => d.fences));
+  return mon.nodes.map((n) => n.name).filter((n) => !fenced.has(n));
+}
+
 function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state: 'up' }>): NotReady[] {
   const out: NotReady[] = [];
   for (const prim of p.primitives) {
@@ -313,6 +322,8 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
     const cib = parseCib(cibFact);
     const d = configDiff(p, cib);
     if (d.refusals.length) return d.refusals.map(refuse);
+    const unfenced = unfencedNodes(p, facts);
+    if (unfenced.length) return [refuse(`no fence device fences ${unfenced.join(', ')}, which Pacemaker runs on: add one to the inventory's fencing.devices (a node that cannot be fenced makes every failure of it wait for a person)`)];
     const sudo = sudoOf(p.sudo);
     const { adminEpoch, epoch } = cib.version;
     if (d.text !== '') {

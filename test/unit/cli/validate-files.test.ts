@@ -213,12 +213,14 @@ describe('validate: the lab inventory', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^inventory\/lab\.yaml:\d+:\d+ ssh\.auth\.key: expected \.\.\/\.state\/lab\/id_ed25519 \(<dir>\/\.state\/lab\/id_ed25519\) to be a readable SSH private key file, found no such file$/));
     expect(lines).toContainEqual(expect.stringMatching(/^inventory\/lab\.yaml:\d+:\d+ secrets\.corosync_authkey\.file: expected \.\.\/\.state\/lab\/corosync-authkey to hold the secret corosync_authkey, found no such file$/));
     expect(lines).toContainEqual(expect.stringMatching(/^warning: inventory\/lab\.yaml:\d+:\d+ ssh\.known_hosts: the known_hosts file \.\.\/\.state\/lab\/known_hosts .* does not exist: with host_key_policy strict/));
-    expect(lines.at(-1)).toBe('2 errors, 1 warning');
+    expect(lines).toContainEqual(expect.stringMatching(/^inventory\/lab\.yaml:\d+:\d+ secrets\.fence_password\.file: expected \.\.\/\.state\/lab\/fence-password to hold the secret fence_password, found no such file$/));
+    expect(lines.at(-1)).toBe('3 errors, 1 warning');
   });
 
   it('once the lab has written them, valid with nothing to say', async () => {
     await file('.state/lab/id_ed25519', 'KEY');
     await file('.state/lab/corosync-authkey', 'k'.repeat(256));
+    await file('.state/lab/fence-password', 'f'.repeat(32));
     await file('.state/lab/known_hosts', `[127.0.0.1]:2201 ssh-ed25519 ${KEY_LINE}\n[127.0.0.1]:2202 ssh-ed25519 ${KEY_LINE}\n`);
     const r = await validate(['inventory/lab.yaml']);
     expect(r.stderr).toBe('');

@@ -129,3 +129,36 @@ describe('fencing in the steps', () => {
     }
   });
 });
+
+describe('the shipped playbooks take fencing from the inventory', () => {
+  const repo = join(import.meta.dirname, '../../..');
+  const load = async (inventoryPath: string, playbook: string) => {
+    const { loadProject } = await import('../../../src/playbook/resolve.js');
+    const { builtinRegistry } = await import('../../../src/steps/builtin.js');
+    const r = await loadProject({ inventoryPath, playbookPath: `playbooks/${playbook}`, registry: builtinRegistry(), secrets: 'skip', cwd: repo, homeDir: '/home/test' });
+    if (!r.ok) throw new Error(r.errors.map(formatInputError).join('\n'));
+    return r.project;
+  };
+
+  it('the chapter (IPMI): kopano-drbd declares both devices, stonith on, resource-and-stonith on both DRBD resources', async () => {
+    const project = await load('inventory/kopano-bob-alice.yaml', 'kopano-drbd.yaml');
+    const crm = project.steps.find((s) => s.kind === 'crm-configure')!;
+    const p = crmConfigureParams.parse(Object.values(crm.paramsByNode)[0]);
+    expect(p.properties['stonith-enabled']).toBeUndefined();
+    const w = withFencing(p);
+    expect(w.refusals).toEqual([]);
+    expect(w.params.properties['stonith-enabled']).toBe('true');
+    expect(w.params.primitives.filter((x) => x.agent === 'stonith:fence_ipmilan').map((x) => [x.id, x.params['pcmk_host_list']])).toEqual([['fence_bob', 'bob'], ['fence_alice', 'alice']]);
+    for (const step of project.steps.filter((s) => s.kind === 'drbd-resource')) {
+      for (const params of Object.values(step.paramsByNode)) expect((params as { fencing?: string }).fencing).toBe('resource-and-stonith');
+    }
+  });
+
+  it('an inventory without fencing: stonith-enabled=false (the plan calls it UNSAFE), DRBD fencing off', async () => {
+    const project = await load('test/fixtures/playbooks/arbitrator-inventory.yaml', 'arbitrator.yaml');
+    const crm = project.steps.find((s) => s.kind === 'crm-configure')!;
+    const w = withFencing(crmConfigureParams.parse(Object.values(crm.paramsByNode)[0]));
+    expect(w.params.properties).toMatchObject({ 'stonith-enabled': 'false', 'no-quorum-policy': 'stop' });
+    expect(w.params.primitives.some((x) => x.agent.startsWith('stonith:'))).toBe(false);
+  });
+});
