@@ -5,8 +5,11 @@
  * corosync cluster whose quorum device is corosync-qnetd on the arbiter
  * (3 votes), the data service on one data node; a second apply changes
  * nothing; the active data node hard-stopped, the other keeps quorum (its
- * vote + the arbitrator's) and starts the service.
+ * vote + the arbitrator's), fences it (fence_virsh through the bed's
+ * hypervisor: the data nodes are fenced, the arbitrator runs no Pacemaker)
+ * and starts the service.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
 // Named unlike the lab, the primary (initial sync, mkfs) on the second data node.
@@ -27,6 +30,7 @@ let nodes: Nodes;
 let dir: string;
 let inventory: string;
 let active: string;
+const fencePassword = `fence-${randomBytes(9).toString('base64url')}`;
 
 function serviceAt(s: ClusterStatus): string | undefined {
   const at = new Set(MEMBERS.map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
@@ -37,7 +41,7 @@ function serviceAt(s: ClusterStatus): string | undefined {
 
 describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => {
   beforeAll(async () => {
-    bed = await startBed({ nodes: [...DATA, ARB], networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
+    bed = await startBed({ nodes: [...DATA, ARB], networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
     dir = await mkdtemp(join(tmpdir(), 'ha-arbitrator-'));
     const inv = await bedInventory(bed, { dir, cluster: 'arb', primary: D2, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb' } });
     (inv['nodes'] as Record<string, Record<string, unknown>>)[ARB]!['groups'] = ['arbitrator'];
@@ -45,9 +49,12 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     inv['drbd'] = [{ name: 'data', minor: 0, port: 7788, network: 'replication', disk: '/dev/vdb1', protocol: 'C', sync_rate: '100M', nodes: members }];
     inv['filesystems'] = [{ name: 'data_fs', drbd: 'data', directory: '/srv/data', fstype: 'ext4' }];
     inv['vips'] = [{ name: 'data_ip', ip: lanAddress(bed, 120), cidr_netmask: 32, nic: 'eth0', network: 'lan' }];
+    await addBedFencing(dir, inv, DATA, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'off' });
     ({ path: inventory } = await writeClusterInventory(dir, inv));
     nodes = new Nodes(bed);
     await nodes.connectAll();
+    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
+    for (const n of DATA) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
   });
 
   afterAll(async () => {
@@ -92,11 +99,15 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     expect(applyKeys(json<ApplyReport>(r), 'changed')).toEqual([]);
   }, 120_000);
 
-  it('the active data node hard-stopped: the other keeps quorum with the arbitrator and starts the service', async () => {
+  it('the active data node hard-stopped: the other keeps quorum with the arbitrator, fences it and starts the service', async () => {
     const survivor = DATA.find((n) => n !== active)!;
     await nodes.sh(active, 'echo before-stop > /srv/data/mark && sync -f /srv/data/mark');
+    const t0 = Date.now();
     await bed.node(active).kill();
+    await until(`${active} fenced by ${survivor}`, async () => (/off of \S+ successful/.test((await nodes.try(survivor, `stonith_admin --history ${active}`)).out) ? true : undefined), 120_000);
+    const tFenced = Date.now();
     await until(`the service on ${survivor}`, async () => serviceAt(await clusterStatus(nodes, survivor)) === survivor || undefined, 120_000);
+    console.log(`004: ${active} fenced ${((tFenced - t0) / 1000).toFixed(1)} s after its hard stop; the service on ${survivor} ${((Date.now() - tFenced) / 1000).toFixed(1)} s after the fencing`);
     const q = await nodes.sh(survivor, 'corosync-quorumtool -s');
     expect(q).toMatch(/Quorate:\s+Yes/);
     expect(q).toMatch(/Total votes:\s+2/);
