@@ -24,5 +24,7 @@ export const EXIT = {
   DEGRADED: 8,
   /** `status` only: no node answers, none that answers has quorum, or Pacemaker runs on none of them. */
   DOWN: 9,
+  /** `drill` only: the drill failed (the cluster did not recover within the timeout, or a check failed). */
+  DRILL_FAILED: 10,
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

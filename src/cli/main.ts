@@ -77,6 +77,8 @@ export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<numbe
         return await (await import('./run-commands.js')).planCommand(cli.inventory, cli.playbook, cli.out, cli.json, cli.run, io, registry);
       case 'status':
         return await (await import('./status.js')).statusCommand(cli.inventory, { json: cli.json, watch: cli.watch, interval: cli.interval }, io, registry);
+      case 'drill':
+        return await (await import('./drill.js')).drillCommand(cli, io);
       case 'apply': {
         const run = await import('./run-commands.js');
         if (cli.dryRun) return await run.planCommand(cli.inventory!, cli.playbook, cli.out, cli.json, cli.run, io, registry);

@@ -1,0 +1,191 @@
+/**
+ * `ha-provision drill` (issue 16.2) on playbooks/mutual-failover.yaml,
+ * built by the tool itself on two fresh test-bed nodes with real fencing
+ * (fence_virsh through the bed's hypervisor, action reboot). A systemd
+ * service is added to instance mail1 (the playbook's services are
+ * ocf:pacemaker:Dummy, which has no process to kill).
+ *  - `drill --switchover --yes`: both instances swap nodes and come back;
+ *    no cli-prefer-/cli-ban- constraint is left;
+ *  - `drill --resource-failure mail1_daemon --yes`: its process killed
+ *    (SIGKILL), Pacemaker restarts it: a new PID, a failcount (cleaned after);
+ *  - `drill --node-failure SECOND --yes --json`: the node fenced (reboot
+ *    through hv), mail2 runs on the first node, the node back in the
+ *    cluster, mail2 back on it;
+ *  - a cluster that is not healthy (a node in standby): refused, exit 8;
+ *    without a terminal and without --yes: exit 2, nothing contacted.
+ * Measured times are printed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import { renderDrill } from '../../src/cli/drill.js';
+import type { DrillReport } from '../../src/drill/model.js';
+import { bedInventory } from '../support/bed-inventory.js';
+import { cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
+import { addBedFencing, clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+
+const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
+const [FIRST, SECOND] = ['dijon', 'reims'];
+const NODES = [FIRST, SECOND];
+const fencePassword = randomBytes(12).toString('hex');
+
+let bed: Bed;
+let nodes: Nodes;
+let dir: string;
+let inventory: string;
+let invDoc: Record<string, unknown>;
+const started = Date.now();
+
+function instanceAt(s: ClusterStatus, n: 1 | 2): string | undefined {
+  const ids = [`mail${n}_fs`, `mail${n}_ip`, `mail${n}_service`, ...(n === 1 ? ['mail1_daemon'] : [])];
+  const at = new Set(ids.map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
+  const promoted = s.resources.filter((r) => r.id === `drbd_mail${n}` && r.role === 'Promoted').map((r) => r.node);
+  if (at.size !== 1 || at.has('-') || promoted.length !== 1 || !at.has(promoted[0]!)) return undefined;
+  return promoted[0];
+}
+
+async function healthy(): Promise<void> {
+  await until('status healthy', async () => ((await cli(['status', inventory])).code === 0 ? true : undefined), 120_000);
+}
+
+function show(label: string, d: DrillReport): void {
+  console.log(`${label}:\n${renderDrill(d)}`);
+}
+
+describe('ha-provision drill on a fenced mutual-failover cluster', () => {
+  beforeAll(async () => {
+    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
+    dir = await mkdtemp(join(tmpdir(), 'ha-drill-'));
+    const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: SECOND, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
+    const drbd = inv['drbd'] as Record<string, unknown>[];
+    drbd[0]!['name'] = 'mail1';
+    drbd[1]!['name'] = 'mail2';
+    inv['filesystems'] = [
+      { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
+      { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
+    ];
+    inv['vips'] = [
+      { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.drill.demo'] },
+      { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.drill.demo'] },
+    ];
+    await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'reboot' });
+    ({ path: inventory } = await writeClusterInventory(dir, inv));
+    invDoc = inv;
+    nodes = new Nodes(bed);
+    await nodes.connectAll();
+    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
+    for (const n of NODES) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
+  }, 180_000);
+
+  afterAll(async () => {
+    await nodes?.close();
+    await bed?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+    console.log(`drill.test.ts: ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  });
+
+  it('applies; a systemd service joins mail1; the cluster is healthy', async () => {
+    const t0 = Date.now();
+    const r = await cli(['apply', inventory, '--json']);
+    const report = json<ApplyReport>(r);
+    const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
+    expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    console.log(`apply: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    for (const n of NODES) {
+      await nodes.sh(n, "printf '[Unit]\\nDescription=drill test daemon\\n[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/drill-daemon.service && systemctl daemon-reload");
+    }
+    // A real server takes a while to come back from a power cycle; the bed's containers boot in about
+    // 2 s, before the fencer has reported the reboot done: Pacemaker on the node would then learn that
+    // it was "allegedly just fenced" and stay down (fence_reaction). A boot as slow as a small VM's:
+    for (const n of NODES) {
+      await nodes.sh(n, "mkdir -p /etc/systemd/system/corosync.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 15\\n' > /etc/systemd/system/corosync.service.d/boot-delay.conf && systemctl daemon-reload");
+    }
+    await nodes.sh(FIRST, 'crm configure primitive mail1_daemon systemd:drill-daemon op monitor interval=10s timeout=30s && crm configure modgroup mail1 add mail1_daemon');
+    await until('mail1 (with its daemon) on the first node, mail2 on the second', async () => {
+      const st = await clusterStatus(nodes, FIRST);
+      return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? true : undefined;
+    }, 120_000);
+    await healthy();
+  }, 600_000);
+
+  it('without a terminal and without --yes: exit 2, nothing done', async () => {
+    const r = await cli(['drill', inventory, '--switchover']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--yes/);
+  });
+
+  it('--switchover: both instances move to the other node and back; no constraint left', async () => {
+    const r = await cli(['drill', inventory, '--switchover', '--yes', '--json']);
+    const d = json<DrillReport>(r);
+    show('switchover', d);
+    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.verdict).toBe('passed');
+    expect(d.constraintsLeft).toEqual([]);
+    const moved = d.timeline.filter((e) => e.event === 'moved-running').map((e) => e.detail);
+    expect(moved.some((x) => x.startsWith(`mail1 runs on ${SECOND}`)) && moved.some((x) => x.startsWith(`mail2 runs on ${FIRST}`)), JSON.stringify(d.timeline)).toBe(true);
+    expect(d.services.map((s) => [s.id, s.before, s.after]).sort()).toEqual([['mail1', FIRST, FIRST], ['mail2', SECOND, SECOND]]);
+    expect(await nodes.sh(FIRST, 'cibadmin -Q -o constraints')).not.toMatch(/cli-prefer-|cli-ban-/);
+    expect(d.markers.map((m) => [m.file, m.ok])).toEqual([['/srv/mail1/.ha-provision-drill', true], ['/srv/mail2/.ha-provision-drill', true]]);
+    expect(JSON.stringify(d)).not.toContain(fencePassword);
+  }, 400_000);
+
+  it('--resource-failure mail1_daemon: SIGKILL, Pacemaker restarts it (new PID, a failcount)', async () => {
+    const before = Number(await nodes.sh(FIRST, 'systemctl show -p MainPID --value drill-daemon'));
+    const r = await cli(['drill', inventory, '--resource-failure', 'mail1_daemon', '--yes', '--json']);
+    const d = json<DrillReport>(r);
+    show('resource-failure', d);
+    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.pid!.before).toBe(before);
+    expect(d.pid!.after).toBeGreaterThan(0);
+    expect(d.pid!.after).not.toBe(before);
+    expect(d.failcounts!.length).toBeGreaterThan(0);
+    const now = Number(await nodes.sh(FIRST, 'systemctl show -p MainPID --value drill-daemon'));
+    expect(now).toBe(d.pid!.after);
+    await healthy();
+  }, 400_000);
+
+  it('--node-failure SECOND --json: fenced (reboot), mail2 runs on the first node, the node comes back', async () => {
+    const r = await cli(['drill', inventory, '--node-failure', SECOND, '--yes', '--json', '--timeout', '280']);
+    const d = json<DrillReport>(r);
+    show('node-failure', d);
+    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.verdict).toBe('passed');
+    expect(d.drill).toMatchObject({ kind: 'node-failure', node: SECOND, method: 'fence', action: 'reboot', from: FIRST });
+    expect(d.fenced).toMatchObject({ target: SECOND, status: 'success' });
+    expect(typeof d.fenced!.at).toBe('string');
+    expect(d.timeline.some((e) => e.event === 'service-running' && e.detail === `mail2 runs on ${FIRST}`)).toBe(true);
+    expect(d.services.find((s) => s.id === 'mail2')).toMatchObject({ before: SECOND, affected: true });
+    expect(d.services.find((s) => s.id === 'mail2')!.seconds).toBeGreaterThan(0);
+    expect(d.nodeBack).toBe(true);
+    expect(d.timeline.map((e) => e.event)).toEqual(expect.arrayContaining(['fault-injected', 'node-down', 'node-fenced', 'service-running', 'node-back', 'recovered']));
+    // mail2's data was on the survivor when it ran there; nothing read differs
+    expect(d.markers.find((m) => m.service === 'mail2')).toMatchObject({ ok: true, node: FIRST });
+    expect(d.markers.every((m) => m.ok !== false)).toBe(true);
+    expect(JSON.stringify(d)).not.toContain(fencePassword);
+    await bed.node(SECOND).started();
+    await nodes.connect(SECOND);
+    // its published ssh port changed with the new boot: the inventory follows
+    ((invDoc['nodes'] as Record<string, { ssh: { port: number } }>)[SECOND]!).ssh.port = bed.node(SECOND).ssh.port;
+    await writeFile(inventory, stringify(invDoc));
+    expect(await nodes.sh(SECOND, 'cat /proc/1/comm')).toBe('systemd');
+  }, 400_000);
+
+  it('a cluster that is not healthy is refused (exit 8), nothing done', async () => {
+    await healthy();
+    await nodes.sh(FIRST, `crm_attribute --node ${SECOND} --name standby --update on`);
+    try {
+      await until('degraded', async () => ((await cli(['status', inventory])).code === 8 ? true : undefined), 60_000);
+      const r = await cli(['drill', inventory, '--switchover', '--yes']);
+      expect(r.code, r.stderr).toBe(8);
+      expect(r.stderr).toMatch(/refused: the cluster is degraded: .*standby/);
+      expect(await nodes.sh(FIRST, 'cibadmin -Q -o constraints')).not.toMatch(/cli-prefer-|cli-ban-/);
+    } finally {
+      await nodes.sh(FIRST, `crm_attribute --node ${SECOND} --name standby --update off`);
+    }
+  }, 120_000);
+});
