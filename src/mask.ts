@@ -24,3 +24,20 @@ export function maskSecrets(text: string, secrets: readonly string[]): string {
 export function containsSecret(text: string, secrets: readonly string[]): boolean {
   return secrets.some((s) => s.length > 0 && text.includes(s));
 }
+
+/** Parameter names whose values are credentials, whatever the value (fence agents' password, passwd, snmp_priv_passwd...; not passwd_script, a path). */
+const CREDENTIAL_NAME = /passw|secret|community/i;
+
+/**
+ * Values of CIB name/value pairs (`<nvpair name="password" value="..."/>`)
+ * whose name is a credential's, replaced by MASK: a CIB read holds the
+ * credentials Pacemaker was given, also ones this run does not know as its
+ * secrets (the password before it was changed in the inventory).
+ */
+export function redactCibCredentials(text: string): string {
+  if (!text.includes('<nvpair')) return text;
+  return text.replace(/<nvpair\b[^>]*>/g, (el) => {
+    const name = /\bname="([^"]*)"/.exec(el)?.[1];
+    return name !== undefined && CREDENTIAL_NAME.test(name) && !/_script$/.test(name) ? el.replace(/\bvalue="[^"]*"/, `value="${MASK}"`) : el;
+  });
+}

@@ -5,7 +5,7 @@
  */
 import type { ResolvedNode } from '../playbook/resolve.js';
 import type { Probe, ProbeResult } from '../steps/contract.js';
-import { maskSecrets } from '../mask.js';
+import { maskSecrets, redactCibCredentials } from '../mask.js';
 import type { Command, CommandResult, Session } from '../ssh/types.js';
 import type { Emit } from './events.js';
 
@@ -62,7 +62,7 @@ export class NodeLink {
   }
 
   private mask(s: string): string {
-    return maskSecrets(s, this.node.secrets);
+    return redactCibCredentials(maskSecrets(s, this.node.secrets));
   }
 
   private report(step: string | undefined, phase: 'probe' | 'change' | 'verify', argv: readonly string[], r: CommandResult): void {
