@@ -5,9 +5,9 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
 
@@ -50,6 +50,22 @@ export async function requireSudoPassword(bed: Bed, password: string): Promise<v
     await run(n.containerId, ['chpasswd'], `ha:${password}\n`);
     await run(n.containerId, ['sh', '-c', 'cat > /etc/sudoers.d/ha && chmod 0440 /etc/sudoers.d/ha && visudo -cq'], 'ha ALL=(ALL:ALL) ALL\n');
   }
+}
+
+/**
+ * A restarted node's published ssh port changes (Docker picks a new one):
+ * the inventory at `path` follows, as an operator would edit it when a
+ * server's address changed. Comment lines at the top are kept.
+ */
+export async function followPorts(path: string, bed: Bed): Promise<void> {
+  const text = await readFile(path, 'utf8');
+  const header = text.match(/^(#[^\n]*\n)*/)![0];
+  const inv = parse(text) as { nodes: Record<string, { ssh: { port?: number } }> };
+  for (const [name, n] of Object.entries(inv.nodes)) {
+    const node = bed.nodes.find((x) => x.name === name);
+    if (node) n.ssh.port = node.ssh.port;
+  }
+  await writeFile(path, header + stringify(inv));
 }
 
 export interface BedFencing {
