@@ -38,9 +38,6 @@ ACK_TIMEOUT = 6.0     # a replicated write not acked by then drops the link
 CHUNK = 256 * 1024    # resync unit
 DEFAULT_RATE = 100 * 1024 * 1024  # bytes/s when no resync-rate is configured
 UUID_JUST_CREATED = 4
-HELPER = "/sbin/drbdadm"  # the kernel's usermode_helper default
-# fence-peer exit codes (drbd_nl.c conn_try_outdate_peer)
-P_INCONSISTENT, P_OUTDATED, P_DOWN, P_PRIMARY, P_FENCING = 3, 4, 5, 6, 7
 
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A
@@ -368,12 +365,6 @@ class Resource:
         self.listener = None
         self.established = False
         self.stopping = False
-        # resource-level fencing: I/O frozen while fence-peer runs
-        # (resource-and-stonith), and a counter of established connections
-        # (the kernel's last_reconnect_jif) to ignore a stale helper result
-        self.susp_fen = False
-        self.resumed = threading.Condition(self.lock)
-        self.conn_gen = 0
 
     # ------------------------------------------------------------ helpers
     def vol_by_minor(self, minor):
@@ -397,135 +388,10 @@ class Resource:
         except OSError as e:
             return e.errno == errno.EBUSY
 
-    def fencing(self):
-        """The connection's fencing policy (a net option in DRBD 9)."""
-        return str(self.net_opts.get("fencing", "dont-care")).strip('"')
-
-    def helper_env(self, cmd):
-        """The environment drbd_khelper() gives a connection helper."""
-        env = {"HOME": "/", "TERM": "linux", "PATH": "/sbin:/usr/sbin:/bin:/usr/bin"}
-        if self.paths:
-            for prefix, a in (("DRBD_MY_", self.paths[0][0]), ("DRBD_PEER_", self.paths[0][1])):
-                af = a.split(":", 1)[0]
-                env[prefix + "ADDRESS"] = addr_of(a)[0]
-                env[prefix + "AF"] = af
-        env["DRBD_PEER_NODE_ID"] = str(self.peer_id)
-        env["DRBD_CSTATE"] = self.cstate
-        mask = -1
-        for v in sorted(self.volumes.values(), key=lambda x: x.vol):
-            env["DRBD_MINOR_%d" % v.vol] = str(v.minor)
-            if v.fd is None:
-                continue
-            env["DRBD_BACKING_DEV_%d" % v.vol] = v.disk
-            if self.role == "Primary" or cmd == "fence-peer":
-                m = 1 << self.node_id
-                if v.pdisk == "UpToDate":
-                    m |= 1 << self.peer_id
-            elif v.state == "UpToDate":
-                m = 1 << self.node_id
-                if v.pdisk == "UpToDate" or v.md.bitmap == 0:
-                    m |= 1 << self.peer_id
-            else:
-                m = 0
-            if m:
-                mask &= m
-        env["UP_TO_DATE_NODES"] = "0x%08X" % (mask & (2 ** 64 - 1))
-        return env
-
-    def run_helper(self, cmd):
-        """`drbdadm CMD RES` as the kernel runs it (no lock held); the exit code."""
-        with self.lock:
-            env = self.helper_env(cmd)
-        helper = HELPER if os.path.exists(HELPER) else "drbdadm"
-        log("helper command: %s %s %s (%s)" % (helper, cmd, self.name,
-                                              " ".join("%s=%s" % kv for kv in sorted(env.items()) if kv[0].startswith(("DRBD_", "UP_")))))
-        t0 = time.monotonic()
-        try:
-            r = subprocess.run([helper, cmd, self.name], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            rc, out = r.returncode, r.stdout
-        except OSError as e:
-            rc, out = -1, str(e)
-        for line in out.strip().split("\n")[-40:]:
-            if line:
-                log("  %s: %s" % (cmd, line))
-        log("helper command: %s %s %s exit code %d (%.1f s)" % (helper, cmd, self.name, rc, time.monotonic() - t0))
-        return rc
-
-    def try_outdate_peer(self, gen):
-        """conn_try_outdate_peer(): run fence-peer, apply its exit code."""
-        rc = self.run_helper("fence-peer")
-        with self.lock:
-            code = rc if rc >= 0 else -1
-            vols = [v for v in self.volumes.values() if v.md is not None]
-            if code == P_INCONSISTENT:
-                why, pd = "peer is inconsistent or worse", "Inconsistent"
-            elif code == P_OUTDATED:
-                why, pd = "peer was fenced", "Outdated"
-            elif code == P_DOWN:
-                if any(v.state == "UpToDate" for v in vols):
-                    why, pd = "peer is unreachable, assumed to be dead", "Outdated"
-                else:
-                    why, pd = "peer unreachable, doing nothing since disk != UpToDate", None
-            elif code == P_PRIMARY:
-                why, pd = "peer is active", None
-            elif code == P_FENCING:
-                if self.fencing() != "resource-and-stonith":
-                    log("fence-peer() = 7 && fencing != Stonith !!!")
-                why, pd = "peer was stonithed", "Outdated"
-            else:
-                log("fence-peer helper broken, returned %d" % code)
-                return   # I/O stays frozen (resume-io or a reconnect resumes it)
-            log("fence-peer helper returned %d (%s)" % (code, why))
-            if self.cstate == "Connected" or self.conn_gen != gen:
-                log("Ignoring fence-peer exit code")
-                return
-            if code == P_PRIMARY:
-                log("Peer is primary, outdating myself.")
-                for v in vols:
-                    if v.state in ("UpToDate", "Consistent"):
-                        v.state = "Outdated"
-                        v.md.flags["was_up_to_date"] = 0
-                        self.persist(v)
-            elif pd is not None:
-                for v in vols:
-                    v.pdisk = pd
-                    v.md.flags["peer_outdated"] = 1
-                    self.persist(v)
-            if self.susp_fen and all(v.pdisk in ("Outdated", "Inconsistent") for v in vols):
-                self.resume_io("peer fenced")
-
-    def resume_io(self, why):
-        if self.susp_fen:
-            self.susp_fen = False
-            log("resuming I/O (%s)" % why)
-            self.resumed.notify_all()
-
-    def wait_resumed(self):
-        with self.lock:
-            while self.susp_fen:
-                self.resumed.wait()
-
-    def check_unfence(self):
-        """drbd_should_unfence(): every volume UpToDate here and at the peer,
-        and some peer disk was not UpToDate at the previous check."""
-        was = [getattr(v, "pdisk_seen", "DUnknown") for v in self.volumes.values()]
-        for v in self.volumes.values():
-            v.pdisk_seen = v.pdisk
-        if self.fencing() == "dont-care" or not self.volumes:
-            return
-        if any(v.state != "UpToDate" or v.pdisk != "UpToDate" or getattr(v, "rs_expect", False)
-               for v in self.volumes.values()):
-            return
-        if all(p == "UpToDate" for p in was):
-            return
-        threading.Thread(target=self.run_helper, args=("unfence-peer",), daemon=True).start()
-
     def snapshot(self):
         with self.lock:
             return dict(
                 name=self.name, node_id=self.node_id, role=self.role, opts=self.opts,
-                suspended="fencing" if self.susp_fen else "no",
                 volumes=[v.snapshot() for _, v in sorted(self.volumes.items())],
                 peer=None if self.peer_id is None else dict(
                     node_id=self.peer_id, name=self.peer_name, cstate=self.cstate,
@@ -541,8 +407,6 @@ class Resource:
 
     # ------------------------------------------------------------ I/O
     def io_read(self, v, size, offset):
-        if self.susp_fen:
-            self.wait_resumed()
         if self.role != "Primary" or v.fd is None or v.state not in ("UpToDate",):
             raise fusepy.FuseOSError(errno.EIO)
         size = max(0, min(size, v.size() - offset))
@@ -551,13 +415,10 @@ class Resource:
         return data
 
     def io_write(self, v, data, offset):
-        if self.susp_fen:
-            self.wait_resumed()
         if self.role != "Primary" or v.fd is None or v.state != "UpToDate":
             raise fusepy.FuseOSError(errno.EIO)
         if offset + len(data) > v.size():
             raise fusepy.FuseOSError(errno.ENOSPC)
-        dropper = None
         with v.io_lock:
             os.pwrite(v.fd, data, offset)
             v.written_b += len(data)
@@ -568,16 +429,9 @@ class Resource:
                     v.sent_b += len(data)
                 else:
                     v.oos += len(data)
-                    dropper = threading.Thread(target=self.drop, args=(c, "write not acknowledged"), daemon=True)
-                    dropper.start()
+                    threading.Thread(target=self.drop, args=(c, "write not acknowledged"), daemon=True).start()
             else:
                 v.oos += len(data)
-        if dropper is not None:
-            # the write lost its peer: with resource-and-stonith it completes
-            # only once fence-peer has outdated the peer (I/O frozen until then)
-            dropper.join(5)
-            if self.susp_fen:
-                self.wait_resumed()
         return len(data)
 
     # ------------------------------------------------------------ commands
@@ -659,7 +513,7 @@ class Resource:
         self.resize_device(v)
         self.notify_peer()
         if self.conn is not None:   # attached while connected: negotiate again
-            threading.Thread(target=self.drop, args=(self.conn, "re-negotiate after attach", True), daemon=True).start()
+            threading.Thread(target=self.drop, args=(self.conn, "re-negotiate after attach"), daemon=True).start()
 
     def c_detach(self, args, opts):
         v = self.vol_by_minor(int(args[0]))
@@ -690,11 +544,7 @@ class Resource:
         self.want_connect = False
         c = self.conn
         if c is not None:
-            try:   # an administrative disconnect: the peer does not fence
-                c.send({"t": "bye"})
-            except OSError:
-                pass
-            self.drop(c, "disconnect", graceful=True)
+            self.drop(c, "disconnect")
         if self.listener is not None:
             try:
                 self.listener.shutdown(socket.SHUT_RDWR)
@@ -777,15 +627,10 @@ class Resource:
                 c.send({"t": "adopt", "vol": v.vol, "gi": v.md.wire()})
                 v.pdisk = "UpToDate"
         self.persist(v)
-        if clear:
-            self.check_unfence()
         self.notify_peer()
 
     def c_resize(self, args, opts):
         return ""
-
-    def c_resume_io(self, args, opts):
-        self.resume_io("resume-io")
 
     c_check_resize = c_resize
 
@@ -950,16 +795,13 @@ class Resource:
             self.cstate = "Connected"
             self.established = True
             self.peer_role = hdr["role"]
-            self.conn_gen += 1
             log("connected to %s (node-id %d)" % (self.peer_name, self.peer_id))
-            self.resume_io("connected again")
             sb = self.negotiate(c, hdr)
-            self.check_unfence()
         threading.Thread(target=self.reader, args=(c,), daemon=True).start()
         threading.Thread(target=self.pinger, args=(c,), daemon=True).start()
         if sb:
             log("Split-Brain detected, dropping connection!")
-            self.drop(c, "split-brain", graceful=True)
+            self.drop(c, "split-brain")
             with self.lock:
                 self.c_disconnect([], {})
 
@@ -988,8 +830,7 @@ class Resource:
                     self.persist(v)
             elif verdict == "source":
                 self.start_resync(c, v)
-            elif verdict == "target":   # the peer starts the resync and tells us
-                v.rs_expect = True
+            # "target": the peer starts the resync and tells us
         return sb
 
     def start_resync(self, c, v):
@@ -1037,7 +878,6 @@ class Resource:
             v.md.bitmap = 0
             self.persist(v)
             log("resync of volume %d done (%d bytes)" % (v.vol, total))
-            self.check_unfence()
 
     def reader(self, c):
         try:
@@ -1070,7 +910,6 @@ class Resource:
             with self.lock:
                 v.repl, v.pdisk = "SyncTarget", "UpToDate"
                 v.state = "Inconsistent"
-                v.rs_expect = False
                 v.rs_total, v.rs_done = hdr["total"], 0
                 v.md.flags["consistent"] = v.md.flags["was_up_to_date"] = 0
                 self.persist(v)
@@ -1085,10 +924,7 @@ class Resource:
                 v.state, v.repl, v.pdisk = "UpToDate", "Established", "UpToDate"
                 v.rs_total = v.rs_done = 0
                 self.persist(v)
-                self.check_unfence()
             self.notify_peer()
-        elif t == "bye":
-            c.bye = True   # the peer disconnects administratively
         elif t == "state":
             with self.lock:
                 self.peer_role = hdr["role"]
@@ -1096,8 +932,6 @@ class Resource:
                     v = self.volumes.get(int(vol))
                     if v is not None and v.repl != "SyncSource":
                         v.pdisk = st
-                if self.conn is c:
-                    self.check_unfence()
 
     def pinger(self, c):
         while c.alive:
@@ -1111,7 +945,7 @@ class Resource:
                 self.drop(c, "send: %s" % e)
                 return
 
-    def drop(self, c, why, graceful=False):
+    def drop(self, c, why):
         with self.lock:
             if not c.alive:
                 return
@@ -1129,34 +963,19 @@ class Resource:
             self.established = False
             self.cstate = "Connecting" if self.want_connect else "StandAlone"
             self.peer_role = "Unknown"
-            graceful = graceful or getattr(c, "bye", False)
-            fencing = self.fencing()
-            # conn_disconnect(): a Primary that lost a peer whose disk may be
-            # UpToDate (not after an administrative disconnect, which outdates
-            # or detaches the peer first) runs fence-peer
-            fence = self.role == "Primary" and fencing != "dont-care" and not graceful and \
-                any(v.pdisk in ("UpToDate", "Consistent", "DUnknown") and v.md is not None
-                    for v in self.volumes.values())
             for v in self.volumes.values():
                 was = v.repl
                 v.repl, v.pdisk, v.peer_size = "Off", "DUnknown", None
-                v.pdisk_seen, v.rs_expect = "DUnknown", False
                 if v.md is None:
                     continue
                 if self.role == "Primary" and v.state == "UpToDate":
                     # the peer no longer sees our writes: new data generation
                     v.md.rotate(new_uuid())
-                    if not fence:   # with fencing: only once fence-peer says so
-                        v.md.flags["peer_outdated"] = 1
+                    v.md.flags["peer_outdated"] = 1
                 elif was == "SyncSource":
                     v.md.flags["peer_outdated"] = 1
                 v.rs_total = v.rs_done = 0
                 self.persist(v)
-            if fence:
-                if fencing == "resource-and-stonith":
-                    self.susp_fen = True
-                    log("suspending I/O while the fence-peer handler runs (fencing %s)" % fencing)
-                threading.Thread(target=self.try_outdate_peer, args=(self.conn_gen,), daemon=True).start()
 
 
 def decide(me, other):
