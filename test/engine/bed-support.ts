@@ -139,8 +139,15 @@ export interface JournalEvent {
 /** The events of `<stateDir>/journal.jsonl` (none when it does not exist; a line cut by a kill is skipped). */
 export function readJournal(stateDir: string): JournalEvent[] {
   const p = join(stateDir, 'journal.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8')
+  let text: string;
+  try {
+    text = readFileSync(p, 'utf8');
+  } catch (err) {
+    // absent, or rotated away by a new run between two looks (seen under load)
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return text
     .split('\n')
     .filter(Boolean)
     .flatMap((l) => {
