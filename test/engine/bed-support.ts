@@ -61,7 +61,7 @@ export interface KilledRun {
  */
 export function killAtStep(args: string[], cwd: string, stateDir: string, step: string, then?: () => Promise<boolean>): Promise<KilledRun> {
   const journalPath = join(stateDir, 'journal.jsonl');
-  const read = () => (existsSync(journalPath) ? readFileSync(journalPath, 'utf8') : '');
+  const read = () => readJournalText(journalPath);
   const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -136,18 +136,21 @@ export interface JournalEvent {
   outcome?: string;
 }
 
+/** The journal's text, '' when it does not exist (or was rotated away between two looks). */
+function readJournalText(p: string): string {
+  try {
+    return readFileSync(p, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw err;
+  }
+}
+
 /** The events of `<stateDir>/journal.jsonl` (none when it does not exist; a line cut by a kill is skipped). */
 export function readJournal(stateDir: string): JournalEvent[] {
   const p = join(stateDir, 'journal.jsonl');
-  let text: string;
-  try {
-    text = readFileSync(p, 'utf8');
-  } catch (err) {
-    // absent, or rotated away by a new run between two looks (seen under load)
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return text
+  // absent, or rotated away by a new run between two looks (seen under load)
+  return readJournalText(p)
     .split('\n')
     .filter(Boolean)
     .flatMap((l) => {
