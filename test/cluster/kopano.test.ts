@@ -15,8 +15,17 @@
  *  - drift: a cluster property changed by hand shows in the plan, apply brings it back;
  *  - 11.7: MariaDB's main process killed with kill -9: Pacemaker restarts it;
  *  - 11.6: the active node hard-stopped (SIGKILL to the whole container):
- *    everything starts on the other, with the data written before the stop.
- * The sudo password appears nowhere: output, plan files, journal, run log.
+ *    the survivor fences it (fence_virsh through the bed's hypervisor,
+ *    docker/hypervisor/) and starts everything, with the data written before;
+ *  - the fenced node powered on again: it rejoins, DRBD resyncs;
+ *  - the active node's corosync stopped with SIGSTOP (its cluster stack
+ *    hangs): its peer fences it and runs everything with the data; it comes
+ *    back, status shows the devices and the last fencing;
+ *  - a wrong fence password: apply fails ("fence devices cannot act"); a node
+ *    that then fails is not taken over (no split brain), status shows it.
+ * The cluster is fenced as in production (fence_virsh devices from the
+ * inventory, stonith-action off): no UNSAFE warning in the plan.
+ * The sudo and fence passwords appear nowhere: output, plan files, journal, run log.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
