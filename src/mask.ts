@@ -25,8 +25,10 @@ export function containsSecret(text: string, secrets: readonly string[]): boolea
   return secrets.some((s) => s.length > 0 && text.includes(s));
 }
 
-/** Parameter names whose values are credentials, whatever the value (fence agents' password, passwd, snmp_priv_passwd...; not passwd_script, a path). */
-const CREDENTIAL_NAME = /passw|secret|community/i;
+/** A parameter whose value is a credential, whatever the value (fence agents' password, passwd, snmp_priv_passwd...; not passwd_script, a path). */
+export function isCredentialName(name: string): boolean {
+  return /passw|secret|community/i.test(name) && !/_script$/.test(name);
+}
 
 /**
  * Values of CIB name/value pairs (`<nvpair name="password" value="..."/>`)
@@ -38,6 +40,6 @@ export function redactCibCredentials(text: string): string {
   if (!text.includes('<nvpair')) return text;
   return text.replace(/<nvpair\b[^>]*>/g, (el) => {
     const name = /\bname="([^"]*)"/.exec(el)?.[1];
-    return name !== undefined && CREDENTIAL_NAME.test(name) && !/_script$/.test(name) ? el.replace(/\bvalue="[^"]*"/, `value="${MASK}"`) : el;
+    return name !== undefined && isCredentialName(name) ? el.replace(/\bvalue="[^"]*"/, `value="${MASK}"`) : el;
   });
 }

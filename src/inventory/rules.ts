@@ -4,6 +4,7 @@
  */
 import type { InputError } from './errors.js';
 import { didYouMean } from './errors.js';
+import { isCredentialName } from '../mask.js';
 import { cidrContains, familyOf, isNetworkAddress, parseCidr } from './net.js';
 import type { InventoryFile } from './schema.js';
 import { errorAt, type YamlSource } from './source.js';
@@ -161,7 +162,7 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
         if (d.params?.[param] !== undefined) err(['fencing', 'devices', i, 'secrets', param], `expected "${param}" in "params" or in "secrets", not both`, 'key');
       }
       for (const param of Object.keys(d.params ?? {})) {
-        if (/passw|secret|community/i.test(param) && !/_script$/.test(param)) {
+        if (isCredentialName(param)) {
           err(['fencing', 'devices', i, 'params', param], `expected "${param}" under "secrets" (the name of a secret under top-level "secrets:"): credentials are never written in the inventory`, 'key');
         }
         if (param === 'pcmk_host_list' || param === 'pcmk_delay_max') {

@@ -14,9 +14,8 @@
  *   and crm-unfence-peer.9.sh handlers).
  */
 import { z } from 'zod';
-import { LocationSchema, PrimitiveSchema } from './kinds/crm-objects.js';
+import { Id, LocationSchema, PrimitiveSchema } from './kinds/crm-objects.js';
 
-const Id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a resource id');
 const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name');
 
 export const DrbdFencing = z.enum(['resource-and-stonith', 'resource-only', 'off']);

@@ -9,13 +9,14 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBed, type Bed, type BedNode } from '../../docker/bed/testbed.js';
-import { openSession, type CommandResult, type Session } from '../../src/ssh/index.js';
+import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import type { CommandResult } from '../../src/ssh/index.js';
+import { BedShell } from '../support/bed-cli.js';
 
 const run = promisify(execFile);
 const password = randomBytes(16).toString('hex');
 let bed: Bed;
-const sessions = new Map<string, Session>();
+let nodes: BedShell;
 
 async function docker(...args: string[]): Promise<string> {
   return (await run('docker', args)).stdout.trim();
@@ -32,26 +33,10 @@ async function dockerExec(args: string[]): Promise<{ code: number; out: string }
   }
 }
 
-async function connect(node: BedNode): Promise<Session> {
-  await sessions.get(node.name)?.close().catch(() => undefined);
-  const s = await openSession(
-    { name: node.name, host: node.ssh.host, port: node.ssh.port, user: 'root', auth: { kind: 'key', privateKeyPath: node.ssh.privateKeyPath } },
-    { hostKeys: { knownHostsPath: node.ssh.knownHostsPath, mode: 'strict' } },
-  );
-  sessions.set(node.name, s);
-  return s;
-}
-
-async function sh(name: string, line: string, timeoutMs = 120_000): Promise<string> {
-  const r = await sessions.get(name)!.exec({ argv: ['sh', '-c', line], timeoutMs });
-  if (r.exitCode !== 0) throw new Error(`${name}: \`${line}\` exited ${r.exitCode}\n${r.stdout}\n${r.stderr}`);
-  return r.stdout.trim();
-}
-
 /** fence_virsh on n1 against the bed's hypervisor, as a cluster's stonith resource would run it. */
 async function fence(args: string[], pw = password): Promise<CommandResult> {
   const hv = bed.hypervisor!;
-  return sessions.get('n1')!.exec({
+  return nodes.session('n1').exec({
     argv: ['fence_virsh', '-a', hv.address, '-l', hv.user, '-p', pw, ...args],
     secrets: [password, pw], timeoutMs: 90_000,
   });
@@ -67,10 +52,11 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 describe('the bed hypervisor driven by the real fence_virsh', () => {
   beforeAll(async () => {
     bed = await startBed({ nodes: ['n1', 'n2'], hypervisor: { password }, diskSize: '64M' });
-    for (const n of bed.nodes) await connect(n);
+    nodes = new BedShell(bed);
+    await nodes.connectAll();
   });
   afterAll(async () => {
-    for (const s of sessions.values()) await s.close().catch(() => undefined);
+    await nodes?.close();
     await bed?.stop();
   });
 
@@ -93,19 +79,19 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
 
   it('installs Debian\'s fence-agents on n1 without recommends', async () => {
     const t0 = Date.now();
-    const log = await sh('n1', 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y --no-install-recommends fence-agents 2>&1', 300_000);
+    const log = await nodes.sh('n1', 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y --no-install-recommends fence-agents 2>&1', 300_000);
     const took = Date.now() - t0;
     const installed = [...log.matchAll(/^Setting up (\S+) \(/gm)].map((m) => m[1]!.replace(/:amd64$/, ''));
-    const recommends = await sh('n1', "apt-cache depends fence-agents | sed -n 's/^ *Recommends: //p' | tr '\\n' ' '");
-    const missing = await sh('n1', `for p in ${recommends}; do dpkg -s "$p" >/dev/null 2>&1 || printf '%s ' "$p"; done`);
+    const recommends = await nodes.sh('n1', "apt-cache depends fence-agents | sed -n 's/^ *Recommends: //p' | tr '\\n' ' '");
+    const missing = await nodes.sh('n1', `for p in ${recommends}; do dpkg -s "$p" >/dev/null 2>&1 || printf '%s ' "$p"; done`);
     console.log(`fence-agents: installed in ${secs(took)} (apt-get update + install, --no-install-recommends), ${installed.length} packages: ${installed.join(' ')}`);
     console.log(`fence-agents: recommends ${recommends}; not installed: ${missing || 'none'} (openssh-client comes with the image's openssh-server)`);
     expect(installed).toContain('fence-agents');
-    expect(await sh('n1', 'command -v fence_virsh')).toBe('/usr/sbin/fence_virsh');
+    expect(await nodes.sh('n1', 'command -v fence_virsh')).toBe('/usr/sbin/fence_virsh');
     // hv's host key, known beforehand and checked (no "yes" to an unknown key)
     const hv = bed.hypervisor!;
-    await sessions.get('n1')!.writeFile('/etc/ssh/ssh_known_hosts', `${hv.knownHosts.join('\n')}\n`, { mode: 0o644 });
-    await sessions.get('n1')!.writeFile('/etc/ssh/ssh_config.d/hv.conf', `Host ${hv.address}\n  StrictHostKeyChecking yes\n`, { mode: 0o644 });
+    await nodes.session('n1').writeFile('/etc/ssh/ssh_known_hosts', `${hv.knownHosts.join('\n')}\n`, { mode: 0o644 });
+    await nodes.session('n1').writeFile('/etc/ssh/ssh_config.d/hv.conf', `Host ${hv.address}\n  StrictHostKeyChecking yes\n`, { mode: 0o644 });
   }, 360_000);
 
   it('status: n2 is ON; list names exactly n1 and n2', async () => {
@@ -121,7 +107,7 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     const sudo = await fence(['-n', 'n2', '-o', 'status', '--use-sudo']);
     expect([sudo.exitCode, sudo.stdout.trim()], sudo.stderr).toEqual([0, 'Status: ON']);
     // no "yes" was given to an unknown host key: the key came from ssh_known_hosts
-    expect(await sh('n1', 'cat /root/.ssh/known_hosts 2>/dev/null | wc -l')).toBe('0');
+    expect(await nodes.sh('n1', 'cat /root/.ssh/known_hosts 2>/dev/null | wc -l')).toBe('0');
   });
 
   it('off stops n2\'s container; on starts it again with its sshd, address and data disk', async () => {
@@ -146,18 +132,18 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     expect((await state('n2')).Running).toBe(true);
     expect((await state('n2')).StartedAt).not.toBe(before.StartedAt);
     await n2.started();
-    await connect(n2);
+    await nodes.connect('n2');
     const sshMs = Date.now() - t1;
     console.log(`fence_virsh -o off: ${secs(offMs)} to the container stopped (the agent returns after it); -o on: ${secs(onMs)} to running, ${secs(sshMs)} to n2's sshd answering`);
-    expect(await sh('n2', 'hostname')).toBe('n2');
-    expect(await sh('n2', 'ip -4 -o addr show eth0 | awk \'{print $4}\'')).toBe(`${n2.addresses['lan']}/24`);
-    expect(await sh('n2', 'test -b /dev/vdb && blockdev --getsize64 /dev/vdb')).toBe(String(64 * 1024 * 1024));
-    expect(await sh('n2', 'systemctl is-system-running --wait || true')).toBe('running');
+    expect(await nodes.sh('n2', 'hostname')).toBe('n2');
+    expect(await nodes.sh('n2', 'ip -4 -o addr show eth0 | awk \'{print $4}\'')).toBe(`${n2.addresses['lan']}/24`);
+    expect(await nodes.sh('n2', 'test -b /dev/vdb && blockdev --getsize64 /dev/vdb')).toBe(String(64 * 1024 * 1024));
+    expect(await nodes.sh('n2', 'systemctl is-system-running --wait || true')).toBe('running');
   });
 
   it('reboot kills a paused (hung) n2 for real and boots it again', async () => {
     const n2 = bed.node('n2');
-    await sh('n2', 'echo before > /run/fence-marker');
+    await nodes.sh('n2', 'echo before > /run/fence-marker');
     const before = await state('n2');
     await n2.pause();
     expect((await state('n2')).Paused).toBe(true);
@@ -171,10 +157,10 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     expect(after).toMatchObject({ Running: true, Paused: false });
     expect(after.StartedAt).not.toBe(before.StartedAt);
     await n2.started();
-    await connect(n2);
+    await nodes.connect('n2');
     console.log(`fence_virsh -o reboot of a paused node: ${secs(Date.now() - t0)} to its sshd answering again`);
     // a new boot: /run is a fresh tmpfs
-    expect(await sh('n2', 'test -e /run/fence-marker && echo old || echo new')).toBe('new');
+    expect(await nodes.sh('n2', 'test -e /run/fence-marker && echo old || echo new')).toBe('new');
   });
 
   it('a wrong password fails and leaves n2 alone', async () => {

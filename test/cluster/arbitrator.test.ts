@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { addBedFencing, clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, lanAddress, recordHypervisorKeys, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
 // Named unlike the lab, the primary (initial sync, mkfs) on the second data node.
@@ -53,8 +53,7 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     ({ path: inventory } = await writeClusterInventory(dir, inv));
     nodes = new Nodes(bed);
     await nodes.connectAll();
-    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
-    for (const n of DATA) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
+    await recordHypervisorKeys(nodes, bed, DATA);
   });
 
   afterAll(async () => {

@@ -16,17 +16,15 @@
  * Measured times are printed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
-import { bedInventory } from '../support/bed-inventory.js';
 import { cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { addBedFencing, clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, followPorts, mutualFailoverInventory, recordHypervisorKeys, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 const [FIRST, SECOND] = ['dijon', 'reims'];
@@ -37,7 +35,6 @@ let bed: Bed;
 let nodes: Nodes;
 let dir: string;
 let inventory: string;
-let invDoc: Record<string, unknown>;
 const started = Date.now();
 
 function instanceAt(s: ClusterStatus, n: 1 | 2): string | undefined {
@@ -60,25 +57,12 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
   beforeAll(async () => {
     bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
     dir = await mkdtemp(join(tmpdir(), 'ha-drill-'));
-    const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: SECOND, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
-    const drbd = inv['drbd'] as Record<string, unknown>[];
-    drbd[0]!['name'] = 'mail1';
-    drbd[1]!['name'] = 'mail2';
-    inv['filesystems'] = [
-      { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
-      { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
-    ];
-    inv['vips'] = [
-      { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.drill.demo'] },
-      { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.drill.demo'] },
-    ];
+    const inv = await mutualFailoverInventory(bed, dir, { primary: SECOND, playbook: PLAYBOOK, domain: 'drill.demo' });
     await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'reboot' });
     ({ path: inventory } = await writeClusterInventory(dir, inv));
-    invDoc = inv;
     nodes = new Nodes(bed);
     await nodes.connectAll();
-    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
-    for (const n of NODES) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
+    await recordHypervisorKeys(nodes, bed, NODES);
   }, 180_000);
 
   afterAll(async () => {
@@ -170,8 +154,7 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     await bed.node(SECOND).started();
     await nodes.connect(SECOND);
     // its published ssh port changed with the new boot: the inventory follows
-    ((invDoc['nodes'] as Record<string, { ssh: { port: number } }>)[SECOND]!).ssh.port = bed.node(SECOND).ssh.port;
-    await writeFile(inventory, stringify(invDoc));
+    await followPorts(inventory, bed);
     expect(await nodes.sh(SECOND, 'cat /proc/1/comm')).toBe('systemd');
   }, 400_000);
 

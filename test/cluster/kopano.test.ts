@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { applyKeys, cli as runCli, json, Nodes, planKeys, ROOT, until, type ApplyReport, type CliResult, type PlanDoc } from '../storage/support.js';
-import { activeNode, followPorts, parseStatus, requireSudoPassword, writeKopanoInventory, type ClusterStatus } from './support.js';
+import { activeNode, followPorts, parseStatus, recordHypervisorKeys, requireSudoPassword, writeKopanoInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/kopano-drbd.yaml');
 const NODES = ['mx-east', 'mx-west'];
@@ -166,8 +166,7 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     nodes = new Nodes(bed);
     await nodes.connectAll();
     // the hypervisor's host keys, as an operator records them before fencing through it
-    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
-    for (const n of NODES) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
+    await recordHypervisorKeys(nodes, bed, NODES);
   });
 
   afterAll(async () => {

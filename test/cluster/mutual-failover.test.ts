@@ -14,9 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
-import { bedInventory } from '../support/bed-inventory.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport, type PlanDoc } from '../storage/support.js';
-import { clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+import { clusterStatus, lanAddress, mutualFailoverInventory, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 // Named unlike the lab, the primary (initial sync, mkfs) on the second node.
@@ -41,18 +40,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
   beforeAll(async () => {
     bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M' });
     dir = await mkdtemp(join(tmpdir(), 'ha-mutual-'));
-    const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: SECOND, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
-    const drbd = inv['drbd'] as Record<string, unknown>[];
-    drbd[0]!['name'] = 'mail1';
-    drbd[1]!['name'] = 'mail2';
-    inv['filesystems'] = [
-      { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
-      { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
-    ];
-    inv['vips'] = [
-      { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.scalix.demo'] },
-      { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.scalix.demo'] },
-    ];
+    const inv = await mutualFailoverInventory(bed, dir, { primary: SECOND, playbook: PLAYBOOK, domain: 'scalix.demo' });
     ({ path: inventory } = await writeClusterInventory(dir, inv));
     nodes = new Nodes(bed);
     await nodes.connectAll();

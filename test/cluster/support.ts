@@ -92,6 +92,34 @@ export async function addBedFencing(dir: string, inv: Record<string, unknown>, n
   };
 }
 
+/** The bed nodes record the hypervisor's host keys, as an operator records a hypervisor's keys before fencing through it. */
+export async function recordHypervisorKeys(nodes: { sh(name: string, line: string): Promise<string> }, bed: Bed, names: readonly string[]): Promise<void> {
+  const keys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
+  for (const n of names) await nodes.sh(n, `printf '%s\\n' ${keys} >> /etc/ssh/ssh_known_hosts`);
+}
+
+/**
+ * The inventory of playbooks/mutual-failover.yaml on a two-node bed (its
+ * DRBD resources mail1/mail2 with their file systems, the instances'
+ * virtual IPs with host names under `domain`), as data: callers add what
+ * they need (fencing) before writeClusterInventory.
+ */
+export async function mutualFailoverInventory(bed: Bed, dir: string, opts: { primary: string; playbook: string; domain: string }): Promise<Record<string, unknown>> {
+  const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: opts.primary, playbook: opts.playbook, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
+  const drbd = inv['drbd'] as Record<string, unknown>[];
+  drbd[0]!['name'] = 'mail1';
+  drbd[1]!['name'] = 'mail2';
+  inv['filesystems'] = [
+    { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
+    { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
+  ];
+  inv['vips'] = [
+    { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: [`mail1.${opts.domain}`] },
+    { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: [`mail2.${opts.domain}`] },
+  ];
+  return inv;
+}
+
 export interface KopanoInventoryOptions {
   /** Fence the nodes through the bed's hypervisor. */
   fencing?: BedFencing;

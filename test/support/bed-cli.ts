@@ -59,6 +59,13 @@ export class BedShell {
     await Promise.all(this.bed.nodes.map((n) => this.connect(n.name)));
   }
 
+  /** The open session to a node, for what a shell line cannot do (a command with secrets, a file write). */
+  session(name: string): Session {
+    const s = this.sessions.get(name);
+    if (!s) throw new Error(`no session to ${name}`);
+    return s;
+  }
+
   async try(name: string, line: string, timeoutMs = 120_000): Promise<{ code: number; out: string; err: string }> {
     const s = this.sessions.get(name);
     if (!s) throw new Error(`no session to ${name}`);

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { normalizeRole, normalizeScore, type CibObject, type NvMap } from '../../facts/cib.js';
 import { inCrm } from '../config-values.js';
 
-const Id = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a CIB id (letters, digits, "_", "." or "-"; not starting with a digit)');
+export const Id = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'a CIB id (letters, digits, "_", "." or "-"; not starting with a digit)');
 /** Values go into crm syntax: no quotes, backslashes, newlines or other control characters (config-values.ts). */
 const Value = z
   .union([z.string(), z.number(), z.boolean()])
