@@ -98,6 +98,12 @@ sb=$(on "$BOB" "head -c $size /dev/vdb1 | md5sum"); sa=$(on "$ALICE" "head -c $s
 gb=$(on "$BOB" "drbdadm get-gi r0 2>/dev/null"); ga=$(on "$ALICE" "drbdadm get-gi r0 2>/dev/null")
 [ "${gb%%:*}" = "${ga%%:*}" ] && [ "${gb%%:*}" != 0000000000000004 ] || fail "generation identifiers after sync: $gb / $ga"
 say "  data areas equal ($size bytes, md5 ${sb%% *}), current UUID ${gb%%:*} on both"
+# an attached volume: drbdadm get-gi is answered by drbdsetup (the "kernel"), as drbdadm 9 asks it
+# first, and says what the meta data on disk says
+on "$BOB" "drbdadm -d get-gi r0 | grep -q '^drbdsetup get-gi r0 1 0\$'" || fail "drbdadm get-gi r0 does not ask drbdsetup first"
+gk=$(on "$BOB" "drbdsetup get-gi r0 1 0")   # bob is node-id 0 (first in the .res), alice 1
+gd=$(on "$BOB" "drbdmeta --force - v09 /dev/vdb1 internal --node-id=1 get-gi 2>/dev/null | tail -n 1")
+[ -n "$gk" ] && [ "$gk" = "$gb" ] && [ "$gk" = "$gd" ] || fail "get-gi of the attached r0: drbdsetup '$gk', drbdadm '$gb', on disk '$gd'"
 
 say "mkfs.ext4 + mount on $BOB_HOST, write a file; replicated writes reach $ALICE_HOST"
 token=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')

@@ -26,7 +26,7 @@
  * (run logs: every change command is logged as it starts).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,7 +117,13 @@ async function apply(args: string[] = []) {
 /** node/step -> outcome of each step-result in the newest run log (the run just ended). */
 function lastRunSteps(): { file: string; steps: Map<string, string> } {
   const logs = join(stateDir(), 'logs');
-  const file = readdirSync(logs).filter((f) => f.endsWith('.log') && !f.startsWith('plan-')).sort().at(-1)!;
+  // by time of the last write: two runs started in the same second have run ids (and log
+  // names) in random order, since an id is the second plus a random suffix
+  const file = readdirSync(logs)
+    .filter((f) => f.endsWith('.log') && !f.startsWith('plan-'))
+    .map((f) => ({ f, t: statSync(join(logs, f)).mtimeMs }))
+    .sort((a, b) => a.t - b.t)
+    .at(-1)!.f;
   const steps = new Map<string, string>();
   for (const line of readFileSync(join(logs, file), 'utf8').split('\n')) {
     if (!line) continue;
@@ -196,9 +202,9 @@ async function rerunAfterRepair(faulty: { out: string; code: number | null }, la
   const unknownRan = new Map<string, boolean>();
   for (const o of destructive([first.file]).filter((x) => !x.done)) unknownRan.set(o.key, await effectPresent(o.key));
   const r = await apply();
+  expect(r.code, `${label}: faulty run (exit ${faulty.code}):\n${faulty.out}\nrerun:\n${r.out}`).toBe(0);
   const second = lastRunSteps();
   expect(second.file).not.toBe(first.file);
-  expect(r.code, r.out).toBe(0);
   // a run refused before its first change (exit 7) has nothing to resume
   if (faulty.code !== 7) expect(r.out).toMatch(/resuming run \S+ \(started [^)]+\), (failed|interrupted|killed)/);
   const bobChangedTwice = [...first.steps].filter(([k, o]) => k.startsWith('bob/') && o === 'changed' && second.steps.get(k) === 'changed').map(([k]) => k);

@@ -116,9 +116,13 @@ class MetaData:
                 return int(line.split()[2])
         raise CmdError(10, "%s: cannot read the meta data layout: %s" % (self.disk, r.stderr.strip()))
 
-    def save(self):
+    def gi(self):
+        """CURRENT:BITMAP:HIST1:HIST2:flags..., as `drbdmeta get-gi` and `drbdsetup get-gi` print it."""
         gi = "%016X:%016X:%016X:%016X:" % (self.current, self.bitmap, self.history[0], self.history[1])
-        gi += ":".join(str(self.flags[n]) for n in self.FLAGS)
+        return gi + ":".join(str(self.flags[n]) for n in self.FLAGS)
+
+    def save(self):
+        gi = self.gi()
         r = self._meta("--node-id=%d" % self.peer, "set-gi", gi, force=True)
         if r.returncode != 0:
             log("set-gi %s on %s failed: %s" % (gi, self.disk, r.stderr.strip()))
@@ -464,6 +468,19 @@ class Resource:
             raise CmdError(10, "%d: Failure: (128) Device has a net-config (use disconnect first)" % v.minor)
         self.teardown_device(v)
         del self.volumes[v.vol]
+
+    def c_get_gi(self, args, opts):
+        """The kernel's answer for an attached volume (args: resource, peer node id, volume):
+        the generation identifiers held in memory, which every state change also writes
+        to disk. Read under the resource's lock, never while a change is half made, and
+        without opening the backing device (where drbdmeta would race with that write)."""
+        peer, vol = int(args[1]), int(args[2])
+        v = self.volumes.get(vol)
+        if v is None or self.peer_id is None or peer != self.peer_id:
+            raise CmdError(10, "%s: No such peer device" % self.name)
+        if v.md is None:
+            raise CmdError(1, "Device has no disk")
+        return v.md.gi()
 
     def c_new_peer(self, args, opts):
         self.peer_id = int(args[1])
