@@ -2,12 +2,13 @@
  * `ha-provision drill` (issue 16.2) on playbooks/mutual-failover.yaml,
  * built by the tool itself on two fresh test-bed nodes with real fencing
  * (fence_virsh through the bed's hypervisor, action reboot). A systemd
- * service is added to instance mail1 (the playbook's services are
+ * service is added to each instance (the playbook's services are
  * ocf:pacemaker:Dummy, which has no process to kill).
  *  - `drill --switchover --yes`: both instances swap nodes and come back;
  *    no cli-prefer-/cli-ban- constraint is left;
- *  - `drill --resource-failure mail1_daemon --yes`: its process killed
- *    (SIGKILL), Pacemaker restarts it: a new PID, a failcount (cleaned after);
+ *  - `drill --resource-failure mail1_daemon --yes`, then mail2_daemon (each
+ *    instance of 003): its process killed (SIGKILL), Pacemaker restarts it
+ *    where it ran: a new PID, a failcount (cleaned after);
  *  - `drill --node-failure SECOND --yes --json`: the node fenced (reboot
  *    through hv), mail2 runs on the first node, the node back in the
  *    cluster, mail2 back on it;
@@ -24,7 +25,7 @@ import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
 import { cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { addBedFencing, clusterStatus, followPorts, mutualFailoverInventory, recordHypervisorKeys, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, followPorts, mutualFailoverInventory, recordHypervisorKeys, slowClusterBoot, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 const [FIRST, SECOND] = ['dijon', 'reims'];
@@ -38,7 +39,7 @@ let inventory: string;
 const started = Date.now();
 
 function instanceAt(s: ClusterStatus, n: 1 | 2): string | undefined {
-  const ids = [`mail${n}_fs`, `mail${n}_ip`, `mail${n}_service`, ...(n === 1 ? ['mail1_daemon'] : [])];
+  const ids = [`mail${n}_fs`, `mail${n}_ip`, `mail${n}_service`, `mail${n}_daemon`];
   const at = new Set(ids.map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
   const promoted = s.resources.filter((r) => r.id === `drbd_mail${n}` && r.role === 'Promoted').map((r) => r.node);
   if (at.size !== 1 || at.has('-') || promoted.length !== 1 || !at.has(promoted[0]!)) return undefined;
@@ -72,7 +73,7 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     console.log(`drill.test.ts: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   });
 
-  it('applies; a systemd service joins mail1; the cluster is healthy', async () => {
+  it('applies; a systemd service joins each instance; the cluster is healthy', async () => {
     const t0 = Date.now();
     const r = await cli(['apply', inventory, '--json']);
     const report = json<ApplyReport>(r);
@@ -81,16 +82,14 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     expect(r.code).toBe(0);
     console.log(`apply: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     for (const n of NODES) {
-      await nodes.sh(n, "printf '[Unit]\\nDescription=drill test daemon\\n[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/drill-daemon.service && systemctl daemon-reload");
+      for (const i of [1, 2]) await nodes.sh(n, `printf '[Unit]\\nDescription=drill test daemon of mail${i}\\n[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/drill-mail${i}.service`);
+      await nodes.sh(n, 'systemctl daemon-reload');
     }
-    // A real server takes a while to come back from a power cycle; the bed's containers boot in about
-    // 2 s, before the fencer has reported the reboot done: Pacemaker on the node would then learn that
-    // it was "allegedly just fenced" and stay down (fence_reaction). A boot as slow as a small VM's:
-    for (const n of NODES) {
-      await nodes.sh(n, "mkdir -p /etc/systemd/system/corosync.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 15\\n' > /etc/systemd/system/corosync.service.d/boot-delay.conf && systemctl daemon-reload");
+    await slowClusterBoot(nodes, NODES);
+    for (const i of [1, 2]) {
+      await nodes.sh(FIRST, `crm configure primitive mail${i}_daemon systemd:drill-mail${i} op monitor interval=10s timeout=30s && crm configure modgroup mail${i} add mail${i}_daemon`);
     }
-    await nodes.sh(FIRST, 'crm configure primitive mail1_daemon systemd:drill-daemon op monitor interval=10s timeout=30s && crm configure modgroup mail1 add mail1_daemon');
-    await until('mail1 (with its daemon) on the first node, mail2 on the second', async () => {
+    await until('mail1 (with its daemon) on the first node, mail2 (with its daemon) on the second', async () => {
       const st = await clusterStatus(nodes, FIRST);
       return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? true : undefined;
     }, 120_000);
@@ -118,17 +117,24 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     expect(JSON.stringify(d)).not.toContain(fencePassword);
   }, 400_000);
 
-  it('--resource-failure mail1_daemon: SIGKILL, Pacemaker restarts it (new PID, a failcount)', async () => {
-    const before = Number(await nodes.sh(FIRST, 'systemctl show -p MainPID --value drill-daemon'));
-    const r = await cli(['drill', inventory, '--resource-failure', 'mail1_daemon', '--yes', '--json']);
+  // 11.7 on each instance of 003, where it runs: mail1 on the first node, mail2 on the second
+  it.each([
+    [1, FIRST],
+    [2, SECOND],
+  ])('--resource-failure mail%i_daemon: SIGKILL, Pacemaker restarts it on %s (new PID, a failcount)', async (i, at) => {
+    const unit = `drill-mail${i}`;
+    const before = Number(await nodes.sh(at, `systemctl show -p MainPID --value ${unit}`));
+    const r = await cli(['drill', inventory, '--resource-failure', `mail${i}_daemon`, '--yes', '--json']);
     const d = json<DrillReport>(r);
-    show('resource-failure', d);
+    show(`resource-failure mail${i}_daemon`, d);
     expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.drill).toMatchObject({ kind: 'resource-failure', resource: `mail${i}_daemon`, node: at });
     expect(d.pid!.before).toBe(before);
     expect(d.pid!.after).toBeGreaterThan(0);
     expect(d.pid!.after).not.toBe(before);
     expect(d.failcounts!.length).toBeGreaterThan(0);
-    const now = Number(await nodes.sh(FIRST, 'systemctl show -p MainPID --value drill-daemon'));
+    expect(d.services.find((s) => s.id === `mail${i}`)).toMatchObject({ before: at, after: at, affected: true });
+    const now = Number(await nodes.sh(at, `systemctl show -p MainPID --value ${unit}`));
     expect(now).toBe(d.pid!.after);
     await healthy();
   }, 400_000);

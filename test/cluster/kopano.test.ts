@@ -13,7 +13,8 @@
  *    (0 changes, exit 0); refused (exit 4, nothing changed) after a file
  *    edited by hand, a CIB property edited by hand, a DRBD connection cut;
  *  - drift: a cluster property changed by hand shows in the plan, apply brings it back;
- *  - 11.7: MariaDB's main process killed with kill -9: Pacemaker restarts it;
+ *  - 11.7 as `ha-provision drill --resource-failure mysqld`: MariaDB's main
+ *    process killed with SIGKILL, Pacemaker restarts it (new PID, failcount);
  *  - 11.6: the active node hard-stopped (SIGKILL to the whole container):
  *    the survivor fences it (fence_virsh through the bed's hypervisor,
  *    docker/hypervisor/) and starts everything, with the data written before;
@@ -21,6 +22,9 @@
  *  - the active node's corosync stopped with SIGSTOP (its cluster stack
  *    hangs): its peer fences it and runs everything with the data; it comes
  *    back, status shows the devices and the last fencing;
+ *  - `ha-provision drill --node-failure` on the active node (through sudo,
+ *    fenced with a reboot): everything runs on the other node with the
+ *    marker written before, the node comes back and DRBD resyncs;
  *  - a wrong fence password: apply fails ("fence devices cannot act"); a node
  *    that then fails is not taken over (no split brain), status shows it.
  * The cluster is fenced as in production (fence_virsh devices from the
@@ -33,8 +37,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import { renderDrill } from '../../src/cli/drill.js';
+import type { DrillReport } from '../../src/drill/model.js';
 import { applyKeys, cli as runCli, json, Nodes, planKeys, ROOT, until, type ApplyReport, type CliResult, type PlanDoc } from '../storage/support.js';
-import { activeNode, followPorts, parseStatus, recordHypervisorKeys, requireSudoPassword, writeKopanoInventory, type ClusterStatus } from './support.js';
+import { activeNode, followPorts, parseStatus, recordHypervisorKeys, requireSudoPassword, slowClusterBoot, writeKopanoInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/kopano-drbd.yaml');
 const NODES = ['mx-east', 'mx-west'];
@@ -377,20 +383,25 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(await property(active, 'cluster-recheck-interval')).toBe('7min');
   }, 240_000);
 
-  it('11.7: MariaDB killed with kill -9 is restarted by Pacemaker', async () => {
-    const before = await nodes.sh(active, 'systemctl show -p MainPID --value mariadb');
-    expect(Number(before)).toBeGreaterThan(0);
-    await nodes.sh(active, `kill -9 ${before}`);
-    const after = await until('mariadb running again with a new pid, mysqld Started', async () => {
-      const pid = (await nodes.try(active, 'systemctl show -p MainPID --value mariadb')).out;
-      if (Number(pid) <= 0 || pid === before) return undefined;
-      const st = await status(active);
-      return activeNode(st, GROUPED, PROMOTABLE, NODES) === active && (await nodes.try(active, 'mariadb -N -e "SELECT 1"')).out === '1' ? pid : undefined;
-    }, 90_000);
-    expect(after).not.toBe(before);
-    // Pacemaker saw the failure (it, not systemd, restarted it)
-    expect(await nodes.sh(active, `crm_failcount --query --resource mysqld --node ${active}`)).toMatch(/value=[1-9]/);
-  }, 120_000);
+  it('11.7 as a drill: drill --resource-failure mysqld kills MariaDB (SIGKILL); Pacemaker restarts it (new PID, a failcount), the marker reads back', async () => {
+    const before = Number(await nodes.sh(active, 'systemctl show -p MainPID --value mariadb'));
+    expect(before).toBeGreaterThan(0);
+    const r = await cli(['drill', inventory, '--resource-failure', 'mysqld', '--yes', '--json']);
+    const d = json<DrillReport>(r);
+    console.log(`11.7 drill:\n${renderDrill(d)}`);
+    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.verdict).toBe('passed');
+    expect(d.drill).toMatchObject({ kind: 'resource-failure', resource: 'mysqld', agent: 'systemd:mariadb', node: active, pid: before });
+    expect(d.pid!.before).toBe(before);
+    expect(d.pid!.after).toBeGreaterThan(0);
+    expect(d.pid!.after).not.toBe(before);
+    // Pacemaker saw the failure (it, not systemd, restarted it); the drill cleaned the failcount up after
+    expect(d.failcounts!.length).toBeGreaterThan(0);
+    expect(d.services.find((x) => x.id === 'mysql')).toMatchObject({ before: active, after: active, affected: true });
+    expect(d.markers.filter((m) => m.ok).map((m) => m.file).sort()).toEqual(['/var/lib/kopano/.ha-provision-drill', '/var/lib/mysql/.ha-provision-drill'].sort());
+    expect(Number(await nodes.sh(active, 'systemctl show -p MainPID --value mariadb'))).toBe(d.pid!.after);
+    expect(await nodes.sh(active, 'mariadb -N -e "SELECT 1"')).toBe('1');
+  }, 400_000);
 
   it('11.6: the active node hard-stopped, everything starts on the other, with the data written before', async () => {
     const mark = `written-before-stop-${Date.now()}`;
@@ -485,6 +496,32 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(st.fencing.last).toMatchObject({ action: 'off', target: back, status: 'success' });
     console.log(`after the hang: status ${st.verdict}${st.reasons.length ? ` (${st.reasons.join('; ')})` : ''}`);
   }, 300_000);
+
+  it('drill --node-failure on the active node (through sudo): fenced with a reboot, everything runs on the other node with the marker written before; the node comes back', async () => {
+    const victim = active;
+    const survivor = peerOf(victim);
+    // the drills and the hangs above left failcounts: a drill starts from a healthy cluster
+    await nodes.sh(survivor, 'crm_resource --cleanup');
+    await until('status healthy', async () => ((await cli(['status', inventory])).code === 0 ? true : undefined), 120_000);
+    await slowClusterBoot(nodes, NODES);
+    // the cluster's action is off; the drill reboots, so that the node comes back by itself
+    const r = await cli(['drill', inventory, '--node-failure', victim, '--action', 'reboot', '--yes', '--json', '--timeout', '280']);
+    const d = json<DrillReport>(r);
+    console.log(`node-failure drill:\n${renderDrill(d)}`);
+    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.verdict).toBe('passed');
+    expect(d.drill).toMatchObject({ kind: 'node-failure', node: victim, method: 'fence', action: 'reboot', from: survivor });
+    expect(d.fenced).toMatchObject({ target: victim, action: 'reboot', status: 'success' });
+    for (const g of ['mysql', 'kopano']) expect(d.timeline.some((e) => e.event === 'service-running' && e.detail === `${g} runs on ${survivor}`), JSON.stringify(d.timeline)).toBe(true);
+    expect(d.markers.filter((m) => m.ok && m.node === survivor).map((m) => m.file).sort()).toEqual(['/var/lib/kopano/.ha-provision-drill', '/var/lib/mysql/.ha-provision-drill'].sort());
+    expect(d.nodeBack).toBe(true);
+    await bed.node(victim).started();
+    await nodes.connect(victim);
+    await followPorts(inventory, bed);
+    await until(`${victim} rejoined, DRBD UpToDate on both`, () => rejoined(survivor), 240_000);
+    active = activeNode(await status(survivor), GROUPED, PROMOTABLE, NODES)!;
+    expect(active).toBeDefined();
+  }, 500_000);
 
   it('a fence device with a wrong password: apply fails naming the devices; a node that then fails is not taken over (no split brain) and the failed fencing shows', async () => {
     // the services on the node that is not the primary: crm-configure runs on the primary, which must stay up for the repair

@@ -68,6 +68,20 @@ export async function followPorts(path: string, bed: Bed): Promise<void> {
   await writeFile(path, header + stringify(inv));
 }
 
+/**
+ * A boot as slow as a small VM's for the cluster stack of these nodes (corosync
+ * starts 15 s after the container). A real server takes a while to come back
+ * from a power cycle; the bed's containers boot in about 2 s, before the
+ * fencer has reported the reboot done, and Pacemaker on the node would then
+ * learn that it was "allegedly just fenced" and stay down (fence_reaction).
+ * Needed before a fence *reboot* (drill --node-failure) on the bed.
+ */
+export async function slowClusterBoot(nodes: { sh(name: string, line: string): Promise<string> }, names: readonly string[]): Promise<void> {
+  for (const n of names) {
+    await nodes.sh(n, "mkdir -p /etc/systemd/system/corosync.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 15\\n' > /etc/systemd/system/corosync.service.d/boot-delay.conf && systemctl daemon-reload");
+  }
+}
+
 export interface BedFencing {
   /** The bed's hypervisor (startBed's `hypervisor`). */
   hypervisor: { address: string; user: string };
