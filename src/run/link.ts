@@ -79,16 +79,22 @@ export class NodeLink {
     });
   }
 
-  /** Run read-only probes in ONE round trip. */
+  /**
+   * Run read-only probes in ONE round trip. A command asked for twice (the
+   * same argv, elevated or not: several steps read the same DRBD state or
+   * file) runs once and each asker gets its result; read-only commands of one
+   * batch run at the same moment anyway.
+   */
   async probe(probes: readonly Probe[], phase: 'probe' | 'verify', step: string | undefined, signal?: AbortSignal): Promise<ProbeResult[]> {
     if (probes.length === 0) return [];
     const s = await this.session();
+    const { unique, at } = distinctProbes(probes);
     // Facts must be the real output (a line holding a secret is compared as it is):
     // secrets are masked where results are reported, not in the results.
-    const cmds: Command[] = probes.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }));
+    const cmds: Command[] = unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }));
     const results = await s.execBatch(cmds, signal);
-    results.forEach((r, i) => this.report(step, phase, probes[i]!.argv, r));
-    return results.map((r) => ({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }));
+    results.forEach((r, i) => this.report(step, phase, unique[i]!.argv, r));
+    return at.map((i) => ({ exitCode: results[i]!.exitCode, stdout: results[i]!.stdout, stderr: results[i]!.stderr }));
   }
 
   async exec(cmd: Omit<Command, 'secrets'>, step: string, signal?: AbortSignal): Promise<CommandResult> {
@@ -103,4 +109,21 @@ export class NodeLink {
     const s = await this.session();
     await s.writeFile(path, content, opts);
   }
+}
+
+/** The distinct commands of `probes` (argv and elevation), and for each probe the index of its command. */
+export function distinctProbes(probes: readonly Probe[]): { unique: Probe[]; at: number[] } {
+  const index = new Map<string, number>();
+  const unique: Probe[] = [];
+  const at = probes.map((p) => {
+    const key = JSON.stringify([p.argv, p.sudo === true]);
+    let i = index.get(key);
+    if (i === undefined) {
+      i = unique.length;
+      index.set(key, i);
+      unique.push(p);
+    }
+    return i;
+  });
+  return { unique, at };
 }

@@ -142,3 +142,33 @@ describe('runStep', () => {
     expect(r.message).toContain('connection lost during the change');
   });
 });
+
+describe('NodeLink.probe', () => {
+  it('runs a command asked for twice (same argv and elevation) once, in the same batch, and gives each asker its result', async () => {
+    const batches: string[][] = [];
+    const paths = new Set(['/a']);
+    const link = new NodeLink(fakeNode('bob'), async () => {
+      const s = new StandInSession(paths, { value: false });
+      const batch = s.execBatch.bind(s);
+      s.execBatch = async (cmds) => {
+        batches.push(cmds.map((c) => `${c.sudo ? 'sudo ' : ''}${c.argv.join(' ')}`));
+        return batch(cmds);
+      };
+      return s;
+    }, () => {});
+    const r = await link.probe(
+      [
+        { id: 'a1', argv: ['test', '-e', '/a'] },
+        { id: 'b', argv: ['test', '-e', '/b'] },
+        { id: 'a2', argv: ['test', '-e', '/a'] },
+        { id: 'a-sudo', argv: ['test', '-e', '/a'], sudo: true },
+      ],
+      'probe',
+      's',
+    );
+    expect(batches).toEqual([['test -e /a', 'test -e /b', 'sudo test -e /a']]);
+    expect(r.map((x) => x.exitCode)).toEqual([0, 1, 0, 0]);
+    // each asker gets its own object
+    expect(r[0]).not.toBe(r[2]);
+  });
+});
