@@ -68,6 +68,13 @@ export interface NodeStatus {
   quorate: boolean | null;
   /** corosync / pacemaker not running on it, or a probe it could not answer. */
   problems: string[];
+  /**
+   * Present (true) on a node of the inventory that is not a node of the
+   * cluster: it has neither corosync nor Pacemaker installed and Pacemaker's
+   * node list does not name it (a quorum arbitrator running corosync-qnetd,
+   * as in 004). Only its SSH counts for the verdict.
+   */
+  outside?: true;
 }
 
 export interface DrbdPeerStatus {
@@ -166,10 +173,14 @@ interface Parsed {
   /** The second look while a resync runs. */
   drbd2?: Map<string, DrbdFacts>;
   problems: string[];
+  /** Neither corosync-quorumtool nor crm_mon is installed (the shell or sudo says "not found"). */
+  noStack: boolean;
 }
 
+const notInstalled = (r: ProbeResult | undefined) => r !== undefined && (r.exitCode === 127 || /command not found|: not found/.test(r.stderr));
+
 function parseAnswer(a: NodeAnswer): Parsed {
-  const p: Parsed = { name: a.name, answer: a, problems: [] };
+  const p: Parsed = { name: a.name, answer: a, problems: [], noStack: notInstalled(a.quorum) && notInstalled(a.crmMon) };
   if (a.error !== undefined) return p;
   const attempt = <T>(what: string, f: () => T): T | undefined => {
     try {
@@ -211,15 +222,20 @@ export function buildStatus(input: StatusInput): Status {
   const qView = [view, ...reachable].find((p) => p?.quorum?.state === 'up');
   const q = qView?.quorum?.state === 'up' ? qView.quorum : undefined;
 
-  const nodes: NodeStatus[] = parsed.map((p) => ({
-    name: p.name,
-    reachable: p.answer.error === undefined,
-    ...(p.answer.error !== undefined ? { error: p.answer.error } : {}),
-    pacemaker: pmState(mon?.nodes.find((n) => n.name === p.name)),
-    member: q ? q.members.some((m) => m.name === p.name) : null,
-    quorate: p.quorum?.state === 'up' ? p.quorum.quorate : null,
-    problems: p.problems,
-  }));
+  const nodes: NodeStatus[] = parsed.map((p) => {
+    const outside = mon !== undefined && p.noStack && !mon.nodes.some((n) => n.name === p.name);
+    return {
+      name: p.name,
+      reachable: p.answer.error === undefined,
+      ...(p.answer.error !== undefined ? { error: p.answer.error } : {}),
+      pacemaker: pmState(mon?.nodes.find((n) => n.name === p.name)),
+      member: q && !outside ? q.members.some((m) => m.name === p.name) : null,
+      quorate: p.quorum?.state === 'up' ? p.quorum.quorate : null,
+      // no corosync, Pacemaker (or DRBD, when it carries none) is what an arbitrator is, not a problem
+      problems: outside ? p.problems.filter((x) => !/^(corosync|pacemaker): /.test(x) && !(x.startsWith('drbdsetup events2: ') && !input.drbd.some((r) => r.nodes.includes(p.name)))) : p.problems,
+      ...(outside ? { outside: true as const } : {}),
+    };
+  });
 
   // DRBD: each inventory resource on each of its nodes, as that node reports it
   const drbd: DrbdStatus[] = input.drbd.map((r) => {
@@ -286,6 +302,7 @@ export function buildStatus(input: StatusInput): Status {
   }
   for (const n of nodes) {
     if (!n.reachable) reasons.push(`${n.name}: unreachable (${n.error})`);
+    else if (n.outside) continue;
     else if (n.pacemaker !== 'online' && mon) reasons.push(`${n.name}: ${n.pacemaker} in Pacemaker`);
     if (n.reachable && n.member === false) reasons.push(`${n.name}: not a corosync member`);
     for (const pr of n.problems) reasons.push(`${n.name}: ${pr}`);

@@ -29,9 +29,15 @@ export function renderStatus(s: Status, opts: { color?: boolean } = {}): string 
   out.push(
     table([
       ['NODE', 'SSH', 'PACEMAKER', 'COROSYNC', 'QUORATE'],
-      ...s.nodes.map((n) => [e(n.name), n.reachable ? 'ok' : 'UNREACHABLE', n.pacemaker, n.member === null ? '?' : n.member ? 'member' : 'absent', n.quorate === null ? '?' : n.quorate ? 'yes' : 'no']),
+      ...s.nodes.map((n) =>
+        n.outside
+          ? [e(n.name), n.reachable ? 'ok' : 'UNREACHABLE', '-', '-', '-']
+          : [e(n.name), n.reachable ? 'ok' : 'UNREACHABLE', n.pacemaker, n.member === null ? '?' : n.member ? 'member' : 'absent', n.quorate === null ? '?' : n.quorate ? 'yes' : 'no'],
+      ),
     ]),
   );
+  const outside = s.nodes.filter((n) => n.outside).map((n) => e(n.name));
+  if (outside.length > 0) out.push(`not cluster nodes (no corosync or Pacemaker, not in Pacemaker's node list; e.g. a quorum arbitrator): ${outside.join(', ')}\n`);
   if (s.drbd.length > 0) {
     const rows = [['DRBD', 'NODE', 'ROLE', 'DISK', 'PEER', 'CONNECTION', 'REPLICATION', 'PEER-DISK', 'SYNC']];
     for (const r of s.drbd) {

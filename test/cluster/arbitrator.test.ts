@@ -4,7 +4,10 @@
  * the primary is the second data node): one apply ends with both data nodes in one
  * corosync cluster whose quorum device is corosync-qnetd on the arbiter
  * (3 votes), the data service on one data node; a second apply changes
- * nothing; the active data node hard-stopped, the other keeps quorum (its
+ * nothing; `ha-provision drill --node-failure` on the active data node
+ * (fenced with a reboot through the bed's hypervisor): the service runs on
+ * the other data node, which kept quorum with the arbitrator, and the node
+ * comes back; then the active data node hard-stopped, the other keeps quorum (its
  * vote + the arbitrator's), fences it (fence_virsh through the bed's
  * hypervisor: the data nodes are fenced, the arbitrator runs no Pacemaker)
  * and starts the service.
@@ -16,8 +19,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
+import { renderDrill } from '../../src/cli/drill.js';
+import type { DrillReport } from '../../src/drill/model.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { addBedFencing, clusterStatus, lanAddress, recordHypervisorKeys, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, followPorts, lanAddress, recordHypervisorKeys, slowClusterBoot, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
 // Named unlike the lab, the primary (initial sync, mkfs) on the second data node.
@@ -97,6 +102,33 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     expect(r.code, r.stderr).toBe(0);
     expect(applyKeys(json<ApplyReport>(r), 'changed')).toEqual([]);
   }, 120_000);
+
+  it('drill --node-failure on the active data node: fenced (reboot), the service runs on the other one, which keeps quorum with the arbitrator; the node comes back', async () => {
+    await slowClusterBoot(nodes, DATA);
+    const survivor = DATA.find((n) => n !== active)!;
+    // the cluster's action is off; the drill reboots so that the node comes back by itself
+    const r = await cli(['drill', inventory, '--node-failure', active, '--action', 'reboot', '--yes', '--json', '--timeout', '280']);
+    const d = json<DrillReport>(r);
+    console.log(`004 node-failure:\n${renderDrill(d)}`);
+    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+    expect(d.verdict).toBe('passed');
+    expect(d.drill).toMatchObject({ kind: 'node-failure', node: active, method: 'fence', action: 'reboot', from: survivor });
+    expect(d.fenced).toMatchObject({ target: active, action: 'reboot', status: 'success' });
+    expect(d.timeline.some((e) => e.event === 'service-running' && e.detail === `data runs on ${survivor}`), JSON.stringify(d.timeline)).toBe(true);
+    expect(d.markers.find((m) => m.file === '/srv/data/.ha-provision-drill')).toMatchObject({ ok: true });
+    expect(d.nodeBack).toBe(true);
+    expect(JSON.stringify(d)).not.toContain(fencePassword);
+    await bed.node(active).started();
+    await nodes.connect(active);
+    await followPorts(inventory, bed);
+    // the survivor kept quorum with the arbitrator's vote while the node was away; all 3 votes again now
+    await until('3 votes again', async () => (/Total votes:\s+3/.test((await nodes.try(survivor, 'corosync-quorumtool -s')).out) ? true : undefined), 60_000);
+    const s = await until('the data service started', async () => {
+      const st = await clusterStatus(nodes, survivor);
+      return serviceAt(st) && st.online.length === 2 ? st : undefined;
+    }, 120_000);
+    active = serviceAt(s)!;
+  }, 400_000);
 
   it('the active data node hard-stopped: the other keeps quorum with the arbitrator, fences it and starts the service', async () => {
     const survivor = DATA.find((n) => n !== active)!;

@@ -143,6 +143,31 @@ describe('buildStatus: the verdict', () => {
     expect(s.drift).toEqual(NO_DRIFT);
   });
 
+  it('a node with neither corosync nor Pacemaker installed that Pacemaker does not list (a quorum arbitrator, 004): outside the cluster, healthy', () => {
+    const notFound = (cmd: string) => ({ exitCode: 127, stdout: '', stderr: `sh: 2: ${cmd}: not found\n` });
+    const witness: NodeAnswer = { name: 'witness', quorum: notFound('corosync-quorumtool'), crmMon: notFound('crm_mon'), drbd: notFound('drbdsetup') };
+    const s = buildStatus({ ...input([answer('healthy', 'bob'), answer('healthy', 'alice'), witness]), nodes: ['bob', 'alice', 'witness'] });
+    expect(s.reasons).toEqual([]);
+    expect(s.verdict).toBe('healthy');
+    expect(s.nodes.find((n) => n.name === 'witness')).toEqual({ name: 'witness', reachable: true, pacemaker: 'unknown', member: null, quorate: null, problems: [], outside: true });
+    expect(s.nodes.filter((n) => n.outside).map((n) => n.name)).toEqual(['witness']);
+    expect(renderStatus(s)).toMatch(/^witness\s+ok\s+-\s+-\s+-$/m);
+    expect(renderStatus(s)).toMatch(/not cluster nodes .*: witness/);
+    // the same node unreachable: degraded, as any node of the inventory
+    const down = buildStatus({ ...input([answer('healthy', 'bob'), answer('healthy', 'alice'), { name: 'witness', error: 'connect ECONNREFUSED' }]), nodes: ['bob', 'alice', 'witness'] });
+    expect(down.verdict).toBe('degraded');
+    expect(down.reasons).toEqual(['witness: unreachable (connect ECONNREFUSED)']);
+  });
+
+  it('a node Pacemaker lists whose cluster stack is not installed is not outside: degraded', () => {
+    const notFound = (cmd: string) => ({ exitCode: 127, stdout: '', stderr: `sh: 2: ${cmd}: not found\n` });
+    const alice: NodeAnswer = { name: 'alice', quorum: notFound('corosync-quorumtool'), crmMon: notFound('crm_mon'), drbd: notFound('drbdsetup') };
+    const s = buildStatus(input([answer('healthy', 'bob'), alice]));
+    expect(s.verdict).toBe('degraded');
+    expect(s.nodes.find((n) => n.name === 'alice')!.outside).toBeUndefined();
+    expect(s.reasons.some((r) => r.startsWith('alice: corosync: '))).toBe(true);
+  });
+
   it('during a resync: degraded (8), with the progress and an estimate from the two looks', () => {
     const s = buildStatus(input([answer('resync', 'bob'), answer('resync', 'alice')]));
     expect(s.verdict).toBe('degraded');
