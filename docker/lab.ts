@@ -18,8 +18,9 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startBed } from './bed/testbed.js';
+import { SLOW_CLUSTER_BOOT, startBed } from './bed/testbed.js';
 import { removeOwnedBy } from './bed/reaper.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -65,6 +66,8 @@ async function up(): Promise<void> {
     // hv's host keys on every node, as an operator records a hypervisor's keys before fencing through it
     for (const n of bed.nodes) {
       execFileSync('docker', ['exec', '-i', n.containerId, 'sh', '-c', 'cat >> /etc/ssh/ssh_known_hosts'], { input: bed.hypervisor!.knownHosts.join('\n') + '\n' });
+      // a fence reboot (ha-provision drill --node-failure) needs a boot as slow as a real server's
+      execFileSync('docker', ['exec', '-i', n.containerId, 'sh', '-c', `mkdir -p ${dirname(SLOW_CLUSTER_BOOT.path)} && cat > ${SLOW_CLUSTER_BOOT.path}`], { input: SLOW_CLUSTER_BOOT.content });
     }
     const hv = bed.hypervisor!.containerId;
     writeFileSync(stateFile, JSON.stringify({ runId: bed.runId, containers: [...bed.nodes.map((n) => n.containerId), hv], hypervisor: hv }, null, 2));

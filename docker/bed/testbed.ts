@@ -29,6 +29,21 @@ import { forgetExitCleanup, LABEL_OWNER, LABEL_RUN, registerExitCleanup, removeR
 
 const run = promisify(execFile);
 
+/**
+ * A boot as slow as a small VM's, for the cluster stack: a systemd drop-in
+ * that holds corosync's start until the node has been up 20 s (the age of
+ * its PID 1; a later start, e.g. by apply, is not delayed). A real server
+ * takes a while to come back from a power cycle; a bed container boots in
+ * about 2 s, before the fencer that rebooted it has recorded the reboot as
+ * done, and Pacemaker on the node would then learn that it was "allegedly
+ * just fenced" and stay down (fence_reaction). Needed for a fence *reboot*
+ * on the bed (drill --node-failure); the lab's nodes carry it.
+ */
+export const SLOW_CLUSTER_BOOT = {
+  path: '/etc/systemd/system/corosync.service.d/boot-delay.conf',
+  content: "[Service]\nExecStartPre=/bin/sh -c 'a=$(ps -o etimes= -p 1); [ \"$a\" -ge 20 ] || sleep $((20 - a))'\n",
+};
+
 export interface NetworkSpec {
   /** Docker network suffix and the name tests use: `lan`, `replication`. */
   name: string;

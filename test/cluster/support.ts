@@ -6,9 +6,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import type { Bed } from '../../docker/bed/testbed.js';
+import { SLOW_CLUSTER_BOOT, type Bed } from '../../docker/bed/testbed.js';
+import { shQuote } from '../../src/ssh/quote.js';
 import { bedInventory } from '../support/bed-inventory.js';
 
 /** The bed's lan address of a node with its last octet replaced (.100, .101: free, the bed uses .10, .11, ...). */
@@ -68,17 +69,11 @@ export async function followPorts(path: string, bed: Bed): Promise<void> {
   await writeFile(path, header + stringify(inv));
 }
 
-/**
- * A boot as slow as a small VM's for the cluster stack of these nodes (corosync
- * starts 15 s after the container). A real server takes a while to come back
- * from a power cycle; the bed's containers boot in about 2 s, before the
- * fencer has reported the reboot done, and Pacemaker on the node would then
- * learn that it was "allegedly just fenced" and stay down (fence_reaction).
- * Needed before a fence *reboot* (drill --node-failure) on the bed.
- */
+/** SLOW_CLUSTER_BOOT (docker/bed/testbed.ts) on these nodes: needed before a fence *reboot* (drill --node-failure) on the bed. */
 export async function slowClusterBoot(nodes: { sh(name: string, line: string): Promise<string> }, names: readonly string[]): Promise<void> {
+  const { path, content } = SLOW_CLUSTER_BOOT;
   for (const n of names) {
-    await nodes.sh(n, "mkdir -p /etc/systemd/system/corosync.service.d && printf '[Service]\\nExecStartPre=/bin/sleep 15\\n' > /etc/systemd/system/corosync.service.d/boot-delay.conf && systemctl daemon-reload");
+    await nodes.sh(n, `mkdir -p ${dirname(path)} && printf '%s' ${shQuote(content)} > ${path} && systemctl daemon-reload`);
   }
 }
 
