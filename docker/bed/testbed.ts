@@ -247,6 +247,17 @@ class SystemdNodeContainer extends GenericContainer {
     };
   }
 
+  /**
+   * sshd is published on 127.0.0.1 only (Docker's default is every address
+   * of the machine): the bed and the lab are reachable from this machine
+   * alone, whatever its firewall.
+   */
+  protected override async beforeContainerCreated(): Promise<void> {
+    for (const bindings of Object.values(this.hostConfig.PortBindings ?? {}) as { HostIp?: string }[][]) {
+      for (const b of bindings) b.HostIp = '127.0.0.1';
+    }
+  }
+
   /** Further networks (eth1, ...) are connected before the container starts. */
   protected override async containerCreated(containerId: string): Promise<void> {
     for (const { network, ip } of this.attach.slice(1)) {

@@ -70,6 +70,14 @@ describe('the test bed', () => {
     }
   });
 
+  it('publishes sshd on 127.0.0.1 only, never on the machine\'s other addresses', async () => {
+    const { execFileSync } = await import('node:child_process');
+    for (const n of bed.nodes) {
+      const out = execFileSync('docker', ['port', n.containerId, '22/tcp'], { encoding: 'utf8' }).trim().split('\n');
+      expect(out, n.name).toEqual([`127.0.0.1:${n.ssh.port}`]);
+    }
+  });
+
   it('gives each node keys for root and for a sudo user', async () => {
     const n = bed.node('bob');
     const ha = await openSession(
