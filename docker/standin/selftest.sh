@@ -100,9 +100,10 @@ gb=$(on "$BOB" "drbdadm get-gi r0 2>/dev/null"); ga=$(on "$ALICE" "drbdadm get-g
 say "  data areas equal ($size bytes, md5 ${sb%% *}), current UUID ${gb%%:*} on both"
 # an attached volume: drbdadm get-gi is answered by drbdsetup (the "kernel"), as drbdadm 9 asks it
 # first, and says what the meta data on disk says
-on "$BOB" "drbdadm -d get-gi r0 | grep -q '^drbdsetup get-gi r0 1 0\$'" || fail "drbdadm get-gi r0 does not ask drbdsetup first"
-gk=$(on "$BOB" "drbdsetup get-gi r0 1 0")   # bob is node-id 0 (first in the .res), alice 1
-gd=$(on "$BOB" "drbdmeta --force - v09 /dev/vdb1 internal --node-id=1 get-gi 2>/dev/null | tail -n 1")
+peer=$(on "$BOB" "drbdadm -d get-gi r0 | sed -n 's/^drbdsetup get-gi r0 \\([0-9]*\\) 0\$/\\1/p'")
+[ -n "$peer" ] || fail "drbdadm get-gi r0 does not ask drbdsetup first"
+gk=$(on "$BOB" "drbdsetup get-gi r0 $peer 0")
+gd=$(on "$BOB" "drbdmeta --force - v09 /dev/vdb1 internal --node-id=$peer get-gi 2>/dev/null | tail -n 1")
 [ -n "$gk" ] && [ "$gk" = "$gb" ] && [ "$gk" = "$gd" ] || fail "get-gi of the attached r0: drbdsetup '$gk', drbdadm '$gb', on disk '$gd'"
 
 say "mkfs.ext4 + mount on $BOB_HOST, write a file; replicated writes reach $ALICE_HOST"

@@ -1,10 +1,10 @@
 /**
  * `ha-provision status INVENTORY [--json] [--watch [--interval S]]`: one
  * view of the cluster, read-only (no lock, no journal, no run log, no
- * change; any number at once). Every node is asked in parallel, in ONE round
- * trip each: the status probes (src/status/probes.ts) and the probes of
- * every step of the inventory's playbook, from which the same plan code as
- * `plan` counts the drift. Imported by main() only for this command.
+ * change; any number at once). Every node is asked in parallel, over one
+ * connection each, at once on two channels: the status probes
+ * (src/status/probes.ts) and the probes of every step of the inventory's
+ * playbook, from which the same plan code as `plan` counts the drift. Imported by main() only for this command.
  */
 import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';
@@ -76,7 +76,7 @@ async function look(t: Target, links: NodeLink[], registry: StepKinds, now: () =
       const node = link.node;
       const sudo = node.endpoint.become !== undefined;
       const mine = statusProbes(sudo);
-      const all: Probe[] = [...mine];
+      const all: Probe[] = [];
       const spans: { id: string; probes: Probe[]; at: number }[] = [];
       const stepOut: Record<string, { facts: ReturnType<typeof toFacts> } | { error: string }> = {};
       for (const step of steps.filter((s) => s.targets.includes(node.name))) {
@@ -89,10 +89,11 @@ async function look(t: Target, links: NodeLink[], registry: StepKinds, now: () =
         }
       }
       try {
-        const results = await link.probe(all, 'probe', undefined, signal);
+        // the cluster's state and the steps' facts at once, on two channels of the one connection
+        const [own, results] = await Promise.all([link.probe(mine, 'probe', undefined, signal), link.probe(all, 'probe', undefined, signal)]);
         for (const sp of spans) stepOut[sp.id] = { facts: toFacts(sp.probes, results.slice(sp.at, sp.at + sp.probes.length)) };
         gathered[node.name] = { steps: stepOut };
-        return toAnswer(node.name, results.slice(0, mine.length));
+        return toAnswer(node.name, own);
       } catch (err) {
         const error = (err as Error).message.split('\n')[0]!.slice(0, 300);
         gathered[node.name] = { error };

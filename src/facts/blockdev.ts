@@ -147,7 +147,8 @@ const DISK_SCRIPT = [
   'set -- $mm',
   's=/sys/dev/block/$((0x$1)):$((0x$2))',
   'mounts=$(awk \'{print $3}\' /proc/self/mountinfo)',
-  'm() { for x in $mounts; do [ "$x" = "$(cat "$1/dev")" ] && { echo 1; return; }; done; echo 0; }',
+  // the device number read once per device, not once per mount (a fork each: 0.2 s on a container's 40 mounts)
+  'm() { dv=$(cat "$1/dev"); for x in $mounts; do [ "$x" = "$dv" ] && { echo 1; return; }; done; echo 0; }',
   'echo "disk $(ls "$s/holders" | wc -l) $(m "$s")"',
   'for p in "$s"/*/partition; do [ -e "$p" ] || continue; q=${p%/partition}; echo "part $(cat "$p") $(cat "$q/start") $(cat "$q/size") $(ls "$q/holders" | wc -l) $(m "$q")"; done',
 ].join('\n');

@@ -47,13 +47,22 @@ export interface DrbdResource {
   peerDevices: DrbdPeerDevice[];
 }
 
+/**
+ * `drbdsetup events2 --now`: every resource, also when the step reads one
+ * (`resource`), so that the steps of a node share one read per round trip
+ * (src/run/link.ts runs a command asked for twice once). What a saved plan
+ * depends on is the state of `resource` only (all when undefined): states,
+ * not a resync's progress.
+ */
 export function eventsProbe(id: string, resource: string | undefined, sudo: boolean): Probe {
   return {
     id,
-    argv: ['drbdsetup', 'events2', '--now', ...(resource !== undefined ? [resource] : [])],
+    argv: ['drbdsetup', 'events2', '--now'],
     ...sudoOf(sudo),
-    // states, not a resync's progress
-    digest: (r) => [...parseEvents(r, id).values()].map((x) => ({ ...x, peerDevices: x.peerDevices.map(({ done: _done, stats: _stats, ...pd }) => pd) })),
+    digest: (r) =>
+      [...parseEvents(r, id).values()]
+        .filter((x) => resource === undefined || x.name === resource)
+        .map((x) => ({ ...x, peerDevices: x.peerDevices.map(({ done: _done, stats: _stats, ...pd }) => pd) })),
   };
 }
 

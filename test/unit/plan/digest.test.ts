@@ -60,6 +60,24 @@ describe('facts digest', () => {
     expect(digestOf(probe, line('12.50', 'Connecting'))).not.toBe(digestOf(probe, line('12.50')));
   });
 
+  it('DRBD events2 reads every resource (one read per node for all steps); a step digests only its own resource', () => {
+    const r0 = eventsProbe('events', 'r0', false);
+    const r1 = eventsProbe('events', 'r1', false);
+    expect(r0.argv).toEqual(['drbdsetup', 'events2', '--now']);
+    expect(r1.argv).toEqual(r0.argv);
+    const both = (r1Conn: string) =>
+      [
+        'exists resource name:r0 role:Primary suspended:no',
+        'exists connection name:r0 peer-node-id:1 conn-name:alice connection:Connected role:Secondary',
+        'exists resource name:r1 role:Secondary suspended:no',
+        `exists connection name:r1 peer-node-id:1 conn-name:alice connection:${r1Conn} role:Secondary`,
+        'exists -',
+      ].join('\n');
+    // r1 lost its peer: a plan of r0's step is not stale because of it; one of r1's is
+    expect(digestOf(r0, both('Connecting'))).toBe(digestOf(r0, both('Connected')));
+    expect(digestOf(r1, both('Connecting'))).not.toBe(digestOf(r1, both('Connected')));
+  });
+
   it('masks secrets before hashing and keeps unreadable output distinct', () => {
     const probe = crmMonProbe('status');
     const a = factsDigest({ status: { exitCode: 1, stdout: '<oops', stderr: '' } }, [], [probe]);
