@@ -18,7 +18,8 @@
  *  - 11.6: the active node hard-stopped (SIGKILL to the whole container):
  *    the survivor fences it (fence_virsh through the bed's hypervisor,
  *    docker/hypervisor/) and starts everything, with the data written before;
- *  - the fenced node powered on again: it rejoins, DRBD resyncs;
+ *  - the fenced node powered on again: it rejoins, DRBD resyncs (status
+ *    during the resync: degraded, exit 8, its progress);
  *  - the active node's corosync stopped with SIGSTOP (its cluster stack
  *    hangs): its peer fences it and runs everything with the data; it comes
  *    back, status shows the devices and the last fencing;
@@ -73,7 +74,7 @@ interface StatusDoc {
   durationMs: number;
   quorum: { quorate: boolean; totalVotes: number; expectedVotes: number } | null;
   nodes: { name: string; reachable: boolean; pacemaker: string; member: boolean | null }[];
-  drbd: { name: string; nodes: { node: string; role: string | null; disk: string | null; peers: { peer: string; connection: string; replication: string; peerDisk: string }[] }[] }[];
+  drbd: { name: string; nodes: { node: string; role: string | null; disk: string | null; peers: { peer: string; connection: string; replication: string; peerDisk: string }[] }[]; sync?: { done: number; etaSeconds?: number } }[];
   resources: { id: string; kind: string; nodes: string[] }[];
   failedActions: unknown[];
   drift: { state: 'planned'; changes: number; pending: number; refused: number; errors: number; pairs: number } | { state: 'unknown'; reason: string };
@@ -445,13 +446,28 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(text.stdout).toMatch(new RegExp(`^${stopped}\\s+UNREACHABLE`, 'm'));
   }, 150_000);
 
-  it('the fenced node powered on again (as after a repair): it rejoins, DRBD resyncs both resources, the services stay where they run', async () => {
+  it('the fenced node powered on again (as after a repair): it rejoins, DRBD resyncs both resources (status: degraded, exit 8, with the progress), the services stay where they run', async () => {
     const back = active;
     const survivor = peerOf(back);
     expect(await containerRunning(back)).toBe(false);
+    // a resync slow enough to be seen (300 MB at 12 MB/s): set on the sync source, restored after
+    await nodes.sh(survivor, 'drbdadm disk-options --resync-rate=12M mysql');
     await bed.node(back).start();
     await nodes.connect(back);
     await followPorts(inventory, bed);
+    const during = await until('status during the resync of mysql', async () => {
+      const x = await cli(['status', inventory, '--json']);
+      const d = json<StatusDoc>(x);
+      return x.code === 8 && d.drbd.find((r) => r.name === 'mysql')?.sync ? { x, d } : undefined;
+    }, 120_000);
+    expect(during.d.verdict).toBe('degraded');
+    const sync = during.d.drbd.find((r) => r.name === 'mysql')!.sync!;
+    expect(sync.done).toBeGreaterThanOrEqual(0);
+    expect(sync.done).toBeLessThan(100);
+    expect(during.d.reasons.some((r) => new RegExp(`^drbd mysql on ${survivor}: SyncSource to ${back}( \\(\\d+\\.\\d% done\\))?$`).test(r)), during.d.reasons.join('; ')).toBe(true);
+    const text = await cli(['status', inventory]);
+    console.log(`status during the resync: ${sync.done.toFixed(1)}% done${sync.etaSeconds !== undefined ? `, eta ${sync.etaSeconds} s` : ''}\n${text.stdout}`);
+    await nodes.sh(survivor, 'drbdadm adjust mysql');
     await until(`${back} rejoined, DRBD UpToDate on both`, () => rejoined(survivor), 240_000);
     expect(activeNode(await status(survivor), GROUPED, PROMOTABLE, NODES)).toBe(survivor);
     active = survivor;
