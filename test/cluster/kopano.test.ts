@@ -451,7 +451,7 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     const survivor = peerOf(back);
     expect(await containerRunning(back)).toBe(false);
     // a resync slow enough to be seen (300 MB at 12 MB/s): set on the sync source, restored after
-    await nodes.sh(survivor, 'drbdadm disk-options --resync-rate=12M mysql');
+    await nodes.sh(survivor, 'drbdadm peer-device-options --resync-rate=12M mysql');
     await bed.node(back).start();
     await nodes.connect(back);
     await followPorts(inventory, bed);

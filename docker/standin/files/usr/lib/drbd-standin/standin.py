@@ -503,13 +503,21 @@ class Resource:
         self.paths = []
         self.net_opts = {}
 
+    @staticmethod
+    def set_options(current, opts):
+        """--set-defaults (what drbdadm adjust passes): every option not given goes back to its default."""
+        given = {k: v for k, v in opts.items() if k != "set-defaults"}
+        if opts.get("set-defaults"):
+            current.clear()
+        current.update(given)
+
     def c_peer_device_options(self, args, opts):
         vol = int(args[2]) if len(args) > 2 else 0
         if vol in self.volumes:
-            self.volumes[vol].peer_opts.update(opts)
+            self.set_options(self.volumes[vol].peer_opts, opts)
 
     def c_disk_options(self, args, opts):
-        self.vol_by_minor(int(args[0])).opts.update(opts)
+        self.set_options(self.vol_by_minor(int(args[0])).opts, opts)
 
     def c_attach(self, args, opts):
         v = self.vol_by_minor(int(args[0]))
@@ -860,7 +868,10 @@ class Resource:
         """Full resync (no bitmap): the whole data area, chunk by chunk, each
         chunk read and acked under the volume's I/O lock so that application
         writes and resync data cannot overtake each other."""
-        rate = parse_size(v.opts["resync-rate"]) if "resync-rate" in v.opts else DEFAULT_RATE
+        # DRBD 9 keeps the rate per peer device (peer-device-options, what `drbdadm
+        # peer-device-options --resync-rate=R` changes at run time); the disk's is the default
+        conf = v.peer_opts.get("resync-rate") or v.opts.get("resync-rate")
+        rate = parse_size(conf) if conf else DEFAULT_RATE
         total = v.rs_total
         try:
             c.send({"t": "rs_begin", "vol": v.vol, "total": total})
