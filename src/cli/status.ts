@@ -4,7 +4,8 @@
  * change; any number at once). Every node is asked in parallel, over one
  * connection each, at once on two channels: the status probes
  * (src/status/probes.ts) and the probes of every step of the inventory's
- * playbook, from which the same plan code as `plan` counts the drift. Imported by main() only for this command.
+ * playbook, from which the same plan code as `plan` counts the drift.
+ * Imported by main() only for this command.
  */
 import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';

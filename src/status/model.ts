@@ -177,6 +177,9 @@ interface Parsed {
   noStack: boolean;
 }
 
+/** No corosync, no Pacemaker (and no DRBD, when the node carries none) is what an arbitrator is, not a problem. */
+const arbitratorTrait = (problem: string, carriesDrbd: boolean) => /^(corosync|pacemaker): /.test(problem) || (!carriesDrbd && problem.startsWith('drbdsetup events2: '));
+
 const notInstalled = (r: ProbeResult | undefined) => r !== undefined && (r.exitCode === 127 || /command not found|: not found/.test(r.stderr));
 
 function parseAnswer(a: NodeAnswer): Parsed {
@@ -231,8 +234,7 @@ export function buildStatus(input: StatusInput): Status {
       pacemaker: pmState(mon?.nodes.find((n) => n.name === p.name)),
       member: q && !outside ? q.members.some((m) => m.name === p.name) : null,
       quorate: p.quorum?.state === 'up' ? p.quorum.quorate : null,
-      // no corosync, Pacemaker (or DRBD, when it carries none) is what an arbitrator is, not a problem
-      problems: outside ? p.problems.filter((x) => !/^(corosync|pacemaker): /.test(x) && !(x.startsWith('drbdsetup events2: ') && !input.drbd.some((r) => r.nodes.includes(p.name)))) : p.problems,
+      problems: outside ? p.problems.filter((x) => !arbitratorTrait(x, input.drbd.some((r) => r.nodes.includes(p.name)))) : p.problems,
       ...(outside ? { outside: true as const } : {}),
     };
   });
