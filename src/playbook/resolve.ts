@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { didYouMean } from '../inventory/errors.js';
 import { issueContext } from '../inventory/issues.js';
 import { dedupeErrors, loadInventory, readInput, type LoadedInventory } from '../inventory/load.js';
-import { durationMs } from '../inventory/normalize.js';
+import { durationMs } from '../inventory/model.js';
 import { errorAt } from '../inventory/source.js';
 import { parsePlaybook, type LoadedPlaybook } from './load.js';
 import { buildScope, readParamTree, resolveTree, type DocPath } from './refs.js';

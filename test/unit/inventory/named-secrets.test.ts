@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatInputError } from '../../../src/inventory/errors.js';
 import { loadInventory } from '../../../src/inventory/load.js';
-import { SKIPPED_NAMED_SECRET } from '../../../src/inventory/normalize.js';
+import { SKIPPED_NAMED_SECRET } from '../../../src/inventory/secrets.js';
 import { buildScope, resolveRef } from '../../../src/playbook/refs.js';
 
 const KEY = 'k'.repeat(200);
