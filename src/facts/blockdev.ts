@@ -4,7 +4,8 @@
  * util-linux 2.38.1 (Debian bookworm): `sfdisk --json`, `wipefs --json
  * --no-act`, `blkid -p -o export`, sysfs /sys/dev/block/MAJ:MIN.
  */
-import { sudoOf, type Probe, type ProbeResult } from '../steps/contract.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
+import { sudoOf } from '../steps/define.js';
 
 function fail(probe: string, r: ProbeResult): never {
   throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
@@ -25,8 +26,8 @@ export interface PartitionTable {
   partitions: TablePartition[];
 }
 
-export function sfdiskProbe(id: string, disk: string, sudo: boolean): Probe {
-  return { id, argv: ['sfdisk', '--json', disk], ...sudoOf(sudo) };
+export function sfdiskProbe(disk: string, sudo: boolean): FactProbe<PartitionTable | null> {
+  return { argv: ['sfdisk', '--json', disk], ...sudoOf(sudo), parse: parseSfdiskJson };
 }
 
 /** `null` when the disk holds no partition table sfdisk recognises. */
@@ -59,8 +60,8 @@ export interface Signature {
   type: string;
 }
 
-export function wipefsProbe(id: string, dev: string, sudo: boolean): Probe {
-  return { id, argv: ['wipefs', '--json', '--no-act', dev], ...sudoOf(sudo) };
+export function wipefsProbe(dev: string, sudo: boolean): FactProbe<Signature[]> {
+  return { argv: ['wipefs', '--json', '--no-act', dev], ...sudoOf(sudo), parse: parseWipefsJson };
 }
 
 export function parseWipefsJson(r: ProbeResult, probe = 'signatures'): Signature[] {
@@ -77,8 +78,8 @@ export type BlkidFact = { state: 'notblock' } | { state: 'block'; vars: Record<s
 
 const BLKID_SCRIPT = 'if [ ! -b "$1" ]; then echo notblock; exit 0; fi\nexec blkid -p -o export "$1"';
 
-export function blkidProbe(id: string, dev: string, sudo: boolean): Probe {
-  return { id, argv: ['sh', '-c', BLKID_SCRIPT, 'sh', dev], ...sudoOf(sudo) };
+export function blkidProbe(dev: string, sudo: boolean): FactProbe<BlkidFact> {
+  return { argv: ['sh', '-c', BLKID_SCRIPT, 'sh', dev], ...sudoOf(sudo), parse: parseBlkid };
 }
 
 /**
@@ -96,8 +97,8 @@ const BACKING_BLKID_SCRIPT = [
   'exec blkid -p -u filesystem -o export "$dev"',
 ].join('\n');
 
-export function drbdBackingBlkidProbe(id: string, minor: number, sudo: boolean): Probe {
-  return { id, argv: ['sh', '-c', BACKING_BLKID_SCRIPT, 'sh', String(minor)], ...sudoOf(sudo) };
+export function drbdBackingBlkidProbe(minor: number, sudo: boolean): FactProbe<BlkidFact> {
+  return { argv: ['sh', '-c', BACKING_BLKID_SCRIPT, 'sh', String(minor)], ...sudoOf(sudo), parse: parseBlkid };
 }
 
 /** blkid exits 2 when it finds nothing; a partition with no content still gives PART_ENTRY_* and exit 0. */
@@ -153,8 +154,8 @@ const DISK_SCRIPT = [
   'for p in "$s"/*/partition; do [ -e "$p" ] || continue; q=${p%/partition}; echo "part $(cat "$p") $(cat "$q/start") $(cat "$q/size") $(ls "$q/holders" | wc -l) $(m "$q")"; done',
 ].join('\n');
 
-export function diskProbe(id: string, disk: string, sudo: boolean): Probe {
-  return { id, argv: ['sh', '-c', DISK_SCRIPT, 'sh', disk], ...sudoOf(sudo) };
+export function diskProbe(disk: string, sudo: boolean): FactProbe<DiskFact> {
+  return { argv: ['sh', '-c', DISK_SCRIPT, 'sh', disk], ...sudoOf(sudo), parse: parseDisk };
 }
 
 export function parseDisk(r: ProbeResult, probe = 'disk'): DiskFact {
@@ -203,8 +204,8 @@ const NODES_SCRIPT = [
 ].join('\n');
 
 /** Probe: which of DISK's partition nodes (paths of partitions 1..n) are there and current. */
-export function nodesProbe(id: string, disk: string, paths: readonly string[]): Probe {
-  return { id, argv: ['sh', '-c', NODES_SCRIPT, 'sh', disk, ...paths] };
+export function nodesProbe(disk: string, paths: readonly string[]): FactProbe<Set<string>> {
+  return { argv: ['sh', '-c', NODES_SCRIPT, 'sh', disk, ...paths], parse: parseNodes };
 }
 
 export function parseNodes(r: ProbeResult, probe = 'nodes'): Set<string> {

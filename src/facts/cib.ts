@@ -4,7 +4,7 @@
  * ignored; roles and scores normalised), plus the CIB version that guards a
  * commit (see src/steps/kinds/crm-configure.ts).
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
 import { child, children, parseXml, type XmlElement } from './xml.js';
 
 export type NvMap = Record<string, string>;
@@ -52,13 +52,13 @@ export interface Cib {
  */
 const CIB_SCRIPT = 'x=$(cibadmin --query) || exit $?; printf "%s\\n" "$x" | sed "/<status>/,/<\\/status>/d"';
 
-export function cibProbe(id: string, sudo?: boolean): Probe {
+export function cibProbe(sudo?: boolean): FactProbe<ProbeResult> {
   return {
-    id,
     argv: ['sh', '-c', CIB_SCRIPT],
     ...(sudo ? { sudo } : {}),
+    parse: (r) => r,
     // the configuration and its epoch; num_updates (status writes) and cib-last-written move on their own
-    digest: (r) => {
+    digest: (r, id) => {
       const { version, ...rest } = parseCib(r, id);
       return { ...rest, version: { adminEpoch: version.adminEpoch, epoch: version.epoch } };
     },

@@ -4,7 +4,7 @@
  * its role. Also usable when pacemaker is down: the probe then fails and
  * `parseCrmMon` says so instead of throwing.
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
 import { normalizeRole } from './cib.js';
 import { child, children, parseXml, type XmlElement } from './xml.js';
 
@@ -41,13 +41,13 @@ export interface FailedOp {
   why: string;
 }
 
-export function crmMonProbe(id: string, sudo?: boolean): Probe {
+export function crmMonProbe(sudo?: boolean): FactProbe<CrmMon> {
   // only the sections read here (no node attributes, operation history)
   return {
-    id,
     argv: ['crm_mon', '-1', '--output-as=xml', '--include=none', '--include=summary,nodes,resources,failures'],
     ...(sudo ? { sudo } : {}),
     // the parsed status: without the summary's last_update/last_change times
+    parse: parseCrmMon,
     digest: (r) => parseCrmMon(r),
   };
 }
@@ -114,8 +114,8 @@ export function parseCrmMon(r: ProbeResult): CrmMon {
 }
 
 /** What the scheduler would still do now: `crm_simulate -LS` (live CIB, simulate). */
-export function transitionProbe(id: string, sudo?: boolean): Probe {
-  return { id, argv: ['crm_simulate', '-LS'], ...(sudo ? { sudo } : {}), digest: (r) => parseTransition(r, id) };
+export function transitionProbe(sudo?: boolean): FactProbe<Transition> {
+  return { argv: ['crm_simulate', '-LS'], ...(sudo ? { sudo } : {}), parse: parseTransition, digest: parseTransition };
 }
 
 export interface Transition {

@@ -10,8 +10,9 @@
  *   from drbd-utils 9.22 drbdmeta; the kernel path prints the same format via
  *   dt_print_v9_uuids). Exit 1 without output when there is no metadata.
  */
-import { sudoOf, type Probe, type ProbeResult } from '../steps/contract.js';
-import { fileHashProbe } from './file.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
+import { sudoOf } from '../steps/define.js';
+import { fileHashProbe, type FileFact } from './file.js';
 
 export interface DrbdDevice {
   volume: number;
@@ -54,12 +55,12 @@ export interface DrbdResource {
  * depends on is the state of `resource` only (all when undefined): states,
  * not a resync's progress.
  */
-export function eventsProbe(id: string, resource: string | undefined, sudo: boolean): Probe {
+export function eventsProbe(resource: string | undefined, sudo: boolean): FactProbe<Map<string, DrbdResource>> {
   return {
-    id,
     argv: ['drbdsetup', 'events2', '--now'],
     ...sudoOf(sudo),
-    digest: (r) =>
+    parse: parseEvents,
+    digest: (r, id) =>
       [...parseEvents(r, id).values()]
         .filter((x) => resource === undefined || x.name === resource)
         .map((x) => ({ ...x, peerDevices: x.peerDevices.map(({ done: _done, stats: _stats, ...pd }) => pd) })),
@@ -155,8 +156,14 @@ export interface GenerationIds {
 /** The UUID drbdmeta writes on create-md (UUID_JUST_CREATED). The lowest bit is the "primary" flag. */
 export const JUST_CREATED = '0000000000000004';
 
-export function getGiProbe(id: string, resource: string, sudo: boolean): Probe {
-  return { id, argv: ['drbdadm', 'get-gi', resource], ...sudoOf(sudo) };
+/** The generation identifiers (null: no metadata), and drbdadm's complaint when there are none. */
+export interface GiFact {
+  ids: GenerationIds | null;
+  stderr: string;
+}
+
+export function getGiProbe(resource: string, sudo: boolean): FactProbe<GiFact> {
+  return { argv: ['drbdadm', 'get-gi', resource], ...sudoOf(sudo), parse: (r) => ({ ids: parseGetGi(r), stderr: r.stderr }) };
 }
 
 /** `null` when there is no metadata (exit non-zero, no GI line). */
@@ -180,8 +187,8 @@ export function neverSynced(gi: GenerationIds): boolean {
 const MASK_SHARED_SECRET_SED = 's/(shared-secret[[:space:]]+)("[^"]*"|[^[:space:];]+)/\\1"********"/g';
 
 /** facts/file.ts's hash probe of the .res file (its output, parsed by parseFileHash), secrets masked on the node. */
-export function resFileProbe(id: string, path: string, wantedSha256: string, sudo: boolean): Probe {
-  return fileHashProbe(id, path, wantedSha256, 65536, sudo, MASK_SHARED_SECRET_SED);
+export function resFileProbe(path: string, wantedSha256: string, sudo: boolean): FactProbe<FileFact> {
+  return fileHashProbe(path, wantedSha256, 65536, sudo, MASK_SHARED_SECRET_SED);
 }
 
 /** Mask shared-secret values in a rendered file the way resFileProbe does on the node. */

@@ -3,7 +3,7 @@
  * Scripts run under `sh -c SCRIPT sh ARGS...`: values travel as positional
  * parameters, never spliced into the script text.
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
 
 /**
  * Prints `absent`, `notfile`, or `file MODE OWNER GROUP SIZE` then the sha256,
@@ -33,20 +33,19 @@ const STAT_CAT_SCRIPT = [
 ].join('\n');
 
 export function fileHashProbe(
-  id: string,
   path: string,
   wantedSha256: string,
   maxContentBytes: number,
   sudo?: boolean,
   /** A `sed -E` program the content goes through on the node before it is sent (masking). */
   contentFilter?: string,
-): Probe {
+): FactProbe<FileFact> {
   const args = [path, wantedSha256, String(maxContentBytes), ...(contentFilter ? [contentFilter] : [])];
-  return { id, argv: ['sh', '-c', STAT_SHA_SCRIPT, 'sh', ...args], ...(sudo ? { sudo } : {}) };
+  return { argv: ['sh', '-c', STAT_SHA_SCRIPT, 'sh', ...args], ...(sudo ? { sudo } : {}), parse: parseFileHash };
 }
 
-export function fileContentProbe(id: string, path: string, sudo?: boolean): Probe {
-  return { id, argv: ['sh', '-c', STAT_CAT_SCRIPT, 'sh', path], ...(sudo ? { sudo } : {}) };
+export function fileContentProbe(path: string, sudo?: boolean): FactProbe<FileFact> {
+  return { argv: ['sh', '-c', STAT_CAT_SCRIPT, 'sh', path], ...(sudo ? { sudo } : {}), parse: parseFileContent };
 }
 
 export interface FileStat {

@@ -10,7 +10,7 @@
  *  apt: `NAME<TAB>STATUS-ABBREV<TAB>VERSION` (installed when the status starts "ii")
  *  dnf/yum: `NAME<TAB>VERSION-RELEASE`, or `package NAME is not installed`
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
 
 const SCRIPT = [
   'if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then',
@@ -26,8 +26,8 @@ const SCRIPT = [
   'exit 0',
 ].join('\n');
 
-export function packagesProbe(id: string, names: readonly string[]): Probe {
-  return { id, argv: ['sh', '-c', SCRIPT, 'sh', ...names] };
+export function packagesProbe(names: readonly string[]): FactProbe<PackagesFact> {
+  return { argv: ['sh', '-c', SCRIPT, 'sh', ...names], parse: parsePackages };
 }
 
 export type PackageManager = 'apt' | 'dnf' | 'yum';

@@ -9,7 +9,7 @@
  *  chkconfig:   `installed yes|no`, the `chkconfig --list NAME` line, `status N` (`service NAME status` exit)
  *  update-rc.d: `installed yes|no`, `rc L S|K` per /etc/rcL.d link, `status N`
  */
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import type { FactProbe, ProbeResult } from '../steps/contract.js';
 
 const SCRIPT = [
   's=$1',
@@ -28,8 +28,8 @@ const SCRIPT = [
   'echo "status $?"',
 ].join('\n');
 
-export function serviceProbe(id: string, name: string, sudo: boolean): Probe {
-  return { id, argv: ['sh', '-c', SCRIPT, 'sh', name], ...(sudo ? { sudo: true } : {}) };
+export function serviceProbe(name: string, sudo: boolean): FactProbe<ServiceFact> {
+  return { argv: ['sh', '-c', SCRIPT, 'sh', name], ...(sudo ? { sudo: true } : {}), parse: parseService };
 }
 
 export type ServiceTool = 'systemd' | 'chkconfig' | 'update-rc.d';

@@ -1,5 +1,7 @@
 /**
- * The step contract (pyinfra/Terraform style).
+ * The step contract (pyinfra/Terraform style): what the engine sees of a
+ * step kind. Kinds are written with define.ts, which turns typed probes and
+ * parsed facts into this form.
  *
  * A step kind declares its parameters (zod), the read-only probes whose
  * results are its facts, and a PURE `diff` from (params, facts, node) to the
@@ -42,6 +44,19 @@ export interface ProbeResult {
 
 /** Probe results by probe id. */
 export type Facts = Readonly<Record<string, ProbeResult>>;
+
+/**
+ * A probe as a kind declares it (define.ts): the read-only command and the
+ * parser of its result; its id is the key it is declared under. `parse` and
+ * `digest` get the id for their error messages.
+ */
+export interface FactProbe<T> {
+  argv: readonly string[];
+  sudo?: boolean;
+  parse(r: ProbeResult, id: string): T;
+  /** See Probe.digest. */
+  digest?: (r: ProbeResult, id: string) => unknown;
+}
 
 export type Change = ExecChange | UploadChange | RefuseChange | WaitChange;
 
@@ -106,23 +121,6 @@ export interface StepKind<P = unknown> {
    * whatever the facts are. Absent (or undefined): anything, on any node.
    */
   writes?(params: P, node: StepNode): readonly string[] | undefined;
-}
-
-/** `sudo: true` spread for a probe or change, or nothing (keeps expected changes in fixtures short). */
-export function sudoOf(sudo: boolean): { sudo?: true } {
-  return sudo ? { sudo: true } : {};
-}
-
-/** Erase the params type for storage in a registry. */
-export function defineStep<P>(kind: StepKind<P>): StepKind<unknown> {
-  return kind as unknown as StepKind<unknown>;
-}
-
-/** Read one fact, failing loudly when the kind asks for a probe it did not declare. */
-export function fact(facts: Facts, id: string): ProbeResult {
-  const r = facts[id];
-  if (!r) throw new Error(`missing fact "${id}"`);
-  return r;
 }
 
 /** Whether two absolute paths may touch the same thing (equal, or one inside the other). */

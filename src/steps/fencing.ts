@@ -14,7 +14,7 @@
  *   and crm-unfence-peer.9.sh handlers).
  */
 import { z } from 'zod';
-import { Id, LocationSchema, PrimitiveSchema } from './kinds/crm-objects.js';
+import { Id, LocationSchema, PrimitiveSchema } from './crm/objects.js';
 
 const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name');
 

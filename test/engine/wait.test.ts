@@ -13,16 +13,16 @@ import { loadProject } from '../../src/playbook/resolve.js';
 import { runApply } from '../../src/run/apply.js';
 import type { RunEvent } from '../../src/run/events.js';
 import { openSession } from '../../src/ssh/index.js';
-import { defineStep } from '../../src/steps/contract.js';
+import { commandProbe, defineStep, wait } from '../../src/steps/define.js';
 import { commandStep } from '../../src/steps/kinds/command.js';
 import { createRegistry } from '../../src/steps/registry.js';
 import { startBed, type Bed } from './fixture.js';
 
-const appearsStep = defineStep<{ path: string }>({
+const appearsStep = defineStep({
   kind: 'appears',
   params: z.object({ path: z.string() }).strict(),
-  probes: (p) => [{ id: 'exists', argv: ['test', '-e', p.path] }],
-  diff: (p, facts) => (facts.exists!.exitCode === 0 ? [] : [{ kind: 'wait', description: `waiting for ${p.path}` }]),
+  probes: (p: { path: string }) => ({ exists: commandProbe(['test', '-e', p.path]) }),
+  diff: (p, { exists }) => (exists.exitCode === 0 ? [] : [wait(`waiting for ${p.path}`)]),
 });
 const registry = createRegistry([appearsStep, commandStep]);
 

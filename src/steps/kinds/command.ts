@@ -12,10 +12,10 @@
  * device first. A guard (`unless`) that destroys data is always refused.
  */
 import { z } from 'zod';
-import { defineStep, fact, type Probe } from '../contract.js';
+import { commandProbe, defineStep, exec } from '../define.js';
 import { destructiveProblems } from '../destructive.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
-import { absolutePath } from './common.js';
+import { absolutePath } from '../params.js';
 
 const argv = z.array(z.string()).min(1, 'a non-empty argv array');
 
@@ -61,31 +61,21 @@ export function secretOnCommandLine(p: CommandParams, node: { name: string; secr
   );
 }
 
-export const commandStep = defineStep<CommandParams>({
+export const commandStep = defineStep({
   kind: 'command',
   params: commandParams,
   // with only `creates`, the facts are that one path; `unless` may read anything. Writes: anything.
   reads: (p) => (p.unless === undefined && p.creates !== undefined ? [p.creates] : undefined),
-  probes(p) {
-    const probes: Probe[] = [];
-    if (p.creates !== undefined) probes.push({ id: 'creates', argv: ['test', '-e', p.creates], ...(p.sudo ? { sudo: true } : {}) });
-    if (p.unless !== undefined) probes.push({ id: 'unless', argv: p.unless, ...(p.sudo ? { sudo: true } : {}) });
-    return probes;
-  },
-  diff(p, facts, node) {
-    const done = (p.creates === undefined || fact(facts, 'creates').exitCode === 0) && (p.unless === undefined || fact(facts, 'unless').exitCode === 0);
+  probes: (p: CommandParams) => ({
+    creates: p.creates !== undefined ? commandProbe(['test', '-e', p.creates], p.sudo) : undefined,
+    unless: p.unless !== undefined ? commandProbe(p.unless, p.sudo) : undefined,
+  }),
+  diff(p, { creates, unless }, node) {
+    const done = (creates === undefined || creates.exitCode === 0) && (unless === undefined || unless.exitCode === 0);
     if (done) return [];
     const cmd = p.argv ?? ['sh', '-c', p.shell as string];
     const secret = cmd.some((a) => containsSecret(a, node.secrets)) || (p.stdin !== undefined && containsSecret(p.stdin, node.secrets));
-    return [
-      {
-        kind: 'exec',
-        argv: cmd,
-        ...(p.sudo ? { sudo: true } : {}),
-        ...(p.stdin !== undefined ? { stdin: p.stdin } : {}),
-        description: maskSecrets(p.description ?? (p.shell !== undefined ? `run: ${p.shell}` : `run ${cmd.join(' ')}`), node.secrets) + secretOnCommandLine(p, node),
-        ...(secret ? { secret: true } : {}),
-      },
-    ];
+    const description = maskSecrets(p.description ?? (p.shell !== undefined ? `run: ${p.shell}` : `run ${cmd.join(' ')}`), node.secrets) + secretOnCommandLine(p, node);
+    return [exec(cmd, description, { sudo: p.sudo, ...(p.stdin !== undefined ? { stdin: p.stdin } : {}), secret })];
   },
 });

@@ -24,15 +24,15 @@
  * Refused: a unit that is not installed (install the packages first).
  */
 import { z } from 'zod';
-import { fact, OWNER_NAMES, UNIT_FILES } from '../contract.js';
-import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
+import { OWNER_NAMES, UNIT_FILES, type Change } from '../contract.js';
+import { commandProbe, defineStep, exec, refuse, sudoOf, upload, wait } from '../define.js';
+import { fileHashProbe, formatMode } from '../../facts/file.js';
 import { renderCorosyncConf, type CorosyncConfig } from '../../facts/corosync.js';
-import { crmMonProbe, parseCrmMon } from '../../facts/crm-mon.js';
-import { parseService, serviceProbe } from '../../facts/service.js';
+import { crmMonProbe } from '../../facts/crm-mon.js';
+import { serviceProbe, type ServiceFact } from '../../facts/service.js';
 import { inCorosync } from '../config-values.js';
 import { maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
-import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
 import { sha256 } from '../../hash.js';
 
 export const COROSYNC_CONF = '/etc/corosync/corosync.conf';
@@ -185,45 +185,52 @@ function units(p: CorosyncParams): string[] {
   return p.qdevice ? ['corosync', 'corosync-qdevice', 'pacemaker'] : ['corosync', 'pacemaker'];
 }
 
-export const corosyncStep = defineStorageStep<CorosyncParams>({
+export const corosyncStep = defineStep({
   kind: 'corosync',
   params: corosyncParams,
   // its files, its units, and crm_mon's view of the cluster (every node's membership)
   reads: (p) => [COROSYNC_CONF, AUTHKEY, ...OWNER_NAMES, ...units(p).map((u) => `unit:${u}`), ...UNIT_FILES, 'pkgdb:', 'cluster:'],
   // starting or restarting the stack: units that depend on corosync, and the cluster acts on its CIB
   writes: () => [COROSYNC_CONF, AUTHKEY, 'unit:', 'cluster:'],
-  probes(p) {
+  probes(p: CorosyncParams) {
     const conf = renderCorosyncConf(corosyncConfig(p));
-    return [
+    return {
       // -1: the key's content is never sent back, only its sha256
-      fileHashProbe('authkey', AUTHKEY, sha256(p.authkey), -1, p.sudo),
-      fileHashProbe('conf', COROSYNC_CONF, sha256(conf), MAX_DIFF_BYTES, p.sudo),
-      ...units(p).map((u) => serviceProbe(`unit-${u}`, u, p.sudo)),
-      crmMonProbe('status', p.sudo),
+      authkey: fileHashProbe(AUTHKEY, sha256(p.authkey), -1, p.sudo),
+      conf: fileHashProbe(COROSYNC_CONF, sha256(conf), MAX_DIFF_BYTES, p.sudo),
+      'unit-corosync': serviceProbe('corosync', p.sudo),
+      'unit-corosync-qdevice': p.qdevice ? serviceProbe('corosync-qdevice', p.sudo) : undefined,
+      'unit-pacemaker': serviceProbe('pacemaker', p.sudo),
+      status: crmMonProbe(p.sudo),
       // what the running corosync loaded (empty when it does not run)
-      { id: 'running', argv: ['sh', '-c', RUNNING_SCRIPT], ...sudoOf(p.sudo) },
-    ];
+      running: commandProbe(['sh', '-c', RUNNING_SCRIPT], p.sudo),
+    };
   },
-  diff(p, facts, node): StorageChange[] {
+  diff(p, facts, node): Change[] {
     const sudo = sudoOf(p.sudo);
     const conf = renderCorosyncConf(corosyncConfig(p));
     const secrets = [...node.secrets, p.authkey];
+    const unitFacts: Record<string, ServiceFact | undefined> = {
+      corosync: facts['unit-corosync'],
+      'corosync-qdevice': facts['unit-corosync-qdevice'],
+      pacemaker: facts['unit-pacemaker'],
+    };
     const svc = new Map<string, { enabled: boolean | null; running: boolean | null }>();
     for (const u of units(p)) {
-      const s = parseService(fact(facts, `unit-${u}`), `unit-${u}`);
+      const s = unitFacts[u]!;
       if (s.init === 'none' || !s.installed) return [refuse(`${u} is not installed on this node: install its package first`)];
       if (s.init !== 'systemd') return [refuse(`${u}: only systemd nodes are supported (found ${s.init})`)];
       svc.set(u, s);
     }
-    const changes: StorageChange[] = [];
+    const changes: Change[] = [];
     let fileChanged = false;
 
-    const key = parseFileHash(fact(facts, 'authkey'), 'authkey');
+    const key = facts.authkey;
     if (key.state === 'notfile') return [refuse(`${AUTHKEY} exists and is not a regular file`)];
     if (key.state === 'absent' || key.sha256 !== sha256(p.authkey)) {
       fileChanged = true;
-      changes.push({
-        kind: 'upload',
+      changes.push(
+        upload({
         path: AUTHKEY,
         content: p.authkey,
         mode: '0400',
@@ -233,19 +240,20 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
         description: `write ${AUTHKEY} (the cluster's shared key, 0400 root:root)`,
         diff: key.state === 'absent' ? `(new secret file ${AUTHKEY}, content hidden)\n` : `(secret content of ${AUTHKEY} changes, diff hidden)\n`,
         secret: true,
-      });
+      }),
+      );
     } else if (key.stat.mode !== 0o400 || key.stat.owner !== 'root' || key.stat.group !== 'root') {
-      changes.push({ kind: 'exec', argv: ['chmod', '0400', '--', AUTHKEY], ...sudo, description: `chmod ${AUTHKEY} ${formatMode(key.stat.mode)} -> 0400` });
-      changes.push({ kind: 'exec', argv: ['chown', 'root:root', '--', AUTHKEY], ...sudo, description: `chown ${AUTHKEY} root:root` });
+      changes.push(exec(['chmod', '0400', '--', AUTHKEY], `chmod ${AUTHKEY} ${formatMode(key.stat.mode)} -> 0400`, { sudo: p.sudo }));
+      changes.push(exec(['chown', 'root:root', '--', AUTHKEY], `chown ${AUTHKEY} root:root`, { sudo: p.sudo }));
     }
 
-    const cf = parseFileHash(fact(facts, 'conf'), 'conf');
+    const cf = facts.conf;
     if (cf.state === 'notfile') return [refuse(`${COROSYNC_CONF} exists and is not a regular file`)];
     if (cf.state === 'absent' || cf.sha256 !== sha256(conf)) {
       fileChanged = true;
       const before = cf.state === 'file' ? cf.content : '';
-      changes.push({
-        kind: 'upload',
+      changes.push(
+        upload({
         path: COROSYNC_CONF,
         content: conf,
         mode: '0644',
@@ -257,29 +265,31 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
           before === undefined
             ? `(content of ${COROSYNC_CONF} changes; old file not shown)\n`
             : unifiedDiff(maskSecrets(before, secrets), conf, cf.state === 'absent' ? '/dev/null' : COROSYNC_CONF, COROSYNC_CONF),
-      });
+      }),
+      );
     }
 
     for (const [u, s] of svc) {
-      if (s.enabled === false) changes.push({ kind: 'exec', argv: ['systemctl', 'enable', u], ...sudo, description: `enable ${u} at boot` });
+      if (s.enabled === false) changes.push(exec(['systemctl', 'enable', u], `enable ${u} at boot`, { sudo: p.sudo }));
     }
     const running = (u: string) => svc.get(u)?.running === true;
-    const loaded = facts['running'] ? parseRunningConfig(facts['running'].stdout) : undefined;
+    const loaded = parseRunningConfig(facts.running.stdout);
     const wanted = nodeKeys(corosyncConfig(p).nodes);
     const outdated = loaded !== undefined && (loaded.cluster !== p.cluster_name || loaded.nodes.join(' ') !== wanted.join(' '));
     if (fileChanged && running('corosync')) {
-      changes.push({ kind: 'exec', argv: ['systemctl', 'restart', 'corosync'], ...sudo, description: 'restart corosync to load the new key/configuration (this node leaves and rejoins the cluster; pacemaker restarts with it)' });
-      for (const u of units(p).filter((x) => x !== 'corosync')) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u} (again)` });
+      changes.push(exec(['systemctl', 'restart', 'corosync'], 'restart corosync to load the new key/configuration (this node leaves and rejoins the cluster; pacemaker restarts with it)', { sudo: p.sudo }));
+      for (const u of units(p).filter((x) => x !== 'corosync')) changes.push(exec(['systemctl', 'start', u], `start ${u} (again)`, { sudo: p.sudo }));
     } else if (outdated && running('corosync')) {
-      changes.push({
-        kind: 'exec',
-        argv: ['systemctl', 'restart', 'corosync'],
-        ...sudo,
-        description: `restart corosync: it runs an older configuration (cluster ${loaded.cluster}, nodes ${loaded.nodes.join(' ') || 'none'}) than ${COROSYNC_CONF} (cluster ${p.cluster_name}, nodes ${wanted.join(' ')})`,
-      });
-      for (const u of units(p).filter((x) => x !== 'corosync')) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u} (again)` });
+      changes.push(
+        exec(
+          ['systemctl', 'restart', 'corosync'],
+          `restart corosync: it runs an older configuration (cluster ${loaded.cluster}, nodes ${loaded.nodes.join(' ') || 'none'}) than ${COROSYNC_CONF} (cluster ${p.cluster_name}, nodes ${wanted.join(' ')})`,
+          { sudo: p.sudo },
+        ),
+      );
+      for (const u of units(p).filter((x) => x !== 'corosync')) changes.push(exec(['systemctl', 'start', u], `start ${u} (again)`, { sudo: p.sudo }));
     } else {
-      for (const u of units(p)) if (!running(u)) changes.push({ kind: 'exec', argv: ['systemctl', 'start', u], ...sudo, description: `start ${u}` });
+      for (const u of units(p)) if (!running(u)) changes.push(exec(['systemctl', 'start', u], `start ${u}`, { sudo: p.sudo }));
     }
 
     const names = corosyncNodes(p).map((n) => n.name);
@@ -288,7 +298,7 @@ export const corosyncStep = defineStorageStep<CorosyncParams>({
       return changes;
     }
     if (!p.wait) return [];
-    const mon = parseCrmMon(fact(facts, 'status'));
+    const mon = facts.status;
     if (mon.state === 'down') return [wait(`pacemaker status unavailable: ${mon.message}`)];
     const online = new Set(mon.nodes.filter((n) => n.online && !n.unclean && !n.pending).map((n) => n.name));
     const missing = names.filter((n) => !online.has(n));

@@ -26,28 +26,15 @@
  * every declared primitive in its target role on the cluster.
  */
 import { z } from 'zod';
-import { fact, type Facts } from '../contract.js';
-import { cibProbe, parseCib, type Cib, type NvMap } from '../../facts/cib.js';
-import { crmMonProbe, parseCrmMon, parseTransition, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
+import type { Change } from '../contract.js';
+import { commandProbe, defineStep, exec, refuse, sudoOf, upload, wait } from '../define.js';
+import { cibProbe, parseCib } from '../../facts/cib.js';
+import { crmMonProbe, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
-import {
-  CloneSchema,
-  ColocationSchema,
-  crmValue,
-  GroupSchema,
-  LocationSchema,
-  mergeLive,
-  NvParams,
-  OrderSchema,
-  PrimitiveSchema,
-  renderLive,
-  renderObject,
-  sameObject,
-  wantedObjects,
-  type Wanted,
-} from './crm-objects.js';
-import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+import { CloneSchema, ColocationSchema, GroupSchema, LocationSchema, NvParams, OrderSchema, PrimitiveSchema } from '../crm/objects.js';
+import { APPLY_SCRIPT, configDiff, declaredUnsafe } from '../crm/difference.js';
+import { notReady } from '../crm/settle.js';
 import { fencingObjects, FencingParam } from '../fencing.js';
 
 /**
@@ -111,135 +98,6 @@ export const crmConfigureParams = z
   });
 export type CrmConfigureParams = z.infer<typeof crmConfigureParams>;
 
-/** Unsafe settings the chapter uses for its two-node lab; the plan warns. */
-const UNSAFE: Record<string, { value: string; why: string }> = {
-  'stonith-enabled': { value: 'false', why: 'without fencing, a node that only looks dead can still write to shared data (split brain)' },
-  'no-quorum-policy': { value: 'ignore', why: 'a partition without quorum keeps running resources (split brain in a 2-node cluster without fencing)' },
-};
-
-/** The UNSAFE values the params declare (shown even before pacemaker can be asked). */
-function declaredUnsafe(p: CrmConfigureParams): string {
-  const w = Object.entries(UNSAFE)
-    .filter(([k, u]) => p.properties[k] === u.value)
-    .map(([k, u]) => `${k}=${u.value} is UNSAFE outside a lab: ${u.why}`);
-  return w.length ? ` -- WARNING: ${w.join('; ')}` : '';
-}
-
-/**
- * Read by `sh -s` from stdin, with $1 = planned admin_epoch, $2 = planned epoch,
- * $3 = the crm file. Exit 75: the CIB changed before the commit started;
- * exit 103 (from cibadmin): it changed while committing. Both: nothing committed.
- */
-export const APPLY_SCRIPT = [
-  'set -eu',
-  'want="$1:$2"; f=$3',
-  't=$(mktemp -d); trap \'rm -rf "$t"\' EXIT',
-  'cibadmin --query > "$t/orig.xml"',
-  'head=$(grep -m1 -o "<cib [^>]*>" "$t/orig.xml")',
-  'a=$(printf "%s" "$head" | sed -n "s/.* admin_epoch=\\"\\([0-9]*\\)\\".*/\\1/p")',
-  'e=$(printf "%s" "$head" | sed -n "s/.* epoch=\\"\\([0-9]*\\)\\".*/\\1/p")',
-  'if [ "${a:-0}:$e" != "$want" ]; then echo "the CIB changed since the difference was computed (epoch $want, now ${a:-0}:$e): nothing committed; run again to recompute the difference" >&2; exit 75; fi',
-  'cp "$t/orig.xml" "$t/new.xml"',
-  // comment lines would become XML comments inside the next object: drop them
-  'grep -v "^#" "$f" > "$t/want.crm" || true',
-  'CIB_file="$t/new.xml" crm configure load update "$t/want.crm" >&2',
-  'rc=0; crm_diff --original "$t/orig.xml" --new "$t/new.xml" > "$t/patch.xml" || rc=$?',
-  'if [ "$rc" -eq 0 ]; then echo "loading the crm text changed nothing: nothing to commit" >&2; exit 0; fi',
-  'if [ "$rc" -ne 1 ]; then echo "crm_diff failed (exit $rc)" >&2; exit "$rc"; fi',
-  // guard on admin_epoch:epoch only: status updates (num_updates) must not refuse the commit
-  'sed -i -E "/<source /{s/ num_updates=\\"[0-9]+\\"//; s/ admin_epoch=\\"[0-9]+\\"/ admin_epoch=\\"$1\\"/; s/ epoch=\\"[0-9]+\\"/ epoch=\\"$2\\"/}" "$t/patch.xml"',
-  'rc=0; cibadmin --patch --xml-file "$t/patch.xml" || rc=$?',
-  'if [ "$rc" -eq 103 ]; then echo "the CIB changed while committing (epoch $want is gone): nothing committed; run again to recompute the difference" >&2; fi',
-  'exit "$rc"',
-].join('\n');
-
-function propertyLines(set: string, want: NvMap, live: NvMap, prefix: string): { text: string; old: string; keys: string[] } {
-  const keys = Object.keys(want).filter((k) => live[k] !== want[k]);
-  if (keys.length === 0) return { text: '', old: '', keys };
-  const text = `${prefix} ${set}: ${keys.map((k) => `${k}=${crmValue(want[k]!)}`).join(' ')}\n`;
-  const oldKeys = keys.filter((k) => live[k] !== undefined);
-  const old = oldKeys.length ? `${prefix} ${set}: ${oldKeys.map((k) => `${k}=${crmValue(live[k]!)}`).join(' ')}\n` : '';
-  return { text, old, keys };
-}
-
-interface ConfigDiff {
-  /** crm text to load (only what differs). */
-  text: string;
-  /** Same objects as they are now, for the "before" side. */
-  before: string;
-  summary: string[];
-  warnings: string[];
-  refusals: string[];
-}
-
-function configDiff(p: CrmConfigureParams, cib: Cib): ConfigDiff {
-  const out: ConfigDiff = { text: '', before: '', summary: [], warnings: [], refusals: [] };
-  for (const w of wantedObjects(p)) {
-    const live = cib.objects.get(w.id);
-    if (live && live.type !== w.type) {
-      out.refusals.push(`${w.id} exists in the CIB as ${live.type === 'other' ? live.element : live.type}, the playbook declares a ${w.type}: remove or rename one of them first`);
-      continue;
-    }
-    if (live && sameObject(w, live)) continue;
-    const merged: Wanted = mergeLive(w, live);
-    out.text += renderObject(merged);
-    if (live) out.before += renderLive(live);
-    out.summary.push(`${live ? '~' : '+'} ${w.type} ${w.id}`);
-  }
-  const props = propertyLines('cib-bootstrap-options', p.properties, cib.properties, 'property');
-  const defs = propertyLines(cib.rscDefaultsSet ?? 'rsc-options', p.rsc_defaults, cib.rscDefaults, 'rsc_defaults');
-  for (const [k, u] of Object.entries(UNSAFE)) {
-    if (props.keys.includes(k) && p.properties[k] === u.value) out.warnings.push(`${k}=${u.value} is UNSAFE outside a lab: ${u.why}`);
-  }
-  out.text += props.text + defs.text;
-  out.before += props.old + defs.old;
-  if (props.keys.length) out.summary.push(`property ${props.keys.join(', ')}`);
-  if (defs.keys.length) out.summary.push(`rsc_defaults ${defs.keys.join(', ')}`);
-  return out;
-}
-
-/** Effective target-role of a primitive: its own meta, else its parents'. */
-function targetRole(id: string, cib: Cib): string | undefined {
-  let cur: string | undefined = id;
-  for (let depth = 0; cur !== undefined && depth < 4; depth++) {
-    const o = cib.objects.get(cur);
-    const meta = o && 'meta' in o ? (o.meta as NvMap) : undefined;
-    if (meta?.['target-role'] !== undefined) return meta['target-role'];
-    const parentId: string | undefined = [...cib.objects.values()].find(
-      (x) => (x.type === 'group' && x.members.includes(cur!)) || (x.type === 'clone' && x.child === cur),
-    )?.id;
-    cur = parentId;
-  }
-  return undefined;
-}
-
-function promotable(id: string, cib: Cib): boolean {
-  for (const o of cib.objects.values()) {
-    if (o.type !== 'clone' || o.meta['promotable'] !== 'true') continue;
-    if (o.child === id) return true;
-    const g = cib.objects.get(o.child);
-    if (g?.type === 'group' && g.members.includes(id)) return true;
-  }
-  return false;
-}
-
-interface NotReady {
-  id: string;
-  failed: boolean;
-  /** An action on it is running now (Starting, Promoting...). */
-  acting?: boolean;
-  /** Why, for messages. */
-  text: string;
-}
-
-/**
- * Roles crm_mon shows while an action runs (record-pending): the cluster is
- * still acting even when crm_simulate's transition summary, which counts
- * only actions not yet started, is empty.
- */
-const IN_FLIGHT = new Set(['Starting', 'Stopping', 'Promoting', 'Demoting', 'Migrating']);
-
-/** Declared primitives not yet in their target role, with why. */
 /** The params with the inventory's fencing added (devices, locations, properties), or why not. */
 export function withFencing(p: CrmConfigureParams): { params: CrmConfigureParams; refusals: string[] } {
   if (!p.fencing) return { params: p, refusals: [] };
@@ -252,44 +110,14 @@ export function withFencing(p: CrmConfigureParams): { params: CrmConfigureParams
 }
 
 /** Pacemaker's nodes that no declared fence device fences (none when fencing is off or the status is unknown). */
-function unfencedNodes(p: CrmConfigureParams, facts: Facts): string[] {
+function unfencedNodes(p: CrmConfigureParams, mon: CrmMon): string[] {
   if (!p.fencing?.enabled) return [];
-  const mon = parseCrmMon(fact(facts, 'status'));
   if (mon.state !== 'up') return [];
   const fenced = new Set(p.fencing.devices.flatMap((d) => d.fences));
   return mon.nodes.map((n) => n.name).filter((n) => !fenced.has(n));
 }
 
-function notReady(p: CrmConfigureParams, cib: Cib, mon: Extract<CrmMon, { state: 'up' }>): NotReady[] {
-  const out: NotReady[] = [];
-  for (const prim of p.primitives) {
-    const role = targetRole(prim.id, cib)?.toLowerCase();
-    if (role === 'stopped') continue;
-    // a group starts its members in order: a stopped member holds back the ones after it
-    const group = [...cib.objects.values()].find((o) => o.type === 'group' && o.members.includes(prim.id));
-    if (group?.type === 'group' && group.members.slice(0, group.members.indexOf(prim.id)).some((m) => targetRole(m, cib)?.toLowerCase() === 'stopped')) continue;
-    const inst = mon.instances.filter((i) => i.id === prim.id);
-    if (inst.some((i) => !i.managed)) continue;
-    const failed = inst.filter((i) => i.failed);
-    if (failed.length) {
-      out.push({ id: prim.id, failed: true, text: `${prim.id} failed on ${failed.flatMap((i) => i.nodes).join(', ') || '?'}` });
-      continue;
-    }
-    const wantPromoted = promotable(prim.id, cib) && role !== 'unpromoted' && role !== 'slave';
-    const ok = wantPromoted ? inst.some((i) => i.role === 'Promoted') : inst.some((i) => i.active && (i.role === 'Started' || i.role === 'Promoted' || i.role === 'Unpromoted'));
-    const acting = inst.some((i) => IN_FLIGHT.has(i.role));
-    // stopped after a failed start (start-failure-is-fatal): crm_mon marks no instance failed
-    const fails = mon.failed.filter((f) => f.resource === prim.id);
-    if (!ok && !acting && fails.length) {
-      out.push({ id: prim.id, failed: true, text: `${prim.id} failed: ${fails.map((f) => `${f.task} on ${f.node}${f.why ? ` (${f.why})` : ''}`).join(', ')}` });
-      continue;
-    }
-    if (!ok) out.push({ id: prim.id, failed: false, acting, text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})` });
-  }
-  return out;
-}
-
-export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
+export const crmConfigureStep = defineStep({
   kind: 'crm-configure',
   params: crmConfigureParams,
   // the CIB, but also the cluster's status and its next transition (crm_mon,
@@ -298,33 +126,32 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
   reads: () => undefined,
   // the CIB; then the cluster acts (starts, stops, moves resources on every node)
   writes: (p) => ['cib:', 'cluster:', p.record],
-  probes(p) {
+  probes(p: CrmConfigureParams) {
     // The probes run one after another. The next transition is read BEFORE
     // the status: "nothing left to do" at t0 and a resource still stopped at
     // t1 > t0 means the cluster cannot run it. In the other order a status
     // read between two actions of a transition (a group's member started, the
     // next not yet) followed by an empty transition once it had finished read
     // as "settled, not started" and failed the step (seen in CI).
-    return [
-      cibProbe('cib', p.sudo),
-      transitionProbe('transition', p.sudo),
-      crmMonProbe('status', p.sudo),
-      { id: 'verify', argv: ['crm_verify', '-L'], ...sudoOf(p.sudo) },
-    ];
+    return {
+      cib: cibProbe(p.sudo),
+      transition: transitionProbe(p.sudo),
+      status: crmMonProbe(p.sudo),
+      verify: commandProbe(['crm_verify', '-L'], p.sudo),
+    };
   },
-  diff(declared, facts, node): StorageChange[] {
+  diff(declared, facts, node): Change[] {
     const fenced = withFencing(declared);
     if (fenced.refusals.length) return fenced.refusals.map(refuse);
     const p = fenced.params;
-    const cibFact = fact(facts, 'cib');
+    const cibFact = facts.cib;
     if (cibFact.exitCode === 127) return [refuse(`cibadmin is not installed on this node: install pacemaker first${declaredUnsafe(p)}`)];
     if (cibFact.exitCode !== 0) return [wait(`pacemaker does not answer on this node yet (cibadmin: ${cibFact.stderr.trim().split('\n')[0] ?? ''})${declaredUnsafe(p)}`)];
     const cib = parseCib(cibFact);
     const d = configDiff(p, cib);
     if (d.refusals.length) return d.refusals.map(refuse);
-    const unfenced = unfencedNodes(p, facts);
+    const unfenced = p.fencing?.enabled ? unfencedNodes(p, facts.status) : [];
     if (unfenced.length) return [refuse(`no fence device fences ${unfenced.join(', ')}, which Pacemaker runs on: add one to the inventory's fencing.devices (a node that cannot be fenced makes every failure of it wait for a person)`)];
-    const sudo = sudoOf(p.sudo);
     const { adminEpoch, epoch } = cib.version;
     if (d.text !== '') {
       const secret = containsSecret(d.text, node.secrets);
@@ -335,40 +162,36 @@ export const crmConfigureStep = defineStorageStep<CrmConfigureParams>({
         '',
       ].join('\n');
       const diff = secret ? '(the difference holds secret values, not shown)\n' : unifiedDiff(maskSecrets(d.before, node.secrets), maskSecrets(d.text, node.secrets), `cib (epoch ${adminEpoch}:${epoch})`, 'wanted');
-      const changes: StorageChange[] = [
-        {
-          kind: 'upload',
+      const changes: Change[] = [
+        upload({
           path: p.record,
           content,
           mode: '0600',
           owner: 'root',
           group: 'root',
-          ...sudo,
+          ...sudoOf(p.sudo),
           description: `crm configure difference: ${d.summary.join('; ')}${d.warnings.length ? ` -- WARNING: ${d.warnings.join('; ')}` : ''}`,
           diff,
           ...(secret ? { secret: true } : {}),
-        },
-        {
-          kind: 'exec',
-          argv: ['sh', '-s', '--', String(adminEpoch), String(epoch), p.record],
+        }),
+        exec(['sh', '-s', '--', String(adminEpoch), String(epoch), p.record], `commit it to the CIB only if its epoch is still ${adminEpoch}:${epoch} (crm_diff + cibadmin --patch)`, {
+          sudo: p.sudo,
           stdin: APPLY_SCRIPT,
-          ...sudo,
-          description: `commit it to the CIB only if its epoch is still ${adminEpoch}:${epoch} (crm_diff + cibadmin --patch)`,
-        },
+        }),
       ];
       if (p.wait) changes.push(wait('declared resources reach their target role'));
       return changes;
     }
-    const verify = fact(facts, 'verify');
+    const verify = facts.verify;
     if (verify.exitCode !== 0) {
       const msg = (verify.stderr + verify.stdout).trim().split('\n').slice(0, 6).join(' | ');
       return [refuse(`crm_verify -L finds errors in the configuration: ${maskSecrets(msg, node.secrets)}`)];
     }
     if (!p.wait) return [];
-    const mon = parseCrmMon(fact(facts, 'status'));
+    const mon = facts.status;
     if (mon.state === 'down') return [wait(`cluster status unavailable: ${mon.message}`)];
     // done when the cluster has settled: nothing left to run but what it cannot run
-    const t = parseTransition(fact(facts, 'transition'));
+    const t = facts.transition;
     const notYet = notReady(p, cib, mon);
     const total = p.primitives.length;
     const acting = notYet.filter((x) => x.acting);

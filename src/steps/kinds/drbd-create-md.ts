@@ -15,11 +15,11 @@
  * first, shown in the plan, so create-md finds nothing to ask about.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
+import type { Change, FactProbe } from '../contract.js';
+import { defineStep, exec, refuse, sudoOf } from '../define.js';
 import { describeBlkid, parseBlkid } from '../../facts/blockdev.js';
-import { getGiProbe, parseGetGi } from '../../facts/drbd.js';
-import { DRBD_CONFIG, resourceName } from './drbd-common.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import { getGiProbe } from '../../facts/drbd.js';
+import { DRBD_CONFIG, resourceName } from '../drbd-params.js';
 
 export const drbdCreateMdParams = z
   .object({
@@ -58,45 +58,41 @@ export function parseBacking(stdout: string): BackingFact {
   return b.state === 'notblock' ? { state: 'notblock', dev } : { state: 'block', dev, vars: b.vars, headZero };
 }
 
-export const drbdCreateMdStep = defineStorageStep<DrbdCreateMdParams>({
+function backingProbe(resource: string, sudo: boolean): FactProbe<BackingFact> {
+  return {
+    argv: ['sh', '-c', BACKING_SCRIPT, 'sh', resource],
+    ...sudoOf(sudo),
+    parse(r, id) {
+      if (r.exitCode !== 0) throw new Error(`probe ${id} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+      return parseBacking(r.stdout);
+    },
+  };
+}
+
+export const drbdCreateMdStep = defineStep({
   kind: 'drbd-create-md',
   params: drbdCreateMdParams,
   // its metadata (get-gi); the backing device, which only the configuration
   // names for this host (sh-ll-dev): any device; drbdadm itself
   reads: (p) => [`drbd:${p.resource}`, ...DRBD_CONFIG, 'host:name', 'dev:', 'pkgdb:'],
   writes: (p) => [`drbd:${p.resource}`, 'dev:'],
-  probes(p) {
-    return [getGiProbe('gi', p.resource, p.sudo), { id: 'backing', argv: ['sh', '-c', BACKING_SCRIPT, 'sh', p.resource], ...sudoOf(p.sudo) }];
-  },
-  diff(p, facts): StorageChange[] {
-    if (parseGetGi(fact(facts, 'gi'))) return [];
-    const b = fact(facts, 'backing');
-    if (b.exitCode !== 0) throw new Error(`probe backing failed (exit ${b.exitCode}): ${b.stderr.trim().slice(0, 200)}`);
-    const bk = parseBacking(b.stdout);
+  probes: (p: DrbdCreateMdParams) => ({ gi: getGiProbe(p.resource, p.sudo), backing: backingProbe(p.resource, p.sudo) }),
+  diff(p, facts): Change[] {
+    if (facts.gi.ids) return [];
+    const bk = facts.backing;
     if (bk.state === 'nodev') return [refuse(`resource ${p.resource} has no backing device for this host in the DRBD configuration (drbdadm sh-ll-dev ${p.resource})`)];
     if (bk.state === 'notblock') return [refuse(`the backing device ${bk.dev} of ${p.resource} is not a block device`)];
-    const sudo = sudoOf(p.sudo);
-    const changes: StorageChange[] = [];
+    const sudo = { sudo: p.sudo };
+    const changes: Change[] = [];
     if (bk.vars.TYPE === 'drbd') return [refuse(`${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read: not overwriting it`)];
     const signature = bk.vars.TYPE !== undefined || bk.vars.PTTYPE !== undefined;
     if (signature || !bk.headZero) {
       const what = signature ? describeBlkid(bk.vars) : 'data in its first 68 KiB (no known signature)';
       if (!p.allow_overwrite) return [refuse(`${bk.dev} holds ${what}: create-md would ask before destroying it; set allow_overwrite: true to erase it`)];
-      if (signature) changes.push({ kind: 'exec', argv: ['wipefs', '--all', bk.dev], ...sudo, description: `erase ${what} from ${bk.dev}` });
-      changes.push({
-        kind: 'exec',
-        argv: ['dd', 'if=/dev/zero', `of=${bk.dev}`, 'bs=69632', 'count=1', 'conv=notrunc,fsync', 'status=none'],
-        ...sudo,
-        description: `zero the first 68 KiB of ${bk.dev} (drbdmeta checks them for data)`,
-      });
+      if (signature) changes.push(exec(['wipefs', '--all', bk.dev], `erase ${what} from ${bk.dev}`, sudo));
+      changes.push(exec(['dd', 'if=/dev/zero', `of=${bk.dev}`, 'bs=69632', 'count=1', 'conv=notrunc,fsync', 'status=none'], `zero the first 68 KiB of ${bk.dev} (drbdmeta checks them for data)`, sudo));
     }
-    changes.push({
-      kind: 'exec',
-      argv: ['drbdadm', 'create-md', `--max-peers=${p.max_peers}`, p.resource],
-      stdin: '',
-      ...sudo,
-      description: `create DRBD metadata for ${p.resource} on ${bk.dev} (max ${p.max_peers} peer(s))`,
-    });
+    changes.push(exec(['drbdadm', 'create-md', `--max-peers=${p.max_peers}`, p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (max ${p.max_peers} peer(s))`, { ...sudo, stdin: '' }));
     return changes;
   },
 });

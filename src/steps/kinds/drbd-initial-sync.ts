@@ -22,29 +22,27 @@
  * recovery.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
-import { eventsProbe, getGiProbe, neverSynced, parseEvents, parseGetGi } from '../../facts/drbd.js';
-import { resourceName, SYNCING } from './drbd-common.js';
-import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+import type { Change } from '../contract.js';
+import { defineStep, exec, refuse, wait } from '../define.js';
+import { eventsProbe, getGiProbe, neverSynced } from '../../facts/drbd.js';
+import { resourceName, SYNCING } from '../drbd-params.js';
 
 export const drbdInitialSyncParams = z.object({ resource: resourceName, sudo: z.boolean().default(false) }).strict();
 export type DrbdInitialSyncParams = z.infer<typeof drbdInitialSyncParams>;
 
-export const drbdInitialSyncStep = defineStorageStep<DrbdInitialSyncParams>({
+export const drbdInitialSyncStep = defineStep({
   kind: 'drbd-initial-sync',
   params: drbdInitialSyncParams,
   reads: (p) => [`drbd:${p.resource}`, 'pkgdb:'],
   // the sync writes the data areas of the backing devices (which only the configuration names)
   writes: (p) => [`drbd:${p.resource}`, 'dev:'],
-  probes(p) {
-    return [eventsProbe('events', p.resource, p.sudo), getGiProbe('gi', p.resource, p.sudo)];
-  },
-  diff(p, facts): StorageChange[] {
+  probes: (p: DrbdInitialSyncParams) => ({ events: eventsProbe(p.resource, p.sudo), gi: getGiProbe(p.resource, p.sudo) }),
+  diff(p, facts): Change[] {
     const name = p.resource;
-    const r = parseEvents(fact(facts, 'events')).get(name);
+    const r = facts.events.get(name);
     if (!r) return [refuse(`resource ${name} is not up on this node (run drbd-up first)`)];
-    const gi = parseGetGi(fact(facts, 'gi'));
-    if (!gi) return [refuse(`cannot read the generation identifiers of ${name} (drbdadm get-gi ${name}: ${fact(facts, 'gi').stderr.trim().slice(0, 200)})`)];
+    const gi = facts.gi.ids;
+    if (!gi) return [refuse(`cannot read the generation identifiers of ${name} (drbdadm get-gi ${name}: ${facts.gi.stderr.trim().slice(0, 200)})`)];
     const disks = r.devices.map((d) => d.disk);
     const alone = r.connections.filter((c) => c.connection === 'StandAlone');
     if (alone.length) return [refuse(`${name}: connection to ${alone.map((c) => c.name).join(', ')} is StandAlone (split brain or refused peer?): no automatic recovery; see drbdadm status ${name}`)];
@@ -72,7 +70,7 @@ export const drbdInitialSyncStep = defineStorageStep<DrbdInitialSyncParams>({
       const unknown = r.peerDevices.filter((d) => d.peerDisk !== 'Inconsistent');
       if (unknown.length || r.peerDevices.length === 0) return [wait(`${name}: waiting for the peers' disk states (${unknown.map((d) => `${d.name} ${d.peerDisk}`).join(', ') || 'none yet'})`)];
       return [
-        { kind: 'exec', argv: ['drbdadm', 'primary', '--force', name], ...sudoOf(p.sudo), description: `start the initial sync of ${name} from this node (primary --force; peers Connected and Inconsistent, never synced)` },
+        exec(['drbdadm', 'primary', '--force', name], `start the initial sync of ${name} from this node (primary --force; peers Connected and Inconsistent, never synced)`, { sudo: p.sudo }),
         wait(`${name}: initial sync starting`),
       ];
     }

@@ -21,15 +21,15 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { fact, OWNER_NAMES } from '../contract.js';
-import { formatMode, parseFileHash } from '../../facts/file.js';
-import { eventsProbe, maskSharedSecret, parseEvents, resFileProbe } from '../../facts/drbd.js';
+import { OWNER_NAMES, type Change } from '../contract.js';
+import { commandProbe, defineStep, exec, refuse, sudoOf, upload } from '../define.js';
+import { formatMode } from '../../facts/file.js';
+import { eventsProbe, maskSharedSecret, resFileProbe } from '../../facts/drbd.js';
 import { maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
-import { absolutePath } from './common.js';
+import { absolutePath } from '../params.js';
 import { assertConfigValue, inDrbdString, inDrbdWord } from '../config-values.js';
-import { DRBD_CONFIG, resourceName } from './drbd-common.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import { DRBD_CONFIG, resourceName } from '../drbd-params.js';
 import { sha256 } from '../../hash.js';
 import { DrbdFencing, drbdFencingLines } from '../fencing.js';
 
@@ -129,36 +129,33 @@ const ADJUST_SCRIPT = 'out=$(drbdadm -d adjust "$1") || exit $?\n[ -z "$out" ] |
 
 const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^modinfo:/.test(l)).join(' / ').slice(0, 300);
 
-export const drbdResourceStep = defineStorageStep<DrbdResourceParams>({
+export const drbdResourceStep = defineStep({
   kind: 'drbd-resource',
   params: drbdResourceParams,
   // the file; all of the configuration (`drbdadm dump` parses it, its `on`
   // sections match uname -n); the running resource (events, `adjust -d`); drbdadm
   reads: (p) => [resPath(p), ...DRBD_CONFIG, `drbd:${p.name}`, 'host:name', 'pkgdb:', ...OWNER_NAMES],
   writes: (p) => [resPath(p), `drbd:${p.name}`],
-  probes(p) {
-    return [
-      resFileProbe('file', resPath(p), sha256(renderResource(p)), p.sudo),
-      // stdout (which would show the shared secret) is dropped: only the exit status and errors matter
-      { id: 'dump', argv: ['sh', '-c', 'drbdadm dump "$1" >/dev/null', 'sh', p.name], ...sudoOf(p.sudo) },
-      eventsProbe('events', p.name, p.sudo),
-      // what `drbdadm adjust` would run (dry run); it names --shared-secret=..., masked on the node
-      { id: 'adjust', argv: ['sh', '-c', ADJUST_SCRIPT, 'sh', p.name], ...sudoOf(p.sudo) },
-    ];
-  },
-  diff(p, facts, node): StorageChange[] {
+  probes: (p: DrbdResourceParams) => ({
+    file: resFileProbe(resPath(p), sha256(renderResource(p)), p.sudo),
+    // stdout (which would show the shared secret) is dropped: only the exit status and errors matter
+    dump: commandProbe(['sh', '-c', 'drbdadm dump "$1" >/dev/null', 'sh', p.name], p.sudo),
+    events: eventsProbe(p.name, p.sudo),
+    // what `drbdadm adjust` would run (dry run); it names --shared-secret=..., masked on the node
+    adjust: commandProbe(['sh', '-c', ADJUST_SCRIPT, 'sh', p.name], p.sudo),
+  }),
+  diff(p, facts, node): Change[] {
     const path = resPath(p);
     const content = renderResource(p);
-    const f = parseFileHash(fact(facts, 'file'));
-    const dump = fact(facts, 'dump');
-    const up = parseEvents(fact(facts, 'events')).has(p.name);
-    const sudo = sudoOf(p.sudo);
+    const f = facts.file;
+    const dump = facts.dump;
+    const up = facts.events.has(p.name);
     const secrets = p.shared_secret !== undefined ? [...node.secrets, p.shared_secret] : [...node.secrets];
-    const adjust: StorageChange = { kind: 'exec', argv: ['drbdadm', 'adjust', p.name], ...sudo, description: `apply ${path} to the running resource ${p.name}` };
+    const adjust = exec(['drbdadm', 'adjust', p.name], `apply ${path} to the running resource ${p.name}`, { sudo: p.sudo });
     if (f.state === 'notfile') return [refuse(`${path} exists and is not a regular file`)];
     if (f.state === 'file' && f.sha256 === sha256(content)) {
       if (dump.exitCode !== 0) return [refuse(`${path} is as wanted but the DRBD configuration does not parse (drbdadm dump ${p.name}: ${firstLine(dump.stderr)})`)];
-      const a = fact(facts, 'adjust');
+      const a = facts.adjust;
       if (up && a.exitCode === 0 && a.stdout.trim() !== '') return [{ ...adjust, description: `the running resource ${p.name} differs from ${path}: drbdadm adjust` }];
       if (up && a.exitCode !== 0) throw new Error(`probe adjust failed (exit ${a.exitCode}): ${firstLine(a.stderr)}`);
       return [];
@@ -166,19 +163,18 @@ export const drbdResourceStep = defineStorageStep<DrbdResourceParams>({
     const show = (s: string) => maskSecrets(maskSharedSecret(s), secrets);
     const diff = f.state === 'absent' ? unifiedDiff('', show(content), '/dev/null', path) : f.content === undefined ? `(content of ${path} changes; old file is ${f.stat.size} bytes, not shown)\n` : unifiedDiff(show(f.content), show(content), path, path);
     const broken = f.state === 'file' && dump.exitCode !== 0 ? ` (the current configuration does not parse: ${firstLine(dump.stderr)})` : '';
-    const changes: StorageChange[] = [
-      {
-        kind: 'upload',
+    const changes: Change[] = [
+      upload({
         path,
         content,
         mode: p.shared_secret !== undefined ? '0600' : f.state === 'file' ? formatMode(f.stat.mode) : '0644',
         owner: 'root',
         group: 'root',
-        ...sudo,
+        ...sudoOf(p.sudo),
         description: `write ${path} (DRBD resource ${p.name}, minor ${p.minor}, port ${p.port})${broken}`,
         diff,
         ...(p.shared_secret !== undefined ? { secret: true } : {}),
-      },
+      }),
     ];
     if (up) changes.push(adjust);
     return changes;

@@ -14,31 +14,28 @@
  * Refused: a volume whose disk Failed (backing device I/O errors).
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
-import { eventsProbe, parseEvents } from '../../facts/drbd.js';
-import { resourceName } from './drbd-common.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import type { Change } from '../contract.js';
+import { defineStep, exec, refuse } from '../define.js';
+import { eventsProbe } from '../../facts/drbd.js';
+import { resourceName } from '../drbd-params.js';
 
 export const drbdUpParams = z.object({ resource: resourceName, sudo: z.boolean().default(false) }).strict();
 export type DrbdUpParams = z.infer<typeof drbdUpParams>;
 
-export const drbdUpStep = defineStorageStep<DrbdUpParams>({
+export const drbdUpStep = defineStep({
   kind: 'drbd-up',
   params: drbdUpParams,
   // events2 of the resource (a missing drbdsetup reads as "not up")
   reads: (p) => [`drbd:${p.resource}`, 'pkgdb:'],
   writes: (p) => [`drbd:${p.resource}`],
-  probes(p) {
-    return [eventsProbe('events', p.resource, p.sudo)];
-  },
-  diff(p, facts): StorageChange[] {
-    const r = parseEvents(fact(facts, 'events')).get(p.resource);
-    const sudo = sudoOf(p.sudo);
-    const run = (verb: string, description: string): StorageChange => ({ kind: 'exec', argv: ['drbdadm', verb, p.resource], ...sudo, description });
+  probes: (p: DrbdUpParams) => ({ events: eventsProbe(p.resource, p.sudo) }),
+  diff(p, { events }): Change[] {
+    const r = events.get(p.resource);
+    const run = (verb: string, description: string): Change => exec(['drbdadm', verb, p.resource], description, { sudo: p.sudo });
     if (!r) return [run('up', `bring up DRBD resource ${p.resource}`)];
     const failed = r.devices.filter((d) => d.disk === 'Failed');
     if (failed.length) return [refuse(`${p.resource}: the disk of minor ${failed.map((d) => d.minor).join(', ')} Failed (I/O errors on the backing device)`)];
-    const changes: StorageChange[] = [];
+    const changes: Change[] = [];
     const diskless = r.devices.filter((d) => d.disk === 'Diskless' && !d.client);
     if (r.devices.length === 0 || r.connections.length === 0) return [run('adjust', `complete the half-up resource ${p.resource} (${r.devices.length} volume(s), ${r.connections.length} connection(s))`)];
     if (diskless.length) changes.push(run('attach', `attach the backing disk of ${p.resource} (minor ${diskless.map((d) => d.minor).join(', ')} is Diskless)`));

@@ -1,10 +1,11 @@
 /** `file`: a whole file with exact content, mode, owner and group. */
 import { z } from 'zod';
-import { defineStep, fact, OWNER_NAMES, type Change, type StepNode } from '../contract.js';
-import { fileHashProbe, formatMode, parseFileHash } from '../../facts/file.js';
+import { OWNER_NAMES, type Change, type StepNode } from '../contract.js';
+import { defineStep, exec, refuse, sudoOf, upload } from '../define.js';
+import { fileHashProbe, formatMode } from '../../facts/file.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
-import { absolutePath, modeString, userName } from './common.js';
+import { absolutePath, modeString, userName } from '../params.js';
 import { sha256 } from '../../hash.js';
 
 /** Old content is fetched for the diff only up to this size. */
@@ -28,36 +29,32 @@ function isSecret(p: FileParams, node: StepNode): boolean {
   return p.secret || containsSecret(p.content, node.secrets);
 }
 
-export const fileStep = defineStep<FileParams>({
+export const fileStep = defineStep({
   kind: 'file',
   params: fileParams,
   // the probe's stat names the owner and group: /etc/passwd and /etc/group
   reads: (p) => [p.path, ...OWNER_NAMES],
   writes: (p) => [p.path],
-  probes(p, node) {
-    return [fileHashProbe('file', p.path, sha256(p.content), isSecret(p, node) ? -1 : MAX_DIFF_BYTES, p.sudo)];
-  },
-  diff(p, facts, node) {
-    const f = parseFileHash(fact(facts, 'file'));
+  probes: (p: FileParams, node) => ({ file: fileHashProbe(p.path, sha256(p.content), isSecret(p, node) ? -1 : MAX_DIFF_BYTES, p.sudo) }),
+  diff(p, { file: f }, node) {
     const secret = isSecret(p, node);
-    const sudo = p.sudo ? { sudo: true } : {};
-    const upload = (diff: string): Change => ({
-      kind: 'upload',
+    const write = (diff: string): Change =>
+      upload({
       path: p.path,
       content: p.content,
       mode: p.mode,
       owner: p.owner,
       group: p.group,
-      ...sudo,
+      ...sudoOf(p.sudo),
       description: `write ${p.path} (${Buffer.byteLength(p.content)} bytes, ${p.mode} ${p.owner}:${p.group})`,
       diff,
       ...(secret ? { secret: true } : {}),
     });
     switch (f.state) {
       case 'notfile':
-        return [{ kind: 'refuse', reason: `${p.path} exists and is not a regular file` }];
+        return [refuse(`${p.path} exists and is not a regular file`)];
       case 'absent':
-        return [upload(secret ? `(new secret file ${p.path}, content hidden)\n` : unifiedDiff('', maskSecrets(p.content, node.secrets), '/dev/null', p.path))];
+        return [write(secret ? `(new secret file ${p.path}, content hidden)\n` : unifiedDiff('', maskSecrets(p.content, node.secrets), '/dev/null', p.path))];
       case 'file': {
         const changes: Change[] = [];
         if (f.sha256 !== sha256(p.content)) {
@@ -66,18 +63,13 @@ export const fileStep = defineStep<FileParams>({
           else if (f.content === undefined) diff = `(content of ${p.path} changes; old file is ${f.stat.size} bytes, not shown)\n`;
           else diff = unifiedDiff(maskSecrets(f.content, node.secrets), maskSecrets(p.content, node.secrets), p.path, p.path);
           // the upload sets mode and owner too
-          return [upload(diff)];
+          return [write(diff)];
         }
         if (f.stat.mode !== parseInt(p.mode, 8)) {
-          changes.push({ kind: 'exec', argv: ['chmod', p.mode, '--', p.path], ...sudo, description: `chmod ${p.path} ${formatMode(f.stat.mode)} -> ${p.mode}` });
+          changes.push(exec(['chmod', p.mode, '--', p.path], `chmod ${p.path} ${formatMode(f.stat.mode)} -> ${p.mode}`, { sudo: p.sudo }));
         }
         if (f.stat.owner !== p.owner || f.stat.group !== p.group) {
-          changes.push({
-            kind: 'exec',
-            argv: ['chown', `${p.owner}:${p.group}`, '--', p.path],
-            ...sudo,
-            description: `chown ${p.path} ${f.stat.owner}:${f.stat.group} -> ${p.owner}:${p.group}`,
-          });
+          changes.push(exec(['chown', `${p.owner}:${p.group}`, '--', p.path], `chown ${p.path} ${f.stat.owner}:${f.stat.group} -> ${p.owner}:${p.group}`, { sudo: p.sudo }));
         }
         return changes;
       }

@@ -6,10 +6,10 @@
  * Refused: /etc/hostname is not a regular file.
  */
 import { z } from 'zod';
-import { fact, OWNER_NAMES } from '../contract.js';
-import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
+import { OWNER_NAMES, type Change } from '../contract.js';
+import { commandProbe, defineStep, exec, refuse, sudoOf, upload } from '../define.js';
+import { fileContentProbe, formatMode } from '../../facts/file.js';
 import { unifiedDiff } from '../udiff.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
 export const hostnameParams = z
   .object({
@@ -19,25 +19,21 @@ export const hostnameParams = z
   .strict();
 export type HostnameParams = z.infer<typeof hostnameParams>;
 
-export const hostnameStep = defineStorageStep<HostnameParams>({
+export const hostnameStep = defineStep({
   kind: 'hostname',
   params: hostnameParams,
   reads: () => ['/etc/hostname', 'host:name', ...OWNER_NAMES],
   writes: () => ['/etc/hostname', 'host:name'],
-  probes(p) {
-    return [fileContentProbe('file', '/etc/hostname', p.sudo), { id: 'uname', argv: ['uname', '-n'] }];
-  },
-  diff(p, facts): StorageChange[] {
-    const f = parseFileContent(fact(facts, 'file'));
-    const u = fact(facts, 'uname');
+  probes: (p: HostnameParams) => ({ file: fileContentProbe('/etc/hostname', p.sudo), uname: commandProbe(['uname', '-n']) }),
+  diff(p, { file: f, uname: u }): Change[] {
     if (u.exitCode !== 0) throw new Error(`probe uname failed (exit ${u.exitCode}): ${u.stderr.trim().slice(0, 200)}`);
     if (f.state === 'notfile') return [refuse('/etc/hostname exists and is not a regular file')];
-    const changes: StorageChange[] = [];
+    const changes: Change[] = [];
     const want = `${p.name}\n`;
     const before = f.state === 'file' ? (f.content ?? '') : '';
     if (before !== want) {
-      changes.push({
-        kind: 'upload',
+      changes.push(
+        upload({
         path: '/etc/hostname',
         content: want,
         mode: f.state === 'file' ? formatMode(f.stat.mode) : '0644',
@@ -46,10 +42,11 @@ export const hostnameStep = defineStorageStep<HostnameParams>({
         ...sudoOf(p.sudo),
         description: `write /etc/hostname (${p.name})`,
         diff: unifiedDiff(before, want, f.state === 'file' ? '/etc/hostname' : '/dev/null', '/etc/hostname'),
-      });
+      }),
+      );
     }
     const current = u.stdout.trim();
-    if (current !== p.name) changes.push({ kind: 'exec', argv: ['hostname', p.name], ...sudoOf(p.sudo), description: `set the host name ${current} -> ${p.name}` });
+    if (current !== p.name) changes.push(exec(['hostname', p.name], `set the host name ${current} -> ${p.name}`, { sudo: p.sudo }));
     return changes;
   },
 });

@@ -17,12 +17,12 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { fact, OWNER_NAMES } from '../contract.js';
-import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
+import { OWNER_NAMES, type Change } from '../contract.js';
+import { defineStep, refuse, sudoOf, upload } from '../define.js';
+import { fileContentProbe, formatMode } from '../../facts/file.js';
 import { unifiedDiff } from '../udiff.js';
-import { absolutePath } from './common.js';
+import { absolutePath } from '../params.js';
 import { inHosts } from '../config-values.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
 
 const ipAddress = z.string().superRefine(inHosts).refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
 const hostName = z.string().superRefine(inHosts).regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name');
@@ -106,16 +106,13 @@ function rebuild(lines: string[], want: Map<string, string>): string[] {
   return out;
 }
 
-export const hostsStep = defineStorageStep<HostsParams>({
+export const hostsStep = defineStep({
   kind: 'hosts',
   params: hostsParams,
   reads: (p) => [p.path, ...OWNER_NAMES],
   writes: (p) => [p.path],
-  probes(p) {
-    return [fileContentProbe('file', p.path, p.sudo)];
-  },
-  diff(p, facts): StorageChange[] {
-    const f = parseFileContent(fact(facts, 'file'));
+  probes: (p: HostsParams) => ({ file: fileContentProbe(p.path, p.sudo) }),
+  diff(p, { file: f }): Change[] {
     if (f.state === 'notfile') return [refuse(`${p.path} exists and is not a regular file`)];
     if (f.state === 'absent') return [refuse(`${p.path} does not exist`)];
     const before = f.content ?? '';
@@ -123,8 +120,7 @@ export const hostsStep = defineStorageStep<HostsParams>({
     if ('refuse' in r) return [refuse(r.refuse)];
     if (r.content === before) return [];
     return [
-      {
-        kind: 'upload',
+      upload({
         path: p.path,
         content: r.content,
         mode: formatMode(f.stat.mode),
@@ -133,7 +129,7 @@ export const hostsStep = defineStorageStep<HostsParams>({
         ...sudoOf(p.sudo),
         description: `set the ha-provision ${p.name} block in ${p.path} (${hostEntries(p).length} entries)`,
         diff: unifiedDiff(before, r.content, p.path, p.path),
-      },
+      }),
     ];
   },
 });

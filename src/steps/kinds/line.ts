@@ -1,11 +1,12 @@
 /** `line`: one line in a file, like Ansible's lineinfile. */
 import { RE2JS } from 're2js';
 import { z } from 'zod';
-import { defineStep, fact, OWNER_NAMES, type Change } from '../contract.js';
-import { fileContentProbe, formatMode, parseFileContent } from '../../facts/file.js';
+import { OWNER_NAMES, type Change } from '../contract.js';
+import { defineStep, refuse, sudoOf, upload } from '../define.js';
+import { fileContentProbe, formatMode } from '../../facts/file.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
-import { absolutePath, modeString, userName } from './common.js';
+import { absolutePath, modeString, userName } from '../params.js';
 import { inLine } from '../config-values.js';
 
 /**
@@ -75,40 +76,36 @@ export function editLines(content: string, p: LineParams): string {
   return out.length === 0 ? '' : out.join('\n') + '\n';
 }
 
-export const lineStep = defineStep<LineParams>({
+export const lineStep = defineStep({
   kind: 'line',
   params: lineParams,
   reads: (p) => [p.path, ...OWNER_NAMES],
   writes: (p) => [p.path],
-  probes(p) {
-    return [fileContentProbe('file', p.path, p.sudo)];
-  },
-  diff(p, facts, node) {
-    const f = parseFileContent(fact(facts, 'file'));
-    const sudo = p.sudo ? { sudo: true } : {};
+  probes: (p: LineParams) => ({ file: fileContentProbe(p.path, p.sudo) }),
+  diff(p, { file: f }, node) {
     const secret = p.line !== undefined && containsSecret(p.line, node.secrets);
     const show = (before: string, after: string) =>
       secret ? `(line with a secret value in ${p.path}, diff hidden)\n` : unifiedDiff(maskSecrets(before, node.secrets), maskSecrets(after, node.secrets), f.state === 'absent' ? '/dev/null' : p.path, p.path);
-    const upload = (before: string, after: string, mode: string, owner: string, group: string, verb: string): Change => ({
-      kind: 'upload',
-      path: p.path,
-      content: after,
-      mode,
-      owner,
-      group,
-      ...sudo,
-      description: `${verb} ${p.path}`,
-      diff: show(before, after),
-      ...(secret ? { secret: true } : {}),
-    });
+    const write = (before: string, after: string, mode: string, owner: string, group: string, verb: string): Change =>
+      upload({
+        path: p.path,
+        content: after,
+        mode,
+        owner,
+        group,
+        ...sudoOf(p.sudo),
+        description: `${verb} ${p.path}`,
+        diff: show(before, after),
+        ...(secret ? { secret: true } : {}),
+      });
     switch (f.state) {
       case 'notfile':
-        return [{ kind: 'refuse', reason: `${p.path} exists and is not a regular file` }];
+        return [refuse(`${p.path} exists and is not a regular file`)];
       case 'absent': {
         if (p.state === 'absent') return [];
-        if (!p.create) return [{ kind: 'refuse', reason: `${p.path} does not exist (set create: true to create it)` }];
+        if (!p.create) return [refuse(`${p.path} does not exist (set create: true to create it)`)];
         const after = editLines('', p);
-        return [upload('', after, p.mode, p.owner, p.group, 'create')];
+        return [write('', after, p.mode, p.owner, p.group, 'create')];
       }
       case 'file': {
         const before = f.content ?? '';
@@ -116,7 +113,7 @@ export const lineStep = defineStep<LineParams>({
         if (after === before) return [];
         const verb = p.state === 'absent' ? 'remove line(s) from' : 'set line in';
         // keep the file's own mode and ownership
-        return [upload(before, after, formatMode(f.stat.mode), f.stat.owner, f.stat.group, verb)];
+        return [write(before, after, formatMode(f.stat.mode), f.stat.owner, f.stat.group, verb)];
       }
     }
   },

@@ -18,11 +18,11 @@
  * `allow_overwrite: true` (then `wipefs --all` first, visible in the plan).
  */
 import { z } from 'zod';
-import { fact, type Probe } from '../contract.js';
-import { blkidProbe, describeBlkid, drbdBackingBlkidProbe, parseBlkid } from '../../facts/blockdev.js';
-import { eventsProbe, parseEvents } from '../../facts/drbd.js';
-import { absolutePath } from './common.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import type { Change } from '../contract.js';
+import { defineStep, exec, refuse } from '../define.js';
+import { blkidProbe, describeBlkid, drbdBackingBlkidProbe } from '../../facts/blockdev.js';
+import { eventsProbe } from '../../facts/drbd.js';
+import { absolutePath } from '../params.js';
 
 export const mkfsParams = z
   .object({
@@ -41,7 +41,7 @@ const drbdMinor = (dev: string): number | undefined => {
   return m ? Number(m[1]) : undefined;
 };
 
-export const mkfsStep = defineStorageStep<MkfsParams>({
+export const mkfsStep = defineStep({
   kind: 'mkfs',
   params: mkfsParams,
   // The device. A DRBD device also: every resource's events (which one has
@@ -49,42 +49,42 @@ export const mkfsStep = defineStorageStep<MkfsParams>({
   // overlaps every device); its data is replicated (drbd:).
   reads: (p) => [`dev:${p.device}`, ...(drbdMinor(p.device) !== undefined ? ['drbd:', 'pkgdb:'] : [])],
   writes: (p) => [`dev:${p.device}`, ...(drbdMinor(p.device) !== undefined ? ['drbd:'] : [])],
-  probes(p) {
-    const probes: Probe[] = [blkidProbe('blkid', p.device, p.sudo)];
+  probes(p: MkfsParams) {
     const minor = drbdMinor(p.device);
-    if (minor !== undefined) probes.push(eventsProbe('events', undefined, p.sudo), drbdBackingBlkidProbe('backing', minor, p.sudo));
-    return probes;
+    return {
+      blkid: blkidProbe(p.device, p.sudo),
+      events: minor !== undefined ? eventsProbe(undefined, p.sudo) : undefined,
+      backing: minor !== undefined ? drbdBackingBlkidProbe(minor, p.sudo) : undefined,
+    };
   },
-  diff(p, facts): StorageChange[] {
+  diff(p, facts): Change[] {
     const minor = drbdMinor(p.device);
     if (minor !== undefined) {
-      const res = [...parseEvents(fact(facts, 'events')).values()].find((r) => r.devices.some((d) => d.minor === minor));
+      const res = [...facts.events!.values()].find((r) => r.devices.some((d) => d.minor === minor));
       if (!res) return [refuse(`${p.device}: no DRBD resource with minor ${minor} is up on this node`)];
       const dev = res.devices.find((d) => d.minor === minor)!;
       if (res.role !== 'Primary') {
-        const backing = parseBlkid(fact(facts, 'backing'), 'backing');
+        const backing = facts.backing!;
         if (dev.disk === 'UpToDate' && backing.state === 'block' && backing.vars.TYPE === p.fstype) return [];
         return [refuse(`${p.device} (resource ${res.name}) is ${res.role} here: mkfs needs the Primary (not promoting it here)`)];
       }
       if (dev.disk !== 'UpToDate') return [refuse(`${p.device} (resource ${res.name}) is Primary but its disk is ${dev.disk}, not UpToDate`)];
     }
-    const b = parseBlkid(fact(facts, 'blkid'));
+    const b = facts.blkid;
     if (b.state === 'notblock') return [refuse(`${p.device} is not a block device`)];
     if (b.vars.TYPE === p.fstype) return [];
-    const sudo = sudoOf(p.sudo);
-    const changes: StorageChange[] = [];
+    const changes: Change[] = [];
     if (b.vars.TYPE !== undefined || b.vars.PTTYPE !== undefined) {
       const what = describeBlkid(b.vars);
       if (!p.allow_overwrite) return [refuse(`${p.device} holds ${what}, not ${p.fstype}; set allow_overwrite: true to erase it`)];
-      changes.push({ kind: 'exec', argv: ['wipefs', '--all', p.device], ...sudo, description: `erase ${what} from ${p.device}` });
+      changes.push(exec(['wipefs', '--all', p.device], `erase ${what} from ${p.device}`, { sudo: p.sudo }));
     }
-    changes.push({
-      kind: 'exec',
-      argv: [`mkfs.${p.fstype}`, ...p.options, ...(p.label !== undefined ? ['-L', p.label] : []), p.device],
-      stdin: '',
-      ...sudo,
-      description: `make a ${p.fstype} filesystem on ${p.device}${p.label !== undefined ? ` labelled ${p.label}` : ''}`,
-    });
+    changes.push(
+      exec([`mkfs.${p.fstype}`, ...p.options, ...(p.label !== undefined ? ['-L', p.label] : []), p.device], `make a ${p.fstype} filesystem on ${p.device}${p.label !== undefined ? ` labelled ${p.label}` : ''}`, {
+        sudo: p.sudo,
+        stdin: '',
+      }),
+    );
     return changes;
   },
 });

@@ -15,9 +15,9 @@
  * Refused: no apt, dnf or yum on the node.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
-import { packagesProbe, parsePackages } from '../../facts/packages.js';
-import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+import type { Change } from '../contract.js';
+import { defineStep, refuse, sudoOf, wait } from '../define.js';
+import { packagesProbe } from '../../facts/packages.js';
 
 export const packagesParams = z
   .object({
@@ -28,7 +28,7 @@ export const packagesParams = z
   .strict();
 export type PackagesParams = z.infer<typeof packagesParams>;
 
-export const packagesStep = defineStorageStep<PackagesParams>({
+export const packagesStep = defineStep({
   kind: 'packages',
   params: packagesParams,
   reads: () => ['pkgdb:'],
@@ -37,11 +37,8 @@ export const packagesStep = defineStorageStep<PackagesParams>({
   // corosync/pacemaker, MariaDB, drbd.service), hence DRBD and the cluster.
   // Package scripts do not write block devices (partition tables, filesystems).
   writes: () => ['pkgdb:', '/', 'unit:', 'drbd:', 'cluster:'],
-  probes(p) {
-    return [packagesProbe('packages', p.names)];
-  },
-  diff(p, facts): StorageChange[] {
-    const f = parsePackages(fact(facts, 'packages'));
+  probes: (p: PackagesParams) => ({ packages: packagesProbe(p.names) }),
+  diff(p, { packages: f }): Change[] {
     if (f.manager === 'none') return [refuse('no apt, dnf or yum on this node')];
     const missing = p.names.filter((n) => !f.installed.has(n));
     if (missing.length === 0) return [];
@@ -52,7 +49,7 @@ export const packagesStep = defineStorageStep<PackagesParams>({
       case 'apt':
         return [
           ...(f.interrupted
-            ? [{ kind: 'exec', argv: ['env', 'DEBIAN_FRONTEND=noninteractive', 'dpkg', '--configure', '-a', '--force-confdef', '--force-confold'], ...sudo, description: 'finish the interrupted dpkg run (dpkg --configure -a)' } satisfies StorageChange]
+            ? [{ kind: 'exec', argv: ['env', 'DEBIAN_FRONTEND=noninteractive', 'dpkg', '--configure', '-a', '--force-confdef', '--force-confold'], ...sudo, description: 'finish the interrupted dpkg run (dpkg --configure -a)' } satisfies Change]
             : []),
           // Error-Mode=any: an index that cannot be fetched (mirror unreachable) fails here, with apt's
           // reason, instead of a later "Unable to locate package" (Debian 12's apt 2.6 has it; an apt without it ignores the setting)

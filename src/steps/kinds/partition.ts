@@ -23,21 +23,10 @@
  * refuse them.
  */
 import { z } from 'zod';
-import { fact } from '../contract.js';
-import {
-  diskProbe,
-  nodesProbe,
-  parseDisk,
-  parseNodes,
-  parseSfdiskJson,
-  parseWipefsJson,
-  partitionPath,
-  sfdiskProbe,
-  wipefsProbe,
-  type PartitionTable,
-} from '../../facts/blockdev.js';
-import { absolutePath } from './common.js';
-import { defineStorageStep, refuse, sudoOf, wait, type StorageChange } from './wait.js';
+import type { Change } from '../contract.js';
+import { defineStep, exec, refuse, wait } from '../define.js';
+import { diskProbe, nodesProbe, partitionPath, sfdiskProbe, wipefsProbe, type PartitionTable } from '../../facts/blockdev.js';
+import { absolutePath } from '../params.js';
 
 const SIZE = /^(?:(\d+)([KMGT])(?:iB)?|(\d+(?:\.\d+)?)%|rest)$/;
 const TYPES = {
@@ -119,7 +108,7 @@ function describeTable(t: PartitionTable): string {
   return `a ${t.label} partition table with ${t.partitions.length} partition(s)${t.partitions.length ? ': ' + t.partitions.map((x) => `${x.node} start ${x.start} size ${x.size} type ${x.type}`).join(', ') : ''}`;
 }
 
-export const partitionStep = defineStorageStep<PartitionParams>({
+export const partitionStep = defineStep({
   kind: 'partition',
   params: partitionParams,
   // The disk and its partitions. Whether a partition is in use (held by DRBD,
@@ -127,45 +116,45 @@ export const partitionStep = defineStorageStep<PartitionParams>({
   // (sfdisk, wipefs, blockdev) are not reads: without them the probes fail.
   reads: (p) => [`dev:${p.disk}`, ...(p.wipe ? ['drbd:', 'unit:', 'cluster:'] : [])],
   writes: (p) => [`dev:${p.disk}`],
-  probes(p) {
-    return [
-      diskProbe('disk', p.disk, p.sudo),
-      sfdiskProbe('table', p.disk, p.sudo),
-      wipefsProbe('signatures', p.disk, p.sudo),
-      nodesProbe('nodes', p.disk, p.partitions.map((_, i) => partitionPath(p.disk, i + 1))),
-    ];
-  },
-  diff(p, facts): StorageChange[] {
-    const disk = parseDisk(fact(facts, 'disk'));
+  probes: (p: PartitionParams) => ({
+    disk: diskProbe(p.disk, p.sudo),
+    table: sfdiskProbe(p.disk, p.sudo),
+    signatures: wipefsProbe(p.disk, p.sudo),
+    nodes: nodesProbe(
+      p.disk,
+      p.partitions.map((_, i) => partitionPath(p.disk, i + 1)),
+    ),
+  }),
+  diff(p, facts): Change[] {
+    const disk = facts.disk;
     if (disk.state === 'notblock') return [refuse(`${p.disk} is not a block device`)];
     const plan = planLayout(p, disk.sizeBytes, disk.sectorSize);
     if (typeof plan === 'string') return [refuse(`${p.disk}: ${plan}`)];
-    const sudo = sudoOf(p.sudo);
     const names = plan.map((_, i) => partitionPath(p.disk, i + 1));
-    const partx: StorageChange = { kind: 'exec', argv: ['partx', '--update', p.disk], ...sudo, description: `make the kernel read the partition table of ${p.disk}` };
+    const partx = exec(['partx', '--update', p.disk], `make the kernel read the partition table of ${p.disk}`, { sudo: p.sudo });
     const waitNodes = (missing: string[]) => wait(`waiting for the device nodes ${missing.join(', ')}`);
-    const table = parseSfdiskJson(fact(facts, 'table'));
+    const table = facts.table;
     const k = disk.sectorSize / 512;
 
     if (table && sameTable(table, p.label, plan)) {
       const kernelOk = disk.partitions.length === plan.length && disk.partitions.every((x, i) => x.number === i + 1 && x.start === plan[i]!.start * k && x.size === plan[i]!.size * k);
-      const nodes = parseNodes(fact(facts, 'nodes'));
+      const nodes = facts.nodes;
       const missing = names.filter((n) => !nodes.has(n));
       if (!kernelOk) return [partx, waitNodes(names)];
       return missing.length === 0 ? [] : [waitNodes(missing)];
     }
 
-    const sigs = parseWipefsJson(fact(facts, 'signatures'));
+    const sigs = facts.signatures;
     const found = table ? describeTable(table) : sigs.length ? sigs.map((s) => `a ${s.type} signature at offset ${s.offset}`).join(', ') : '';
-    const changes: StorageChange[] = [];
+    const changes: Change[] = [];
     if (found !== '') {
       if (!p.wipe) return [refuse(`${p.disk} holds ${found}, not the wanted table; set wipe: true to erase it`)];
       if (disk.busy || disk.partitions.some((x) => x.busy)) return [refuse(`${p.disk} holds ${found} and it or one of its partitions is in use (held by DRBD/device-mapper/md or mounted): not wiping it`)];
-      changes.push({ kind: 'exec', argv: ['wipefs', '--all', p.disk], ...sudo, description: `erase ${found} from ${p.disk}` });
+      changes.push(exec(['wipefs', '--all', p.disk], `erase ${found} from ${p.disk}`, { sudo: p.sudo }));
     }
     const desc = plan.map((x, i) => `${names[i]} ${Math.round((x.size * disk.sectorSize) / 1048576)} MiB`).join(', ');
     changes.push(
-      { kind: 'exec', argv: ['sfdisk', '--no-tell-kernel', '--quiet', p.disk], stdin: sfdiskScript(p.label, plan), ...sudo, description: `write a ${p.label} partition table on ${p.disk}: ${desc}` },
+      exec(['sfdisk', '--no-tell-kernel', '--quiet', p.disk], `write a ${p.label} partition table on ${p.disk}: ${desc}`, { sudo: p.sudo, stdin: sfdiskScript(p.label, plan) }),
       partx,
       waitNodes(names),
     );

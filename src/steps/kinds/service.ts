@@ -14,9 +14,9 @@
  * an init script whose status answer is not LSB's when a state is asked.
  */
 import { z } from 'zod';
-import { fact, UNIT_FILES } from '../contract.js';
-import { parseService, serviceProbe } from '../../facts/service.js';
-import { defineStorageStep, refuse, sudoOf, type StorageChange } from './wait.js';
+import { UNIT_FILES, type Change } from '../contract.js';
+import { defineStep, exec, refuse } from '../define.js';
+import { serviceProbe } from '../../facts/service.js';
 
 export const serviceParams = z
   .object({
@@ -29,7 +29,7 @@ export const serviceParams = z
   .refine((p) => p.enabled !== undefined || p.state !== undefined, { message: 'give "enabled" and/or "state"', path: ['enabled'] });
 export type ServiceParams = z.infer<typeof serviceParams>;
 
-export const serviceStep = defineStorageStep<ServiceParams>({
+export const serviceStep = defineStep({
   kind: 'service',
   params: serviceParams,
   // the unit, where units are defined, and the init tools (pkgdb:)
@@ -40,18 +40,14 @@ export const serviceStep = defineStorageStep<ServiceParams>({
   // services, or a service it manages, starts or stops. Never a block device's
   // content (no unit a service step manages writes partition tables or filesystems).
   writes: (p) => (p.state === undefined ? ['unit:', ...UNIT_FILES] : ['unit:', '/', 'drbd:', 'cluster:']),
-  probes(p) {
-    return [serviceProbe('service', p.name, p.sudo)];
-  },
-  diff(p, facts): StorageChange[] {
-    const s = parseService(fact(facts, 'service'));
-    const sudo = sudoOf(p.sudo);
+  probes: (p: ServiceParams) => ({ service: serviceProbe(p.name, p.sudo) }),
+  diff(p, { service: s }): Change[] {
     if (s.init === 'none') return [refuse(`no systemd, chkconfig or update-rc.d on this node: cannot manage service ${p.name}`)];
     if (!s.installed) {
       if (p.enabled === true || p.state === 'started') return [refuse(`service ${p.name} is not installed (${s.init}): install its package first`)];
       return [];
     }
-    const changes: StorageChange[] = [];
+    const changes: Change[] = [];
     const base = p.name.replace(/\.service$/, '');
     if (p.enabled !== undefined && s.enabled !== p.enabled) {
       if (s.enabled === null) return [refuse(`service ${p.name} is "${s.unitFileState}": its enablement cannot be set with systemctl ${p.enabled ? 'enable' : 'disable'}`)];
@@ -59,7 +55,7 @@ export const serviceStep = defineStorageStep<ServiceParams>({
       const verb = p.enabled ? 'enable' : 'disable';
       const argv =
         s.init === 'systemd' ? ['systemctl', verb, p.name] : s.init === 'chkconfig' ? ['chkconfig', base, p.enabled ? 'on' : 'off'] : ['update-rc.d', base, verb];
-      changes.push({ kind: 'exec', argv, ...sudo, description: `${verb} ${p.name} at boot (${s.init})` });
+      changes.push(exec(argv, `${verb} ${p.name} at boot (${s.init})`, { sudo: p.sudo }));
     }
     if (p.state !== undefined) {
       const want = p.state === 'started';
@@ -68,7 +64,7 @@ export const serviceStep = defineStorageStep<ServiceParams>({
       if (s.running !== want) {
         const verb = want ? 'start' : 'stop';
         const argv = s.init === 'systemd' ? ['systemctl', verb, p.name] : ['service', base, verb];
-        changes.push({ kind: 'exec', argv, ...sudo, description: `${verb} ${p.name}` });
+        changes.push(exec(argv, `${verb} ${p.name}`, { sudo: p.sudo }));
       }
     }
     return changes;

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { buildPlan, type Gathered } from '../../../src/plan/build.js';
 import { countPlan, renderPlan } from '../../../src/plan/render.js';
 import { loadProject } from '../../../src/playbook/resolve.js';
-import { defineStep } from '../../../src/steps/contract.js';
+import type { Change } from '../../../src/steps/contract.js';
+import { defineStep } from '../../../src/steps/define.js';
 import { createRegistry } from '../../../src/steps/registry.js';
 import { selectWork } from '../../../src/plan/select.js';
 import { staleReasons } from '../../../src/plan/stale.js';
@@ -104,13 +105,13 @@ describe('buildPlan', () => {
 });
 
 /** A kind whose params say what it reads, writes and what its diff says (facts are not looked at). */
-const fakeKind = defineStep<{ result: 'ok' | 'change' | 'refuse'; reads?: string[] | undefined; writes?: string[] | undefined }>({
+const fakeKind = defineStep({
   kind: 'fake',
   params: z.object({ result: z.enum(['ok', 'change', 'refuse']), reads: z.array(z.string()).optional(), writes: z.array(z.string()).optional() }),
   reads: (p) => p.reads,
   writes: (p) => p.writes,
-  probes: () => [],
-  diff: (p) => (p.result === 'ok' ? [] : p.result === 'change' ? [{ kind: 'exec', argv: ['true'], description: 'change' }] : [{ kind: 'refuse', reason: 'no' }]),
+  probes: () => ({}),
+  diff: (p): Change[] => (p.result === 'ok' ? [] : p.result === 'change' ? [{ kind: 'exec', argv: ['true'], description: 'change' }] : [{ kind: 'refuse', reason: 'no' }]),
 });
 const fakes = createRegistry([fakeKind]);
 

@@ -12,6 +12,7 @@ import { crmMonProbe } from '../../../src/facts/crm-mon.js';
 import { eventsProbe } from '../../../src/facts/drbd.js';
 import { factsDigest } from '../../../src/plan/digest.js';
 import type { Probe, ProbeResult } from '../../../src/steps/contract.js';
+import { engineProbes } from '../../../src/steps/define.js';
 
 const REAL = join(__dirname, '../../fixtures/steps/crm-configure/real');
 const read = (f: string) => readFileSync(join(REAL, f), 'utf8');
@@ -20,7 +21,7 @@ const digestOf = (probe: Probe, stdout: string) => factsDigest({ [probe.id]: ok(
 
 describe('facts digest', () => {
   it('crm_mon: the same status at another time has the same digest; a resource that moved does not', () => {
-    const probe = crmMonProbe('status');
+    const probe = engineProbes({ status: crmMonProbe() })[0]!;
     const xml = read('crm_mon-kopano.xml');
     const later = xml
       .replace(/last_updated="[^"]*"/g, 'last_updated="2026-11-25 09:00:00Z"')
@@ -36,7 +37,7 @@ describe('facts digest', () => {
   });
 
   it('CIB: num_updates and cib-last-written move on their own; a property edited by hand changes the digest', () => {
-    const probe = cibProbe('cib');
+    const probe = engineProbes({ cib: cibProbe() })[0]!;
     const xml = read('cib-kopano.xml');
     const later = xml.replace(/num_updates="\d+"/, 'num_updates="97"').replace(/cib-last-written="[^"]*"/, 'cib-last-written="Wed Nov 25 09:00:00 2026"');
     expect(later).not.toBe(xml);
@@ -47,7 +48,7 @@ describe('facts digest', () => {
   });
 
   it('DRBD events2: a resync’s progress is not a change; a disconnected peer is', () => {
-    const probe = eventsProbe('events', 'r0', false);
+    const probe = engineProbes({ events: eventsProbe('r0', false) })[0]!;
     const line = (done: string, conn = 'Connected') =>
       [
         'exists resource name:r0 role:Primary suspended:no',
@@ -61,8 +62,8 @@ describe('facts digest', () => {
   });
 
   it('DRBD events2 reads every resource (one read per node for all steps); a step digests only its own resource', () => {
-    const r0 = eventsProbe('events', 'r0', false);
-    const r1 = eventsProbe('events', 'r1', false);
+    const r0 = engineProbes({ events: eventsProbe('r0', false) })[0]!;
+    const r1 = engineProbes({ events: eventsProbe('r1', false) })[0]!;
     expect(r0.argv).toEqual(['drbdsetup', 'events2', '--now']);
     expect(r1.argv).toEqual(r0.argv);
     const both = (r1Conn: string) =>
@@ -79,7 +80,7 @@ describe('facts digest', () => {
   });
 
   it('masks secrets before hashing and keeps unreadable output distinct', () => {
-    const probe = crmMonProbe('status');
+    const probe = engineProbes({ status: crmMonProbe() })[0]!;
     const a = factsDigest({ status: { exitCode: 1, stdout: '<oops', stderr: '' } }, [], [probe]);
     const b = factsDigest({ status: { exitCode: 0, stdout: read('crm_mon-kopano.xml'), stderr: '' } }, [], [probe]);
     expect(a).not.toBe(b);

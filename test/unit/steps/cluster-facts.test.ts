@@ -6,7 +6,7 @@ import { parseCib, withoutStatus } from '../../../src/facts/cib.js';
 import { renderCorosyncConf } from '../../../src/facts/corosync.js';
 import { parseCrmMon, parseTransition } from '../../../src/facts/crm-mon.js';
 import { parseXml } from '../../../src/facts/xml.js';
-import { durationMs, renderObject } from '../../../src/steps/kinds/crm-objects.js';
+import { durationMs, renderObject } from '../../../src/steps/crm/objects.js';
 
 const real = (kind: string, f: string) => readFileSync(join(import.meta.dirname, '../../fixtures/steps', kind, 'real', f), 'utf8');
 const ok = (stdout: string) => ({ exitCode: 0, stdout, stderr: '' });

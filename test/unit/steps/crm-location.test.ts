@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseCib } from '../../../src/facts/cib.js';
 import { crmConfigureParams } from '../../../src/steps/kinds/crm-configure.js';
-import { renderObject, sameObject, wantedObjects } from '../../../src/steps/kinds/crm-objects.js';
+import { renderObject, sameObject, wantedObjects } from '../../../src/steps/crm/objects.js';
 
 const cib = (constraints: string) => ({
   exitCode: 0,
