@@ -9,7 +9,8 @@
  * change the shell that runs the next one (`cd`, `exit`).
  */
 import type { Command, CommandResult } from './types.js';
-import { buildCommand, prefixLine, type Become } from './command.js';
+import { buildCommand, type Become } from './command.js';
+import { prefixLine } from './marker.js';
 import { shQuote } from './quote.js';
 
 export function buildBatchScript(cmds: readonly Command[], become: Become | undefined, delim: string, marker: string): string {

@@ -64,12 +64,3 @@ export function describeCommand(cmd: Command): string {
   return (cmd.sudo === true ? 'sudo ' : '') + shJoin([...env, ...cmd.argv]);
 }
 
-/**
- * Every command line starts with `printf '%s%s%s' M $$ M` (stdout) and
- * `printf %s M` (stderr), M random per call: whatever the login shell's rc
- * files printed before is cut off at M, and $$ is the pid (and process group)
- * of the remote command, for killing it on timeout or abort.
- */
-export function prefixLine(marker: string): string {
-  return `printf '%s%s%s' ${marker} $$ ${marker}; printf %s ${marker} >&2`;
-}
