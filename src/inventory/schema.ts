@@ -2,7 +2,8 @@
  * The inventory file, as zod schemas (the single source of truth; types are
  * inferred). Every object is strict: unknown keys are errors. No transforms
  * here (the JSON Schema is generated from these); defaults and paths are
- * applied in normalize.ts, cross-field rules live in rules.ts.
+ * applied in model.ts (put together by normalize.ts), cross-field rules live
+ * in rules.ts.
  */
 import { z } from 'zod';
 import { inDrbdWord } from '../steps/config-values.js';
