@@ -1,10 +1,11 @@
 /**
- * Where ha-provision's no-change run spends its time:
+ * Where ha-provision's no-change (or converging) run spends its time:
  *
- *   npm run build && npx tsx bench/profile.ts [--hosts 20] [--steps 10] [--reps 3]
+ *   npm run build && npx tsx bench/profile.ts [--hosts 20] [--steps 10] [--reps 3] [--run nochange|converge]
  *
  * Starts N loopback sshd daemons, converges once, then runs the no-change run
- * `reps` times under `node --cpu-prof`. Prints, per run, the wall time split
+ * `reps` times under `node --cpu-prof` (--run converge: empties the roots and
+ * the state directory before each, and profiles the converging run). Prints, per run, the wall time split
  * at the events of ha-provision's own run log (process start -> run-start ->
  * last node-connected -> run-end -> exit) and the CPU profile's self time
  * by package (node_modules/<pkg>, src/<dir>, node internals, GC, idle); frames
@@ -57,6 +58,18 @@ function sourceOf(frame: ProfileNode['callFrame']): string {
 }
 let bundleMap: SourceMap | undefined;
 
+/** Self time (ms) per function (name and package), biggest first. */
+export function selfTimeByFunction(p: CpuProfile): [string, number][] {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const totals = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    const b = n ? `${n.callFrame.functionName || '(anonymous)'} [${bucket(sourceOf(n.callFrame), n.callFrame.functionName)}]` : '?';
+    totals.set(b, (totals.get(b) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
 /** Self time (ms) per bucket, biggest first. */
 export function selfTimeByBucket(p: CpuProfile): [string, number][] {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -69,7 +82,9 @@ export function selfTimeByBucket(p: CpuProfile): [string, number][] {
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-const { values } = parseArgs({ options: { hosts: { type: 'string' }, steps: { type: 'string' }, reps: { type: 'string' } } });
+const { values } = parseArgs({ options: { hosts: { type: 'string' }, steps: { type: 'string' }, reps: { type: 'string' }, run: { type: 'string' } } });
+const converge = values.run === 'converge';
+if (values.run !== undefined && values.run !== 'converge' && values.run !== 'nochange') throw new Error('--run: nochange or converge');
 const hosts = Number(values.hosts ?? 20);
 const steps = Number(values.steps ?? 10);
 const reps = Number(values.reps ?? 3);
@@ -81,6 +96,10 @@ try {
   await tool.prepare({ workDir: work, knownHostsPath: set.knownHostsPath, hosts: set.hosts, workload: makeWorkload(steps, set.hosts[0]!.user, set.group) });
   await tool.run('converge');
   for (let rep = 1; rep <= reps; rep++) {
+    if (converge) {
+      await set.reset(set.hosts);
+      await rm(join(work, 'ha', 'state'), { recursive: true, force: true });
+    }
     const profDir = join(work, `prof-${rep}`);
     const t0 = Date.now();
     const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, HA_BIN, 'apply', join(work, 'ha', 'inventory.yaml'), join(work, 'ha', 'playbook.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -101,13 +120,24 @@ try {
     const connected = Math.max(...at('node-connected'));
     const runEnd = at('run-end')[0] ?? NaN;
     const probes = events.filter((e) => e.msg === 'command').length;
+    // per phase of the remote commands: how many, and the sum of their durations
+    const phases = new Map<string, { n: number; ms: number }>();
+    for (const e of events as { msg?: string; phase?: string; durationMs?: number }[]) {
+      if (e.msg !== 'command') continue;
+      const p = phases.get(e.phase ?? '?') ?? { n: 0, ms: 0 };
+      p.n++;
+      p.ms += e.durationMs ?? 0;
+      phases.set(e.phase ?? '?', p);
+    }
     console.log(
-      `rep ${rep}: wall ${t1 - t0} ms = start-up/load/validate ${runStart - t0} | connect ${connected - runStart} | steps ${runEnd - connected} | exit ${t1 - runEnd} ms; ${probes} commands logged`,
+      `rep ${rep}: wall ${t1 - t0} ms = start-up/load/validate ${runStart - t0} | connect ${connected - runStart} | steps ${runEnd - connected} | exit ${t1 - runEnd} ms; ${probes} commands logged (${[...phases].map(([k, v]) => `${k} ${v.n}, ${(v.ms / v.n).toFixed(1)} ms each`).join('; ')})`,
     );
     const prof = JSON.parse(await readFile(join(profDir, (await readdir(profDir))[0]!), 'utf8')) as CpuProfile;
     const top = selfTimeByBucket(prof).slice(0, 12);
     console.log(`  CPU profile (${((prof.endTime - prof.startTime) / 1000).toFixed(0)} ms), self time by package:`);
     for (const [b, ms] of top) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${b}`);
+    console.log('  self time by function:');
+    for (const [f, ms] of selfTimeByFunction(prof).slice(0, 10)) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${f}`);
   }
 } finally {
   await set.stop();

@@ -17,6 +17,7 @@ export const USAGE = `usage: npx tsx bench/run.ts [options]
   --reps 5             repetitions of each run (default 5)
   --steps 10           steps per host in the main table (default 10)
   --no-ansible         leave Ansible out
+  --ansible-max N      leave Ansible out above N hosts (default 200: ~11 min per run at 200, ~1 h at 1000)
   --tools LIST         tools to run (default ha-provision,ansible,floor)
   --mode sshd|bed      loopback sshd daemons (default) or test-bed containers
   --scale              also the "cost as work grows" table (no-change time against hosts and steps)
@@ -40,6 +41,7 @@ export function parseCli(argv: string[], log: (s: string) => void): { opts: Benc
       reps: { type: 'string' },
       steps: { type: 'string' },
       'no-ansible': { type: 'boolean' },
+      'ansible-max': { type: 'string' },
       tools: { type: 'string' },
       mode: { type: 'string' },
       scale: { type: 'boolean' },
@@ -76,6 +78,7 @@ export function parseCli(argv: string[], log: (s: string) => void): { opts: Benc
     reps,
     tools,
     steps,
+    ansibleMaxHosts: ints('--ansible-max', values['ansible-max'] ?? '200')[0]!,
     workDir: values.work ?? join(REPO, 'bench', 'work'),
     log,
     ...(scale ? { scale } : {}),

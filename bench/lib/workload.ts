@@ -225,34 +225,42 @@ export function ansiblePlaybook(w: Workload): string {
 /**
  * One shell script per host that checks every step and fixes what is not
  * right, printing `ok ID` or `changed ID` per step. In a no-change run it only
- * reads: these are the same checks as the tools' probes, in one exec.
+ * reads: these are the same checks as the tools' probes, in one exec. In a
+ * converging run every step makes its one change and then checks again (the
+ * re-check ha-provision makes after every change): a change whose re-check
+ * fails prints `failed ID` and the script exits 1.
  */
 export function floorScript(w: Workload, root: string): string {
-  const lines = ['set -u', 'ok() { echo "ok $1"; }', 'ch() { echo "changed $1"; }'];
+  const lines = ['set -u', 'ok() { echo "ok $1"; }', 'ch() { echo "changed $1"; }', 'bad() { echo "failed $1"; exit 1; }'];
   const own = `${w.owner}:${w.group}`;
+  // if CHECK; then ok; else CHANGE && CHECK && changed || failed; fi
+  const step = (id: string, check: string, change: string) => lines.push(`if ${check}; then ok ${id}; else { ${change}; } && ${check} && ch ${id} || bad ${id}; fi`);
   for (const s of w.steps) {
     const path = shQuote(`${root}/${s.rel}`);
     const id = s.id;
     switch (s.kind) {
       case 'dir':
-        lines.push(`if [ -d ${path} ]; then ok ${id}; else mkdir -p ${path} && ch ${id}; fi`);
+        step(id, `[ -d ${path} ]`, `mkdir -p ${path}`);
         break;
       case 'line':
-        lines.push(
-          `if [ -f ${path} ] && grep -qxF -- ${shQuote(s.line)} ${path}; then ok ${id}; else printf '%s\\n' ${shQuote(s.line)} >> ${path} && chmod 0644 ${path} && ch ${id}; fi`,
+        step(
+          id,
+          `{ [ -f ${path} ] && grep -qxF -- ${shQuote(s.line)} ${path}; }`,
+          `printf '%s\\n' ${shQuote(s.line)} >> ${path} && chmod 0644 ${path}`,
         );
         break;
       case 'file':
-        lines.push(
-          `if [ "$(sha256sum < ${path} 2>/dev/null)" = ${shQuote(`${sha256(s.content)}  -`)} ] && [ "$(stat -c %a:%U:%G ${path})" = ${shQuote(`644:${own}`)} ]; then ok ${id}; ` +
-            `else t=${path}.floor-tmp; printf '%s' ${shQuote(s.content)} > "$t" && chmod 0644 "$t" && chown ${shQuote(own)} "$t" && mv -f "$t" ${path} && ch ${id}; fi`,
+        step(
+          id,
+          `{ [ "$(sha256sum < ${path} 2>/dev/null)" = ${shQuote(`${sha256(s.content)}  -`)} ] && [ "$(stat -c %a:%U:%G ${path})" = ${shQuote(`644:${own}`)} ]; }`,
+          `t=${path}.floor-tmp; printf '%s' ${shQuote(s.content)} > "$t" && chmod 0644 "$t" && chown ${shQuote(own)} "$t" && mv -f "$t" ${path}`,
         );
         break;
       case 'creates':
-        lines.push(`if [ -e ${path} ]; then ok ${id}; else touch ${path} && ch ${id}; fi`);
+        step(id, `[ -e ${path} ]`, `touch ${path}`);
         break;
       case 'unless':
-        lines.push(`if grep -qxF -- ${shQuote(s.line)} ${path} 2>/dev/null; then ok ${id}; else printf '%s\\n' ${shQuote(s.line)} >> ${path} && ch ${id}; fi`);
+        step(id, `grep -qxF -- ${shQuote(s.line)} ${path} 2>/dev/null`, `printf '%s\\n' ${shQuote(s.line)} >> ${path}`);
         break;
       default: {
         const never: never = s;

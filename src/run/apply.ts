@@ -13,7 +13,7 @@ import { paramsDigest } from '../plan/digest.js';
 import type { Selection, SelectOptions } from '../plan/select.js';
 import { staleReasons } from '../plan/stale.js';
 import type { Plan, PlanStep } from '../plan/types.js';
-import type { Project } from '../playbook/resolve.js';
+import type { Project, ResolvedStep } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
 import type { Emit, NodeSummary, RunOutcome } from './events.js';
 import { badLinesMessage, journalListener, lastRun, readJournal, resumeMessage, startJournal } from './journal.js';
@@ -21,7 +21,9 @@ import { NodeLink } from './link.js';
 import { acquireLock } from './lock.js';
 import { gatherAll } from './plan-run.js';
 import { schedule } from './scheduler.js';
-import { runStep, type StepRun } from './step.js';
+import { FactCache } from './fact-cache.js';
+import { stepProbes } from './gather.js';
+import { runStep, type StepContext, type StepRun } from './step.js';
 import { runOutcome, summarise } from './summary.js';
 
 export interface ApplyRequest {
@@ -167,16 +169,37 @@ function stepRunner(
   planned: ReadonlyMap<string, PlanStep> | undefined,
 ): (node: string, s: { id: string }) => Promise<StepRun['outcome']> {
   const { project, selection } = req;
-  let changesMade = 0;
-  // a step that waited (for a sync, a cluster, another package manager) saw the nodes change
-  // without this run changing them: facts gathered at the start are no longer trusted after it
-  let waited = false;
+  // Facts read earlier, kept while no change since may have altered them (the kinds'
+  // declared reads/writes); after a step that waited, none (see fact-cache.ts).
+  const cache = new FactCache(selection.nodes, selection.steps, deps.registry);
+  for (const [node, g] of Object.entries(gathered)) {
+    if (!('steps' in g)) continue;
+    for (const [step, f] of Object.entries(g.steps)) if ('facts' in f) cache.seed(node, step, f.facts, 0);
+  }
   const retry = deps.retry ?? { tries: 3, delayMs: 250 };
   const stepsById = new Map(selection.steps.map((s) => [s.id, s]));
+  const nodesByName = new Map(selection.nodes.map((n) => [n.name, n]));
+  // each node's steps in playbook order: the next one's facts are read with a verification
+  const nextStep = new Map<string, ResolvedStep>();
+  for (const n of selection.nodes) {
+    const mine = selection.steps.filter((s) => s.targets.includes(n.name));
+    mine.forEach((s, i) => {
+      if (i + 1 < mine.length) nextStep.set(`${n.name}\0${s.id}`, mine[i + 1]!);
+    });
+  }
+  const nextOf = (nodeName: string, stepId: string): StepContext['next'] => {
+    const n = nextStep.get(`${nodeName}\0${stepId}`);
+    if (!n) return undefined;
+    try {
+      return { step: n.id, probes: stepProbes(deps.registry, n, nodesByName.get(nodeName)!), begin: () => cache.begin(nodeName, n.id) };
+    } catch {
+      return undefined; // that step reports it cannot build its probes when it runs
+    }
+  };
   return async (nodeName, s) => {
     const step = stepsById.get(s.id)!;
-    const g = gathered[nodeName];
-    const pre = changesMade === 0 && !waited && g && 'steps' in g ? g.steps[step.id] : undefined;
+    const pre = cache.take(nodeName, step.id);
+    const next = nextOf(nodeName, step.id);
     const startedAt = deps.now().getTime();
     deps.emit({ type: 'step-start', node: nodeName, step: step.id, title: step.title });
     const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
@@ -184,17 +207,19 @@ function stepRunner(
       link: links.get(nodeName)!,
       step,
       kind: deps.registry.kind(step.kind),
-      ...(pre && 'facts' in pre ? { prefetched: pre.facts } : {}),
+      ...(pre ? { prefetched: pre.facts, recent: pre.recent } : {}),
+      ...(next ? { next } : {}),
       ...(plannedStep ? { planned: plannedStep } : {}),
       timeoutMs: step.timeoutMs ?? project.settings.stepTimeoutMs,
       onFirstChange: () => {
-        changesMade++;
+        cache.changed(nodeName, step.id);
         deps.emit({ type: 'step-change-start', node: nodeName, step: step.id });
       },
+      onChangesDone: (keep) => cache.changed(nodeName, step.id, keep),
       retry: { ...retry, sleep: deps.sleep },
       onRetry: (attempt, delayMs, error) => deps.emit({ type: 'node-reconnect', node: nodeName, attempt, delayMs, error }),
       onProgress: (description, progress) => {
-        waited = true;
+        cache.waited();
         deps.emit({ type: 'step-progress', node: nodeName, step: step.id, description, ...(progress !== undefined ? { progress } : {}) });
       },
     });

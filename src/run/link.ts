@@ -97,6 +97,70 @@ export class NodeLink {
     return at.map((i) => ({ exitCode: results[i]!.exitCode, stdout: results[i]!.stdout, stderr: results[i]!.stderr }));
   }
 
+  /**
+   * Probes of several steps (a verification and the next step's facts) in ONE
+   * round trip, each group told as its own step's commands.
+   */
+  async probeGroups(groups: readonly { probes: readonly Probe[]; phase: 'probe' | 'verify'; step: string }[], signal?: AbortSignal): Promise<ProbeResult[][]> {
+    const all = groups.flatMap((g) => g.probes);
+    if (all.length === 0) return groups.map(() => []);
+    const s = await this.session();
+    const { unique, at } = distinctProbes(all);
+    const cmds: Command[] = unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }));
+    const results = await s.execBatch(cmds, signal);
+    // each command told once, under the first group that asked for it
+    const told = new Set<number>();
+    let k = 0;
+    return groups.map((g) =>
+      g.probes.map(() => {
+        const i = at[k++]!;
+        const r = results[i]!;
+        if (!told.has(i)) {
+          told.add(i);
+          this.report(g.step, g.phase, unique[i]!.argv, r);
+        }
+        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+      }),
+    );
+  }
+
+  /**
+   * A change command and then read-only probes, in ONE round trip (one shell
+   * script: the probes run after the command has ended, whatever its exit).
+   * Only for a node without secrets: the batch's output is masked as a whole.
+   * The change is told as a command-start before it is sent and as a change
+   * command after; the probes as their groups' commands.
+   */
+  async changeThenProbe(
+    cmd: Omit<Command, 'secrets'>,
+    step: string,
+    groups: readonly { probes: readonly Probe[]; phase: 'probe' | 'verify'; step: string }[],
+    signal?: AbortSignal,
+  ): Promise<[CommandResult, ...ProbeResult[][]]> {
+    const s = await this.session();
+    const all = groups.flatMap((g) => g.probes);
+    const { unique, at } = distinctProbes(all);
+    const cmds: Command[] = [cmd, ...unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }))];
+    this.emit({ type: 'command-start', node: this.node.name, step, argv: cmd.argv.map((a) => this.mask(a)) });
+    const results = await s.execBatch(cmds, signal);
+    const change = results[0]!;
+    this.report(step, 'change', cmd.argv, change);
+    const told = new Set<number>();
+    let k = 0;
+    const probed = groups.map((g) =>
+      g.probes.map(() => {
+        const i = at[k++]!;
+        const r = results[i + 1]!;
+        if (!told.has(i)) {
+          told.add(i);
+          this.report(g.step, g.phase, unique[i]!.argv, r);
+        }
+        return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
+      }),
+    );
+    return [change, ...probed];
+  }
+
   async exec(cmd: Omit<Command, 'secrets'>, step: string, signal?: AbortSignal): Promise<CommandResult> {
     const s = await this.session();
     this.emit({ type: 'command-start', node: this.node.name, step, argv: cmd.argv.map((a) => this.mask(a)) });

@@ -9,11 +9,12 @@ import { showChange } from '../plan/show.js';
 import type { PlanStep, ShownChange } from '../plan/types.js';
 import type { ResolvedStep } from '../playbook/resolve.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Change, Facts, StepKind, WaitChange } from '../steps/contract.js';
+import type { Change, Facts, Probe, StepKind, WaitChange } from '../steps/contract.js';
 import { maskSecrets } from '../mask.js';
 import { withRetry } from '../ssh/retry.js';
 import type { StepOutcome } from './events.js';
 import { toFacts } from './gather.js';
+import type { PendingRead } from './fact-cache.js';
 import type { NodeLink } from './link.js';
 
 export interface StepRun {
@@ -26,8 +27,22 @@ export interface StepContext {
   link: NodeLink;
   step: ResolvedStep;
   kind: StepKind<unknown>;
-  /** Facts read earlier in this run, if still valid (nothing changed since). */
+  /** Facts read earlier in this run, if still valid (nothing changed since that may have altered them). */
   prefetched?: Facts | undefined;
+  /**
+   * The prefetched facts were read after this node's last change, moments ago
+   * (with the verification of the step before): they count as the re-check
+   * before a change.
+   */
+  recent?: boolean;
+  /** The node's next step: its probes are read with this step's verification after a change, and handed to `store`. */
+  next?: { step: string; probes: readonly Probe[]; begin: () => PendingRead };
+  /**
+   * Called after each batch of changes has run (or stopped), and before a
+   * verification read on its own; `keep`: the next step's facts, read right
+   * after the change in its round trip.
+   */
+  onChangesDone?: (keep?: PendingRead) => void;
   /** The saved plan's entry for this step (apply --plan). */
   planned?: PlanStep;
   timeoutMs: number;
@@ -55,10 +70,46 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   const mask = (s: string) => maskSecrets(s, node.secrets);
   const probes = kind.probes(params, sn);
   const read = async (phase: 'probe' | 'verify') => toFacts(probes, await link.probe(probes, phase, step.id, signal));
+  // the verification after real changes also reads the node's next step's facts, in the same round trip
+  const verifyWithNext = async () => {
+    const next = ctx.next;
+    if (!next || next.probes.length === 0) return read('verify');
+    const pending = next.begin();
+    const [mine, theirs] = await link.probeGroups(
+      [
+        { probes, phase: 'verify', step: step.id },
+        { probes: next.probes, phase: 'probe', step: next.step },
+      ],
+      signal,
+    );
+    pending.store(toFacts(next.probes, theirs!));
+    return toFacts(probes, mine!);
+  };
+  // the last change, when it is a plain command, runs in the same round trip as the
+  // verification (and the next step's facts): the probes run after it, in the same shell script
+  const changeThenVerify = async (c: Change & { kind: 'exec' }): Promise<Facts> => {
+    const next = ctx.next && ctx.next.probes.length > 0 ? ctx.next : undefined;
+    const pending = next?.begin();
+    let got;
+    try {
+      got = await link.changeThenProbe(
+        { argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) },
+        step.id,
+        [{ probes, phase: 'verify', step: step.id }, ...(next ? [{ probes: next.probes, phase: 'probe' as const, step: next.step }] : [])],
+        signal,
+      );
+    } finally {
+      ctx.onChangesDone?.(pending);
+    }
+    const [res, mine, theirs] = got;
+    if (res.exitCode !== 0) throw new StepFailure(execFailure(c, res, node.secrets));
+    if (next && pending) pending.store(toFacts(next.probes, theirs!));
+    return toFacts(probes, mine!);
+  };
 
   let facts = ctx.prefetched ?? (await read('probe'));
   let ev: Evaluation = evaluate(kind, params, facts, sn);
-  if (ev.status !== 'ok' && ctx.prefetched) {
+  if (ev.status !== 'ok' && ctx.prefetched && !ctx.recent) {
     // re-check just before changing, refusing or failing: facts read at the start may be old
     // (e.g. a package another process was still installing then)
     facts = await read('probe');
@@ -89,6 +140,7 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   const done: ShownChange[] = [];
   let delay = ctx.poll?.initialMs ?? 500;
   let afterRealChanges = false;
+  let verified: Facts | undefined;
   for (;;) {
     const real = ev.changes.filter((c) => c.kind !== 'wait');
     const waits = ev.changes.filter((c): c is WaitChange => c.kind === 'wait');
@@ -97,7 +149,14 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
         throw new StepFailure(`inconsistent result after apply: still ${describe(real.map((c) => showChange(c, node.secrets)))}`);
       }
       if (done.length === 0) ctx.onFirstChange?.();
-      for (const c of real) await execute(link, step.id, c, signal);
+      const last = real[real.length - 1]!;
+      const together = waits.length === 0 && last.kind === 'exec' && batchable(last, node.secrets) ? last : undefined;
+      try {
+        for (const c of together ? real.slice(0, -1) : real) await execute(link, step.id, c, signal);
+      } finally {
+        if (!together) ctx.onChangesDone?.();
+      }
+      if (together) verified = await changeThenVerify(together);
       done.push(...real.map((c) => showChange(c, node.secrets)));
       afterRealChanges = true;
     }
@@ -108,7 +167,9 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
       delay = Math.min(ctx.poll?.maxMs ?? 5000, Math.round(delay * 1.5));
       afterRealChanges = false;
     }
-    ev = evaluate(kind, params, await read('verify'), sn);
+    const after = verified ?? (real.length > 0 && waits.length === 0 ? await verifyWithNext() : await read('verify'));
+    verified = undefined;
+    ev = evaluate(kind, params, after, sn);
     switch (ev.status) {
       case 'ok':
         return done.length > 0 ? { outcome: 'changed', changes: done } : { outcome: 'ok', changes: [], message: `waited: ${mask(waits[0]?.description ?? '')}` };
@@ -124,14 +185,25 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   }
 }
 
+/**
+ * Whether a command change may run in one shell script with the probes after
+ * it: no secret anywhere on the node (a batch's output is masked as a whole,
+ * and probe results must be the real output), text stdin.
+ */
+function batchable(c: Change & { kind: 'exec' }, secrets: readonly string[]): boolean {
+  return c.secret !== true && secrets.length === 0 && (c.stdin === undefined || !c.stdin.includes('\0'));
+}
+
+function execFailure(c: Change & { kind: 'exec' }, r: { exitCode: number; stdout: string; stderr: string }, secrets: readonly string[]): string {
+  const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
+  return `${maskSecrets(c.description, secrets)}: exit ${r.exitCode}${why ? `: ${why}` : ''}`;
+}
+
 async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortSignal): Promise<void> {
   switch (c.kind) {
     case 'exec': {
       const r = await link.exec({ argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) }, stepId, signal);
-      if (r.exitCode !== 0) {
-        const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
-        throw new StepFailure(`${maskSecrets(c.description, link.node.secrets)}: exit ${r.exitCode}${why ? `: ${why}` : ''}`);
-      }
+      if (r.exitCode !== 0) throw new StepFailure(execFailure(c, r, link.node.secrets));
       return;
     }
     case 'upload':
@@ -172,7 +244,7 @@ export async function runStep(ctx: StepContext): Promise<StepRun> {
         }
         const signal = AbortSignal.timeout(ctx.timeoutMs);
         try {
-          const r = await runOnce({ ...ctx, prefetched, onFirstChange, onProgress }, signal);
+          const r = await runOnce({ ...ctx, prefetched, recent: prefetched !== undefined && ctx.recent === true, onFirstChange, onProgress }, signal);
           if (attempt > 1 && changeAttempted && r.outcome === 'ok') {
             // the change was sent before the connection dropped; its effect is now seen
             return { outcome: 'changed', changes: [], message: 'connection lost during the change; after reconnecting, the checks show it done' };

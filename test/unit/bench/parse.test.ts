@@ -29,15 +29,17 @@ describe('statistics and targets', () => {
     expect(stats([])).toBeUndefined();
   });
 
-  it('marks targets met, not met or not measured from no-change medians', () => {
-    const cell = (tool: Cell['tool'], hosts: number, ms: number, rssKb = 50_000): Cell => ({
-      table: 'main', tool, hosts, steps: 10, phase: 'nochange',
+  it('marks targets met, not met or not measured from the medians', () => {
+    const cell = (tool: Cell['tool'], hosts: number, ms: number, rssKb = 50_000, phase: Cell['phase'] = 'nochange'): Cell => ({
+      table: 'main', tool, hosts, steps: 10, phase,
       samples: [{ rep: 1, wallMs: ms, maxRssKb: rssKb, cpuMs: 1, treeRssKb: 0, treePssKb: 0, reportedChanges: 0, touched: [] }],
     });
     const r = {
       options: { mode: 'sshd', hostCounts: [1, 20], reps: 1, tools: ['ha-provision', 'ansible', 'floor'], steps: 10, workDir: '' },
       env: { date: '', mode: 'sshd', cpus: '', node: '', openssh: '', kernel: '', versions: {} },
-      cells: [cell('ha-provision', 1, 200), cell('ansible', 1, 2500), cell('floor', 1, 100), cell('ha-provision', 20, 1000), cell('ansible', 20, 20_000), cell('floor', 20, 800)],
+      cells: [cell('ha-provision', 1, 200), cell('ansible', 1, 2500), cell('floor', 1, 100), cell('ha-provision', 20, 1000), cell('ansible', 20, 20_000), cell('floor', 20, 800),
+        cell('ha-provision', 20, 2900, 50_000, 'converge'), cell('floor', 20, 2000, 50_000, 'converge'),
+        cell('ha-provision', 1000, 13_000, 500 * 1024), cell('floor', 1000, 10_000), cell('ha-provision', 1000, 40_000, 700 * 1024, 'converge'), cell('floor', 1000, 20_000, 50_000, 'converge')],
     } as BenchResult;
     const t = targets(r).map((x) => [x.measured, x.status]);
     expect(t).toEqual([
@@ -46,7 +48,12 @@ describe('statistics and targets', () => {
       ['–', 'not measured'],
       ['2.00×', 'not met'],
       ['1.25×', 'met'],
-      ['–', 'not measured'],
+      ['1.45×', 'met'], // converging, N=20
+      ['–', 'not measured'], // converging, N=200
+      ['–', 'not measured'], // RSS, N=200
+      ['1.30×', 'met'], // no-change, N=1000
+      ['2.00×', 'not met'], // converging, N=1000
+      ['700 MB', 'not met'], // RSS, N=1000 (either run)
     ]);
   });
 });

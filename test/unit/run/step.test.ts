@@ -11,7 +11,7 @@ import { paramsDigest } from '../../../src/plan/digest.js';
 import { NodeLink } from '../../../src/run/link.js';
 import { runStep, type StepContext } from '../../../src/run/step.js';
 import { SshError, type Command, type CommandResult, type Session } from '../../../src/ssh/types.js';
-import { commandProbe, defineStep, refuse } from '../../../src/steps/define.js';
+import { defineStep } from '../../../src/steps/contract.js';
 import { commandStep } from '../../../src/steps/kinds/command.js';
 import { fakeNode, fakeStep } from '../plan/fake-project.js';
 
@@ -39,8 +39,16 @@ class StandInSession implements Session {
     return r;
   }
   async execBatch(cmds: readonly Command[]): Promise<CommandResult[]> {
-    this.probes++;
-    return cmds.map((c) => this.run(c));
+    // a batch may start with a change command (its verification's probes after it, in one round trip)
+    const change = cmds.length > 0 && cmds[0]!.argv[0] !== 'test';
+    if (change) this.execs.push(cmds[0]!.argv.join(' '));
+    else this.probes++;
+    const results = cmds.map((c) => this.run(c));
+    if (change && this.dropAfterNextExec.value) {
+      this.dropAfterNextExec.value = false;
+      throw new SshError('SSH_DISCONNECTED', 'bob: lost the SSH connection (stand-in)');
+    }
+    return results;
   }
   async writeFile(): Promise<void> {}
   isAlive(): boolean {
@@ -49,11 +57,11 @@ class StandInSession implements Session {
   async close(): Promise<void> {}
 }
 
-function setup(argv: string[], opts: { drop?: boolean; creates?: string } = {}) {
+function setup(argv: string[], opts: { drop?: boolean; creates?: string; secrets?: string[] } = {}) {
   const paths = new Set<string>();
   const drop = { value: opts.drop ?? false };
   const sessions: StandInSession[] = [];
-  const link = new NodeLink(fakeNode('bob'), async () => {
+  const link = new NodeLink(fakeNode('bob', opts.secrets ?? []), async () => {
     const s = new StandInSession(paths, drop);
     sessions.push(s);
     return s;
@@ -75,6 +83,33 @@ describe('runStep', () => {
     const r = await runStep(ctx);
     expect(r).toEqual({ outcome: 'changed', changes: [{ kind: 'exec', argv: ['touch', '/done'], description: 'run touch /done' }] });
     expect(execs()).toEqual(['touch /done']);
+  });
+
+  it("a command change, its verification and the next step's facts go in ONE round trip", async () => {
+    const { ctx, sessions, execs } = setup(['touch', '/done']);
+    const stored: unknown[] = [];
+    const next = { step: 'n', probes: [{ id: 'creates', argv: ['test', '-e', '/done'] }], begin: () => ({ entry: {}, store: (f: unknown) => void stored.push(f) }) };
+    const r = await runStep({ ...ctx, next });
+    expect(r.outcome).toBe('changed');
+    expect(execs()).toEqual(['touch /done']);
+    expect(sessions.reduce((k, s) => k + s.probes, 0)).toBe(1); // the first look only
+    expect(stored).toEqual([{ creates: { exitCode: 0, stdout: '', stderr: '' } }]); // read after the change
+  });
+
+  it('a node with secrets runs the change on its own, then verifies', async () => {
+    const { ctx, sessions, execs } = setup(['touch', '/done'], { secrets: ['s3cret'] });
+    const r = await runStep(ctx);
+    expect(r.outcome).toBe('changed');
+    expect(execs()).toEqual(['touch /done']);
+    expect(sessions.reduce((k, s) => k + s.probes, 0)).toBe(2); // first look, verification
+  });
+
+  it('prefetched facts read moments ago, after the last change, stand for the re-check', async () => {
+    const { ctx, sessions, execs } = setup(['touch', '/done']);
+    const r = await runStep({ ...ctx, prefetched: { creates: { exitCode: 1, stdout: '', stderr: '' } }, recent: true });
+    expect(r.outcome).toBe('changed');
+    expect(execs()).toEqual(['touch /done']);
+    expect(sessions.reduce((k, s) => k + s.probes, 0)).toBe(0); // no re-check; verified in the change's round trip
   });
 
   it('a change whose checks still fail afterwards is an inconsistent result', async () => {
@@ -116,11 +151,11 @@ describe('runStep', () => {
   });
 
   it('prefetched facts are re-checked before refusing: what was missing at the start may be there now', async () => {
-    const needsX = defineStep({
+    const needsX = defineStep<Record<string, never>>({
       kind: 'needs-x',
       params: z.object({}),
-      probes: () => ({ x: commandProbe(['test', '-e', '/x']) }),
-      diff: (_p, { x }) => (x.exitCode === 0 ? [] : [refuse('/x is missing')]),
+      probes: () => [{ id: 'x', argv: ['test', '-e', '/x'] }],
+      diff: (_p, facts) => (facts['x']!.exitCode === 0 ? [] : [{ kind: 'refuse', reason: '/x is missing' }]),
     });
     const { ctx, paths, sessions, execs } = setup(['true']);
     paths.add('/x'); // installed by someone else after the facts were gathered
