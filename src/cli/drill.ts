@@ -226,7 +226,7 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
     // ---- what exactly, checked against the cluster ----
     let detail: string;
     let inject: () => Promise<{ ok: boolean; message: string }>;
-    let report: Partial<DrillReport> = {};
+    const report: Partial<DrillReport> = {};
     let drillInfo: DrillReport['drill'];
     let resource: { id: string; service: string; pid: number; node: string; agent: string } | undefined;
     let moves: { id: string; from: string; to: string }[] = [];

@@ -27,4 +27,3 @@ export const EXIT = {
   /** `drill` only: the drill failed (the cluster did not recover within the timeout, or a check failed). */
   DRILL_FAILED: 10,
 } as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -8,7 +8,7 @@
  * the step kinds a playbook uses are loaded when it is read.
  */
 import type { InputError } from '../playbook/resolve.js';
-import { lazyBuiltinRegistry, type StepKinds } from '../steps/registry.js';
+import { lazyBuiltinRegistry } from '../steps/registry.js';
 import { HELP, parseCli, UsageError, type Cli } from './args.js';
 import { EXIT } from './exit-codes.js';
 

@@ -304,13 +304,7 @@ export const Inventory = z.strictObject({
 });
 
 export type InventoryFile = z.infer<typeof Inventory>;
-export type NodeFile = z.infer<typeof Node>;
 export type AuthFile = z.infer<typeof Auth>;
 export type SecretRefFile = z.infer<typeof SecretRef>;
 export type NamedSecretRefFile = z.infer<typeof NamedSecretRef>;
-export type SshDefaultsFile = z.infer<typeof SshDefaults>;
 export type JumpEndpointFile = z.infer<typeof JumpEndpoint>;
-export type DrbdFile = z.infer<typeof Drbd>;
-export type FilesystemFile = z.infer<typeof Filesystem>;
-export type VirtualIpFile = z.infer<typeof VirtualIp>;
-export type FencingFile = z.infer<typeof Fencing>;

@@ -110,6 +110,7 @@ export function encodingProblem(text: string): string | undefined {
   const head = text.slice(0, 256);
   const bom = head.startsWith('\uFFFD\uFFFD') || head.startsWith('\uFEFF\u0000') || head.startsWith('\u0000\uFEFF');
   const nul = head.indexOf('\u0000');
+  // eslint-disable-next-line no-control-regex -- NUL bytes are what this looks for
   if (bom || (nul >= 0 && nul <= 2 && /^(?:[^\u0000]\u0000|\u0000[^\u0000]){4}/.test(head.slice(nul <= 1 ? 0 : 1)))) {
     return 'the file looks UTF-16 encoded (a byte-order mark or NUL bytes between the characters); save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 FILE)';
   }

@@ -28,6 +28,5 @@ export function escapeDeep<T>(v: T): T {
 
 /** JSON text with the characters JSON.stringify leaves raw but a terminal obeys (C1, bidi) as \uHHHH: the same data. */
 export function safeJson(value: unknown, indent?: number): string {
-  // eslint-disable-next-line no-control-regex
   return JSON.stringify(value, null, indent).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

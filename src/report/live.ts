@@ -83,7 +83,10 @@ export function liveReporter(o: { write: (s: string) => void; stream: NodeJS.Wri
         held.push(`${e.node}: UNREACHABLE: ${e.error}\n`);
         return;
       case 'run-end':
-        for (const v of views.values()) v.failed ? v.fail(new Error(v.failed)) : v.done();
+        for (const v of views.values()) {
+          if (v.failed) v.fail(new Error(v.failed));
+          else v.done();
+        }
         void running.then(() => {
           for (const m of held) o.write(m);
           if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));

@@ -6,7 +6,7 @@
  * tilde expansion) or wrapped in single quotes, inside which nothing is
  * special; a `'` inside the value becomes `'\''`.
  */
-const SAFE_WORD = /^[A-Za-z0-9_\/.,:@%+-]+$/;
+const SAFE_WORD = /^[A-Za-z0-9_/.,:@%+-]+$/;
 
 export function shQuote(value: string): string {
   if (value.includes('\0')) {

@@ -68,7 +68,7 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
       const st = await clusterStatus(nodes, FIRST);
       return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? st : undefined;
     }, 60_000).catch(async (e: unknown) => {
-      const diag = await nodes.try(FIRST, 'crm_mon -1 -r -f; ls -ld /srv/mail1 /srv/mail2; grep -i -B2 -A8 "not installed\|Filesystem" /var/log/pacemaker/pacemaker.log | tail -40');
+      const diag = await nodes.try(FIRST, 'crm_mon -1 -r -f; ls -ld /srv/mail1 /srv/mail2; grep -i -B2 -A8 "not installed\\|Filesystem" /var/log/pacemaker/pacemaker.log | tail -40');
       throw new Error(`${String(e)}\n${diag.out}\n${diag.err}`);
     });
     expect(s.online).toEqual([...NODES].sort());

@@ -34,7 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { BedShell, BIN, ensureBuilt, readJournal, ROOT, trimmedStoragePlaybook, until, type JournalEvent } from './bed-support.js';
+import { BedShell, BIN, ensureBuilt, readJournal, trimmedStoragePlaybook, until, type JournalEvent } from './bed-support.js';
 
 const NODES = ['bob', 'alice'] as const;
 const DROP = new Set(['hostname', 'hosts', 'drbd-off-at-boot', 'corosync-on-at-boot', 'mysqld-off-at-boot']);

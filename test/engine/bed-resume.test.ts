@@ -35,7 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { BedShell, cli, ensureBuilt, execsOf, json, killAtStep, ROOT, trimmedStoragePlaybook, until, type ApplyReport } from './bed-support.js';
+import { BedShell, cli, ensureBuilt, execsOf, json, killAtStep, trimmedStoragePlaybook, until, type ApplyReport } from './bed-support.js';
 
 const NODES = ['bob', 'alice'] as const;
 const RESOURCES = [

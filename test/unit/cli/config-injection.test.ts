@@ -91,7 +91,7 @@ describe('DRBD .res (drbd-resource)', () => {
     const inv = baseInventory().replace('disk: /dev/vdb1,', 'disk: /dev/vdb1, shared_secret: {env: DRBD_SECRET},');
     const r = await validateInventory(inv, ['--check-secrets'], { DRBD_SECRET: 'abc"; } handlers { x' });
     expect(r.code, r.out).toBe(2);
-    expect(r.out).toMatch(/drbd\[0\]\.shared_secret: the shared secret of DRBD resource r0: expected a value that a quoted string of a DRBD \.res file can hold, found a double quote \(\"\) at character 4/);
+    expect(r.out).toMatch(/drbd\[0\]\.shared_secret: the shared secret of DRBD resource r0: expected a value that a quoted string of a DRBD \.res file can hold, found a double quote \("\) at character 4/);
     expect(r.out).not.toContain('handlers');
     expect(r.connects).toBe(0);
   });

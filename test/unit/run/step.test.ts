@@ -7,11 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { paramsDigest } from '../../../src/plan/digest.js';
 import { NodeLink } from '../../../src/run/link.js';
 import { runStep, type StepContext } from '../../../src/run/step.js';
 import { SshError, type Command, type CommandResult, type Session } from '../../../src/ssh/types.js';
-import { defineStep } from '../../../src/steps/contract.js';
+import { commandProbe, defineStep, refuse } from '../../../src/steps/define.js';
 import { commandStep } from '../../../src/steps/kinds/command.js';
 import { fakeNode, fakeStep } from '../plan/fake-project.js';
 
@@ -151,11 +150,11 @@ describe('runStep', () => {
   });
 
   it('prefetched facts are re-checked before refusing: what was missing at the start may be there now', async () => {
-    const needsX = defineStep<Record<string, never>>({
+    const needsX = defineStep({
       kind: 'needs-x',
       params: z.object({}),
-      probes: () => [{ id: 'x', argv: ['test', '-e', '/x'] }],
-      diff: (_p, facts) => (facts['x']!.exitCode === 0 ? [] : [{ kind: 'refuse', reason: '/x is missing' }]),
+      probes: () => ({ x: commandProbe(['test', '-e', '/x']) }),
+      diff: (_p, { x }) => (x.exitCode === 0 ? [] : [refuse('/x is missing')]),
     });
     const { ctx, paths, sessions, execs } = setup(['true']);
     paths.add('/x'); // installed by someone else after the facts were gathered

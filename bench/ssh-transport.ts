@@ -1,13 +1,13 @@
 /**
  * Transport micro-benchmarks on loopback sshd (not a test; prints numbers):
- *   npx tsx test/ssh/bench.ts [hosts=20] [--many=200]
+ *   npx tsx bench/ssh-transport.ts [hosts=20] [--many=200]
  * - connect: 1 host, N hosts in parallel
  * - exec latency with and without TCP_NODELAY
  * - 10 checks: execBatch (one round trip) vs 10 sequential execs, 1 and N hosts
  * With --many=M it also starts M sshds and connects to all of them at once.
  */
-import { openSession, type Command, type Session } from '../../src/ssh/index.js';
-import { startSshd, type SshdHarness } from '../support/sshd.js';
+import { openSession, type Command, type Session } from '../src/ssh/index.js';
+import { startSshd, type SshdHarness } from '../test/support/sshd.js';
 
 const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 20);
