@@ -17,7 +17,7 @@ import type { Project, ResolvedStep } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
 import type { Emit, NodeSummary, RunOutcome } from './events.js';
 import { badLinesMessage, journalListener, lastRun, readJournal, resumeMessage, startJournal } from './journal.js';
-import { NodeLink } from './link.js';
+import { gateConnect, NodeLink } from './link.js';
 import { acquireLock } from './lock.js';
 import { gatherAll } from './plan-run.js';
 import { schedule } from './scheduler.js';
@@ -82,10 +82,15 @@ export async function runApply(req: ApplyRequest, deps: RunDeps): Promise<ApplyR
     deps.emit(e);
   };
   const run: RunDeps = { ...deps, emit };
-  const links = new Map(selection.nodes.map((n) => [n.name, new NodeLink(n, run.connect, emit)]));
+  const connect = gateConnect(run.connect);
+  const links = new Map(selection.nodes.map((n) => [n.name, new NodeLink(n, connect, emit)]));
   try {
     if (lock.tookOver) {
-      emit({ type: 'message', level: 'warn', text: `took over a stale lock left by pid ${lock.tookOver.pid} (run ${lock.tookOver.runId}, started ${lock.tookOver.startedAt}), which is no longer running` });
+      emit({
+        type: 'message',
+        level: 'warn',
+        text: `took over a stale lock left by pid ${lock.tookOver.pid} (run ${lock.tookOver.runId}, started ${lock.tookOver.startedAt}), which is no longer running`,
+      });
     }
     const unreadable = badLinesMessage(jpath, previous.badLines);
     if (unreadable) emit({ type: 'message', level: 'warn', text: unreadable });

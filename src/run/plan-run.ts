@@ -7,7 +7,7 @@ import { sealPlan } from '../plan/seal.js';
 import type { Project } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
 import { gatherNode } from './gather.js';
-import { NodeLink } from './link.js';
+import { gateConnect, NodeLink } from './link.js';
 
 /** Connect and read every node's facts, at most `concurrency` nodes at once. */
 export async function gatherAll(links: readonly NodeLink[], selection: Selection, deps: RunDeps, concurrency: number): Promise<Gathered> {
@@ -26,7 +26,8 @@ export async function gatherAll(links: readonly NodeLink[], selection: Selection
 }
 
 export async function makePlan(req: { project: Project; selection: Selection; options: SelectOptions; concurrency?: number }, deps: RunDeps): Promise<Plan> {
-  const links = req.selection.nodes.map((n) => new NodeLink(n, deps.connect, deps.emit));
+  const connect = gateConnect(deps.connect);
+  const links = req.selection.nodes.map((n) => new NodeLink(n, connect, deps.emit));
   try {
     const gathered = await gatherAll(links, req.selection, deps, req.concurrency ?? req.project.settings.concurrency);
     return sealPlan(buildPlan({ ...req, registry: deps.registry, gathered, now: deps.now() }));
