@@ -102,7 +102,9 @@ try {
     }
     const profDir = join(work, `prof-${rep}`);
     const t0 = Date.now();
-    const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, HA_BIN, 'apply', join(work, 'ha', 'inventory.yaml'), join(work, 'ha', 'playbook.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, HA_BIN, 'apply', join(work, 'ha', 'inventory.yaml'), join(work, 'ha', 'playbook.yaml')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

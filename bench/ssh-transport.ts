@@ -72,14 +72,30 @@ async function main(): Promise<void> {
     const seq: number[] = [];
     const bat: number[] = [];
     for (let r = 0; r < 10; r++) {
-      seq.push((await time(async () => { for (const c of CHECKS) await s0.exec(c); }))[0]);
+      seq.push(
+        (
+          await time(async () => {
+            for (const c of CHECKS) await s0.exec(c);
+          })
+        )[0],
+      );
       bat.push((await time(() => s0.execBatch(CHECKS)))[0]);
     }
     console.log(`1 host, 10 checks: 10 execs ${ms(median(seq))}, execBatch ${ms(median(bat))} (median of 10)`);
     const seqN: number[] = [];
     const batN: number[] = [];
     for (let r = 0; r < 5; r++) {
-      seqN.push((await time(() => Promise.all(sessions.map(async (s) => { for (const c of CHECKS) await s.exec(c); }))))[0]);
+      seqN.push(
+        (
+          await time(() =>
+            Promise.all(
+              sessions.map(async (s) => {
+                for (const c of CHECKS) await s.exec(c);
+              }),
+            ),
+          )
+        )[0],
+      );
       batN.push((await time(() => Promise.all(sessions.map((s) => s.execBatch(CHECKS)))))[0]);
     }
     console.log(`${N} hosts in parallel, 10 checks each: 10 execs ${ms(median(seqN))}, execBatch ${ms(median(batN))} (median of 5)`);

@@ -88,8 +88,12 @@ export function makeTool(name: ToolName, log: (s: string) => void): Tool {
 }
 
 async function environment(mode: Mode, tools: Tool[]): Promise<Environment> {
-  const ssh = await run('ssh', ['-V']).then((r) => (r.stderr || r.stdout).trim()).catch(() => 'unknown');
-  const kernel = await run('uname', ['-r']).then((r) => r.stdout.trim()).catch(() => 'unknown');
+  const ssh = await run('ssh', ['-V'])
+    .then((r) => (r.stderr || r.stdout).trim())
+    .catch(() => 'unknown');
+  const kernel = await run('uname', ['-r'])
+    .then((r) => r.stdout.trim())
+    .catch(() => 'unknown');
   const versions: Partial<Record<ToolName, string>> = {};
   for (const t of tools) versions[t.name] = await t.version();
   const c = cpus();
@@ -174,7 +178,11 @@ async function runJob(job: Job, set: HostSet, o: BenchOptions, cells: Cell[]): P
   }
 }
 
-function sample(rep: number, r: { measured: { wallMs: number; maxRssKb: number; cpuMs: number; treeRssKb: number; treePssKb: number }; reportedChanges: number | null }, touched: string[]): Sample {
+function sample(
+  rep: number,
+  r: { measured: { wallMs: number; maxRssKb: number; cpuMs: number; treeRssKb: number; treePssKb: number }; reportedChanges: number | null },
+  touched: string[],
+): Sample {
   const m = r.measured;
   return { rep, wallMs: m.wallMs, maxRssKb: m.maxRssKb, cpuMs: m.cpuMs, treeRssKb: m.treeRssKb, treePssKb: m.treePssKb, reportedChanges: r.reportedChanges, touched };
 }

@@ -29,7 +29,8 @@ export const USAGE = `usage: npx tsx bench/run.ts [options]
 
 function ints(flag: string, v: string): number[] {
   const out = v.split(',').map((x) => Number(x.trim()));
-  if (out.length === 0 || out.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`${flag}: expected a comma-separated list of positive integers, got ${JSON.stringify(v)}`);
+  if (out.length === 0 || out.some((x) => !Number.isInteger(x) || x < 1))
+    throw new Error(`${flag}: expected a comma-separated list of positive integers, got ${JSON.stringify(v)}`);
   return out;
 }
 

@@ -105,7 +105,11 @@ export async function measure(argv: readonly string[], opts: RunOptions = {}): P
       if (pids.length > 0) {
         const rss = (await Promise.all(pids.map(rssKb))).reduce((a, b) => a + b, 0);
         treeRss = Math.max(treeRss, rss);
-        if (tick % 20 === 0) treePss = Math.max(treePss, (await Promise.all(pids.map(pssKb))).reduce((a, b) => a + b, 0));
+        if (tick % 20 === 0)
+          treePss = Math.max(
+            treePss,
+            (await Promise.all(pids.map(pssKb))).reduce((a, b) => a + b, 0),
+          );
         samples++;
       }
       await new Promise((r) => setTimeout(r, period));

@@ -26,8 +26,7 @@ export function find(r: BenchResult, table: Cell['table'], tool: ToolName, hosts
 }
 
 export const wall = (c: Cell | undefined) => (c && c.error === undefined ? stats(c.samples.map((s) => s.wallMs)) : undefined);
-const peak = (c: Cell | undefined, k: 'maxRssKb' | 'treeRssKb' | 'treePssKb') =>
-  c && c.samples.length > 0 ? Math.max(...c.samples.map((s) => s[k])) : undefined;
+const peak = (c: Cell | undefined, k: 'maxRssKb' | 'treeRssKb' | 'treePssKb') => (c && c.samples.length > 0 ? Math.max(...c.samples.map((s) => s[k])) : undefined);
 
 const sec = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 3 : 1);
 const mb = (kb: number | undefined) => (kb === undefined || kb === 0 ? '–' : (kb / 1024).toFixed(0));
@@ -116,7 +115,9 @@ export function renderMarkdown(r: BenchResult): string {
   L.push(`# ha-provision bench: ${r.env.date.slice(0, 10)}, ${r.env.mode} mode`, '');
   L.push(`- Machine: ${r.env.cpus}; kernel ${r.env.kernel}; Node ${r.env.node}; ${r.env.openssh}`);
   for (const [t, v] of Object.entries(r.env.versions)) L.push(`- ${t}: ${v}`);
-  L.push(`- Started ${r.env.date}; ${o.reps} repetition(s) per cell, tools interleaved; ${o.steps} steps per host; hosts: ${o.mode === 'sshd' ? 'loopback sshd daemons' : 'test-bed containers'}`);
+  L.push(
+    `- Started ${r.env.date}; ${o.reps} repetition(s) per cell, tools interleaved; ${o.steps} steps per host; hosts: ${o.mode === 'sshd' ? 'loopback sshd daemons' : 'test-bed containers'}`,
+  );
   L.push('');
   if (o.hostCounts.length > 0) {
     L.push('## Wall time (s: min / **median** / max) and peak memory', '');
@@ -149,10 +150,16 @@ export function renderMarkdown(r: BenchResult): string {
     L.push('');
     const big = o.hostCounts.filter((n) => n > (o.ansibleMaxHosts ?? Number.POSITIVE_INFINITY));
     if (big.length > 0) {
-      L.push(`Ansible is not run at N=${big.join(', ')} (above ${o.ansibleMaxHosts} hosts, \`--ansible-max\`): one of its runs takes ~11 min at 200 hosts here, about an hour at 1000.`, '');
+      L.push(
+        `Ansible is not run at N=${big.join(', ')} (above ${o.ansibleMaxHosts} hosts, \`--ansible-max\`): one of its runs takes ~11 min at 200 hosts here, about an hour at 1000.`,
+        '',
+      );
     }
-    L.push('Converging run: from empty roots, every step has one change to make on every host; ha-provision re-checks every step after its change (and before it), the floor makes the same changes and runs the same check again after each, in its one exec per host.', '');
-    L.push('## CPU time of the controller (user + system s, median; the hosts\' sshd side not included)', '');
+    L.push(
+      'Converging run: from empty roots, every step has one change to make on every host; ha-provision re-checks every step after its change (and before it), the floor makes the same changes and runs the same check again after each, in its one exec per host.',
+      '',
+    );
+    L.push("## CPU time of the controller (user + system s, median; the hosts' sshd side not included)", '');
     const cpuHead = ['N', 'run', ...tools.map((t) => (t === 'ansible' ? 'Ansible' : t))];
     L.push(`| ${cpuHead.join(' | ')} |`, `|${cpuHead.map(() => '---').join('|')}|`);
     for (const n of o.hostCounts) {
@@ -174,7 +181,10 @@ export function renderMarkdown(r: BenchResult): string {
   const scale = r.cells.filter((c) => c.table === 'scale' && c.tool === 'ha-provision');
   if (scale.length > 0) {
     L.push('## Cost as work grows (no-change run)', '');
-    L.push('| hosts | steps | host·steps | ha-provision s (min / **median** / max) | ms per host·step | floor median s | ha-provision ÷ floor | ha-provision RSS MB |', '|---|---|---|---|---|---|---|---|');
+    L.push(
+      '| hosts | steps | host·steps | ha-provision s (min / **median** / max) | ms per host·step | floor median s | ha-provision ÷ floor | ha-provision RSS MB |',
+      '|---|---|---|---|---|---|---|---|',
+    );
     for (const c of [...scale].sort((a, b) => a.steps - b.steps || a.hosts - b.hosts)) {
       const s = wall(c);
       const f = wall(find(r, 'scale', 'floor', c.hosts, c.steps, 'nochange'));
@@ -188,13 +198,16 @@ export function renderMarkdown(r: BenchResult): string {
     const p: string[] = [];
     if (c.error !== undefined) p.push(`- ${c.tool}, N=${c.hosts}, ${c.steps} steps, ${c.phase}: ${c.error.split('\n')[0]}`);
     for (const s of c.samples) {
-      if (c.phase === 'nochange' && s.touched.length > 0) p.push(`- ${c.tool}, N=${c.hosts}, rep ${s.rep}: the no-change run touched ${s.touched.length} entries (${s.touched.slice(0, 3).join('; ')})`);
-      if (c.phase === 'nochange' && s.reportedChanges !== null && s.reportedChanges > 0) p.push(`- ${c.tool}, N=${c.hosts}, rep ${s.rep}: the no-change run reported ${s.reportedChanges} changes`);
+      if (c.phase === 'nochange' && s.touched.length > 0)
+        p.push(`- ${c.tool}, N=${c.hosts}, rep ${s.rep}: the no-change run touched ${s.touched.length} entries (${s.touched.slice(0, 3).join('; ')})`);
+      if (c.phase === 'nochange' && s.reportedChanges !== null && s.reportedChanges > 0)
+        p.push(`- ${c.tool}, N=${c.hosts}, rep ${s.rep}: the no-change run reported ${s.reportedChanges} changes`);
     }
     return p;
   });
   L.push('## Checks', '');
-  if (problems.length === 0) L.push('Every converging run left every host as the workload wants; every no-change run changed nothing (roots\' snapshots identical, no changes reported).');
+  if (problems.length === 0)
+    L.push("Every converging run left every host as the workload wants; every no-change run changed nothing (roots' snapshots identical, no changes reported).");
   else L.push(...problems);
   L.push('');
   return `${L.join('\n')}\n`;

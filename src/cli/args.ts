@@ -14,9 +14,7 @@ export type Cli =
 
 /** What `drill` does (src/drill/model.ts). */
 export type DrillSpec =
-  | { kind: 'node-failure'; node: string; action?: 'reboot' | 'off'; method?: 'kill-stack' }
-  | { kind: 'resource-failure'; resource: string }
-  | { kind: 'switchover'; node?: string };
+  { kind: 'node-failure'; node: string; action?: 'reboot' | 'off'; method?: 'kill-stack' } | { kind: 'resource-failure'; resource: string } | { kind: 'switchover'; node?: string };
 
 export interface RunFlags {
   limit: string[];
@@ -91,7 +89,8 @@ function parseDrill(v: Record<string, string | boolean | string[] | undefined>, 
     const action = v['action'] as string | undefined;
     if (action !== undefined && action !== 'reboot' && action !== 'off') throw new UsageError(`--action must be reboot or off, got "${action}"`);
     const method = v['method'] as string | undefined;
-    if (method !== undefined && method !== 'kill-stack' && method !== 'fence') throw new UsageError(`--method must be fence (the default, through the cluster's fencing) or kill-stack, got "${method}"`);
+    if (method !== undefined && method !== 'kill-stack' && method !== 'fence')
+      throw new UsageError(`--method must be fence (the default, through the cluster's fencing) or kill-stack, got "${method}"`);
     if (method === 'kill-stack' && action !== undefined) throw new UsageError('--action goes with fencing, not with --method kill-stack');
     drill = { kind, node: (v['node-failure'] as string).trim(), ...(action ? { action } : {}), ...(method === 'kill-stack' ? { method } : {}) };
   } else if (kind === 'resource-failure') drill = { kind, resource: (v['resource-failure'] as string).trim() };
@@ -124,10 +123,15 @@ export function parseCli(argv: readonly string[]): Cli {
   if (rest.length > 2) throw new UsageError(`too many arguments for "${cmd}": ${rest.join(' ')}`);
   // an empty name (`--limit ""`, `--limit ,`, `--limit bob,`: an unset $NODE in a script) never means "every node"
   for (const l of v.limit ?? []) {
-    if (l.split(',').some((s) => s.trim() === '')) throw new UsageError(`--limit needs node names, found ${JSON.stringify(l)} (an empty name; to run on every node, leave --limit out)`);
+    if (l.split(',').some((s) => s.trim() === ''))
+      throw new UsageError(`--limit needs node names, found ${JSON.stringify(l)} (an empty name; to run on every node, leave --limit out)`);
   }
   const limit = (v.limit ?? []).flatMap((l) => l.split(',')).map((s) => s.trim());
-  for (const [flag, value] of [['--from', v.from], ['--plan', v.plan], ['-o/--out', v.out]] as const) {
+  for (const [flag, value] of [
+    ['--from', v.from],
+    ['--plan', v.plan],
+    ['-o/--out', v.out],
+  ] as const) {
     if (value !== undefined && value.trim() === '') throw new UsageError(`${flag} needs a value, found an empty one`);
   }
   let concurrency: number | undefined;

@@ -69,7 +69,10 @@ interface Marker {
 const LOOK_TIMEOUT_MS = 8_000;
 
 class Refusal extends Error {
-  constructor(message: string, readonly code: number = EXIT.INVALID) {
+  constructor(
+    message: string,
+    readonly code: number = EXIT.INVALID,
+  ) {
     super(message);
   }
 }
@@ -181,16 +184,30 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
   const names = inv.nodes.map((n) => n.name);
   const spec = cli.drill;
   const unknown = (n: string) => `${n} is not a node of the inventory (nodes: ${names.join(', ')}); nothing was contacted.\n`;
-  if (spec.kind === 'node-failure' && !names.includes(spec.node)) return io.stderr(`ha-provision: --node-failure ${unknown(spec.node)}`), EXIT.INVALID;
-  if (spec.kind === 'switchover' && spec.node !== undefined && !names.includes(spec.node)) return io.stderr(`ha-provision: --switchover ${unknown(spec.node)}`), EXIT.INVALID;
+  if (spec.kind === 'node-failure' && !names.includes(spec.node)) return (io.stderr(`ha-provision: --node-failure ${unknown(spec.node)}`), EXIT.INVALID);
+  if (spec.kind === 'switchover' && spec.node !== undefined && !names.includes(spec.node)) return (io.stderr(`ha-provision: --switchover ${unknown(spec.node)}`), EXIT.INVALID);
   const warnings: string[] = [];
   let method: ReturnType<typeof nodeFailureMethod> | undefined;
   if (spec.kind === 'node-failure') {
     method = nodeFailureMethod(inv.cluster.fencing, spec);
-    if (!method.ok) return io.stderr(`ha-provision: refused: ${method.message}. Nothing was contacted.\n`), EXIT.INVALID;
-    if (method.method.kind === 'kill-stack') warnings.push(inv.cluster.fencing.enabled ? 'the cluster has fencing, but --method kill-stack bypasses it: ' + UNFENCED_WARNING.replace(/^WARNING: this cluster has no fencing\. /, '') : UNFENCED_WARNING);
+    if (!method.ok) return (io.stderr(`ha-provision: refused: ${method.message}. Nothing was contacted.\n`), EXIT.INVALID);
+    if (method.method.kind === 'kill-stack')
+      warnings.push(
+        inv.cluster.fencing.enabled
+          ? 'the cluster has fencing, but --method kill-stack bypasses it: ' + UNFENCED_WARNING.replace(/^WARNING: this cluster has no fencing\. /, '')
+          : UNFENCED_WARNING,
+      );
   }
-  const secrets = [...new Set([...inv.secrets, ...inv.nodes.flatMap((n) => n.secrets), ...Object.values(inv.cluster.secrets ?? {}), ...inv.cluster.fencing.devices.flatMap((d) => d.secretParams.map((k) => d.params[k] ?? ''))].filter((s) => s.length > 0))];
+  const secrets = [
+    ...new Set(
+      [
+        ...inv.secrets,
+        ...inv.nodes.flatMap((n) => n.secrets),
+        ...Object.values(inv.cluster.secrets ?? {}),
+        ...inv.cluster.fencing.devices.flatMap((d) => d.secretParams.map((k) => d.params[k] ?? '')),
+      ].filter((s) => s.length > 0),
+    ),
+  ];
   const out = (s: string) => io.stdout(maskSecrets(s, secrets));
   const err = (s: string) => io.stderr(maskSecrets(s, secrets));
   const filesystems: Filesystem[] = inv.cluster.filesystems.map((f) => ({ name: f.name, ...(f.drbd ? { drbd: f.drbd } : {}) }));
@@ -200,13 +217,20 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
   const onSigint = () => stop.abort();
   if (io.signal) io.signal.addEventListener('abort', onSigint, { once: true });
   else process.on('SIGINT', onSigint);
-  const links = inv.nodes.map((n) => new NodeLink(n, (node) => openSession(node.endpoint, { hostKeys: node.hostKeys, signal: stop.signal }), () => {}));
+  const links = inv.nodes.map(
+    (n) =>
+      new NodeLink(
+        n,
+        (node) => openSession(node.endpoint, { hostKeys: node.hostKeys, signal: stop.signal }),
+        () => {},
+      ),
+  );
   const c: Ctx = { inv, links, stop, secrets, now: io.now ?? (() => new Date()), io, json: cli.json };
   const startedAt = c.now();
   try {
     // ---- before: a healthy cluster ----
     const first = await look(c);
-    if (stop.signal.aborted) return err('interrupted: nothing was done.\n'), EXIT.INTERRUPTED;
+    if (stop.signal.aborted) return (err('interrupted: nothing was done.\n'), EXIT.INTERRUPTED);
     const s0 = first.status;
     if (s0.verdict !== 'healthy') {
       const msg = `the cluster is ${s0.verdict}: ${s0.reasons.join('; ')}`;
@@ -240,18 +264,32 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
       expectBack = m.kind === 'fence' && m.action === 'reboot';
       if (m.kind === 'fence') {
         const timeoutS = inv.cluster.fencing.timeoutS ?? 120;
-        detail = `fence ${spec.node} (stonith_admin --${m.action} ${spec.node}, run on ${from}); services on it: ${services.filter((s) => s.node === spec.node).map((s) => s.id).join(', ') || 'none'}`;
+        detail = `fence ${spec.node} (stonith_admin --${m.action} ${spec.node}, run on ${from}); services on it: ${
+          services
+            .filter((s) => s.node === spec.node)
+            .map((s) => s.id)
+            .join(', ') || 'none'
+        }`;
         drillInfo = { kind: 'node-failure', node: spec.node, method: 'fence', action: m.action, from: from! };
         inject = async () => {
           const r = await run(c, from!, ['stonith_admin', `--${m.action}`, spec.node, '--timeout', String(timeoutS)], (timeoutS + 30) * 1000);
-          return r.exitCode === 0 ? { ok: true, message: `stonith_admin --${m.action} ${spec.node} on ${from}: done` } : { ok: false, message: `stonith_admin --${m.action} ${spec.node} on ${from} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 300)}` };
+          return r.exitCode === 0
+            ? { ok: true, message: `stonith_admin --${m.action} ${spec.node} on ${from}: done` }
+            : { ok: false, message: `stonith_admin --${m.action} ${spec.node} on ${from} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 300)}` };
         };
       } else {
         detail = `SIGKILL to corosync and pacemakerd on ${spec.node} (no fencing: an unfenced failure)`;
         drillInfo = { kind: 'node-failure', node: spec.node, method: 'kill-stack', from: spec.node };
         inject = async () => {
-          const r = await run(c, spec.node, ['sh', '-c', 'p=$(pidof corosync pacemakerd); [ -n "$p" ] || { echo "neither corosync nor pacemakerd runs" >&2; exit 3; }; kill -9 $p && echo "killed $p"'], 30_000);
-          return r.exitCode === 0 ? { ok: true, message: `${spec.node}: ${r.stdout.trim()} (SIGKILL)` } : { ok: false, message: `kill-stack on ${spec.node} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 300)}` };
+          const r = await run(
+            c,
+            spec.node,
+            ['sh', '-c', 'p=$(pidof corosync pacemakerd); [ -n "$p" ] || { echo "neither corosync nor pacemakerd runs" >&2; exit 3; }; kill -9 $p && echo "killed $p"'],
+            30_000,
+          );
+          return r.exitCode === 0
+            ? { ok: true, message: `${spec.node}: ${r.stdout.trim()} (SIGKILL)` }
+            : { ok: false, message: `kill-stack on ${spec.node} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 300)}` };
         };
       }
     } else if (spec.kind === 'resource-failure') {
@@ -262,7 +300,10 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
       const r = await run(c, f.node, pidScript(spec.resource, src), 30_000);
       const pid = r.exitCode === 0 ? parsePid(r.stdout) : undefined;
       if (pid === undefined) {
-        const why = src.kind === 'systemd' ? `systemctl show -p MainPID ${src.unit} on ${f.node}` : `the agent ${f.agent} has no pid file parameter (${src.params.join(', ')}) naming a running process on ${f.node}`;
+        const why =
+          src.kind === 'systemd'
+            ? `systemctl show -p MainPID ${src.unit} on ${f.node}`
+            : `the agent ${f.agent} has no pid file parameter (${src.params.join(', ')}) naming a running process on ${f.node}`;
         throw new Refusal(`cannot find the main process of ${spec.resource} (agent ${f.agent}): ${why}${r.stderr.trim() ? `: ${r.stderr.trim().slice(0, 200)}` : ''}`);
       }
       resource = { id: spec.resource, service: f.service, pid, node: f.node, agent: f.agent };
@@ -270,7 +311,9 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
       drillInfo = { kind: 'resource-failure', resource: spec.resource, agent: f.agent, node: f.node, pid };
       inject = async () => {
         const k = await run(c, f.node, ['kill', '-9', String(pid)], 30_000);
-        return k.exitCode === 0 ? { ok: true, message: `kill -9 ${pid} on ${f.node}` } : { ok: false, message: `kill -9 ${pid} on ${f.node} failed (exit ${k.exitCode}): ${k.stderr.trim().slice(0, 200)}` };
+        return k.exitCode === 0
+          ? { ok: true, message: `kill -9 ${pid} on ${f.node}` }
+          : { ok: false, message: `kill -9 ${pid} on ${f.node} failed (exit ${k.exitCode}): ${k.stderr.trim().slice(0, 200)}` };
       };
     } else {
       const t = switchoverTargets(services, online, spec.node);
@@ -285,7 +328,23 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
     // ---- confirmation ----
     if (cli.dryRun) {
       const text = `${describe(cli, inv, detail)}\nthen: watch until recovered (timeout ${cli.timeoutS} s). --dry-run: nothing was done.\n`;
-      if (cli.json) out(safeJson({ format: 'ha-provision/drill-plan', version: 1, cluster: inv.cluster.name, inventory: inv.absPath, drill: drillInfo!, would: detail, warnings, timeoutS: cli.timeoutS, before: { verdict: s0.verdict, services } }, 2) + '\n');
+      if (cli.json)
+        out(
+          safeJson(
+            {
+              format: 'ha-provision/drill-plan',
+              version: 1,
+              cluster: inv.cluster.name,
+              inventory: inv.absPath,
+              drill: drillInfo!,
+              would: detail,
+              warnings,
+              timeoutS: cli.timeoutS,
+              before: { verdict: s0.verdict, services },
+            },
+            2,
+          ) + '\n',
+        );
       else out(escapeTerminal(text) + warnings.map((w) => `${w}\n`).join(''));
       return EXIT.OK;
     }
@@ -293,7 +352,7 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
     for (const w of warnings) err(`${w}\n`);
     if (!cli.yes) {
       const a = (await ask!('This is a real fault on a real cluster. Type "yes" to go on:')).trim().toLowerCase();
-      if (a !== 'yes' && a !== 'y') return err('not confirmed: nothing was done.\n'), EXIT.INTERRUPTED;
+      if (a !== 'yes' && a !== 'y') return (err('not confirmed: nothing was done.\n'), EXIT.INTERRUPTED);
     }
 
     const deadline = Date.now() + cli.timeoutS * 1000;
@@ -332,7 +391,11 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
         const r = await run(c, at, ['cat', m.file], 30_000);
         m.node = at;
         m.ok = r.exitCode === 0 && r.stdout.trim() === token;
-        m.detail = m.ok ? `read on ${at}` : r.exitCode === 0 ? `on ${at} it holds something else: ${r.stdout.trim().slice(0, 100)}` : `cannot read it on ${at}: ${r.stderr.trim().slice(0, 200)}`;
+        m.detail = m.ok
+          ? `read on ${at}`
+          : r.exitCode === 0
+            ? `on ${at} it holds something else: ${r.stdout.trim().slice(0, 100)}`
+            : `cannot read it on ${at}: ${r.stderr.trim().slice(0, 200)}`;
         ev(c.now(), 'marker-read', `${m.file} (${m.service}) on ${at}: ${m.ok ? 'ok' : m.detail}`);
         progress(events[events.length - 1]!);
       }
@@ -344,13 +407,15 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
       faultAt = c.now();
       // the looks start with the fault: stonith_admin returns only once the node is fenced (after a reboot: on again)
       let injected: { ok: boolean; message: string } | undefined;
-      const injecting = inject().then(
-        (r) => (injected = r),
-        (e: unknown) => (injected = { ok: false, message: `the fault could not be injected: ${(e as Error).message}` }),
-      ).then((r) => {
-        ev(faultAt, 'fault-injected', r.ok ? `${r.message} (returned after ${round((c.now().getTime() - faultAt.getTime()) / 1000)} s)` : r.message);
-        progress(events[events.length - 1]!);
-      });
+      const injecting = inject()
+        .then(
+          (r) => (injected = r),
+          (e: unknown) => (injected = { ok: false, message: `the fault could not be injected: ${(e as Error).message}` }),
+        )
+        .then((r) => {
+          ev(faultAt, 'fault-injected', r.ok ? `${r.message} (returned after ${round((c.now().getTime() - faultAt.getTime()) / 1000)} s)` : r.message);
+          progress(events[events.length - 1]!);
+        });
       if (!cli.json) err(`watching for recovery (timeout ${cli.timeoutS} s)...\n`);
       tracker = new RecoveryTracker({ spec, services, filesystems, faultAt, ...(expectBack !== undefined ? { expectBack } : {}), ...(resource ? { resource } : {}) });
       let shown = 0;
@@ -383,7 +448,9 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
         if (!tracker.done()) {
           reasons.push(stop.signal.aborted ? 'interrupted before the cluster recovered' : `not recovered within ${cli.timeoutS} s: ${tracker.lastProblems.join('; ')}`);
           if (spec.kind === 'node-failure' && expectBack && tracker.nodeDownAt && !tracker.nodeBackAt && !stop.signal.aborted) {
-            reasons.push(`${spec.node} did not rejoin: a node that boots before the fencer has confirmed its reboot stops Pacemaker for good ("We were allegedly just fenced" in its journal); check corosync and pacemaker there`);
+            reasons.push(
+              `${spec.node} did not rejoin: a node that boots before the fencer has confirmed its reboot stops Pacemaker for good ("We were allegedly just fenced" in its journal); check corosync and pacemaker there`,
+            );
           }
         }
         if (resource && tracker.done()) {
@@ -392,7 +459,13 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
           report.failcounts = fcs.map((f) => ({ node: f.node, resource: f.resource, failCount: f.failCount }));
           const on = last.view ?? resource.node;
           const cl = await run(c, on, ['crm_resource', '--cleanup', '--resource', resource.id], 60_000);
-          ev(c.now(), 'failure-cleaned', cl.exitCode === 0 ? `crm_resource --cleanup --resource ${resource.id} (failcount was ${fcs.map((f) => `${f.failCount} on ${f.node}`).join(', ') || 'not shown'})` : `crm_resource --cleanup failed (exit ${cl.exitCode}): ${cl.stderr.trim().slice(0, 200)}`);
+          ev(
+            c.now(),
+            'failure-cleaned',
+            cl.exitCode === 0
+              ? `crm_resource --cleanup --resource ${resource.id} (failcount was ${fcs.map((f) => `${f.failCount} on ${f.node}`).join(', ') || 'not shown'})`
+              : `crm_resource --cleanup failed (exit ${cl.exitCode}): ${cl.stderr.trim().slice(0, 200)}`,
+          );
           progress(events[events.length - 1]!);
           // until Pacemaker has forgotten it (and re-probed the resource)
           while (!stop.signal.aborted && Date.now() < deadline) {
@@ -432,7 +505,20 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
               await checkMarkers(last, m.id);
             }
           }
-          const problems = [...serviceProblems(last, moves.map((m) => ({ id: m.id, on: to(m) })), filesystems), ...serviceProblems(last, services.filter((s) => !moves.some((m) => m.id === s.id)), filesystems), ...drbdProblems(last), ...(l.settled ? [] : ['the cluster has not settled'])];
+          const problems = [
+            ...serviceProblems(
+              last,
+              moves.map((m) => ({ id: m.id, on: to(m) })),
+              filesystems,
+            ),
+            ...serviceProblems(
+              last,
+              services.filter((s) => !moves.some((m) => m.id === s.id)),
+              filesystems,
+            ),
+            ...drbdProblems(last),
+            ...(l.settled ? [] : ['the cluster has not settled']),
+          ];
           if (problems.length === 0) {
             ev(at, `${label}-done`, `every service runs where it was sent, the cluster settled (${round((at.getTime() - start.getTime()) / 1000)} s)`);
             progress(events[events.length - 1]!);
@@ -463,7 +549,13 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
         constraintsLeft = q.exitCode === 0 ? leftConstraints(q.stdout) : undefined;
         if (constraintsLeft === undefined) reasons.push(`cannot read the constraints (cibadmin exit ${q.exitCode})`);
         else if (constraintsLeft.length > 0) reasons.push(`constraints left behind: ${constraintsLeft.join(', ')}`);
-        ev(c.now(), 'constraints-cleared', constraintsLeft && constraintsLeft.length === 0 ? 'crm_resource --clear: no cli-prefer-/cli-ban- constraint left' : `left: ${(constraintsLeft ?? ['unknown']).join(', ')}`);
+        ev(
+          c.now(),
+          'constraints-cleared',
+          constraintsLeft && constraintsLeft.length === 0
+            ? 'crm_resource --clear: no cli-prefer-/cli-ban- constraint left'
+            : `left: ${(constraintsLeft ?? ['unknown']).join(', ')}`,
+        );
         progress(events[events.length - 1]!);
       }
       if (reasons.length === 0) {
@@ -472,19 +564,39 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
         while (!stop.signal.aborted && Date.now() < deadline) {
           const l = await look(c);
           last = l.status;
-          if (l.settled && serviceProblems(last, services.map((s) => ({ id: s.id, on: s.node })), filesystems).length === 0) {
+          if (
+            l.settled &&
+            serviceProblems(
+              last,
+              services.map((s) => ({ id: s.id, on: s.node })),
+              filesystems,
+            ).length === 0
+          ) {
             ok = true;
             break;
           }
           await sleep(POLL_MS, stop.signal);
         }
-        if (!ok) reasons.push(`after clearing the moves, the services are not back where they ran: ${serviceProblems(last, services.map((s) => ({ id: s.id, on: s.node })), filesystems).join('; ')}`);
+        if (!ok)
+          reasons.push(
+            `after clearing the moves, the services are not back where they ran: ${serviceProblems(
+              last,
+              services.map((s) => ({ id: s.id, on: s.node })),
+              filesystems,
+            ).join('; ')}`,
+          );
         else {
           ev(new Date(last.at), 'recovered', 'every service runs where it ran before, no constraint left');
           progress(events[events.length - 1]!);
         }
       }
-      report.services = services.map((s) => ({ id: s.id, before: s.node, after: serviceAt(last, s.id), affected: moves.some((m) => m.id === s.id), ...(movedTimes[s.id] !== undefined ? { seconds: movedTimes[s.id] } : {}) }));
+      report.services = services.map((s) => ({
+        id: s.id,
+        before: s.node,
+        after: serviceAt(last, s.id),
+        affected: moves.some((m) => m.id === s.id),
+        ...(movedTimes[s.id] !== undefined ? { seconds: movedTimes[s.id] } : {}),
+      }));
     }
 
     // every marker read where its file system runs now (those not read while the services came back)
@@ -527,7 +639,9 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
       markers: markers.map(({ service, filesystem, file, node, ok, detail }) => ({ service, filesystem, file, node, ok, detail })),
       final: { verdict: last.verdict, reasons: last.reasons },
     };
-    await record(inv.settings.stateDir, doc, secrets).catch((e: unknown) => err(`could not append the drill to ${join(inv.settings.stateDir, 'drills.jsonl')}: ${(e as Error).message}\n`));
+    await record(inv.settings.stateDir, doc, secrets).catch((e: unknown) =>
+      err(`could not append the drill to ${join(inv.settings.stateDir, 'drills.jsonl')}: ${(e as Error).message}\n`),
+    );
     if (cli.json) out(safeJson(doc, 2) + '\n');
     else out(renderDrill(doc));
     if (stop.signal.aborted) return EXIT.INTERRUPTED;
@@ -563,7 +677,10 @@ export function renderDrill(d: DrillReport): string {
   for (const e of d.timeline) lines.push(`  ${e.at}  +${e.t.toFixed(1).padStart(6)}s  ${e.event.padEnd(20)} ${e.detail}`);
   if (d.services.length > 0) {
     lines.push('services:');
-    for (const s of d.services) lines.push(`  ${s.id.padEnd(20)} ${s.before} -> ${s.after ?? '(not running)'}${s.seconds !== undefined ? `  running again after ${s.seconds} s` : ''}${s.affected ? '' : '  (not hit)'}`);
+    for (const s of d.services)
+      lines.push(
+        `  ${s.id.padEnd(20)} ${s.before} -> ${s.after ?? '(not running)'}${s.seconds !== undefined ? `  running again after ${s.seconds} s` : ''}${s.affected ? '' : '  (not hit)'}`,
+      );
   }
   if (d.fenced) lines.push(`fenced: ${d.fenced.target} (${d.fenced.action}) at ${d.fenced.at} by ${d.fenced.delegate}`);
   if (d.nodeBack !== null) lines.push(`node back in the cluster: ${d.nodeBack ? 'yes' : 'no'}`);

@@ -90,4 +90,3 @@ export async function main(argv: string[], ioIn?: Partial<CliIO>): Promise<numbe
     return EXIT.FAILED;
   }
 }
-

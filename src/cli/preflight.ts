@@ -90,10 +90,18 @@ export function planPrecheck(plan: Plan, project: Project, selection?: Selection
   const reasons: string[] = [];
   const invSame = resolve(plan.inventoryPath) === resolve(project.inventoryPath);
   if (plan.inventoryDigest !== project.inventoryDigest) {
-    reasons.push(invSame ? `inventory ${project.inventoryPath} changed since the plan was made` : `the plan was made from another inventory (${plan.inventoryPath}), not ${project.inventoryPath}`);
+    reasons.push(
+      invSame
+        ? `inventory ${project.inventoryPath} changed since the plan was made`
+        : `the plan was made from another inventory (${plan.inventoryPath}), not ${project.inventoryPath}`,
+    );
   }
   if (plan.playbookDigest !== project.playbookDigest) {
-    reasons.push(resolve(plan.playbookPath) === resolve(project.playbookPath) ? `playbook ${project.playbookPath} changed since the plan was made` : `the plan was made from another playbook (${plan.playbookPath}), not ${project.playbookPath}`);
+    reasons.push(
+      resolve(plan.playbookPath) === resolve(project.playbookPath)
+        ? `playbook ${project.playbookPath} changed since the plan was made`
+        : `the plan was made from another playbook (${plan.playbookPath}), not ${project.playbookPath}`,
+    );
   }
   const known = new Set(project.nodes.map((n) => n.name));
   const unknown = [...new Set([...(plan.limit ?? []), ...plan.nodes.map((n) => n.name)])].filter((n) => !known.has(n));
@@ -108,13 +116,16 @@ export function planPrecheck(plan: Plan, project: Project, selection?: Selection
   const missing = [...selected].filter((n) => !planned.has(n));
   const extra = [...planned].filter((n) => !selected.has(n));
   if (missing.length > 0 || extra.length > 0) {
-    reasons.push(`the set of nodes differs from the plan${missing.length ? ` (not in the plan: ${missing.join(', ')})` : ''}${extra.length ? ` (not in this run: ${extra.join(', ')})` : ''}`);
+    reasons.push(
+      `the set of nodes differs from the plan${missing.length ? ` (not in the plan: ${missing.join(', ')})` : ''}${extra.length ? ` (not in this run: ${extra.join(', ')})` : ''}`,
+    );
   }
   for (const pn of plan.nodes) {
     if (!selected.has(pn.name)) continue;
     const want = selection.steps.filter((s) => s.targets.includes(pn.name)).map((s) => s.id);
     const have = pn.steps.map((s) => s.id);
-    if (want.join('\0') !== have.join('\0')) reasons.push(`node ${pn.name}: the steps differ from the plan (plan: ${have.join(', ') || 'none'}; now: ${want.join(', ') || 'none'})`);
+    if (want.join('\0') !== have.join('\0'))
+      reasons.push(`node ${pn.name}: the steps differ from the plan (plan: ${have.join(', ') || 'none'}; now: ${want.join(', ') || 'none'})`);
   }
   return reasons;
 }

@@ -29,7 +29,10 @@ import { outFileProblem, planPrecheck, readPlanFile, stateDirProblem } from './p
 import { ttyPrompt } from './prompt.js';
 
 function newRunId(now: Date): string {
-  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
 }
 
 async function load(inventory: string, playbook: string | undefined, io: CliIO, registry: StepKinds): Promise<Project | undefined> {
@@ -94,7 +97,15 @@ function selection(project: Project, opts: SelectOptions, io: CliIO) {
   return sel.ok ? sel.selection : undefined;
 }
 
-export async function planCommand(inventory: string, playbook: string | undefined, out: string | undefined, json: boolean, flags: RunFlags, io: CliIO, registry: StepKinds): Promise<number> {
+export async function planCommand(
+  inventory: string,
+  playbook: string | undefined,
+  out: string | undefined,
+  json: boolean,
+  flags: RunFlags,
+  io: CliIO,
+  registry: StepKinds,
+): Promise<number> {
   // checked before loading (a prompt for a secret) and before any connection
   const outProblem = out !== undefined ? outFileProblem(out, io.cwd) : undefined;
   if (outProblem) {

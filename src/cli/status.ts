@@ -127,7 +127,11 @@ async function look(t: Target, links: NodeLink[], registry: StepKinds, now: () =
 
 /** (node, step) pairs a plan would change, without listing them (`plan` shows them). */
 export function countDrift(plan: Plan): Drift {
-  let changes = 0, pending = 0, refused = 0, errors = 0, pairs = 0;
+  let changes = 0,
+    pending = 0,
+    refused = 0,
+    errors = 0,
+    pairs = 0;
   for (const n of plan.nodes) {
     if (n.error !== undefined) errors++;
     for (const s of n.steps) {
@@ -151,7 +155,12 @@ export async function statusCommand(inventory: string, flags: StatusFlags, io: C
   if (io.signal) io.signal.addEventListener('abort', onSigint, { once: true });
   else process.on('SIGINT', onSigint);
   const links = t.nodes.map(
-    (n) => new NodeLink(n, (node) => openSession(node.endpoint, { hostKeys: node.hostKeys, signal: stop.signal }), () => {}),
+    (n) =>
+      new NodeLink(
+        n,
+        (node) => openSession(node.endpoint, { hostKeys: node.hostKeys, signal: stop.signal }),
+        () => {},
+      ),
   );
   const tty = io.stdoutTTY;
   // Ctrl-C before the first look is shown: exit 3; with --watch after one: the last verdict's code

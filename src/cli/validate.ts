@@ -128,7 +128,10 @@ export async function runValidate(args: readonly string[], io: CliIo, deps: Vali
   const p = r.project;
   warn();
   if (parsed.json) {
-    write(io.stdout, `${JSON.stringify({ valid: true, nodes: p.nodes.length, steps: p.steps.length, inventoryDigest: p.inventoryDigest, playbookDigest: p.playbookDigest, ...jsonWarnings })}\n`);
+    write(
+      io.stdout,
+      `${JSON.stringify({ valid: true, nodes: p.nodes.length, steps: p.steps.length, inventoryDigest: p.inventoryDigest, playbookDigest: p.playbookDigest, ...jsonWarnings })}\n`,
+    );
   } else {
     write(io.stdout, `${parsed.inventory}: valid (${p.nodes.length} nodes: ${p.nodes.map((n) => n.name).join(', ')}; ${p.steps.length} steps)\n`);
   }

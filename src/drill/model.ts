@@ -80,7 +80,8 @@ export function drbdProblems(s: Status): string[] {
         const nb = r.nodes.find((n) => n.node === b);
         const aSees = na?.disk ? na.peers.find((p) => p.peer === b) : undefined;
         const bSees = nb?.disk ? nb.peers.find((p) => p.peer === a) : undefined;
-        const good = (own: string | null | undefined, p: typeof aSees) => own === 'UpToDate' && p?.connection === 'Connected' && p.replication === 'Established' && p.peerDisk === 'UpToDate';
+        const good = (own: string | null | undefined, p: typeof aSees) =>
+          own === 'UpToDate' && p?.connection === 'Connected' && p.replication === 'Established' && p.peerDisk === 'UpToDate';
         return good(na?.disk, aSees) || good(nb?.disk, bSees);
       }),
     );
@@ -118,10 +119,7 @@ export function serviceProblems(s: Status, services: readonly { id: string; on?:
 
 // ---------- how the resource to kill is found ----------
 
-export type PidSource =
-  | { kind: 'systemd'; unit: string }
-  | { kind: 'pidfile'; params: string[] }
-  | { kind: 'none'; reason: string };
+export type PidSource = { kind: 'systemd'; unit: string } | { kind: 'pidfile'; params: string[] } | { kind: 'none'; reason: string };
 
 /** Parameters that name a pid file in common OCF agents (apache: pidfile, mysql: pid, nginx: pid...). */
 export const PID_PARAMS = ['pidfile', 'pid', 'pid_file', 'pidFile', 'pid-file'] as const;
@@ -139,7 +137,14 @@ export function pidSource(agent: string): PidSource {
 
 /** Shell that prints the main PID (one line, a number > 0) or exits 3 with why not. Arguments are quoted by the transport. */
 export function pidScript(resource: string, src: PidSource): string[] {
-  if (src.kind === 'systemd') return ['sh', '-c', 'p=$(systemctl show -p MainPID --value "$1") || exit 3; [ "${p:-0}" -gt 0 ] || { echo "systemd reports no main process of $1" >&2; exit 3; }; echo "$p"', 'sh', src.unit];
+  if (src.kind === 'systemd')
+    return [
+      'sh',
+      '-c',
+      'p=$(systemctl show -p MainPID --value "$1") || exit 3; [ "${p:-0}" -gt 0 ] || { echo "systemd reports no main process of $1" >&2; exit 3; }; echo "$p"',
+      'sh',
+      src.unit,
+    ];
   if (src.kind === 'pidfile') {
     return [
       'sh',
@@ -168,10 +173,12 @@ export function findResource(s: Status, id: string): { ok: true; node: string; a
   for (const r of s.resources) {
     const ms = r.members.filter((m) => m.id === id);
     if (ms.length === 0) continue;
-    if (r.kind === 'clone' || r.kind === 'bundle' || ms.length > 1) return { ok: false, message: `${id} runs as a ${r.kind === 'group' ? 'clone' : r.kind} (${r.id}): the drill kills the process of a resource that runs on one node` };
+    if (r.kind === 'clone' || r.kind === 'bundle' || ms.length > 1)
+      return { ok: false, message: `${id} runs as a ${r.kind === 'group' ? 'clone' : r.kind} (${r.id}): the drill kills the process of a resource that runs on one node` };
     const m = ms[0]!;
     if (m.agent.startsWith('stonith:')) return { ok: false, message: `${id} is a fence device (${m.agent}): fail its node with --node-failure instead` };
-    if (m.nodes.length !== 1 || m.role !== 'Started' || m.failed) return { ok: false, message: `${id} is not running on one node (${m.role}${m.nodes.length ? ` on ${m.nodes.join(', ')}` : ''})` };
+    if (m.nodes.length !== 1 || m.role !== 'Started' || m.failed)
+      return { ok: false, message: `${id} is not running on one node (${m.role}${m.nodes.length ? ` on ${m.nodes.join(', ')}` : ''})` };
     return { ok: true, node: m.nodes[0]!, agent: m.agent, service: r.id };
   }
   const known = s.resources.flatMap((r) => r.members.map((m) => m.id));
@@ -186,23 +193,34 @@ export const UNFENCED_WARNING =
   'WARNING: this cluster has no fencing. An unfenced failure is not a real one: the node only looks dead to its peers, ' +
   'its resources may keep running and writing (a file system mounted, a virtual IP answering), and DRBD may be promoted ' +
   'on the other node while the old Primary still writes: two Primaries, data diverging (split brain), or a promotion on stale data. ' +
-  'A cluster without fencing cannot fail over safely; configure fencing (the inventory\'s fencing:) before going live.';
+  "A cluster without fencing cannot fail over safely; configure fencing (the inventory's fencing:) before going live.";
 
 /** How --node-failure fails the node, or why it refuses. */
-export function nodeFailureMethod(fencing: Pick<Fencing, 'enabled' | 'action' | 'devices'>, spec: { action?: 'reboot' | 'off'; method?: 'kill-stack' }): { ok: true; method: NodeFailureMethod } | { ok: false; message: string } {
+export function nodeFailureMethod(
+  fencing: Pick<Fencing, 'enabled' | 'action' | 'devices'>,
+  spec: { action?: 'reboot' | 'off'; method?: 'kill-stack' },
+): { ok: true; method: NodeFailureMethod } | { ok: false; message: string } {
   if (spec.method === 'kill-stack') {
     if (spec.action !== undefined) return { ok: false, message: '--action goes with fencing, not with --method kill-stack' };
     return { ok: true, method: { kind: 'kill-stack' } };
   }
   if (!fencing.enabled || fencing.devices.length === 0) {
-    return { ok: false, message: 'the inventory declares no fencing (fencing:), so the node cannot be fenced; name a method explicitly: --method kill-stack (SIGKILL to corosync and pacemakerd on the node, an unfenced failure)' };
+    return {
+      ok: false,
+      message:
+        'the inventory declares no fencing (fencing:), so the node cannot be fenced; name a method explicitly: --method kill-stack (SIGKILL to corosync and pacemakerd on the node, an unfenced failure)',
+    };
   }
   return { ok: true, method: { kind: 'fence', action: spec.action ?? fencing.action } };
 }
 
 /** Pacemaker's fence history times: "2026-12-02 07:59:12Z", "2026-12-02 07:59:12 +00:00", ISO. */
 export function parseFenceTime(s: string): Date | undefined {
-  const t = s.trim().replace(/^(\d{4}-\d\d-\d\d) /, '$1T').replace(/ ?([+-]\d\d):?(\d\d)$/, '$1:$2').replace(/ ?Z$/, 'Z');
+  const t = s
+    .trim()
+    .replace(/^(\d{4}-\d\d-\d\d) /, '$1T')
+    .replace(/ ?([+-]\d\d):?(\d\d)$/, '$1:$2')
+    .replace(/ ?Z$/, 'Z');
   const d = new Date(t);
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
@@ -320,7 +338,7 @@ export class RecoveryTracker {
         this.add(x.at, 'node-down', `${sp.node} is ${s.nodes.find((n) => n.name === sp.node)?.pacemaker ?? 'unknown'} in Pacemaker (seen from ${s.view})`);
       }
       if (!this.fenced) {
-        const ev = (s.fencing.last && s.fencing.last.target === sp.node && s.fencing.last.status === 'success') ? s.fencing.last : undefined;
+        const ev = s.fencing.last && s.fencing.last.target === sp.node && s.fencing.last.status === 'success' ? s.fencing.last : undefined;
         const when = ev ? parseFenceTime(ev.completed) : undefined;
         // only a fencing of this drill (not an older one in the history)
         if (ev && (!when || when.getTime() >= this.input.faultAt.getTime() - 2000)) {
@@ -402,7 +420,11 @@ export function leftConstraints(xml: string): string[] {
 }
 
 /** Switchover: where each service goes (to NODE, or to the other node of two); services already there stay. */
-export function switchoverTargets(services: readonly Service[], online: readonly string[], node?: string): { ok: true; moves: { id: string; from: string; to: string }[] } | { ok: false; message: string } {
+export function switchoverTargets(
+  services: readonly Service[],
+  online: readonly string[],
+  node?: string,
+): { ok: true; moves: { id: string; from: string; to: string }[] } | { ok: false; message: string } {
   if (node !== undefined) {
     if (!online.includes(node)) return { ok: false, message: `${node} is not an online cluster node (online: ${online.join(', ') || 'none'})` };
     return { ok: true, moves: services.filter((s) => s.node !== node).map((s) => ({ id: s.id, from: s.node, to: node })) };
@@ -410,7 +432,11 @@ export function switchoverTargets(services: readonly Service[], online: readonly
   const moves: { id: string; from: string; to: string }[] = [];
   for (const s of services) {
     const others = online.filter((n) => n !== s.node);
-    if (others.length !== 1) return { ok: false, message: `${s.id} runs on ${s.node} and ${others.length === 0 ? 'no other node is online' : `${others.length} other nodes are online (${others.join(', ')})`}: name the node to switch over to (--switchover NODE)` };
+    if (others.length !== 1)
+      return {
+        ok: false,
+        message: `${s.id} runs on ${s.node} and ${others.length === 0 ? 'no other node is online' : `${others.length} other nodes are online (${others.join(', ')})`}: name the node to switch over to (--switchover NODE)`,
+      };
     moves.push({ id: s.id, from: s.node, to: others[0]! });
   }
   return { ok: true, moves };

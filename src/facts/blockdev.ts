@@ -132,9 +132,7 @@ export interface KernelPartition {
   /** Something holds it (DRBD, device-mapper, md) or it is mounted. */
   busy: boolean;
 }
-export type DiskFact =
-  | { state: 'notblock' }
-  | { state: 'disk'; sizeBytes: number; sectorSize: number; busy: boolean; partitions: KernelPartition[] };
+export type DiskFact = { state: 'notblock' } | { state: 'disk'; sizeBytes: number; sectorSize: number; busy: boolean; partitions: KernelPartition[] };
 
 /**
  * Prints `size BYTES SECTOR_SIZE`, `disk HOLDERS MOUNTED` and one
@@ -147,7 +145,7 @@ const DISK_SCRIPT = [
   'mm=$(stat -Lc "%t %T" "$d") || exit 3',
   'set -- $mm',
   's=/sys/dev/block/$((0x$1)):$((0x$2))',
-  'mounts=$(awk \'{print $3}\' /proc/self/mountinfo)',
+  "mounts=$(awk '{print $3}' /proc/self/mountinfo)",
   // the device number read once per device, not once per mount (a fork each: 0.2 s on a container's 40 mounts)
   'm() { dv=$(cat "$1/dev"); for x in $mounts; do [ "$x" = "$dv" ] && { echo 1; return; }; done; echo 0; }',
   'echo "disk $(ls "$s/holders" | wc -l) $(m "$s")"',

@@ -65,16 +65,6 @@ export function renderCorosyncConf(c: CorosyncConfig): string {
     n.addrs.forEach((a, i) => out.push(`        ring${i}_addr: ${v('addrs', a)}`));
     out.push('    }');
   }
-  out.push(
-    '}',
-    '',
-    'logging {',
-    '    to_logfile: yes',
-    '    logfile: /var/log/corosync/corosync.log',
-    '    to_syslog: yes',
-    '    timestamp: on',
-    '}',
-    '',
-  );
+  out.push('}', '', 'logging {', '    to_logfile: yes', '    logfile: /var/log/corosync/corosync.log', '    to_syslog: yes', '    timestamp: on', '}', '');
   return out.join('\n');
 }

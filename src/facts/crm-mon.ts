@@ -28,9 +28,7 @@ export interface MonInstance {
   nodes: string[];
 }
 
-export type CrmMon =
-  | { state: 'down'; message: string }
-  | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[]; failed: FailedOp[] };
+export type CrmMon = { state: 'down'; message: string } | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[]; failed: FailedOp[] };
 
 /** A failed operation crm_mon lists (its time left out: a fact, not a log). */
 export interface FailedOp {
@@ -79,7 +77,9 @@ export function parseCrmMon(r: ProbeResult): CrmMon {
   const summary = child(root, 'summary');
   if (r.exitCode !== 0 || !summary || (pacemakerd && pacemakerd.attrs['state'] !== 'running')) {
     // (the <error> elements carry text, which parseXml skips; the status message names the problem)
-    const msg = [status?.attrs['message'], pacemakerd && pacemakerd.attrs['state'] !== 'running' ? `pacemakerd ${pacemakerd.attrs['state']}` : undefined].filter(Boolean).join('; ');
+    const msg = [status?.attrs['message'], pacemakerd && pacemakerd.attrs['state'] !== 'running' ? `pacemakerd ${pacemakerd.attrs['state']}` : undefined]
+      .filter(Boolean)
+      .join('; ');
     return { state: 'down', message: (msg || r.stderr.trim() || `crm_mon exit ${r.exitCode}`).slice(0, 300) };
   }
   const dc = child(summary, 'current_dc');
@@ -101,7 +101,12 @@ export function parseCrmMon(r: ProbeResult): CrmMon {
     const key = f.attrs['op_key'] ?? '';
     const m = /^(.+)_([A-Za-z_-]+)_([0-9]+)$/.exec(key);
     const reason = f.attrs['exitreason'] ?? '';
-    return { resource: m ? m[1]! : key, node: f.attrs['node'] ?? '', task: task || (m ? m[2]! : ''), why: [f.attrs['exitstatus'] ?? f.attrs['status'] ?? '', reason].filter(Boolean).join(': ') };
+    return {
+      resource: m ? m[1]! : key,
+      node: f.attrs['node'] ?? '',
+      task: task || (m ? m[2]! : ''),
+      why: [f.attrs['exitstatus'] ?? f.attrs['status'] ?? '', reason].filter(Boolean).join(': '),
+    };
   });
   return {
     state: 'up',
@@ -226,7 +231,12 @@ export function parseCrmMonDetails(r: ProbeResult): CrmMonDetails {
       if (fc === undefined) continue;
       const count = fc === 'INFINITY' ? Infinity : Number(fc);
       if (!(count > 0)) continue;
-      failcounts.push({ node: n.attrs['name'] ?? '', resource: h.attrs['id'] ?? '', failCount: count, ...(h.attrs['last-failure'] ? { lastFailure: h.attrs['last-failure'] } : {}) });
+      failcounts.push({
+        node: n.attrs['name'] ?? '',
+        resource: h.attrs['id'] ?? '',
+        failCount: count,
+        ...(h.attrs['last-failure'] ? { lastFailure: h.attrs['last-failure'] } : {}),
+      });
     }
   }
   const failures = children(child(root, 'failures') ?? { name: '', attrs: {}, children: [] }, 'failure').map((f) => ({

@@ -124,7 +124,12 @@ export function parseEvents(r: ProbeResult, probe = 'events'): Map<string, DrbdR
         get(o.name).devices.push({ volume: Number(o.volume ?? 0), minor: Number(o.minor ?? -1), disk: o.disk ?? 'Unknown', client: o.client === 'yes' });
         break;
       case 'connection':
-        get(o.name).connections.push({ peerNodeId: Number(o['peer-node-id'] ?? -1), name: o['conn-name'] ?? '?', connection: o.connection ?? 'Unknown', role: o.role ?? 'Unknown' });
+        get(o.name).connections.push({
+          peerNodeId: Number(o['peer-node-id'] ?? -1),
+          name: o['conn-name'] ?? '?',
+          connection: o.connection ?? 'Unknown',
+          role: o.role ?? 'Unknown',
+        });
         break;
       case 'peer-device': {
         const stats = peerStats(o);

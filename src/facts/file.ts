@@ -56,10 +56,7 @@ export interface FileStat {
   size: number;
 }
 
-export type FileFact =
-  | { state: 'absent' }
-  | { state: 'notfile' }
-  | { state: 'file'; stat: FileStat; sha256?: string; content?: string };
+export type FileFact = { state: 'absent' } | { state: 'notfile' } | { state: 'file'; stat: FileStat; sha256?: string; content?: string };
 
 function cut(s: string): [string, string] {
   const i = s.indexOf('\n');

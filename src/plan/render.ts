@@ -9,7 +9,13 @@ function renderChange(c: ShownChange, indent: string): string[] {
     case 'exec':
       return [`${indent}$ ${c.sudo ? 'sudo ' : ''}${c.argv.join(' ')}${c.stdin ? ' <stdin>' : ''}   # ${c.description}`];
     case 'upload':
-      return [`${indent}${c.description}`, ...c.diff.replace(/\n$/, '').split('\n').map((l) => `${indent}  ${l}`)];
+      return [
+        `${indent}${c.description}`,
+        ...c.diff
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => `${indent}  ${l}`),
+      ];
     case 'refuse':
       return [`${indent}refused: ${c.reason}`];
     case 'wait':

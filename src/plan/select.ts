@@ -24,9 +24,7 @@ export function selectWork(project: Project, opts: SelectOptions): SelectResult 
     if (start < 0) return { ok: false, message: `--from: unknown step "${opts.from}" (playbook has: ${project.steps.map((s) => s.id).join(', ')})` };
   }
   // every node masks every secret of the project (cluster secrets such as DRBD shared secrets too)
-  const nodes = project.nodes
-    .filter((n) => !limit || limit.has(n.name))
-    .map((n) => ({ ...n, secrets: [...new Set([...n.secrets, ...project.secrets])] }));
+  const nodes = project.nodes.filter((n) => !limit || limit.has(n.name)).map((n) => ({ ...n, secrets: [...new Set([...n.secrets, ...project.secrets])] }));
   const names = new Set(nodes.map((n) => n.name));
   const steps = project.steps
     .slice(start)

@@ -11,9 +11,6 @@ export function inventoryJsonSchema(): Record<string, unknown> {
 
 /** With `kinds`, `kind` is an enum of the registry's step kinds. */
 export function playbookJsonSchema(kinds?: readonly string[]): Record<string, unknown> {
-  const schema =
-    kinds && kinds.length > 0
-      ? Playbook.extend({ steps: z.array(Step.extend({ kind: z.enum(kinds as [string, ...string[]]) })).min(1) })
-      : Playbook;
+  const schema = kinds && kinds.length > 0 ? Playbook.extend({ steps: z.array(Step.extend({ kind: z.enum(kinds as [string, ...string[]]) })).min(1) }) : Playbook;
   return { title: 'ha-provision playbook', ...z.toJSONSchema(schema, opts) };
 }

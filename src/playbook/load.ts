@@ -18,7 +18,10 @@ export function parsePlaybook(file: string, text: string, kinds: readonly string
   if (parsed.errors.length > 0) return { ok: false, errors: dedupeErrors(parsed.errors) };
   const { source } = parsed;
   if (parsed.data === null || parsed.data === undefined) {
-    return { ok: false, errors: [{ file, line: 1, column: 1, path: '', message: 'expected a playbook (a map with name and steps), found an empty file', code: 'PLAYBOOK_SCHEMA' }] };
+    return {
+      ok: false,
+      errors: [{ file, line: 1, column: 1, path: '', message: 'expected a playbook (a map with name and steps), found an empty file', code: 'PLAYBOOK_SCHEMA' }],
+    };
   }
   const errors: InputError[] = misplacedTags(source).map((p) => errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message));
   const ctx = issueContext('PLAYBOOK');
@@ -70,8 +73,21 @@ function playbookRules(data: unknown, source: YamlSource, kinds: readonly string
       if (at !== undefined && at < i) return;
       const later = ids.findIndex((x, k) => x === w && k > i);
       if (w === id) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `a step cannot wait for itself ("${w}")`);
-      else if (later > i) err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected an earlier step, found "${w}" which comes later (steps[${later}]); steps run in order, so move it before this one`);
-      else err(['steps', i, 'wait_for', j], 'PLAYBOOK_RULE', `expected the id of an earlier step, found "${w}"${didYouMean(w, [...firstIndex.keys()].filter((k) => k !== id))}`);
+      else if (later > i)
+        err(
+          ['steps', i, 'wait_for', j],
+          'PLAYBOOK_RULE',
+          `expected an earlier step, found "${w}" which comes later (steps[${later}]); steps run in order, so move it before this one`,
+        );
+      else
+        err(
+          ['steps', i, 'wait_for', j],
+          'PLAYBOOK_RULE',
+          `expected the id of an earlier step, found "${w}"${didYouMean(
+            w,
+            [...firstIndex.keys()].filter((k) => k !== id),
+          )}`,
+        );
     });
   });
   return errors;

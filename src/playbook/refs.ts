@@ -62,8 +62,7 @@ export interface RefProblem {
   message: string;
 }
 
-const ROOT =
-  /^(self|primary|vars|cluster|(nodes|targets|group\.[A-Za-z0-9_-]+)\[(\*|[0-9]+)\]|peers\[\*\]|nodes\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[A-Za-z0-9_-]+)*$/;
+const ROOT = /^(self|primary|vars|cluster|(nodes|targets|group\.[A-Za-z0-9_-]+)\[(\*|[0-9]+)\]|peers\[\*\]|nodes\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[A-Za-z0-9_-]+)*$/;
 
 /** `nodes[*]`, `targets[1]`, `group.storage[*]`: which list of nodes, and all of them or one. */
 const LIST_ROOT = /^(nodes|targets|group\.([A-Za-z0-9_-]+))\[(\*|[0-9]+)\]/;
@@ -230,7 +229,15 @@ function walkPath(start: unknown, startLabel: string, segs: readonly string[]): 
 /** Resolves one reference for the node `self`. */
 export function resolveRef(expr: string, self: string, scope: RefScope): Walk {
   const list = LIST_ROOT.exec(expr);
-  if (list) return resolveListRef(list, expr.slice(list[0].length).split('.').filter((s) => s !== ''), scope);
+  if (list)
+    return resolveListRef(
+      list,
+      expr
+        .slice(list[0].length)
+        .split('.')
+        .filter((s) => s !== ''),
+      scope,
+    );
   const segs = expr.split('.');
   const root = segs[0]!;
   switch (root) {
@@ -273,7 +280,7 @@ function resolveListRef(m: RegExpExecArray, segs: readonly string[], scope: RefS
     label = 'nodes';
   } else if (which === 'targets') {
     names = scope.targets ?? [];
-    label = 'the step\'s targets';
+    label = "the step's targets";
   } else {
     names = scope.order.filter((n) => (scope.nodes[n]!['groups'] as readonly string[]).includes(group!));
     label = `group ${group}`;
@@ -313,7 +320,11 @@ export function resolveTree(tree: ParamTree, self: string, scope: RefScope): { v
       t.parts.forEach((part, i) => {
         const v = go(part);
         if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') s += String(v);
-        else if (v !== undefined) problems.push({ docPath: [...t.docPath, i], message: `expected a string or number to join with !concat, found ${Array.isArray(v) ? 'a list' : v === null ? 'an empty value' : 'a map'}` });
+        else if (v !== undefined)
+          problems.push({
+            docPath: [...t.docPath, i],
+            message: `expected a string or number to join with !concat, found ${Array.isArray(v) ? 'a list' : v === null ? 'an empty value' : 'a map'}`,
+          });
       });
       return s;
     }

@@ -167,7 +167,11 @@ function targetsOf(step: StepFile, inv: LoadedInventory): { ok: true; names: str
   const names = inv.nodes.filter((n) => (what === 'role' ? n.roles : n.groups).includes(name)).map((n) => n.name);
   if (names.length === 0) {
     const known = [...new Set(inv.nodes.flatMap((n) => (what === 'role' ? n.roles : n.groups)))];
-    return { ok: false, path: ['on'], message: `no node has ${what} "${name}"${didYouMean(name, known)}${known.length ? ` (${what}s: ${known.join(', ')})` : ` (no node has any ${what})`}` };
+    return {
+      ok: false,
+      path: ['on'],
+      message: `no node has ${what} "${name}"${didYouMean(name, known)}${known.length ? ` (${what}s: ${known.join(', ')})` : ` (no node has any ${what})`}`,
+    };
   }
   return { ok: true, names };
 }
@@ -206,7 +210,14 @@ export function resolveSteps(inv: LoadedInventory, pb: LoadedPlaybook, registry:
       for (const p of r.problems) note(errorAt(source, p.docPath, 'PLAYBOOK_REF', p.message), node);
       if (r.problems.length > 0) continue;
       const ctx = issueContext('PLAYBOOK');
-      const parsed = kind.params.safeParse(withBecome(r.value ?? {}, inv.nodes.find((n) => n.name === node), kind.params), { error: ctx.errorMap, reportInput: true });
+      const parsed = kind.params.safeParse(
+        withBecome(
+          r.value ?? {},
+          inv.nodes.find((n) => n.name === node),
+          kind.params,
+        ),
+        { error: ctx.errorMap, reportInput: true },
+      );
       if (parsed.success) {
         paramsByNode[node] = parsed.data;
         continue;

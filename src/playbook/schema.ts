@@ -7,9 +7,7 @@ import { z } from 'zod';
 import { expecting } from '../inventory/issues.js';
 import { Duration } from '../inventory/schema.js';
 
-export const StepId = z
-  .string({ error: expecting('a step id') })
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: expecting('a step id: lower-case letters, digits and "-"') });
+export const StepId = z.string({ error: expecting('a step id') }).regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: expecting('a step id: lower-case letters, digits and "-"') });
 
 /** `all`, `role:<name>`, `group:<name>`, or a list of node names. */
 const TARGET = '"all", "role:<name>", "group:<name>" or a list of node names';
@@ -26,7 +24,10 @@ export const Target = z.union(
 export const Step = z.strictObject({
   id: StepId,
   kind: z.string({ error: expecting('a step kind') }).min(1, { error: expecting('a step kind') }),
-  title: z.string({ error: expecting('a title') }).min(1, { error: expecting('a title') }).optional(),
+  title: z
+    .string({ error: expecting('a title') })
+    .min(1, { error: expecting('a title') })
+    .optional(),
   /** Default: all. */
   on: Target.optional(),
   /** Earlier steps that must be finished on all their nodes before this one starts anywhere. */

@@ -55,7 +55,17 @@ export function openRunLog(stateDir: string, runId: string, secrets: readonly st
         logger.info({ node: e.node, step: e.step, argv: e.argv }, 'command-start');
         return;
       case 'step-result':
-        logger.info({ node: e.node, step: e.step, outcome: e.outcome, message: e.message, changes: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)), durationMs: e.durationMs }, 'step');
+        logger.info(
+          {
+            node: e.node,
+            step: e.step,
+            outcome: e.outcome,
+            message: e.message,
+            changes: e.changes.map((c) => (c.kind === 'refuse' ? c.reason : c.description)),
+            durationMs: e.durationMs,
+          },
+          'step',
+        );
         return;
       case 'message':
         logger[e.level]({ node: e.node, ...(e.detail !== undefined ? { detail: e.detail } : {}) }, e.text);

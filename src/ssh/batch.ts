@@ -38,13 +38,7 @@ export class BatchParseError extends Error {
 }
 
 /** Splits the two streams back into per-command results. */
-export function parseBatchOutput(
-  stdout: string,
-  stderr: string,
-  count: number,
-  delim: string,
-  durationMs: number,
-): CommandResult[] {
+export function parseBatchOutput(stdout: string, stderr: string, count: number, delim: string, durationMs: number): CommandResult[] {
   const results: CommandResult[] = [];
   let outPos = 0;
   let errPos = 0;

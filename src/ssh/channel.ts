@@ -75,10 +75,15 @@ export function runChannel(host: ChannelHost, line: string, stdin: Buffer, o: Ra
         if (e) return finish(host.lost ?? new SshError('SSH_CONNECT', `${o.node}: cannot open an exec channel: ${e.message}`, { cause: e }));
         channel = ch;
         if (settled) return kill();
-        collect(ch, o.marker, (p) => (pid = p), (exitCode, stdout, stderr) => {
-          if (exitCode === undefined) return finish(host.lost ?? new SshError('SSH_DISCONNECTED', `${o.node}: the channel closed without an exit status: ${o.what}`));
-          finish(null, { exitCode, stdout, stderr, durationMs: performance.now() - started });
-        });
+        collect(
+          ch,
+          o.marker,
+          (p) => (pid = p),
+          (exitCode, stdout, stderr) => {
+            if (exitCode === undefined) return finish(host.lost ?? new SshError('SSH_DISCONNECTED', `${o.node}: the channel closed without an exit status: ${o.what}`));
+            finish(null, { exitCode, stdout, stderr, durationMs: performance.now() - started });
+          },
+        );
         ch.end(stdin.length > 0 ? stdin : undefined);
       });
     } catch (e) {
@@ -92,12 +97,7 @@ export function runChannel(host: ChannelHost, line: string, stdin: Buffer, o: Ra
  * the marker, with the exit status (undefined when none came). `onPid` gets
  * the remote pid as soon as it is on stdout.
  */
-function collect(
-  ch: ClientChannel,
-  marker: string,
-  onPid: (pid: number) => void,
-  onClose: (exitCode: number | undefined, stdout: Buffer, stderr: Buffer) => void,
-): void {
+function collect(ch: ClientChannel, marker: string, onPid: (pid: number) => void, onClose: (exitCode: number | undefined, stdout: Buffer, stderr: Buffer) => void): void {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   let outBytes = 0;

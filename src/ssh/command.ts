@@ -63,4 +63,3 @@ export function describeCommand(cmd: Command): string {
   const env = envWords(cmd.env);
   return (cmd.sudo === true ? 'sudo ' : '') + shJoin([...env, ...cmd.argv]);
 }
-

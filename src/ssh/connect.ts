@@ -135,7 +135,11 @@ async function handshake(endpoint: Endpoint, opts: ConnectOptions, sock: Duplex 
       if (hostKeyError) return finish(hostKeyError);
       switch (err.level) {
         case 'client-authentication':
-          return finish(new SshError('SSH_AUTH', `${endpoint.name}: authentication failed for ${endpoint.user}@${endpoint.host}:${endpoint.port} (${endpoint.auth.kind}): ${err.message}`, { cause: err }));
+          return finish(
+            new SshError('SSH_AUTH', `${endpoint.name}: authentication failed for ${endpoint.user}@${endpoint.host}:${endpoint.port} (${endpoint.auth.kind}): ${err.message}`, {
+              cause: err,
+            }),
+          );
         case 'client-timeout':
           return finish(new SshError('SSH_TIMEOUT', `${endpoint.name}: connecting to ${endpoint.host}:${endpoint.port} timed out after ${timeoutMs} ms`, { cause: err }));
         default:

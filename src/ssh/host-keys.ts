@@ -7,26 +7,9 @@ import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HostKeyPolicy } from './types.js';
 import { SshError } from './types.js';
-import {
-  algorithmsForKeyType,
-  entriesFor,
-  fingerprint,
-  formatEntry,
-  hostKeyName,
-  keyTypeOfBlob,
-  parseKnownHosts,
-  type KnownHostEntry,
-} from './known-hosts.js';
+import { algorithmsForKeyType, entriesFor, fingerprint, formatEntry, hostKeyName, keyTypeOfBlob, parseKnownHosts, type KnownHostEntry } from './known-hosts.js';
 
-const DEFAULT_HOST_KEY_ALGORITHMS = [
-  'ssh-ed25519',
-  'ecdsa-sha2-nistp256',
-  'ecdsa-sha2-nistp384',
-  'ecdsa-sha2-nistp521',
-  'rsa-sha2-512',
-  'rsa-sha2-256',
-  'ssh-rsa',
-];
+const DEFAULT_HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
 
 export interface HostKeyCheck {
   /** Host key algorithms with the types already known for this host first (as OpenSSH does). */
@@ -44,12 +27,7 @@ async function readKnownHosts(path: string): Promise<KnownHostEntry[]> {
   }
 }
 
-export async function prepareHostKeyCheck(
-  nodeName: string,
-  host: string,
-  port: number,
-  policy: HostKeyPolicy,
-): Promise<HostKeyCheck> {
+export async function prepareHostKeyCheck(nodeName: string, host: string, port: number, policy: HostKeyPolicy): Promise<HostKeyCheck> {
   const name = hostKeyName(host, port);
   const known = entriesFor(await readKnownHosts(policy.knownHostsPath), name);
   const preferred = [...new Set(known.filter((e) => e.marker === '').flatMap((e) => algorithmsForKeyType(e.keyType)))];

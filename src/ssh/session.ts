@@ -91,7 +91,10 @@ class SshSession implements Session {
 
   private logResult(what: string, r: CommandResult, extra?: Record<string, unknown>): void {
     if (!this.log) return;
-    this.log.info({ cmd: what, exitCode: r.exitCode, durationMs: r.durationMs, stdoutBytes: Buffer.byteLength(r.stdout), stderrBytes: Buffer.byteLength(r.stderr), ...extra }, 'ssh exec');
+    this.log.info(
+      { cmd: what, exitCode: r.exitCode, durationMs: r.durationMs, stdoutBytes: Buffer.byteLength(r.stdout), stderrBytes: Buffer.byteLength(r.stderr), ...extra },
+      'ssh exec',
+    );
     if (this.log.isLevelEnabled('debug')) this.log.debug({ cmd: what, stdout: r.stdout, stderr: r.stderr, ...extra }, 'ssh exec output');
   }
 

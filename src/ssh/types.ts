@@ -13,10 +13,7 @@ export interface Endpoint {
   host: string;
   port: number;
   user: string;
-  auth:
-    | { kind: 'key'; privateKeyPath: string; passphraseEnv?: string }
-    | { kind: 'agent'; socket?: string }
-    | { kind: 'password'; password: string };
+  auth: { kind: 'key'; privateKeyPath: string; passphraseEnv?: string } | { kind: 'agent'; socket?: string } | { kind: 'password'; password: string };
   /** Privilege escalation for commands marked `sudo`. */
   become?: { method: 'sudo'; password?: string };
   /** ProxyJump: reach this endpoint through another one. */
@@ -68,13 +65,7 @@ export interface Session {
 /** Thrown for failures to reach or authenticate a node (not for command exit codes). */
 export class SshError extends Error {
   constructor(
-    readonly code:
-      | 'SSH_CONNECT'
-      | 'SSH_AUTH'
-      | 'SSH_HOSTKEY_UNKNOWN'
-      | 'SSH_HOSTKEY_MISMATCH'
-      | 'SSH_TIMEOUT'
-      | 'SSH_DISCONNECTED',
+    readonly code: 'SSH_CONNECT' | 'SSH_AUTH' | 'SSH_HOSTKEY_UNKNOWN' | 'SSH_HOSTKEY_MISMATCH' | 'SSH_TIMEOUT' | 'SSH_DISCONNECTED',
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -37,9 +37,7 @@ export interface NodeAnswer {
   drbd?: ProbeResult;
 }
 
-export type Drift =
-  | { state: 'planned'; changes: number; pending: number; refused: number; errors: number; pairs: number }
-  | { state: 'unknown'; reason: string };
+export type Drift = { state: 'planned'; changes: number; pending: number; refused: number; errors: number; pairs: number } | { state: 'unknown'; reason: string };
 
 export interface StatusInput {
   cluster: string;
@@ -234,7 +232,15 @@ export function buildStatus(input: StatusInput): Status {
       pacemaker: pmState(mon?.nodes.find((n) => n.name === p.name)),
       member: q && !outside ? q.members.some((m) => m.name === p.name) : null,
       quorate: p.quorum?.state === 'up' ? p.quorum.quorate : null,
-      problems: outside ? p.problems.filter((x) => !arbitratorTrait(x, input.drbd.some((r) => r.nodes.includes(p.name)))) : p.problems,
+      problems: outside
+        ? p.problems.filter(
+            (x) =>
+              !arbitratorTrait(
+                x,
+                input.drbd.some((r) => r.nodes.includes(p.name)),
+              ),
+          )
+        : p.problems,
       ...(outside ? { outside: true as const } : {}),
     };
   });
@@ -275,7 +281,14 @@ export function buildStatus(input: StatusInput): Status {
   });
 
   const resources: ResourceStatus[] = (details?.resources ?? []).map((t) => {
-    const members = t.placement.map((pl) => ({ id: pl.id, agent: t.agents[pl.id] ?? '', role: pl.role, nodes: pl.nodes, failed: pl.failed, ...(pl.targetRole !== undefined ? { targetRole: pl.targetRole } : {}) }));
+    const members = t.placement.map((pl) => ({
+      id: pl.id,
+      agent: t.agents[pl.id] ?? '',
+      role: pl.role,
+      nodes: pl.nodes,
+      failed: pl.failed,
+      ...(pl.targetRole !== undefined ? { targetRole: pl.targetRole } : {}),
+    }));
     const uniq = (xs: string[]) => [...new Set(xs)];
     let runningOn: string[];
     if (t.kind === 'group') {
@@ -286,7 +299,9 @@ export function buildStatus(input: StatusInput): Status {
     return { id: t.id, kind: t.kind, members, nodes: runningOn, ...(promoted.length > 0 ? { promoted } : {}) };
   });
 
-  const fencingDevices = resources.flatMap((r) => r.members.filter((m) => m.agent.startsWith('stonith:')).map((m) => ({ id: m.id, agent: m.agent.slice('stonith:'.length), nodes: m.nodes })));
+  const fencingDevices = resources.flatMap((r) =>
+    r.members.filter((m) => m.agent.startsWith('stonith:')).map((m) => ({ id: m.id, agent: m.agent.slice('stonith:'.length), nodes: m.nodes })),
+  );
   const history = [...(details?.fencing ?? [])].sort((a, b) => (a.completed < b.completed ? 1 : a.completed > b.completed ? -1 : 0));
   const last = history[0];
 
@@ -322,7 +337,8 @@ export function buildStatus(input: StatusInput): Status {
         const c = n.peers.find((x) => x.peer === peer);
         if (!c) reasons.push(`drbd ${r.name} on ${n.node}: no connection to ${peer}`);
         else if (c.connection !== 'Connected') reasons.push(`drbd ${r.name} on ${n.node}: ${c.connection} to ${peer}`);
-        else if (c.replication !== 'Established') reasons.push(`drbd ${r.name} on ${n.node}: ${c.replication} to ${peer}${c.done !== undefined ? ` (${c.done.toFixed(1)}% done)` : ''}`);
+        else if (c.replication !== 'Established')
+          reasons.push(`drbd ${r.name} on ${n.node}: ${c.replication} to ${peer}${c.done !== undefined ? ` (${c.done.toFixed(1)}% done)` : ''}`);
         else if (c.peerDisk !== 'UpToDate') reasons.push(`drbd ${r.name} on ${n.node}: peer disk ${c.peerDisk} on ${peer}`);
       }
     }
@@ -336,7 +352,14 @@ export function buildStatus(input: StatusInput): Status {
       }
     }
   }
-  const failedActions = (details?.failures ?? []).map((f) => ({ node: f.node, op: f.opKey, exitStatus: f.exitStatus, exitReason: f.exitReason, status: f.status, at: f.lastRcChange }));
+  const failedActions = (details?.failures ?? []).map((f) => ({
+    node: f.node,
+    op: f.opKey,
+    exitStatus: f.exitStatus,
+    exitReason: f.exitReason,
+    status: f.status,
+    at: f.lastRcChange,
+  }));
   for (const f of failedActions) reasons.push(`failed action ${f.op} on ${f.node}: ${f.exitStatus}${f.exitReason ? ` (${f.exitReason})` : ''}`);
   if (verdict === 'healthy' && reasons.length > 0) verdict = 'degraded';
 

@@ -4,7 +4,16 @@ import type { Status } from './model.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export function formatSeconds(s: number): string {
@@ -32,7 +41,13 @@ export function renderStatus(s: Status, opts: { color?: boolean } = {}): string 
       ...s.nodes.map((n) =>
         n.outside
           ? [e(n.name), n.reachable ? 'ok' : 'UNREACHABLE', '-', '-', '-']
-          : [e(n.name), n.reachable ? 'ok' : 'UNREACHABLE', n.pacemaker, n.member === null ? '?' : n.member ? 'member' : 'absent', n.quorate === null ? '?' : n.quorate ? 'yes' : 'no'],
+          : [
+              e(n.name),
+              n.reachable ? 'ok' : 'UNREACHABLE',
+              n.pacemaker,
+              n.member === null ? '?' : n.member ? 'member' : 'absent',
+              n.quorate === null ? '?' : n.quorate ? 'yes' : 'no',
+            ],
       ),
     ]),
   );
@@ -45,7 +60,17 @@ export function renderStatus(s: Status, opts: { color?: boolean } = {}): string 
         const peers = n.peers.length > 0 ? n.peers : [undefined];
         for (const p of peers) {
           const sync = p?.done !== undefined ? `${p.done.toFixed(1)}%${p.etaSeconds !== undefined ? ` eta ${formatSeconds(p.etaSeconds)}` : ''}` : '';
-          rows.push([e(r.name), e(n.node), e(n.role ?? '?'), e(n.disk ?? '?'), p ? e(p.peer) : '-', p ? e(p.connection) : '-', p ? e(p.replication) : '-', p ? e(p.peerDisk) : '-', sync]);
+          rows.push([
+            e(r.name),
+            e(n.node),
+            e(n.role ?? '?'),
+            e(n.disk ?? '?'),
+            p ? e(p.peer) : '-',
+            p ? e(p.connection) : '-',
+            p ? e(p.replication) : '-',
+            p ? e(p.peerDisk) : '-',
+            sync,
+          ]);
         }
       }
     }
@@ -67,13 +92,13 @@ export function renderStatus(s: Status, opts: { color?: boolean } = {}): string 
     out.push('\n' + table(rows));
   }
   out.push('\n');
-  out.push(
-    `failcounts: ${s.failcounts.length === 0 ? 'none' : s.failcounts.map((f) => `${e(f.resource)} on ${e(f.node)}: ${f.failCount}`).join(', ')}\n`,
-  );
+  out.push(`failcounts: ${s.failcounts.length === 0 ? 'none' : s.failcounts.map((f) => `${e(f.resource)} on ${e(f.node)}: ${f.failCount}`).join(', ')}\n`);
   out.push(`failed actions: ${s.failedActions.length === 0 ? 'none' : ''}\n`);
   for (const f of s.failedActions) out.push(`  ${e(f.op)} on ${e(f.node)}: ${e(f.exitStatus)}${f.exitReason ? ` (${e(f.exitReason)})` : ''}, ${e(f.status)}, ${e(f.at)}\n`);
   const fe = s.fencing;
-  const last = fe.last ? `${e(fe.last.action)} of ${e(fe.last.target)}: ${e(fe.last.status)}${fe.last.completed ? ` at ${e(fe.last.completed)}` : ''}${fe.last.delegate ? ` by ${e(fe.last.delegate)}` : ''}` : 'none';
+  const last = fe.last
+    ? `${e(fe.last.action)} of ${e(fe.last.target)}: ${e(fe.last.status)}${fe.last.completed ? ` at ${e(fe.last.completed)}` : ''}${fe.last.delegate ? ` by ${e(fe.last.delegate)}` : ''}`
+    : 'none';
   out.push(
     `fencing: ${fe.enabled === null ? 'unknown' : fe.enabled ? 'enabled' : 'DISABLED (stonith-enabled=false)'}; devices: ${fe.devices.length === 0 ? 'none' : fe.devices.map((d) => `${e(d.id)} (${e(d.agent)}${d.nodes.length ? ` on ${d.nodes.map(e).join(', ')}` : ', stopped'})`).join(', ')}; last fencing: ${last}\n`,
   );

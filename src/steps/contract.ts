@@ -167,7 +167,15 @@ export function pathsOverlap(a: string, b: string): boolean {
  */
 export const OWNER_NAMES = ['/etc/passwd', '/etc/group'] as const;
 /** Where services are defined and enabled (systemd and SysV). */
-export const UNIT_FILES = ['/etc/systemd', '/run/systemd', '/lib/systemd', '/usr/lib/systemd', '/etc/init.d', '/etc/rc.d', ...['0', '1', '2', '3', '4', '5', '6', 'S'].map((l) => `/etc/rc${l}.d`)] as const;
+export const UNIT_FILES = [
+  '/etc/systemd',
+  '/run/systemd',
+  '/lib/systemd',
+  '/usr/lib/systemd',
+  '/etc/init.d',
+  '/etc/rc.d',
+  ...['0', '1', '2', '3', '4', '5', '6', 'S'].map((l) => `/etc/rc${l}.d`),
+] as const;
 
 const SHARED = new Set(['drbd', 'cib', 'cluster']);
 /** What a write of `cluster:` (the cluster acts) reaches. */

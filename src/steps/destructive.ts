@@ -113,21 +113,163 @@ const set = (...xs: string[]) => new Set(xs);
 
 const VERSION_HELP = set('-V', '--version', '-h', '--help');
 
-const SFDISK_RO = set('-l', '--list', '-d', '--dump', '-J', '--json', '-s', '--show-size', '-g', '--show-geometry', '-F', '--list-free', '-V', '--verify', '-T', '--list-types', '-v', '--version', '-h', '--help', '-n', '--no-act');
+const SFDISK_RO = set(
+  '-l',
+  '--list',
+  '-d',
+  '--dump',
+  '-J',
+  '--json',
+  '-s',
+  '--show-size',
+  '-g',
+  '--show-geometry',
+  '-F',
+  '--list-free',
+  '-V',
+  '--verify',
+  '-T',
+  '--list-types',
+  '-v',
+  '--version',
+  '-h',
+  '--help',
+  '-n',
+  '--no-act',
+);
 const SFDISK_NEUTRAL = set('-q', '--quiet', '-o', '--output', '--color', '--bytes', '-u', '--unit');
-const SFDISK_VALUE = set('-o', '--output', '-O', '--backup-file', '-X', '--label', '-Y', '--label-nested', '-w', '--wipe', '-W', '--wipe-partitions', '-N', '--partno', '-u', '--unit', '--sector-size');
+const SFDISK_VALUE = set(
+  '-o',
+  '--output',
+  '-O',
+  '--backup-file',
+  '-X',
+  '--label',
+  '-Y',
+  '--label-nested',
+  '-w',
+  '--wipe',
+  '-W',
+  '--wipe-partitions',
+  '-N',
+  '--partno',
+  '-u',
+  '--unit',
+  '--sector-size',
+);
 
 const FDISK_RO = set('-l', '--list', '-x', '--list-details', '-V', '-v', '--version', '-h', '--help');
 const FDISK_NEUTRAL = set('-u', '--units', '-b', '--sector-size', '-o', '--output', '-L', '--color', '--bytes', '-c', '--compatibility');
-const FDISK_VALUE = set('-b', '--sector-size', '-o', '--output', '-C', '--cylinders', '-H', '--heads', '-S', '--sectors', '-w', '--wipe', '-W', '--wipe-partitions', '-t', '--type');
+const FDISK_VALUE = set(
+  '-b',
+  '--sector-size',
+  '-o',
+  '--output',
+  '-C',
+  '--cylinders',
+  '-H',
+  '--heads',
+  '-S',
+  '--sectors',
+  '-w',
+  '--wipe',
+  '-W',
+  '--wipe-partitions',
+  '-t',
+  '--type',
+);
 
 const PARTED_RO_OPTS = set('-l', '--list', '-v', '--version', '-h', '--help');
 const PARTED_NEUTRAL = set('-s', '--script', '-m', '--machine', '-a', '--align', '-f', '--fix', '-j', '--json');
 const PARTED_VALUE = set('-a', '--align');
-const PARTED_RO_WORDS = set('print', 'p', 'free', 'all', 'list', 'devices', 'unit', 'help', 'version', 's', 'b', 'kb', 'mb', 'mib', 'gb', 'gib', 'tb', 'tib', '%', 'cyl', 'chs', 'compact');
+const PARTED_RO_WORDS = set(
+  'print',
+  'p',
+  'free',
+  'all',
+  'list',
+  'devices',
+  'unit',
+  'help',
+  'version',
+  's',
+  'b',
+  'kb',
+  'mb',
+  'mib',
+  'gb',
+  'gib',
+  'tb',
+  'tib',
+  '%',
+  'cyl',
+  'chs',
+  'compact',
+);
 
-const SGDISK_RO = set('-p', '--print', '-i', '--info', '-v', '--verify', '-V', '--version', '-L', '--list-types', '-O', '--print-mbr', '-?', '--help', '--usage', '-D', '--display-alignment', '-E', '--end-of-largest', '-F', '--first-in-largest', '-f', '--first-aligned-in-largest', '-b', '--backup');
-const SGDISK_VALUE = set('-i', '--info', '-b', '--backup', '-a', '--set-alignment', '-n', '--new', '-d', '--delete', '-t', '--typecode', '-c', '--change-name', '-u', '--partition-guid', '-U', '--disk-guid', '-A', '--attributes', '-l', '--load-backup', '-R', '--replicate', '-h', '--hybrid', '-m', '--gpttombr', '-r', '--transpose', '-x', '--transform-bsd', '-N', '--largest-new');
+const SGDISK_RO = set(
+  '-p',
+  '--print',
+  '-i',
+  '--info',
+  '-v',
+  '--verify',
+  '-V',
+  '--version',
+  '-L',
+  '--list-types',
+  '-O',
+  '--print-mbr',
+  '-?',
+  '--help',
+  '--usage',
+  '-D',
+  '--display-alignment',
+  '-E',
+  '--end-of-largest',
+  '-F',
+  '--first-in-largest',
+  '-f',
+  '--first-aligned-in-largest',
+  '-b',
+  '--backup',
+);
+const SGDISK_VALUE = set(
+  '-i',
+  '--info',
+  '-b',
+  '--backup',
+  '-a',
+  '--set-alignment',
+  '-n',
+  '--new',
+  '-d',
+  '--delete',
+  '-t',
+  '--typecode',
+  '-c',
+  '--change-name',
+  '-u',
+  '--partition-guid',
+  '-U',
+  '--disk-guid',
+  '-A',
+  '--attributes',
+  '-l',
+  '--load-backup',
+  '-R',
+  '--replicate',
+  '-h',
+  '--hybrid',
+  '-m',
+  '--gpttombr',
+  '-r',
+  '--transpose',
+  '-x',
+  '--transform-bsd',
+  '-N',
+  '--largest-new',
+);
 
 const DD_HARMLESS = /^\/dev\/(null|stdout|stderr|tty|fd\/\d+|zero)$/;
 
@@ -204,7 +346,31 @@ const SHELLS = set('sh', 'bash', 'dash', 'ash', 'ksh', 'mksh', 'zsh');
 
 /** Wrappers that run their arguments: their options that take a value, and how many positional words come before the command. */
 const WRAPPERS: Record<string, { value: ReadonlySet<string>; positional: number }> = {
-  sudo: { value: set('-u', '--user', '-g', '--group', '-C', '--close-from', '-D', '--chdir', '-h', '--host', '-p', '--prompt', '-r', '--role', '-t', '--type', '-U', '--other-user', '-T', '--command-timeout'), positional: 0 },
+  sudo: {
+    value: set(
+      '-u',
+      '--user',
+      '-g',
+      '--group',
+      '-C',
+      '--close-from',
+      '-D',
+      '--chdir',
+      '-h',
+      '--host',
+      '-p',
+      '--prompt',
+      '-r',
+      '--role',
+      '-t',
+      '--type',
+      '-U',
+      '--other-user',
+      '-T',
+      '--command-timeout',
+    ),
+    positional: 0,
+  },
   doas: { value: set('-u', '-C'), positional: 0 },
   env: { value: set('-u', '--unset', '-C', '--chdir', '-S', '--split-string'), positional: 0 },
   nice: { value: set('-n', '--adjustment'), positional: 0 },

@@ -73,7 +73,9 @@ export function fencingObjects(f: FencingParam, declared: { ids: ReadonlySet<str
     return out;
   }
   if (declared.properties['stonith-enabled'] !== undefined && declared.properties['stonith-enabled'] !== 'true') {
-    out.refusals.push(`the playbook sets stonith-enabled=${declared.properties['stonith-enabled']} and the inventory declares fencing (fencing.devices): remove the property from the playbook, or set "fencing: {enabled: false}" in the inventory`);
+    out.refusals.push(
+      `the playbook sets stonith-enabled=${declared.properties['stonith-enabled']} and the inventory declares fencing (fencing.devices): remove the property from the playbook, or set "fencing: {enabled: false}" in the inventory`,
+    );
   }
   if (f.devices.length === 0) out.refusals.push('fencing is enabled and declares no device: add fencing.devices to the inventory');
   for (const d of f.devices) {

@@ -24,7 +24,10 @@ function replaceAll(before: string, after: string, labelA: string, labelB: strin
   const a = lines(before);
   const b = lines(after);
   out.push(`@@ -${a.length === 0 ? 0 : 1},${a.length} +${b.length === 0 ? 0 : 1},${b.length} @@`);
-  for (const [text, sign, side] of [[before, '-', a], [after, '+', b]] as const) {
+  for (const [text, sign, side] of [
+    [before, '-', a],
+    [after, '+', b],
+  ] as const) {
     for (const l of side) out.push(sign + l);
     if (text !== '' && !text.endsWith('\n')) out.push('\\ No newline at end of file');
   }

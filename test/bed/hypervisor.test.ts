@@ -38,11 +38,17 @@ async function fence(args: string[], pw = password): Promise<CommandResult> {
   const hv = bed.hypervisor!;
   return nodes.session('n1').exec({
     argv: ['fence_virsh', '-a', hv.address, '-l', hv.user, '-p', pw, ...args],
-    secrets: [password, pw], timeoutMs: 90_000,
+    secrets: [password, pw],
+    timeoutMs: 90_000,
   });
 }
 
-interface State { Status: string; Running: boolean; Paused: boolean; StartedAt: string }
+interface State {
+  Status: string;
+  Running: boolean;
+  Paused: boolean;
+  StartedAt: string;
+}
 async function state(node: string): Promise<State> {
   return JSON.parse(await docker('inspect', '-f', '{{json .State}}', bed.node(node).containerId)) as State;
 }
@@ -60,7 +66,7 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     await bed?.stop();
   });
 
-  it('runs hv on the bed\'s first network only, unprivileged, publishing nothing, with a map of the two nodes', async () => {
+  it("runs hv on the bed's first network only, unprivileged, publishing nothing, with a map of the two nodes", async () => {
     const hv = bed.hypervisor!;
     expect(hv).toMatchObject({ name: 'hv', user: 'fence' });
     expect(hv.domains).toEqual({ n1: bed.node('n1').containerId, n2: bed.node('n2').containerId });
@@ -77,7 +83,7 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     expect(await docker('exec', hv.containerId, 'stat', '-c', '%U %a', '/etc/ha-bed', '/etc/ha-bed/domains')).toBe('root 700\nroot 600');
   });
 
-  it('installs Debian\'s fence-agents on n1 without recommends', async () => {
+  it("installs Debian's fence-agents on n1 without recommends", async () => {
     const t0 = Date.now();
     const log = await nodes.sh('n1', 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y --no-install-recommends fence-agents 2>&1', 300_000);
     const took = Date.now() - t0;
@@ -110,7 +116,7 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     expect(await nodes.sh('n1', 'cat /root/.ssh/known_hosts 2>/dev/null | wc -l')).toBe('0');
   });
 
-  it('off stops n2\'s container; on starts it again with its sshd, address and data disk', async () => {
+  it("off stops n2's container; on starts it again with its sshd, address and data disk", async () => {
     const n2 = bed.node('n2');
     const before = await state('n2');
     const t0 = Date.now();
@@ -136,7 +142,7 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     const sshMs = Date.now() - t1;
     console.log(`fence_virsh -o off: ${secs(offMs)} to the container stopped (the agent returns after it); -o on: ${secs(onMs)} to running, ${secs(sshMs)} to n2's sshd answering`);
     expect(await nodes.sh('n2', 'hostname')).toBe('n2');
-    expect(await nodes.sh('n2', 'ip -4 -o addr show eth0 | awk \'{print $4}\'')).toBe(`${n2.addresses['lan']}/24`);
+    expect(await nodes.sh('n2', "ip -4 -o addr show eth0 | awk '{print $4}'")).toBe(`${n2.addresses['lan']}/24`);
     expect(await nodes.sh('n2', 'test -b /dev/vdb && blockdev --getsize64 /dev/vdb')).toBe(String(64 * 1024 * 1024));
     expect(await nodes.sh('n2', 'systemctl is-system-running --wait || true')).toBe('running');
   });
@@ -171,7 +177,7 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     expect(await state('n2')).toMatchObject({ Running: true, StartedAt: before.StartedAt });
   });
 
-  it('knows no other container: hv, or a container\'s own Docker name or id, is no domain', async () => {
+  it("knows no other container: hv, or a container's own Docker name or id, is no domain", async () => {
     const hv = bed.hypervisor!;
     const names = ['hv', `${bed.runId}-hv`, `${bed.runId}-n2`, bed.node('n2').containerId, hv.containerId];
     for (const name of names) {
@@ -203,7 +209,14 @@ describe('the bed hypervisor driven by the real fence_virsh', () => {
     expect((await asFence('virsh', 'dumpxml', 'n1')).out).toMatch(/unknown command/);
     expect((await asFence('virsh', '-c', 'qemu+ssh://elsewhere/system', 'list')).out).toMatch(/failed to connect/);
     // sshd: passwords for fence only, nobody else may log in
-    const sshdFor = (user: string) => docker('exec', id, 'sh', '-c', `sshd -T -C user=${user},host=n1,addr=${bed.node('n1').addresses['lan']} | grep -E '^(passwordauthentication|allowusers|allowtcpforwarding) '`);
+    const sshdFor = (user: string) =>
+      docker(
+        'exec',
+        id,
+        'sh',
+        '-c',
+        `sshd -T -C user=${user},host=n1,addr=${bed.node('n1').addresses['lan']} | grep -E '^(passwordauthentication|allowusers|allowtcpforwarding) '`,
+      );
     expect(await sshdFor('fence')).toBe('passwordauthentication yes\nallowtcpforwarding no\nallowusers fence');
     expect(await sshdFor('root')).toBe('passwordauthentication no\nallowtcpforwarding yes\nallowusers fence');
   });

@@ -20,12 +20,13 @@ describe('docker/standin self-test', () => {
   beforeAll(async () => {
     bed = await startBed({ nodes: ['bob', 'alice'], diskSize: '512M' });
   });
-  afterAll(async () => { await bed?.stop(); });
+  afterAll(async () => {
+    await bed?.stop();
+  });
 
   it('passes on two fresh bed nodes', async () => {
     const [bob, alice] = [bed.node('bob').containerId, bed.node('alice').containerId];
-    const r = await run('bash', [selftest, bob, alice], { timeout: 240_000, maxBuffer: 16 << 20 })
-      .catch((e: { code: number; stdout: string; stderr: string }) => e);
+    const r = await run('bash', [selftest, bob, alice], { timeout: 240_000, maxBuffer: 16 << 20 }).catch((e: { code: number; stdout: string; stderr: string }) => e);
     expect(r.stderr, r.stdout).not.toMatch(/FAIL/);
     expect('code' in r ? r.code : 0, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/all checks passed|PASS/i);

@@ -13,7 +13,10 @@ let bed: Bed;
 const sessions = new Map<string, Session>();
 
 async function connect(node: BedNode): Promise<Session> {
-  sessions.get(node.name)?.close().catch(() => undefined);
+  sessions
+    .get(node.name)
+    ?.close()
+    .catch(() => undefined);
   const s = await openSession(
     { name: node.name, host: node.ssh.host, port: node.ssh.port, user: 'root', auth: { kind: 'key', privateKeyPath: node.ssh.privateKeyPath } },
     { hostKeys: { knownHostsPath: node.ssh.knownHostsPath, mode: 'strict' } },
@@ -37,7 +40,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutM
     try {
       const v = await fn();
       if (v !== undefined) return v;
-    } catch (e) { last = e; }
+    } catch (e) {
+      last = e;
+    }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -70,7 +75,7 @@ describe('the test bed', () => {
     }
   });
 
-  it('publishes sshd on 127.0.0.1 only, never on the machine\'s other addresses', async () => {
+  it("publishes sshd on 127.0.0.1 only, never on the machine's other addresses", async () => {
     const { execFileSync } = await import('node:child_process');
     for (const n of bed.nodes) {
       const out = execFileSync('docker', ['port', n.containerId, '22/tcp'], { encoding: 'utf8' }).trim().split('\n');
@@ -87,7 +92,9 @@ describe('the test bed', () => {
     try {
       expect((await ha.exec({ argv: ['id', '-un'] })).stdout.trim()).toBe('ha');
       expect((await ha.exec({ argv: ['id', '-un'], sudo: true })).stdout.trim()).toBe('root');
-    } finally { await ha.close(); }
+    } finally {
+      await ha.close();
+    }
   });
 
   it('lets the nodes reach each other by name on both networks', async () => {
@@ -108,14 +115,19 @@ describe('the test bed', () => {
   it('shows partitions written by sfdisk as device nodes, as udev would', async () => {
     for (const n of bed.nodes) {
       await sh(n.name, "printf 'label: dos\\n,100MiB,L\\n,,L\\n' | sfdisk --quiet /dev/vdb");
-      await until(`${n.name}: /dev/vdb1 and /dev/vdb2`, async () =>
-        (await sh(n.name, 'test -b /dev/vdb1 && test -b /dev/vdb2 && echo yes || true')) === 'yes' ? true : undefined, 10_000);
+      await until(
+        `${n.name}: /dev/vdb1 and /dev/vdb2`,
+        async () => ((await sh(n.name, 'test -b /dev/vdb1 && test -b /dev/vdb2 && echo yes || true')) === 'yes' ? true : undefined),
+        10_000,
+      );
       expect(Number(await sh(n.name, 'blockdev --getsize64 /dev/vdb1'))).toBe(100 * 1024 * 1024);
     }
   });
 
   it('runs real drbd-utils: create-md, up, primary --force, sync to UpToDate with the bytes copied', async () => {
-    await Promise.all(bed.nodes.map((n) => sh(n.name, 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq drbd-utils >/dev/null', 300_000)));
+    await Promise.all(
+      bed.nodes.map((n) => sh(n.name, 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq drbd-utils >/dev/null', 300_000)),
+    );
     for (const n of bed.nodes) {
       await sessions.get(n.name)!.writeFile('/etc/drbd.d/r0.res', drbdRes(bed));
       await sh(n.name, 'drbdadm create-md --max-peers=1 r0 </dev/null 2>&1');
@@ -128,10 +140,14 @@ describe('the test bed', () => {
     // Put known bytes on bob's backing partition data area before the sync.
     await sh('bob', 'drbdadm primary --force r0');
     await sh('bob', 'dd if=/dev/urandom of=/dev/drbd0 bs=1M count=8 oflag=direct status=none');
-    await until('alice UpToDate', async () => {
-      const s = await sh('alice', 'drbdadm dstate r0');
-      return s === 'UpToDate/UpToDate' ? true : undefined;
-    }, 120_000);
+    await until(
+      'alice UpToDate',
+      async () => {
+        const s = await sh('alice', 'drbdadm dstate r0');
+        return s === 'UpToDate/UpToDate' ? true : undefined;
+      },
+      120_000,
+    );
     // DRBD 9: `role` is the local role; the peer's is in `status`.
     expect(await sh('bob', 'drbdadm role r0')).toBe('Primary');
     expect(await sh('bob', 'drbdadm status r0')).toMatch(/alice role:Secondary\n\s+peer-disk:UpToDate/);

@@ -48,7 +48,9 @@ describe('bench smoke (sshd mode, N=2, 1 repetition, no Ansible)', () => {
     expect(await readFile(markdownPath, 'utf8')).toBe(markdown);
     expect(JSON.parse(await readFile(jsonPath, 'utf8')).cells).toHaveLength(4);
     const section = (title: string) => markdown.split('\n## ').find((sec) => sec.startsWith(title)) ?? '';
-    const rows = section('Wall time').split('\n').filter((l) => /^\| 2 \| (converging|no-change) \|/.test(l));
+    const rows = section('Wall time')
+      .split('\n')
+      .filter((l) => /^\| 2 \| (converging|no-change) \|/.test(l));
     expect(rows.map((r) => r.split('|')[2]!.trim())).toEqual(['converging', 'no-change']);
     for (const row of rows) {
       const medians = [...row.matchAll(/\*\*([0-9.]+)\*\*/g)].map((m) => Number(m[1]));
@@ -56,7 +58,9 @@ describe('bench smoke (sshd mode, N=2, 1 repetition, no Ansible)', () => {
       for (const m of medians) expect(m, row).toBeGreaterThan(0);
       expect(row).toMatch(/\| [0-9.]+× \|/); // ha-provision ÷ floor
     }
-    const cpuRows = section('CPU time').split('\n').filter((l) => /^\| 2 \| (converging|no-change) \|/.test(l));
+    const cpuRows = section('CPU time')
+      .split('\n')
+      .filter((l) => /^\| 2 \| (converging|no-change) \|/.test(l));
     expect(cpuRows).toHaveLength(2);
     for (const row of cpuRows) for (const v of row.split('|').slice(3, 5)) expect(Number(v.trim()), row).toBeGreaterThan(0);
     expect(markdown).toContain('| no-change run, N=1: ha-provision within 1.5× of the floor | – | – not measured |');

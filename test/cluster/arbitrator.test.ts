@@ -79,16 +79,24 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
   }, 400_000);
 
   it('the data nodes are one cluster with the arbitrator’s vote (3 votes, quorum device), the service on one data node', async () => {
-    const q = await until('the quorum device voting', async () => {
-      const out = (await nodes.try(D1, 'corosync-quorumtool -s')).out;
-      return /Total votes:\s+3/.test(out) && /Qdevice/.test(out) ? out : undefined;
-    }, 60_000);
+    const q = await until(
+      'the quorum device voting',
+      async () => {
+        const out = (await nodes.try(D1, 'corosync-quorumtool -s')).out;
+        return /Total votes:\s+3/.test(out) && /Qdevice/.test(out) ? out : undefined;
+      },
+      60_000,
+    );
     expect(q).toMatch(/Quorate:\s+Yes/);
     expect((await nodes.sh(ARB, 'corosync-qnetd-tool -l')).match(/Node ID/g)?.length).toBe(2);
-    const s = await until('the data service started', async () => {
-      const st = await clusterStatus(nodes, D1);
-      return serviceAt(st) ? st : undefined;
-    }, 60_000).catch(async (e: unknown) => {
+    const s = await until(
+      'the data service started',
+      async () => {
+        const st = await clusterStatus(nodes, D1);
+        return serviceAt(st) ? st : undefined;
+      },
+      60_000,
+    ).catch(async (e: unknown) => {
       const diag = await nodes.try(D1, 'crm_mon -1 -r -f; ls -ld /srv/data; ls -l /dev/drbd*; grep -i "Filesystem\\|data_fs" /var/log/pacemaker/pacemaker.log | tail -30');
       throw new Error(`${String(e)}\n${diag.out}\n${diag.err}`);
     });
@@ -114,7 +122,10 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     expect(d.verdict).toBe('passed');
     expect(d.drill).toMatchObject({ kind: 'node-failure', node: active, method: 'fence', action: 'reboot', from: survivor });
     expect(d.fenced).toMatchObject({ target: active, action: 'reboot', status: 'success' });
-    expect(d.timeline.some((e) => e.event === 'service-running' && e.detail === `data runs on ${survivor}`), JSON.stringify(d.timeline)).toBe(true);
+    expect(
+      d.timeline.some((e) => e.event === 'service-running' && e.detail === `data runs on ${survivor}`),
+      JSON.stringify(d.timeline),
+    ).toBe(true);
     expect(d.markers.find((m) => m.file === '/srv/data/.ha-provision-drill')).toMatchObject({ ok: true });
     expect(d.nodeBack).toBe(true);
     expect(JSON.stringify(d)).not.toContain(fencePassword);
@@ -123,10 +134,14 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     await followPorts(inventory, bed);
     // the survivor kept quorum with the arbitrator's vote while the node was away; all 3 votes again now
     await until('3 votes again', async () => (/Total votes:\s+3/.test((await nodes.try(survivor, 'corosync-quorumtool -s')).out) ? true : undefined), 60_000);
-    const s = await until('the data service started', async () => {
-      const st = await clusterStatus(nodes, survivor);
-      return serviceAt(st) && st.online.length === 2 ? st : undefined;
-    }, 120_000);
+    const s = await until(
+      'the data service started',
+      async () => {
+        const st = await clusterStatus(nodes, survivor);
+        return serviceAt(st) && st.online.length === 2 ? st : undefined;
+      },
+      120_000,
+    );
     active = serviceAt(s)!;
   }, 400_000);
 
@@ -135,10 +150,16 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     await nodes.sh(active, 'echo before-stop > /srv/data/mark && sync -f /srv/data/mark');
     const t0 = Date.now();
     await bed.node(active).kill();
-    await until(`${active} fenced by ${survivor}`, async () => (/off of \S+ successful/.test((await nodes.try(survivor, `stonith_admin --history ${active}`)).out) ? true : undefined), 120_000);
+    await until(
+      `${active} fenced by ${survivor}`,
+      async () => (/off of \S+ successful/.test((await nodes.try(survivor, `stonith_admin --history ${active}`)).out) ? true : undefined),
+      120_000,
+    );
     const tFenced = Date.now();
     await until(`the service on ${survivor}`, async () => serviceAt(await clusterStatus(nodes, survivor)) === survivor || undefined, 120_000);
-    console.log(`004: ${active} fenced ${((tFenced - t0) / 1000).toFixed(1)} s after its hard stop; the service on ${survivor} ${((Date.now() - tFenced) / 1000).toFixed(1)} s after the fencing`);
+    console.log(
+      `004: ${active} fenced ${((tFenced - t0) / 1000).toFixed(1)} s after its hard stop; the service on ${survivor} ${((Date.now() - tFenced) / 1000).toFixed(1)} s after the fencing`,
+    );
     const q = await nodes.sh(survivor, 'corosync-quorumtool -s');
     expect(q).toMatch(/Quorate:\s+Yes/);
     expect(q).toMatch(/Total votes:\s+2/);

@@ -82,17 +82,28 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     expect(r.code).toBe(0);
     console.log(`apply: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     for (const n of NODES) {
-      for (const i of [1, 2]) await nodes.sh(n, `printf '[Unit]\\nDescription=drill test daemon of mail${i}\\n[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/drill-mail${i}.service`);
+      for (const i of [1, 2])
+        await nodes.sh(
+          n,
+          `printf '[Unit]\\nDescription=drill test daemon of mail${i}\\n[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/drill-mail${i}.service`,
+        );
       await nodes.sh(n, 'systemctl daemon-reload');
     }
     await slowClusterBoot(nodes, NODES);
     for (const i of [1, 2]) {
-      await nodes.sh(FIRST, `crm configure primitive mail${i}_daemon systemd:drill-mail${i} op monitor interval=10s timeout=30s && crm configure modgroup mail${i} add mail${i}_daemon`);
+      await nodes.sh(
+        FIRST,
+        `crm configure primitive mail${i}_daemon systemd:drill-mail${i} op monitor interval=10s timeout=30s && crm configure modgroup mail${i} add mail${i}_daemon`,
+      );
     }
-    await until('mail1 (with its daemon) on the first node, mail2 (with its daemon) on the second', async () => {
-      const st = await clusterStatus(nodes, FIRST);
-      return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? true : undefined;
-    }, 120_000);
+    await until(
+      'mail1 (with its daemon) on the first node, mail2 (with its daemon) on the second',
+      async () => {
+        const st = await clusterStatus(nodes, FIRST);
+        return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? true : undefined;
+      },
+      120_000,
+    );
     await healthy();
   }, 600_000);
 
@@ -111,9 +122,15 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     expect(d.constraintsLeft).toEqual([]);
     const moved = d.timeline.filter((e) => e.event === 'moved-running').map((e) => e.detail);
     expect(moved.some((x) => x.startsWith(`mail1 runs on ${SECOND}`)) && moved.some((x) => x.startsWith(`mail2 runs on ${FIRST}`)), JSON.stringify(d.timeline)).toBe(true);
-    expect(d.services.map((s) => [s.id, s.before, s.after]).sort()).toEqual([['mail1', FIRST, FIRST], ['mail2', SECOND, SECOND]]);
+    expect(d.services.map((s) => [s.id, s.before, s.after]).sort()).toEqual([
+      ['mail1', FIRST, FIRST],
+      ['mail2', SECOND, SECOND],
+    ]);
     expect(await nodes.sh(FIRST, 'cibadmin -Q -o constraints')).not.toMatch(/cli-prefer-|cli-ban-/);
-    expect(d.markers.map((m) => [m.file, m.ok])).toEqual([['/srv/mail1/.ha-provision-drill', true], ['/srv/mail2/.ha-provision-drill', true]]);
+    expect(d.markers.map((m) => [m.file, m.ok])).toEqual([
+      ['/srv/mail1/.ha-provision-drill', true],
+      ['/srv/mail2/.ha-provision-drill', true],
+    ]);
     expect(JSON.stringify(d)).not.toContain(fencePassword);
   }, 400_000);
 
@@ -121,23 +138,27 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
   it.each([
     [1, FIRST],
     [2, SECOND],
-  ])('--resource-failure mail%i_daemon: SIGKILL, Pacemaker restarts it on %s (new PID, a failcount)', async (i, at) => {
-    const unit = `drill-mail${i}`;
-    const before = Number(await nodes.sh(at, `systemctl show -p MainPID --value ${unit}`));
-    const r = await cli(['drill', inventory, '--resource-failure', `mail${i}_daemon`, '--yes', '--json']);
-    const d = json<DrillReport>(r);
-    show(`resource-failure mail${i}_daemon`, d);
-    expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
-    expect(d.drill).toMatchObject({ kind: 'resource-failure', resource: `mail${i}_daemon`, node: at });
-    expect(d.pid!.before).toBe(before);
-    expect(d.pid!.after).toBeGreaterThan(0);
-    expect(d.pid!.after).not.toBe(before);
-    expect(d.failcounts!.length).toBeGreaterThan(0);
-    expect(d.services.find((s) => s.id === `mail${i}`)).toMatchObject({ before: at, after: at, affected: true });
-    const now = Number(await nodes.sh(at, `systemctl show -p MainPID --value ${unit}`));
-    expect(now).toBe(d.pid!.after);
-    await healthy();
-  }, 400_000);
+  ])(
+    '--resource-failure mail%i_daemon: SIGKILL, Pacemaker restarts it on %s (new PID, a failcount)',
+    async (i, at) => {
+      const unit = `drill-mail${i}`;
+      const before = Number(await nodes.sh(at, `systemctl show -p MainPID --value ${unit}`));
+      const r = await cli(['drill', inventory, '--resource-failure', `mail${i}_daemon`, '--yes', '--json']);
+      const d = json<DrillReport>(r);
+      show(`resource-failure mail${i}_daemon`, d);
+      expect(r.code, r.stderr + JSON.stringify(d.reasons)).toBe(0);
+      expect(d.drill).toMatchObject({ kind: 'resource-failure', resource: `mail${i}_daemon`, node: at });
+      expect(d.pid!.before).toBe(before);
+      expect(d.pid!.after).toBeGreaterThan(0);
+      expect(d.pid!.after).not.toBe(before);
+      expect(d.failcounts!.length).toBeGreaterThan(0);
+      expect(d.services.find((s) => s.id === `mail${i}`)).toMatchObject({ before: at, after: at, affected: true });
+      const now = Number(await nodes.sh(at, `systemctl show -p MainPID --value ${unit}`));
+      expect(now).toBe(d.pid!.after);
+      await healthy();
+    },
+    400_000,
+  );
 
   it('--node-failure SECOND --json: fenced (reboot), mail2 runs on the first node, the node comes back', async () => {
     const r = await cli(['drill', inventory, '--node-failure', SECOND, '--yes', '--json', '--timeout', '280']);

@@ -127,7 +127,7 @@ function killAt(p: KillPoint): Promise<Killed> {
 async function fingerprints(): Promise<Record<string, string>> {
   const f: Record<string, string> = {};
   for (const n of NODES) {
-    f[`${n} /dev/vdb label-id`] = (await sh.try(n, "sfdisk --json /dev/vdb 2>/dev/null | sed -n 's/.*\"id\": *\"\\([^\"]*\\)\".*/\\1/p'")).out;
+    f[`${n} /dev/vdb label-id`] = (await sh.try(n, 'sfdisk --json /dev/vdb 2>/dev/null | sed -n \'s/.*"id": *"\\([^"]*\\)".*/\\1/p\'')).out;
     for (const r of RESOURCES) {
       // the file system of the DRBD device, read from its backing partition (internal metadata: at the end)
       f[`${n} ${r.part} ext4 UUID`] = (await sh.try(n, `[ -b ${r.part} ] && dumpe2fs -h ${r.part} 2>/dev/null | sed -n 's/^Filesystem UUID: *//p'`)).out;
@@ -183,7 +183,9 @@ function effectKey(op: string): string {
  */
 function destructiveFromLogs(): { runs: number; ops: { key: string; run: number; done: boolean }[] } {
   const logs = join(stateDir(), 'logs');
-  const files = readdirSync(logs).filter((f) => f.endsWith('.log') && !f.startsWith('plan-')).sort();
+  const files = readdirSync(logs)
+    .filter((f) => f.endsWith('.log') && !f.startsWith('plan-'))
+    .sort();
   const ops: { key: string; run: number; done: boolean; sig: string }[] = [];
   files.forEach((f, run) => {
     for (const line of readFileSync(join(logs, f), 'utf8').split('\n')) {
@@ -211,7 +213,14 @@ function destructiveFromLogs(): { runs: number; ops: { key: string; run: number;
       else if (a[0] === 'drbdadm' && a.includes('create-md')) tag('create-md', last);
       else if (a[0] === 'drbdadm' && a.includes('primary') && a.includes('--force')) tag('primary --force', last);
       else if (/^mkfs|^mke2fs$/.test(a[0]!)) tag('mkfs', last);
-      else if (a[0] === 'sh' && a.slice(1, 3).join(' ').match(/mkfs|create-md|wipefs|sfdisk/)) tag('script', a.join(' ').slice(0, 80));
+      else if (
+        a[0] === 'sh' &&
+        a
+          .slice(1, 3)
+          .join(' ')
+          .match(/mkfs|create-md|wipefs|sfdisk/)
+      )
+        tag('script', a.join(' ').slice(0, 80));
     }
   });
   return { runs: files.length, ops: ops.map(({ key, run, done }) => ({ key, run, done })) };
@@ -219,10 +228,14 @@ function destructiveFromLogs(): { runs: number; ops: { key: string; run: number;
 
 /** No command of a killed run still runs on the nodes (sshd does not kill them). */
 async function quiesce(): Promise<void> {
-  await until('the killed run\'s data-destroying commands to end', async () => {
-    const busy = await Promise.all(NODES.map(async (n) => (await sh.try(n, "pgrep -a -x 'sfdisk|drbdadm|drbdmeta|mke2fs|mkfs.ext4|wipefs|partx'")).out));
-    return busy.every((b) => b === '') ? true : undefined;
-  }, 60_000);
+  await until(
+    "the killed run's data-destroying commands to end",
+    async () => {
+      const busy = await Promise.all(NODES.map(async (n) => (await sh.try(n, "pgrep -a -x 'sfdisk|drbdadm|drbdmeta|mke2fs|mkfs.ext4|wipefs|partx'")).out));
+      return busy.every((b) => b === '') ? true : undefined;
+    },
+    60_000,
+  );
 }
 
 const points: KillPoint[] = [
@@ -230,7 +243,8 @@ const points: KillPoint[] = [
   { name: 'package installation (dpkg running on a node)', journal: started('packages'), node: () => anyNode('pgrep -x dpkg >/dev/null') },
   {
     name: 'the services at boot and MariaDB’s configuration (the first of those steps to change)',
-    journal: (ev) => ev.some((e) => e.type === 'step-start' && ['drbd-off-at-boot', 'corosync-on-at-boot', 'mariadb-off-at-boot', 'apache-off-at-boot', 'mariadb-bind-address'].includes(e.step!)),
+    journal: (ev) =>
+      ev.some((e) => e.type === 'step-start' && ['drbd-off-at-boot', 'corosync-on-at-boot', 'mariadb-off-at-boot', 'apache-off-at-boot', 'mariadb-bind-address'].includes(e.step!)),
   },
   { name: 'partitioning (sfdisk)', journal: started('partitions') },
   // --limit bob: create-md runs on bob only; the kill lands after it, before alice's
@@ -337,7 +351,10 @@ describe('playbooks/kopano-drbd.yaml from fresh nodes, the controller SIGKILLed 
     for (const n of NODES) {
       const t = JSON.parse(await sh.sh(n, 'sfdisk --json /dev/vdb')).partitiontable;
       expect(t.label).toBe('dos');
-      expect(t.partitions.map((x: { node: string; start: number; size: number; type: string }) => [x.node, x.type])).toEqual([['/dev/vdb1', '83'], ['/dev/vdb2', '83']]);
+      expect(t.partitions.map((x: { node: string; start: number; size: number; type: string }) => [x.node, x.type])).toEqual([
+        ['/dev/vdb1', '83'],
+        ['/dev/vdb2', '83'],
+      ]);
       expect(t.partitions[0].size * 512).toBe(300 * 1024 * 1024);
       for (const r of RESOURCES) expect(await sh.sh(n, `drbdadm cstate ${r.name}; drbdadm dstate ${r.name}`)).toBe('Connected\nUpToDate/UpToDate');
     }
@@ -352,10 +369,14 @@ describe('playbooks/kopano-drbd.yaml from fresh nodes, the controller SIGKILLed 
     const cib = await sh.sh('bob', 'cibadmin -Q --scope configuration');
     const ids = [...cib.matchAll(/<(primitive|group|clone|master|bundle|rsc_colocation|rsc_order|rsc_location|rsc_ticket) [^>]*?\bid="([^"]+)"/g)].map((m) => m[2]!).sort();
     expect(ids).toEqual(declared);
-    const s = await until('every resource Started on one node', async () => {
-      const st = parseStatus(await sh.sh('bob', 'crm_mon -1 --output-as=xml'));
-      return activeNode(st, GROUPED, PROMOTABLE, [...NODES]) ? st : undefined;
-    }, 120_000);
+    const s = await until(
+      'every resource Started on one node',
+      async () => {
+        const st = parseStatus(await sh.sh('bob', 'crm_mon -1 --output-as=xml'));
+        return activeNode(st, GROUPED, PROMOTABLE, [...NODES]) ? st : undefined;
+      },
+      120_000,
+    );
     expect(s.online).toEqual([...NODES].sort());
     expect(s.resources.filter((r) => r.failed)).toEqual([]);
   }, 240_000);

@@ -80,7 +80,11 @@ interface StatusDoc {
   durationMs: number;
   quorum: { quorate: boolean; totalVotes: number; expectedVotes: number } | null;
   nodes: { name: string; reachable: boolean; pacemaker: string; member: boolean | null }[];
-  drbd: { name: string; nodes: { node: string; role: string | null; disk: string | null; peers: { peer: string; connection: string; replication: string; peerDisk: string }[] }[]; sync?: { done: number; etaSeconds?: number } }[];
+  drbd: {
+    name: string;
+    nodes: { node: string; role: string | null; disk: string | null; peers: { peer: string; connection: string; replication: string; peerDisk: string }[] }[];
+    sync?: { done: number; etaSeconds?: number };
+  }[];
   resources: { id: string; kind: string; nodes: string[] }[];
   failedActions: unknown[];
   drift: { state: 'planned'; changes: number; pending: number; refused: number; errors: number; pairs: number } | { state: 'unknown'; reason: string };
@@ -117,7 +121,9 @@ async function fenced(on: string, target: string, timeoutMs: number): Promise<nu
 /** Whether the bed node's container runs (the hypervisor powers fenced nodes off). */
 async function containerRunning(name: string): Promise<boolean> {
   const { execFile } = await import('node:child_process');
-  const out = await new Promise<string>((resolve, reject) => execFile('docker', ['inspect', '-f', '{{.State.Running}}', bed.node(name).containerId], (e, o) => (e ? reject(e) : resolve(o))));
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile('docker', ['inspect', '-f', '{{.State.Running}}', bed.node(name).containerId], (e, o) => (e ? reject(e) : resolve(o))),
+  );
   return out.trim() === 'true';
 }
 
@@ -175,7 +181,12 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     await requireSudoPassword(bed, sudoPassword);
     // fenced as in production: fence_virsh through the bed's hypervisor; a fenced node stays off
     const fencing = { hypervisor: bed.hypervisor!, password: fencePassword, action: 'off' as const, timeout: STONITH_TIMEOUT };
-    ({ path: inventory, mysqlIp, kopanoIp, authkey } = await writeKopanoInventory(bed, dir, PLAYBOOK, { primary: PRIMARY, sudoPasswordEnv: SUDO_ENV, fencing, mysqlSyncRate: MYSQL_SYNC_RATE }));
+    ({
+      path: inventory,
+      mysqlIp,
+      kopanoIp,
+      authkey,
+    } = await writeKopanoInventory(bed, dir, PLAYBOOK, { primary: PRIMARY, sudoPasswordEnv: SUDO_ENV, fencing, mysqlSyncRate: MYSQL_SYNC_RATE }));
     nodes = new Nodes(bed);
     await nodes.connectAll();
     // the hypervisor's host keys, as an operator records them before fencing through it
@@ -197,8 +208,12 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
       expect(n.error).toBeUndefined();
       for (const s of n.steps) expect(['ok', 'change', 'pending'], `${n.name}/${s.id}: ${s.status} ${s.reason ?? ''}`).toContain(s.status);
     }
-    expect(planKeys(plan, ['change', 'pending'])).toEqual(expect.arrayContaining([`${PRIMARY}/pacemaker-config`, 'mx-east/corosync', 'mx-west/corosync', `${PRIMARY}/mariadb-datadir`]));
-    console.log(`fresh nodes: ${planKeys(plan, ['pending']).length} of ${planKeys(plan, ['ok', 'change', 'pending', 'refused', 'error']).length} (node, step) pairs known after apply`);
+    expect(planKeys(plan, ['change', 'pending'])).toEqual(
+      expect.arrayContaining([`${PRIMARY}/pacemaker-config`, 'mx-east/corosync', 'mx-west/corosync', `${PRIMARY}/mariadb-datadir`]),
+    );
+    console.log(
+      `fresh nodes: ${planKeys(plan, ['pending']).length} of ${planKeys(plan, ['ok', 'change', 'pending', 'refused', 'error']).length} (node, step) pairs known after apply`,
+    );
     const human = await cli(['plan', inventory, PLAYBOOK]);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout + human.stderr).not.toMatch(/UNSAFE/);
@@ -218,17 +233,31 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
   }, 480_000);
 
   it('both nodes are online in one cluster; every resource is Started on one node, DRBD Promoted there, apache on both', async () => {
-    const s = await until('every resource Started on one node', async () => {
-      const st = await status(PRIMARY);
-      return activeNode(st, GROUPED, PROMOTABLE, NODES) ? st : undefined;
-    }, 60_000);
+    const s = await until(
+      'every resource Started on one node',
+      async () => {
+        const st = await status(PRIMARY);
+        return activeNode(st, GROUPED, PROMOTABLE, NODES) ? st : undefined;
+      },
+      60_000,
+    );
     expect(s.online).toEqual([...NODES].sort());
     expect(s.offline).toEqual([]);
     active = activeNode(s, GROUPED, PROMOTABLE, NODES)!;
     for (const id of PROMOTABLE) {
-      expect(s.resources.filter((r) => r.id === id).map((r) => `${r.role}@${r.node}`).sort()).toEqual([`Promoted@${active}`, `Unpromoted@${peerOf(active)}`].sort());
+      expect(
+        s.resources
+          .filter((r) => r.id === id)
+          .map((r) => `${r.role}@${r.node}`)
+          .sort(),
+      ).toEqual([`Promoted@${active}`, `Unpromoted@${peerOf(active)}`].sort());
     }
-    expect(s.resources.filter((r) => r.id === 'apache').map((r) => `${r.role}@${r.node}`).sort()).toEqual(NODES.map((n) => `Started@${n}`).sort());
+    expect(
+      s.resources
+        .filter((r) => r.id === 'apache')
+        .map((r) => `${r.role}@${r.node}`)
+        .sort(),
+    ).toEqual(NODES.map((n) => `Started@${n}`).sort());
     expect(s.resources.filter((r) => r.failed)).toEqual([]);
     // one cluster: the same view from the other node
     expect(activeNode(await status(peerOf(PRIMARY)), GROUPED, PROMOTABLE, NODES)).toBe(active);
@@ -273,7 +302,9 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     const planned = planKeys(plan, ['change', 'pending']);
     expect(changed.filter((k) => !planned.includes(k))).toEqual([]);
     expect(planKeys(plan, ['change']).filter((k) => !changed.includes(k))).toEqual([]);
-    expect(changed).toEqual(expect.arrayContaining([`${PRIMARY}/pacemaker-config`, 'mx-east/corosync', 'mx-west/corosync', `${PRIMARY}/mariadb-datadir`, 'mx-east/packages', 'mx-west/packages']));
+    expect(changed).toEqual(
+      expect.arrayContaining([`${PRIMARY}/pacemaker-config`, 'mx-east/corosync', 'mx-west/corosync', `${PRIMARY}/mariadb-datadir`, 'mx-east/packages', 'mx-west/packages']),
+    );
   });
 
   it('a second apply changes nothing, and a plan then is empty', async () => {
@@ -288,10 +319,14 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
 
   it('status --json: healthy (exit 0), both nodes online, both DRBD resources UpToDate/Connected on both, the groups on the active node, drift 0', async () => {
     // the cluster may still settle (a monitor, a resync after the restarts): ask again until healthy
-    const s = await until('status healthy', async () => {
-      const r = await cli(['status', inventory, '--json']);
-      return r.code === 0 ? { r, s: json<StatusDoc>(r) } : undefined;
-    }, 90_000);
+    const s = await until(
+      'status healthy',
+      async () => {
+        const r = await cli(['status', inventory, '--json']);
+        return r.code === 0 ? { r, s: json<StatusDoc>(r) } : undefined;
+      },
+      90_000,
+    );
     const st = s.s;
     expect(st.verdict, s.r.stdout).toBe('healthy');
     expect(st.reasons).toEqual([]);
@@ -305,7 +340,11 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
         expect(n.peers.map((p) => [p.peer, p.connection, p.replication, p.peerDisk])).toEqual([[peerOf(n.node), 'Connected', 'Established', 'UpToDate']]);
       }
     }
-    for (const g of ['mysql', 'kopano']) expect(st.resources.find((r) => r.id === g), g).toMatchObject({ kind: 'group', nodes: [active] });
+    for (const g of ['mysql', 'kopano'])
+      expect(
+        st.resources.find((r) => r.id === g),
+        g,
+      ).toMatchObject({ kind: 'group', nodes: [active] });
     expect(st.drift).toEqual(expect.objectContaining({ state: 'planned', changes: 0, pending: 0, refused: 0, errors: 0 }));
     expect(st.failedActions).toEqual([]);
     console.log(`status: healthy in ${st.durationMs} ms (one look, ${st.drift.state === 'planned' ? st.drift.pairs : '?'} (node, step) pairs planned)`);
@@ -405,7 +444,12 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     // Pacemaker saw the failure (it, not systemd, restarted it); the drill cleaned the failcount up after
     expect(d.failcounts!.length).toBeGreaterThan(0);
     expect(d.services.find((x) => x.id === 'mysql')).toMatchObject({ before: active, after: active, affected: true });
-    expect(d.markers.filter((m) => m.ok).map((m) => m.file).sort()).toEqual(['/var/lib/kopano/.ha-provision-drill', '/var/lib/mysql/.ha-provision-drill'].sort());
+    expect(
+      d.markers
+        .filter((m) => m.ok)
+        .map((m) => m.file)
+        .sort(),
+    ).toEqual(['/var/lib/kopano/.ha-provision-drill', '/var/lib/mysql/.ha-provision-drill'].sort());
     expect(Number(await nodes.sh(active, 'systemctl show -p MainPID --value mariadb'))).toBe(d.pid!.after);
     expect(await nodes.sh(active, 'mariadb -N -e "SELECT 1"')).toBe('1');
   }, 400_000);
@@ -419,10 +463,14 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     await bed.node(active).kill();
     // fenced: the survivor makes sure (fence_virsh off through the hypervisor) before it takes over
     const tFenced = await fenced(survivor, active, 120_000);
-    const s = await until(`everything Started on ${survivor}`, async () => {
-      const st = await status(survivor);
-      return activeNode(st, GROUPED, PROMOTABLE, [survivor]) === survivor ? st : undefined;
-    }, 150_000);
+    const s = await until(
+      `everything Started on ${survivor}`,
+      async () => {
+        const st = await status(survivor);
+        return activeNode(st, GROUPED, PROMOTABLE, [survivor]) === survivor ? st : undefined;
+      },
+      150_000,
+    );
     const seconds = (Date.now() - t0) / 1000;
     expect(await fenceEvents(survivor, active)).toContainEqual({ action: 'off', status: 'success' });
     expect(s.online).toEqual([survivor]);
@@ -436,10 +484,14 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
   it('status after the hard stop: degraded (exit 8), naming the node that does not answer', async () => {
     const stopped = active;
     const survivor = peerOf(stopped);
-    const r = await until('status degraded without the stopped node', async () => {
-      const x = await cli(['status', inventory, '--json']);
-      return x.code === 8 ? x : undefined;
-    }, 90_000);
+    const r = await until(
+      'status degraded without the stopped node',
+      async () => {
+        const x = await cli(['status', inventory, '--json']);
+        return x.code === 8 ? x : undefined;
+      },
+      90_000,
+    );
     const st = json<StatusDoc>(r);
     expect(st.verdict).toBe('degraded');
     expect(st.nodes.find((n) => n.name === stopped)).toMatchObject({ reachable: false });
@@ -459,16 +511,23 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     await bed.node(back).start();
     await nodes.connect(back);
     await followPorts(inventory, bed);
-    const during = await until('status during the resync of mysql', async () => {
-      const x = await cli(['status', inventory, '--json']);
-      const d = json<StatusDoc>(x);
-      return x.code === 8 && d.drbd.find((r) => r.name === 'mysql')?.sync ? { x, d } : undefined;
-    }, 120_000);
+    const during = await until(
+      'status during the resync of mysql',
+      async () => {
+        const x = await cli(['status', inventory, '--json']);
+        const d = json<StatusDoc>(x);
+        return x.code === 8 && d.drbd.find((r) => r.name === 'mysql')?.sync ? { x, d } : undefined;
+      },
+      120_000,
+    );
     expect(during.d.verdict).toBe('degraded');
     const sync = during.d.drbd.find((r) => r.name === 'mysql')!.sync!;
     expect(sync.done).toBeGreaterThanOrEqual(0);
     expect(sync.done).toBeLessThan(100);
-    expect(during.d.reasons.some((r) => new RegExp(`^drbd mysql on ${survivor}: SyncSource to ${back}( \\(\\d+\\.\\d% done\\))?$`).test(r)), during.d.reasons.join('; ')).toBe(true);
+    expect(
+      during.d.reasons.some((r) => new RegExp(`^drbd mysql on ${survivor}: SyncSource to ${back}( \\(\\d+\\.\\d% done\\))?$`).test(r)),
+      during.d.reasons.join('; '),
+    ).toBe(true);
     const text = await cli(['status', inventory]);
     console.log(`status during the resync: ${sync.done.toFixed(1)}% done${sync.etaSeconds !== undefined ? `, eta ${sync.etaSeconds} s` : ''}\n${text.stdout}`);
     await until(`${back} rejoined, DRBD UpToDate on both`, () => rejoined(survivor), 240_000);
@@ -494,7 +553,9 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     const tRunning = Date.now();
     expect(await nodes.sh(peer, `mariadb -N -e "SELECT v FROM ha.t WHERE v='${mark}'"`)).toBe(mark);
     expect(await nodes.sh(peer, 'cat /var/lib/kopano/mark')).toBe(mark);
-    console.log(`hang: ${hung}'s corosync stopped, fenced by ${peer} ${((tFenced - t0) / 1000).toFixed(1)} s later; everything Started on ${peer} ${((tRunning - tFenced) / 1000).toFixed(1)} s after the fencing`);
+    console.log(
+      `hang: ${hung}'s corosync stopped, fenced by ${peer} ${((tFenced - t0) / 1000).toFixed(1)} s later; everything Started on ${peer} ${((tRunning - tFenced) / 1000).toFixed(1)} s after the fencing`,
+    );
     active = peer;
   }, 300_000);
 
@@ -531,8 +592,17 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(d.verdict).toBe('passed');
     expect(d.drill).toMatchObject({ kind: 'node-failure', node: victim, method: 'fence', action: 'reboot', from: survivor });
     expect(d.fenced).toMatchObject({ target: victim, action: 'reboot', status: 'success' });
-    for (const g of ['mysql', 'kopano']) expect(d.timeline.some((e) => e.event === 'service-running' && e.detail === `${g} runs on ${survivor}`), JSON.stringify(d.timeline)).toBe(true);
-    expect(d.markers.filter((m) => m.ok && m.node === survivor).map((m) => m.file).sort()).toEqual(['/var/lib/kopano/.ha-provision-drill', '/var/lib/mysql/.ha-provision-drill'].sort());
+    for (const g of ['mysql', 'kopano'])
+      expect(
+        d.timeline.some((e) => e.event === 'service-running' && e.detail === `${g} runs on ${survivor}`),
+        JSON.stringify(d.timeline),
+      ).toBe(true);
+    expect(
+      d.markers
+        .filter((m) => m.ok && m.node === survivor)
+        .map((m) => m.file)
+        .sort(),
+    ).toEqual(['/var/lib/kopano/.ha-provision-drill', '/var/lib/mysql/.ha-provision-drill'].sort());
     expect(d.nodeBack).toBe(true);
     await bed.node(victim).started();
     await nodes.connect(victim);
@@ -546,7 +616,11 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     // the services on the node that is not the primary: crm-configure runs on the primary, which must stay up for the repair
     if (active === PRIMARY) {
       await nodes.sh(PRIMARY, `crm node standby ${PRIMARY}`);
-      await until(`everything on ${peerOf(PRIMARY)}`, async () => (activeNode(await status(PRIMARY), GROUPED, PROMOTABLE, [peerOf(PRIMARY)]) === peerOf(PRIMARY) ? true : undefined), 150_000);
+      await until(
+        `everything on ${peerOf(PRIMARY)}`,
+        async () => (activeNode(await status(PRIMARY), GROUPED, PROMOTABLE, [peerOf(PRIMARY)]) === peerOf(PRIMARY) ? true : undefined),
+        150_000,
+      );
       await nodes.sh(PRIMARY, `crm node online ${PRIMARY}`);
       active = peerOf(PRIMARY);
     }
@@ -556,7 +630,14 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(bad.code, bad.stderr).toBe(1);
     const badReport = json<ApplyReport>(bad);
     const failedStep = badReport.steps.find((x) => x.step === 'pacemaker-config')!;
-    expect(failedStep.outcome, JSON.stringify(badReport.steps.filter((x) => x.outcome !== 'ok'), null, 2)).toBe('failed');
+    expect(
+      failedStep.outcome,
+      JSON.stringify(
+        badReport.steps.filter((x) => x.outcome !== 'ok'),
+        null,
+        2,
+      ),
+    ).toBe('failed');
     expect(failedStep.message).toMatch(/fence devices cannot act: fence_mx_(east|west) failed/);
     // a node fails while its peer cannot fence it: the peer must not take over
     const t0 = Date.now();
@@ -586,7 +667,10 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(good.code, good.stdout + good.stderr).toBe(0);
     const st = await status(PRIMARY);
     expect(st.resources.filter((r) => r.id.startsWith('fence_')).map((r) => [r.id, r.role, r.failed])).toEqual(
-      expect.arrayContaining([[expect.stringMatching(/^fence_mx_/), 'Started', false], [expect.stringMatching(/^fence_mx_/), 'Started', false]]),
+      expect.arrayContaining([
+        [expect.stringMatching(/^fence_mx_/), 'Started', false],
+        [expect.stringMatching(/^fence_mx_/), 'Started', false],
+      ]),
     );
     console.log(`wrong fence password: ${victim} killed; ${PRIMARY} did not take over in ${waited.toFixed(0)} s (fencing failed, shown by status); repaired`);
   }, 600_000);

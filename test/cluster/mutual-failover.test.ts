@@ -64,11 +64,18 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
   }, 400_000);
 
   it('mail1 runs on the first node and mail2 on the second node, each with its DRBD Promoted there and its IP', async () => {
-    const s = await until('mail1 on the first node and mail2 on the second node', async () => {
-      const st = await clusterStatus(nodes, FIRST);
-      return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? st : undefined;
-    }, 60_000).catch(async (e: unknown) => {
-      const diag = await nodes.try(FIRST, 'crm_mon -1 -r -f; ls -ld /srv/mail1 /srv/mail2; grep -i -B2 -A8 "not installed\\|Filesystem" /var/log/pacemaker/pacemaker.log | tail -40');
+    const s = await until(
+      'mail1 on the first node and mail2 on the second node',
+      async () => {
+        const st = await clusterStatus(nodes, FIRST);
+        return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? st : undefined;
+      },
+      60_000,
+    ).catch(async (e: unknown) => {
+      const diag = await nodes.try(
+        FIRST,
+        'crm_mon -1 -r -f; ls -ld /srv/mail1 /srv/mail2; grep -i -B2 -A8 "not installed\\|Filesystem" /var/log/pacemaker/pacemaker.log | tail -40',
+      );
       throw new Error(`${String(e)}\n${diag.out}\n${diag.err}`);
     });
     expect(s.online).toEqual([...NODES].sort());
@@ -93,10 +100,14 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
   it('the second node hard-stopped: the first node runs both instances, with the data mail2 held', async () => {
     await nodes.sh(SECOND, 'echo mail2-data > /srv/mail2/mark && sync -f /srv/mail2/mark');
     await bed.node(SECOND).kill();
-    await until('both instances on the first node', async () => {
-      const st = await clusterStatus(nodes, FIRST);
-      return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === FIRST ? st : undefined;
-    }, 120_000);
+    await until(
+      'both instances on the first node',
+      async () => {
+        const st = await clusterStatus(nodes, FIRST);
+        return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === FIRST ? st : undefined;
+      },
+      120_000,
+    );
     expect(await nodes.sh(FIRST, 'cat /srv/mail2/mark')).toBe('mail2-data');
     expect(await nodes.sh(FIRST, 'ip -o -4 addr show dev eth0')).toContain(`inet ${lanAddress(bed, 111)}/32`);
   }, 150_000);
@@ -105,20 +116,28 @@ describe('playbooks/mutual-failover.yaml on two fresh test-bed nodes', () => {
     await nodes.sh(FIRST, 'echo written-on-the first node >> /srv/mail2/mark && sync -f /srv/mail2/mark');
     await bed.node(SECOND).start();
     await nodes.connect(SECOND);
-    await until('mail2 back on the second node', async () => {
-      const st = await clusterStatus(nodes, FIRST);
-      return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? st : undefined;
-    }, 180_000);
+    await until(
+      'mail2 back on the second node',
+      async () => {
+        const st = await clusterStatus(nodes, FIRST);
+        return instanceAt(st, 1) === FIRST && instanceAt(st, 2) === SECOND ? st : undefined;
+      },
+      180_000,
+    );
     expect(await nodes.sh(SECOND, 'cat /srv/mail2/mark')).toBe('mail2-data\nwritten-on-the first node');
   }, 200_000);
 
   it('the first node stopped: the second node runs both instances, with the data mail1 held', async () => {
     await nodes.sh(FIRST, 'echo mail1-data > /srv/mail1/mark && sync -f /srv/mail1/mark');
     await bed.node(FIRST).stop(); // graceful: Pacemaker moves mail1 away as the first node shuts down
-    await until('both instances on the second node', async () => {
-      const st = await clusterStatus(nodes, SECOND);
-      return instanceAt(st, 1) === SECOND && instanceAt(st, 2) === SECOND ? st : undefined;
-    }, 120_000);
+    await until(
+      'both instances on the second node',
+      async () => {
+        const st = await clusterStatus(nodes, SECOND);
+        return instanceAt(st, 1) === SECOND && instanceAt(st, 2) === SECOND ? st : undefined;
+      },
+      120_000,
+    );
     expect(await nodes.sh(SECOND, 'cat /srv/mail1/mark')).toBe('mail1-data');
   }, 150_000);
 });

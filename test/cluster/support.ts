@@ -97,7 +97,13 @@ export async function addBedFencing(dir: string, inv: Record<string, unknown>, n
   inv['fencing'] = {
     ...(f.action ? { action: f.action } : {}),
     ...(f.timeout ? { timeout: f.timeout } : {}),
-    devices: nodes.map((n) => ({ name: `fence_${n.replace(/-/g, '_')}`, agent: 'fence_virsh', fences: [n], params: { ip: f.hypervisor.address, username: f.hypervisor.user }, secrets: { password: 'fence_password' } })),
+    devices: nodes.map((n) => ({
+      name: `fence_${n.replace(/-/g, '_')}`,
+      agent: 'fence_virsh',
+      fences: [n],
+      params: { ip: f.hypervisor.address, username: f.hypervisor.user },
+      secrets: { password: 'fence_password' },
+    })),
   };
 }
 
@@ -146,7 +152,14 @@ export async function writeKopanoInventory(
   playbook: string,
   opts: KopanoInventoryOptions = {},
 ): Promise<{ path: string; mysqlIp: string; kopanoIp: string; authkey: string }> {
-  const inv = await bedInventory(bed, { dir, cluster: 'kopano', primary: opts.primary ?? bed.nodes[0]!.name, playbook, stepTimeout: '5m', vars: { data_disk: '/dev/vdb', mysql_size: '300M' } });
+  const inv = await bedInventory(bed, {
+    dir,
+    cluster: 'kopano',
+    primary: opts.primary ?? bed.nodes[0]!.name,
+    playbook,
+    stepTimeout: '5m',
+    vars: { data_disk: '/dev/vdb', mysql_size: '300M' },
+  });
   if (opts.sudoPasswordEnv !== undefined) {
     inv['ssh'] = { ...(inv['ssh'] as Record<string, unknown>), user: 'ha', become: { method: 'sudo', password: { env: opts.sudoPasswordEnv } } };
   }
@@ -157,7 +170,13 @@ export async function writeKopanoInventory(
     { name: 'mysql_ip', ip: mysqlIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
     { name: 'kopano_ip', ip: kopanoIp, cidr_netmask: 32, nic: 'eth0', network: 'lan' },
   ];
-  if (opts.fencing) await addBedFencing(dir, inv, bed.nodes.map((n) => n.name), opts.fencing);
+  if (opts.fencing)
+    await addBedFencing(
+      dir,
+      inv,
+      bed.nodes.map((n) => n.name),
+      opts.fencing,
+    );
   const { path, authkey } = await writeClusterInventory(dir, inv, `# Written by test/cluster/support.ts for test bed ${bed.runId}\n`);
   return { path, mysqlIp, kopanoIp, authkey };
 }

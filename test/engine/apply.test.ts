@@ -225,7 +225,12 @@ steps:
     });
     const env = { HAPV_TEST_SECRET: secret };
     const outputs: string[] = [];
-    for (const args of [['plan', bed.inventory], ['plan', bed.inventory, '--json', '-o', 'plan.json'], ['apply', bed.inventory, '--json'], ['apply', bed.inventory, '-v']]) {
+    for (const args of [
+      ['plan', bed.inventory],
+      ['plan', bed.inventory, '--json', '-o', 'plan.json'],
+      ['apply', bed.inventory, '--json'],
+      ['apply', bed.inventory, '-v'],
+    ]) {
       const r = await bed.cli(args, env);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       outputs.push(r.stdout, r.stderr);

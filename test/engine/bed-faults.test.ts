@@ -229,10 +229,14 @@ async function rerunAfterRepair(faulty: { out: string; code: number | null }, la
 
 /** No command of an earlier run is still running on the nodes. */
 async function quiesce(): Promise<void> {
-  await until('earlier commands to end', async () => {
-    const busy = await Promise.all(NODES.map(async (n) => (await sh.try(n, "pgrep -a -x 'sfdisk|drbdadm|drbdmeta|mke2fs|mkfs.ext4|wipefs|partx|dpkg|apt-get'")).out));
-    return busy.every((b) => b === '') ? true : undefined;
-  }, 60_000);
+  await until(
+    'earlier commands to end',
+    async () => {
+      const busy = await Promise.all(NODES.map(async (n) => (await sh.try(n, "pgrep -a -x 'sfdisk|drbdadm|drbdmeta|mke2fs|mkfs.ext4|wipefs|partx|dpkg|apt-get'")).out));
+      return busy.every((b) => b === '') ? true : undefined;
+    },
+    60_000,
+  );
 }
 
 /** Both nodes back to an empty data disk and no DRBD configuration (drbd-utils stay installed). */
@@ -242,7 +246,10 @@ async function reset(): Promise<void> {
     NODES.map(async (n) => {
       await sh.sh(n, 'if ls /etc/drbd.d/*.res >/dev/null 2>&1; then drbdadm down all; fi; rm -f /etc/drbd.d/*.res');
       await until(`${n}: DRBD stand-in daemons gone`, async () => ((await sh.try(n, 'pgrep -f "[d]rbd-standin/standin.py"')).code === 1 ? true : undefined), 15_000);
-      await sh.sh(n, 'for d in /dev/vdb?; do [ -b "$d" ] || continue; dd if=/dev/zero of="$d" bs=1M conv=fsync status=none 2>/dev/null; blockdev --flushbufs "$d"; done; sync; true');
+      await sh.sh(
+        n,
+        'for d in /dev/vdb?; do [ -b "$d" ] || continue; dd if=/dev/zero of="$d" bs=1M conv=fsync status=none 2>/dev/null; blockdev --flushbufs "$d"; done; sync; true',
+      );
       await sh.sh(n, 'dd if=/dev/zero of=/dev/vdb bs=1M count=$(( $(blockdev --getsize64 /dev/vdb) >> 20 )) oflag=direct status=none && blockdev --flushbufs /dev/vdb');
       await until(`${n}: partitions gone`, async () => ((await sh.try(n, 'ls /dev/vdb?')).code !== 0 ? true : undefined), 10_000);
     }),
@@ -377,7 +384,10 @@ describe('faults on a node during a run: reported in one line, the healthy node 
   it('the replication link cut during the initial sync: bob says what it waits for; Ctrl-C lets the step run, a second Ctrl-C stops at once; after the repair a rerun finishes', async () => {
     await reset();
     const run = new Run();
-    await run.when('the mysql sync running', async () => run.started('bob', 'sync-mysql') && /replication:SyncSource/.test((await sh.try('bob', 'drbdsetup status mysql --verbose')).out));
+    await run.when(
+      'the mysql sync running',
+      async () => run.started('bob', 'sync-mysql') && /replication:SyncSource/.test((await sh.try('bob', 'drbdsetup status mysql --verbose')).out),
+    );
     await sh.sh('alice', 'ip link set eth1 down');
     try {
       await linkCut(run);

@@ -42,7 +42,12 @@ const fp = (b64: string) => `SHA256:${createHash('sha256').update(Buffer.from(b6
 /** The node's host keys (read out of band): key type -> fingerprint. */
 async function hostKeysOf(name: string): Promise<Record<string, string>> {
   const out = await onNode(name, 'cat /etc/ssh/ssh_host_*_key.pub');
-  return Object.fromEntries(out.split('\n').map((l) => l.split(/\s+/)).map(([type, b64]) => [type!, fp(b64!)]));
+  return Object.fromEntries(
+    out
+      .split('\n')
+      .map((l) => l.split(/\s+/))
+      .map(([type, b64]) => [type!, fp(b64!)]),
+  );
 }
 const fingerprintOf = async (name: string) => (await hostKeysOf(name))['ssh-ed25519']!;
 
@@ -99,7 +104,7 @@ steps:
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('bob really has a new key, and the bed\'s known_hosts still holds the old one', async () => {
+  it("bob really has a new key, and the bed's known_hosts still holds the old one", async () => {
     expect(Object.keys(newKeys).sort()).toEqual(Object.keys(oldKeys).sort());
     expect(Object.keys(newKeys)).toContain('ssh-ed25519');
     for (const [type, f] of Object.entries(newKeys)) {
@@ -162,7 +167,9 @@ steps:
     expect(report.steps.filter((s) => s.node === 'bob' && s.changes.some((c) => c.kind === 'exec'))).toEqual([]);
     expect(await onNode('bob', `test -e ${MARKER} && echo present || echo absent`)).toBe('absent');
     // the refused connections did reach bob's sshd (the refusal is the client's, after the key exchange)
-    expect(await onNode('bob', `journalctl -q -o cat --after-cursor='${cursor}' | grep -c -i 'Connection closed by\\|Received disconnect\\|kex\\|Connection reset' || true`)).not.toBe('0');
+    expect(
+      await onNode('bob', `journalctl -q -o cat --after-cursor='${cursor}' | grep -c -i 'Connection closed by\\|Received disconnect\\|kex\\|Connection reset' || true`),
+    ).not.toBe('0');
   });
 
   describe('an unknown host', () => {
@@ -192,12 +199,14 @@ steps:
       expect(await loginsSince('bob', cursor)).toEqual([]);
     });
 
-    it('is accepted and recorded with --accept-new-host-keys: the recorded keys are the nodes\' real keys', async () => {
+    it("is accepted and recorded with --accept-new-host-keys: the recorded keys are the nodes' real keys", async () => {
       const r = await cli(['apply', inv, '--accept-new-host-keys'], dir);
       expect(r.code, r.stdout + r.stderr).toBe(0);
       const lines = (await readFile(empty, 'utf8')).split('\n').filter(Boolean).sort();
       const expected = await Promise.all(
-        ['bob', 'alice'].map(async (name) => `[127.0.0.1]:${bed.node(name).ssh.port} ${(await onNode(name, 'cat /etc/ssh/ssh_host_ed25519_key.pub')).split(/\s+/).slice(0, 2).join(' ')}`),
+        ['bob', 'alice'].map(
+          async (name) => `[127.0.0.1]:${bed.node(name).ssh.port} ${(await onNode(name, 'cat /etc/ssh/ssh_host_ed25519_key.pub')).split(/\s+/).slice(0, 2).join(' ')}`,
+        ),
       );
       expect(lines).toEqual(expected.sort());
       for (const name of ['bob', 'alice']) expect(await onNode(name, `cat ${MARKER}`)).toBe('ran');

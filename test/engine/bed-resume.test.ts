@@ -69,7 +69,7 @@ async function runDir(name: string): Promise<{ dir: string; inventory: string; s
 async function quiesce(): Promise<string[]> {
   const seen: string[] = [];
   await until(
-    'the killed run\'s remote commands to end',
+    "the killed run's remote commands to end",
     async () => {
       const busy = await Promise.all(NODES.map(async (n) => (await sh.try(n, "pgrep -a -x 'sfdisk|drbdadm|drbdmeta|mke2fs|mkfs.ext4|wipefs|partx|dpkg|apt-get'")).out));
       const now = busy.filter(Boolean);
@@ -92,7 +92,10 @@ async function reset(): Promise<void> {
       await sh.sh(n, 'test ! -e /dev/drbd0 && test ! -e /dev/drbd1 || { ls -l /dev/drbd*; exit 1; }');
       // zero each partition THROUGH its own page cache first: the test bed's loop partitions can show a
       // recreated partition's old cached pages (a bed artifact), which must then be zeros too
-      await sh.sh(n, 'for d in /dev/vdb?; do [ -b "$d" ] || continue; dd if=/dev/zero of="$d" bs=1M conv=fsync status=none 2>/dev/null; blockdev --flushbufs "$d"; done; sync; true');
+      await sh.sh(
+        n,
+        'for d in /dev/vdb?; do [ -b "$d" ] || continue; dd if=/dev/zero of="$d" bs=1M conv=fsync status=none 2>/dev/null; blockdev --flushbufs "$d"; done; sync; true',
+      );
       await sh.sh(n, 'dd if=/dev/zero of=/dev/vdb bs=1M count=$(( $(blockdev --getsize64 /dev/vdb) >> 20 )) oflag=direct status=none && blockdev --flushbufs /dev/vdb');
       await until(`${n}: partitions gone`, async () => ((await sh.try(n, 'ls /dev/vdb?')).code !== 0 ? true : undefined), 10_000);
     }),
@@ -100,7 +103,13 @@ async function reset(): Promise<void> {
   // still zero a moment later (no late write-back of an old partition's cache)
   await new Promise((r) => setTimeout(r, 1000));
   for (const n of NODES) {
-    expect(await sh.sh(n, 'blockdev --flushbufs /dev/vdb; cmp -s -n $(blockdev --getsize64 /dev/vdb) /dev/vdb /dev/zero && echo zero || cmp -n $(blockdev --getsize64 /dev/vdb) /dev/vdb /dev/zero || true'), `${n}: /dev/vdb zeroed`).toBe('zero');
+    expect(
+      await sh.sh(
+        n,
+        'blockdev --flushbufs /dev/vdb; cmp -s -n $(blockdev --getsize64 /dev/vdb) /dev/vdb /dev/zero && echo zero || cmp -n $(blockdev --getsize64 /dev/vdb) /dev/vdb /dev/zero || true',
+      ),
+      `${n}: /dev/vdb zeroed`,
+    ).toBe('zero');
   }
 }
 
@@ -155,9 +164,7 @@ async function endState(): Promise<EndState> {
   for (const r of RESOURCES) {
     const [b, a] = await Promise.all(NODES.map((n) => giOf(n, r.name)));
     s.currentEqual[r.name] = b!.split(':')[0] === a!.split(':')[0];
-    const sums = await Promise.all(
-      NODES.map(async (n) => sh.sh(n, `head -c $(blockdev --getsize64 ${r.device}) ${r.part} | sha256sum | cut -d" " -f1`)),
-    );
+    const sums = await Promise.all(NODES.map(async (n) => sh.sh(n, `head -c $(blockdev --getsize64 ${r.device}) ${r.part} | sha256sum | cut -d" " -f1`)));
     s.dataEqual[r.name] = sums[0] === sums[1];
   }
   for (const [dev, v] of Object.entries(await filesystems())) {
@@ -194,7 +201,14 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
     const r = await cli(['apply', run.inventory, playbook, '--json'], run.dir);
     const report = json<ApplyReport>(r);
     if (r.code !== 0) console.log(`the uninterrupted run failed; the data disks:\n${await diskDiag()}`);
-    expect(r.code, JSON.stringify(report.steps.filter((s) => s.outcome === 'failed'), null, 2) + r.stderr).toBe(0);
+    expect(
+      r.code,
+      JSON.stringify(
+        report.steps.filter((s) => s.outcome === 'failed'),
+        null,
+        2,
+      ) + r.stderr,
+    ).toBe(0);
     expect(execsOf(report).filter((e) => e.includes('primary --force'))).toEqual(['bob: drbdadm primary --force mysql', 'bob: drbdadm primary --force kopano']);
     reference = await endState();
     expect(reference.drbd).toEqual({
@@ -264,7 +278,9 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
 
       // one initial sync: the rerun forced only what the killed run had not
       const forced = execsOf(report).filter((e) => e.includes('primary --force'));
-      const expectedForces = RESOURCES.filter((res) => giAfterKill[res.name] === '' || INITIAL.test(giAfterKill[res.name]!)).map((res) => `bob: drbdadm primary --force ${res.name}`);
+      const expectedForces = RESOURCES.filter((res) => giAfterKill[res.name] === '' || INITIAL.test(giAfterKill[res.name]!)).map(
+        (res) => `bob: drbdadm primary --force ${res.name}`,
+      );
       expect(forced, context).toEqual(expectedForces);
       if (p.midSync || p.step === 'fs-mysql') expect(forced.join('\n')).not.toContain('mysql');
 
@@ -274,8 +290,15 @@ describe('SIGKILL at the destructive storage steps on the test bed, then rerun',
         const uuid = /UUID=(\S+)/.exec(fsAfterKill[res.device]!)?.[1];
         if (uuid) {
           expect(end.fsUuids[res.device], context).toBe(uuid);
-          expect(mkfs.filter((e) => e.endsWith(res.device)), context).toEqual([]);
-        } else expect(mkfs.filter((e) => e.endsWith(res.device)), context).toEqual([`bob: mkfs.ext4 ${res.device}`]);
+          expect(
+            mkfs.filter((e) => e.endsWith(res.device)),
+            context,
+          ).toEqual([]);
+        } else
+          expect(
+            mkfs.filter((e) => e.endsWith(res.device)),
+            context,
+          ).toEqual([`bob: mkfs.ext4 ${res.device}`]);
       }
       if (p.step === 'fs-mysql') console.log(`kill at fs-mysql: filesystems after the kill ${JSON.stringify(fsAfterKill)}; still running then: ${JSON.stringify(stillRunning)}`);
     }, 240_000);

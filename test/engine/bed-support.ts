@@ -15,9 +15,7 @@ import { BIN, ROOT } from '../support/bed-cli.js';
 export { BedShell, BIN, cli, json, ROOT, until, type CliResult } from '../support/bed-cli.js';
 
 function files(dir: string, ext: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(join(dir, e.name), ext) : e.name.endsWith(ext) ? [join(dir, e.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name), ext) : e.name.endsWith(ext) ? [join(dir, e.name)] : []));
 }
 
 /** The bundle (`node scripts/build.mjs`, what `npm run build` runs after its type check) unless dist/cli.cjs is newer than every src/ file. */
@@ -40,8 +38,7 @@ export interface ApplyReport {
 }
 
 /** Every exec of an apply report, as `node: argv...`. */
-export const execsOf = (r: ApplyReport): string[] =>
-  r.steps.flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' && c.argv ? [`${s.node}: ${c.argv.join(' ')}`] : [])));
+export const execsOf = (r: ApplyReport): string[] => r.steps.flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' && c.argv ? [`${s.node}: ${c.argv.join(' ')}`] : [])));
 
 export interface KilledRun {
   /** True when the signal was sent (the trigger fired before the CLI ended by itself). */
@@ -73,13 +70,16 @@ export function killAtStep(args: string[], cwd: string, stateDir: string, step: 
   let runId: string | undefined;
   const timer = setInterval(() => {
     if (sent || busy) return;
-    const lines = read().split('\n').filter(Boolean).map((l) => {
-      try {
-        return JSON.parse(l) as { type: string; runId: string; step?: string };
-      } catch {
-        return undefined;
-      }
-    });
+    const lines = read()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as { type: string; runId: string; step?: string };
+        } catch {
+          return undefined;
+        }
+      });
     // the journal starts with carried-over results of earlier runs: only this run's run-start counts
     runId ??= lines.find((e) => e?.type === 'run-start' && child.pid !== undefined && (e as { pid?: number }).pid === child.pid)?.runId;
     if (!runId) return;

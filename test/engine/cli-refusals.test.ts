@@ -106,14 +106,16 @@ describe('bad inventories through the built CLI', () => {
     {
       name: 'two primaries',
       edit: (s) => s.replace('    groups: [storage]', '    roles: [primary]'),
-      where: (t) => at(t.slice(t.indexOf('alice:')), 'roles: [primary]', 'primary').replace(/^\d+/, (l) => String(Number(l) + t.slice(0, t.indexOf('alice:')).split('\n').length - 1)),
+      where: (t) =>
+        at(t.slice(t.indexOf('alice:')), 'roles: [primary]', 'primary').replace(/^\d+/, (l) => String(Number(l) + t.slice(0, t.indexOf('alice:')).split('\n').length - 1)),
       key: 'nodes.alice.roles[0]',
       says: () => /at most one node with role "primary".*found bob, alice/,
     },
     {
       name: 'an address outside its network',
       edit: (s) =>
-        s.replace('host_key_policy: strict\n', 'host_key_policy: strict\nnetworks:\n  lan: {cidr: 172.29.250.0/24}\n')
+        s
+          .replace('host_key_policy: strict\n', 'host_key_policy: strict\nnetworks:\n  lan: {cidr: 172.29.250.0/24}\n')
           .replace('    groups: [storage]', '    groups: [storage]\n    networks:\n      lan: {address: 172.29.251.11, interface: eth0}'),
       where: (t) => at(t, 'address: 172.29.251.11', '172.29.251.11'),
       key: 'nodes.alice.networks.lan.address',

@@ -76,10 +76,7 @@ steps:
       state: absent
 `;
 
-export async function startBed(
-  count: number,
-  opts: { playbook?: string; settings?: string; extra?: string; nodeExtra?: (i: number) => string } = {},
-): Promise<Bed> {
+export async function startBed(count: number, opts: { playbook?: string; settings?: string; extra?: string; nodeExtra?: (i: number) => string } = {}): Promise<Bed> {
   const sshd = await startSshd({ count });
   const dir = join(sshd.dir, 'project');
   mkdirSync(dir, { recursive: true });
@@ -89,9 +86,7 @@ export async function startBed(
     mkdirSync(join(h.root, 'var/lib/app'), { recursive: true });
   }
   const inventory = join(dir, 'inventory.yaml');
-  const nodes = sshd.hosts
-    .map((h, i) => `  ${names[i]}:\n    ssh: {host: 127.0.0.1, port: ${h.port}}\n    vars: {root: ${h.root}}\n${opts.nodeExtra?.(i) ?? ''}`)
-    .join('');
+  const nodes = sshd.hosts.map((h, i) => `  ${names[i]}:\n    ssh: {host: 127.0.0.1, port: ${h.port}}\n    vars: {root: ${h.root}}\n${opts.nodeExtra?.(i) ?? ''}`).join('');
   writeFileSync(
     inventory,
     `cluster: enginetest

@@ -123,7 +123,10 @@ describe('exec', () => {
     // The remote process is gone (the sshd is local, so pgrep sees it).
     let left = '';
     for (let i = 0; i < 100; i++) {
-      left = await run('pgrep', ['-f', 'sleep 30.123']).then((r) => r.stdout, () => '');
+      left = await run('pgrep', ['-f', 'sleep 30.123']).then(
+        (r) => r.stdout,
+        () => '',
+      );
       if (left === '') break;
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -196,7 +199,12 @@ describe('logging', () => {
     setTimeout(() => ac.abort(new Error('run cancelled')), 100);
     expect(await p).toMatchObject({ message: 'run cancelled' });
     await ss.close(); // lets the kill of the remote process group finish first
-    expect(await run('pgrep', ['-f', 'sleep 30.789']).then((r) => r.stdout, () => '')).toBe('');
+    expect(
+      await run('pgrep', ['-f', 'sleep 30.789']).then(
+        (r) => r.stdout,
+        () => '',
+      ),
+    ).toBe('');
   });
 });
 
@@ -279,8 +287,20 @@ describe('host keys', () => {
     await b.close();
     // The real ssh client accepts the file we wrote.
     const { stdout } = await run('ssh', [
-      '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${file}`, '-o', 'GlobalKnownHostsFile=/dev/null',
-      '-i', h.clientKeyPath, '-p', String(port), `${h.user}@127.0.0.1`, 'echo via-openssh',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${file}`,
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      '-i',
+      h.clientKeyPath,
+      '-p',
+      String(port),
+      `${h.user}@127.0.0.1`,
+      'echo via-openssh',
     ]);
     expect(stdout).toBe('via-openssh\n');
     // Hashed entries (ssh-keygen -H) are accepted too.
@@ -299,7 +319,10 @@ describe('host keys', () => {
       writeFileSync(f, `${pub}\n`);
       return (await run('ssh-keygen', ['-l', '-f', f])).stdout.split(' ')[1]!;
     };
-    const line = readFileSync(h.knownHostsPath, 'utf8').split('\n').findIndex((l) => l.endsWith(oldPub)) + 1;
+    const line =
+      readFileSync(h.knownHostsPath, 'utf8')
+        .split('\n')
+        .findIndex((l) => l.endsWith(oldPub)) + 1;
     for (const mode of ['strict', 'accept-new'] as const) {
       const err = await openSession(h.endpoint(2), { hostKeys: { knownHostsPath: h.knownHostsPath, mode } }).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'SSH_HOSTKEY_MISMATCH' });

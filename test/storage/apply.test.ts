@@ -121,7 +121,10 @@ describe('playbooks/storage.yaml on two fresh test-bed nodes', () => {
 
   it('both DRBD resources (minor 0 port 7788, minor 1 port 7799) are UpToDate on both nodes, bob Primary', async () => {
     for (const name of ['bob', 'alice']) {
-      for (const [res, minor, port] of [['mysql', 0, 7788], ['kopano', 1, 7799]] as const) {
+      for (const [res, minor, port] of [
+        ['mysql', 0, 7788],
+        ['kopano', 1, 7799],
+      ] as const) {
         expect(await nodes.sh(name, `drbdadm dstate ${res}`)).toBe('UpToDate/UpToDate');
         expect(await nodes.sh(name, `drbdadm cstate ${res}`)).toBe('Connected');
         expect(await nodes.sh(name, `drbdadm role ${res}`)).toBe(name === 'bob' ? 'Primary' : 'Secondary');
@@ -140,7 +143,10 @@ describe('playbooks/storage.yaml on two fresh test-bed nodes', () => {
   });
 
   it('the backing partitions hold the same bytes on both nodes (data areas)', async () => {
-    for (const [dev, part] of [['/dev/drbd0', '/dev/vdb1'], ['/dev/drbd1', '/dev/vdb2']] as const) {
+    for (const [dev, part] of [
+      ['/dev/drbd0', '/dev/vdb1'],
+      ['/dev/drbd1', '/dev/vdb2'],
+    ] as const) {
       const sums = await Promise.all(
         ['bob', 'alice'].map(async (n) => {
           const bytes = await nodes.sh(n, `blockdev --getsize64 ${dev}`);
@@ -177,7 +183,10 @@ describe('playbooks/storage.yaml on two fresh test-bed nodes', () => {
       const [node, step] = key.split('/');
       const s = plan.nodes.find((n) => n.name === node)!.steps.find((x) => x.id === step)!;
       expect(s.status, key).toBe('pending');
-      expect(s.changes.filter((c) => c.kind === 'exec' || c.kind === 'upload'), key).toEqual([]);
+      expect(
+        s.changes.filter((c) => c.kind === 'exec' || c.kind === 'upload'),
+        key,
+      ).toEqual([]);
     }
   });
 

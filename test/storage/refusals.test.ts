@@ -197,7 +197,10 @@ ${partitions(false)}`);
     expect(await sha('bob', 'cat /dev/vdb')).toBe(before);
     expect(await nodes.sh('bob', 'blkid -p -s LABEL -o value /dev/vdb')).toBe('keepme');
     // the journal's last run: started, read, stopped; no step started a change
-    const lines = (await readFile(journal, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { type: string; runId: string; outcome?: string });
+    const lines = (await readFile(journal, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; runId: string; outcome?: string });
     const last = lines.filter((l) => l.runId === lines.at(-1)!.runId);
     expect(last.map((l) => l.type)).toEqual(['run-start', 'run-end']);
     expect(last.at(-1)!.outcome).toBe('refused');
@@ -220,7 +223,13 @@ ${partitions(false)}`);
     expect(execs(o.report).filter((e) => e.startsWith('alice: wipefs'))).toEqual([]); // nothing to erase there
     for (const n of ['bob', 'alice']) {
       const t = JSON.parse(await nodes.sh(n, 'sfdisk --json /dev/vdb')).partitiontable;
-      expect([t.label, t.partitions.map((p: { start: number; size: number }) => [p.start, p.size])]).toEqual(['dos', [[2048, 64 * 2048], [2048 + 64 * 2048, 192 * 2048 - 2048 - 64 * 2048]]]);
+      expect([t.label, t.partitions.map((p: { start: number; size: number }) => [p.start, p.size])]).toEqual([
+        'dos',
+        [
+          [2048, 64 * 2048],
+          [2048 + 64 * 2048, 192 * 2048 - 2048 - 64 * 2048],
+        ],
+      ]);
       await until(`${n}: /dev/vdb2`, async () => ((await nodes.try(n, 'test -b /dev/vdb2')).code === 0 ? true : undefined), 10_000);
     }
   });
@@ -229,7 +238,9 @@ ${partitions(false)}`);
     await nodes.sh('bob', 'mkfs.ext4 -q -L keepme /dev/vdb1');
     const before = await sha('bob', 'cat /dev/vdb1');
     const r = await apply(createMd('mysql', false, '[bob]'));
-    expect(refusalOf(r, 'bob', 'md-mysql')).toBe('/dev/vdb1 holds ext4 filesystem labelled "keepme": create-md would ask before destroying it; set allow_overwrite: true to erase it');
+    expect(refusalOf(r, 'bob', 'md-mysql')).toBe(
+      '/dev/vdb1 holds ext4 filesystem labelled "keepme": create-md would ask before destroying it; set allow_overwrite: true to erase it',
+    );
     expect(execs(r.report)).toEqual([]);
     expect(await sha('bob', 'cat /dev/vdb1')).toBe(before);
     expect(await nodes.sh('bob', 'blkid -p -s LABEL -o value /dev/vdb1')).toBe('keepme');
@@ -237,7 +248,9 @@ ${partitions(false)}`);
 
     const o = await apply(createMd('mysql', true, 'group:storage') + createMd('kopano', false, 'group:storage'));
     expect(o.code, o.text).toBe(0);
-    expect(execs(o.report)).toEqual(expect.arrayContaining(['bob: wipefs --all /dev/vdb1', 'bob: drbdadm create-md --max-peers=1 mysql', 'alice: drbdadm create-md --max-peers=1 mysql']));
+    expect(execs(o.report)).toEqual(
+      expect.arrayContaining(['bob: wipefs --all /dev/vdb1', 'bob: drbdadm create-md --max-peers=1 mysql', 'alice: drbdadm create-md --max-peers=1 mysql']),
+    );
     expect(execs(o.report).filter((e) => e.startsWith('alice: wipefs') || e.startsWith('alice: dd'))).toEqual([]);
     for (const n of ['bob', 'alice']) for (const res of ['mysql', 'kopano']) expect(await gi(n, res)).toMatch(INITIAL_GI);
     expect((await nodes.try('bob', 'blkid -p -s TYPE -o value /dev/vdb1')).out).not.toBe('ext4');

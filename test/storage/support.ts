@@ -7,12 +7,27 @@ export { BedShell as Nodes, BIN, cli, json, ROOT, until, type CliResult } from '
 export interface ApplyReport {
   outcome?: string;
   summary?: Record<string, { ok: number; changed: number; failed: number; skipped: number }>;
-  steps: { node: string; step: string; outcome: string; message?: string; changes: ({ kind: 'exec'; argv: string[]; description: string } | { kind: 'upload'; path: string; description: string } | { kind: 'refuse'; reason: string } | { kind: 'wait'; description: string })[] }[];
+  steps: {
+    node: string;
+    step: string;
+    outcome: string;
+    message?: string;
+    changes: (
+      | { kind: 'exec'; argv: string[]; description: string }
+      | { kind: 'upload'; path: string; description: string }
+      | { kind: 'refuse'; reason: string }
+      | { kind: 'wait'; description: string }
+    )[];
+  }[];
   unreachable: { node: string; error: string }[];
 }
 
 export interface PlanDoc {
-  nodes: { name: string; error?: string; steps: { id: string; kind: string; status: string; reason?: string; changes: { kind: string; argv?: string[]; reason?: string; description?: string }[] }[] }[];
+  nodes: {
+    name: string;
+    error?: string;
+    steps: { id: string; kind: string; status: string; reason?: string; changes: { kind: string; argv?: string[]; reason?: string; description?: string }[] }[];
+  }[];
 }
 
 export function planKeys(plan: PlanDoc, statuses: readonly string[]): string[] {
@@ -21,5 +36,8 @@ export function planKeys(plan: PlanDoc, statuses: readonly string[]): string[] {
 
 /** `node/step` keys of the apply report's steps with this outcome. */
 export function applyKeys(report: ApplyReport, outcome: string): string[] {
-  return report.steps.filter((s) => s.outcome === outcome).map((s) => `${s.node}/${s.step}`).sort();
+  return report.steps
+    .filter((s) => s.outcome === outcome)
+    .map((s) => `${s.node}/${s.step}`)
+    .sort();
 }

@@ -45,7 +45,10 @@ export class BedShell {
 
   async connect(name: string): Promise<void> {
     const n = this.bed.node(name);
-    await this.sessions.get(name)?.close().catch(() => undefined);
+    await this.sessions
+      .get(name)
+      ?.close()
+      .catch(() => undefined);
     this.sessions.set(
       name,
       await openSession(

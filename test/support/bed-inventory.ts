@@ -46,7 +46,10 @@ export interface BedInventoryOptions {
 /** The subnet of a bed network, as Docker allocated it. */
 async function subnetOf(dockerNetwork: string): Promise<string> {
   const { stdout } = await run('docker', ['network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{end}}', dockerNetwork]);
-  const subnet = stdout.trim().split(/\s+/).find((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s));
+  const subnet = stdout
+    .trim()
+    .split(/\s+/)
+    .find((s) => /^\d+\.\d+\.\d+\.\d+\/\d+$/.test(s));
   if (!subnet) throw new Error(`bed inventory: docker network ${dockerNetwork} has no IPv4 subnet (inspect said: ${stdout.trim()})`);
   return subnet;
 }

@@ -12,7 +12,8 @@ describe('masking', () => {
   });
 
   it('redacts CIB name/value pairs named like credentials, whatever their value (a password changed since: no longer a known secret)', () => {
-    const cib = '<instance_attributes id="f"><nvpair id="f-ip" name="ip" value="10.0.0.5"/><nvpair id="f-password" name="password" value="old-pw"/>' +
+    const cib =
+      '<instance_attributes id="f"><nvpair id="f-ip" name="ip" value="10.0.0.5"/><nvpair id="f-password" name="password" value="old-pw"/>' +
       '<nvpair value="x2" name="snmp_priv_passwd" id="f-s"/><nvpair id="f-ps" name="passwd_script" value="/usr/local/bin/pw"/></instance_attributes>';
     const out = redactCibCredentials(cib);
     expect(out).not.toContain('old-pw');

@@ -84,9 +84,7 @@ export function ansibleTool(log: (s: string) => void): Tool {
   let hostCount = 0;
   const closeMasters = async (controlDir: string) => {
     const socks = await readdir(controlDir).catch(() => [] as string[]);
-    await Promise.all(
-      socks.map((s) => run('ssh', ['-O', 'exit', '-o', `ControlPath=${join(controlDir, s)}`, 'bench-master']).catch(() => undefined)),
-    );
+    await Promise.all(socks.map((s) => run('ssh', ['-O', 'exit', '-o', `ControlPath=${join(controlDir, s)}`, 'bench-master']).catch(() => undefined)));
     await rm(controlDir, { recursive: true, force: true });
   };
   return {

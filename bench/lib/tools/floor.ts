@@ -66,7 +66,11 @@ export function floorTool(): Tool {
         summary = undefined;
       }
       if (m.exitCode !== 0 || !summary || summary.failed.length > 0 || summary.steps !== expectSteps) {
-        throw new ToolFailure('floor', `floor ${phase} run failed (exit ${m.exitCode}, ${summary ? `${summary.steps}/${expectSteps} steps` : 'no summary'})`, tail(m.stdout + m.stderr));
+        throw new ToolFailure(
+          'floor',
+          `floor ${phase} run failed (exit ${m.exitCode}, ${summary ? `${summary.steps}/${expectSteps} steps` : 'no summary'})`,
+          tail(m.stdout + m.stderr),
+        );
       }
       return { measured: m, reportedChanges: summary.changed };
     },

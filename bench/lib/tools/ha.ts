@@ -43,7 +43,9 @@ export function haTool(): Tool {
     async version() {
       if (!existsSync(HA_MAIN)) throw new Error(`${HA_MAIN} is missing: run \`npm run build\` first (the bench measures the compiled CLI)`);
       const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
-      const rev = await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).then((r) => r.stdout.trim()).catch(() => 'unknown');
+      const rev = await run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'])
+        .then((r) => r.stdout.trim())
+        .catch(() => 'unknown');
       return `ha-provision ${pkg.version} (${rev})`;
     },
     async prepare(ctx: ToolContext) {

@@ -96,4 +96,3 @@ export function configDiff(p: Declared, cib: Cib): ConfigDiff {
   if (defs.keys.length) out.summary.push(`rsc_defaults ${defs.keys.join(', ')}`);
   return out;
 }
-

@@ -44,7 +44,12 @@ export const OpSchema = z
 export const PrimitiveSchema = z
   .object({
     id: Id,
-    agent: z.string().regex(/^(ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+|(lsb|systemd|service|stonith):[A-Za-z0-9@_.-]+)$/, 'an agent such as ocf:heartbeat:IPaddr2, lsb:mysqld, systemd:mariadb or stonith:fence_ipmilan'),
+    agent: z
+      .string()
+      .regex(
+        /^(ocf:[A-Za-z0-9_.-]+:[A-Za-z0-9_.-]+|(lsb|systemd|service|stonith):[A-Za-z0-9@_.-]+)$/,
+        'an agent such as ocf:heartbeat:IPaddr2, lsb:mysqld, systemd:mariadb or stonith:fence_ipmilan',
+      ),
     params: NvParams,
     meta: NvParams,
     ops: z.array(OpSchema).default([]),
@@ -52,12 +57,8 @@ export const PrimitiveSchema = z
   .strict();
 export const GroupSchema = z.object({ id: Id, members: z.array(Id).min(1), meta: NvParams }).strict();
 export const CloneSchema = z.object({ id: Id, resource: Id, promotable: z.boolean().default(false), meta: NvParams }).strict();
-const Score = z
-  .union([z.literal('inf'), z.literal('-inf'), z.literal('INFINITY'), z.literal('-INFINITY'), z.int()])
-  .transform((s) => normalizeScore(String(s)));
-export const ColocationSchema = z
-  .object({ id: Id, score: Score.default('INFINITY'), resource: Id, role: Role.optional(), with: Id, with_role: Role.optional() })
-  .strict();
+const Score = z.union([z.literal('inf'), z.literal('-inf'), z.literal('INFINITY'), z.literal('-INFINITY'), z.int()]).transform((s) => normalizeScore(String(s)));
+export const ColocationSchema = z.object({ id: Id, score: Score.default('INFINITY'), resource: Id, role: Role.optional(), with: Id, with_role: Role.optional() }).strict();
 /** A node preference: `location ID RESOURCE [role=ROLE] SCORE: NODE` (role: e.g. where a promotable clone is Promoted). */
 export const LocationSchema = z
   .object({ id: Id, resource: Id, role: Role.optional(), node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name'), score: Score })
@@ -92,28 +93,24 @@ export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clo
     }),
     ...p.groups.map((x): Wanted => ({ type: 'group', id: x.id, members: x.members, meta: x.meta })),
     ...p.clones.map((x): Wanted => ({ type: 'clone', id: x.id, child: x.resource, meta: x.promotable ? { promotable: 'true', ...x.meta } : x.meta, legacyMaster: false })),
-    ...p.colocations.map(
-      (x): Wanted => ({
-        type: 'colocation',
-        id: x.id,
-        score: x.score,
-        rsc: x.resource,
-        ...(x.role !== undefined ? { rscRole: x.role } : {}),
-        withRsc: x.with,
-        ...(x.with_role !== undefined ? { withRscRole: x.with_role } : {}),
-      }),
-    ),
-    ...p.orders.map(
-      (x): Wanted => ({
-        type: 'order',
-        id: x.id,
-        kind: x.kind,
-        first: x.first,
-        ...(x.first_action !== undefined ? { firstAction: x.first_action } : {}),
-        then: x.then,
-        ...(x.then_action !== undefined ? { thenAction: x.then_action } : {}),
-      }),
-    ),
+    ...p.colocations.map((x): Wanted => ({
+      type: 'colocation',
+      id: x.id,
+      score: x.score,
+      rsc: x.resource,
+      ...(x.role !== undefined ? { rscRole: x.role } : {}),
+      withRsc: x.with,
+      ...(x.with_role !== undefined ? { withRscRole: x.with_role } : {}),
+    })),
+    ...p.orders.map((x): Wanted => ({
+      type: 'order',
+      id: x.id,
+      kind: x.kind,
+      first: x.first,
+      ...(x.first_action !== undefined ? { firstAction: x.first_action } : {}),
+      then: x.then,
+      ...(x.then_action !== undefined ? { thenAction: x.then_action } : {}),
+    })),
     ...(p.locations ?? []).map((x): Wanted => ({ type: 'location', id: x.id, rsc: x.resource, ...(x.role !== undefined ? { role: x.role } : {}), node: x.node, score: x.score })),
   ];
 }

@@ -13,9 +13,7 @@ function targetRole(id: string, cib: Cib): string | undefined {
     const o = cib.objects.get(cur);
     const meta = o && 'meta' in o ? (o.meta as NvMap) : undefined;
     if (meta?.['target-role'] !== undefined) return meta['target-role'];
-    const parentId: string | undefined = [...cib.objects.values()].find(
-      (x) => (x.type === 'group' && x.members.includes(cur!)) || (x.type === 'clone' && x.child === cur),
-    )?.id;
+    const parentId: string | undefined = [...cib.objects.values()].find((x) => (x.type === 'group' && x.members.includes(cur!)) || (x.type === 'clone' && x.child === cur))?.id;
     cur = parentId;
   }
   return undefined;
@@ -72,8 +70,13 @@ export function notReady(p: { primitives: readonly Primitive[] }, cib: Cib, mon:
       out.push({ id: prim.id, failed: true, text: `${prim.id} failed: ${fails.map((f) => `${f.task} on ${f.node}${f.why ? ` (${f.why})` : ''}`).join(', ')}` });
       continue;
     }
-    if (!ok) out.push({ id: prim.id, failed: false, acting, text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})` });
+    if (!ok)
+      out.push({
+        id: prim.id,
+        failed: false,
+        acting,
+        text: `${prim.id} not yet ${wantPromoted ? 'Promoted' : 'Started'} (${inst.map((i) => i.role).join(', ') || 'no instance'})`,
+      });
   }
   return out;
 }
-

@@ -57,7 +57,7 @@ export function secretOnCommandLine(p: CommandParams, node: { name: string; secr
   if (where.length === 0) return '';
   return (
     ` -- WARNING: a secret is on the command line (${where.join(', ')}): while it runs, any user of ${node.name} can read it in ps;` +
-    ' pass it on standard input instead (with: stdin: the secret or a line holding it, read by the command, e.g. chpasswd, or shell: \'read -r pw; ...\')'
+    " pass it on standard input instead (with: stdin: the secret or a line holding it, read by the command, e.g. chpasswd, or shell: 'read -r pw; ...')"
   );
 }
 

@@ -39,14 +39,23 @@ export const COROSYNC_CONF = '/etc/corosync/corosync.conf';
 export const AUTHKEY = '/etc/corosync/authkey';
 const MAX_DIFF_BYTES = 65536;
 
-const Addr = z.string().superRefine(inCorosync).regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or host name');
-const NodeName = z.string().superRefine(inCorosync).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name (as `uname -n` prints it)');
+const Addr = z
+  .string()
+  .superRefine(inCorosync)
+  .regex(/^[A-Za-z0-9.:%-]+$/, 'an IP address or host name');
+const NodeName = z
+  .string()
+  .superRefine(inCorosync)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name (as `uname -n` prints it)');
 /** An inventory node as `!ref nodes[*]` gives it (name and addresses are read; the rest is ignored). */
 const MemberView = z.object({ name: NodeName, networks: z.record(z.string(), z.object({ address: Addr }).loose()) }).loose();
 
 export const corosyncParams = z
   .object({
-    cluster_name: z.string().superRefine(inCorosync).regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a cluster name (letters, digits, "_", ".", "-"; at most 32)'),
+    cluster_name: z
+      .string()
+      .superRefine(inCorosync)
+      .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a cluster name (letters, digits, "_", ".", "-"; at most 32)'),
     /** The members as a list (or give `members` and `rings`). */
     nodes: z
       .array(
@@ -69,9 +78,7 @@ export const corosyncParams = z
     members: z.array(MemberView).min(1).optional(),
     rings: z.array(z.string().min(1)).min(1).max(8).optional(),
     /** The shared key (secret, from the inventory). */
-    authkey: z
-      .string()
-      .refine((k) => Buffer.byteLength(k) >= 128 && Buffer.byteLength(k) <= 4096, 'a key of 128 to 4096 bytes (e.g. `head -c 256 /dev/urandom | base64 -w0`)'),
+    authkey: z.string().refine((k) => Buffer.byteLength(k) >= 128 && Buffer.byteLength(k) <= 4096, 'a key of 128 to 4096 bytes (e.g. `head -c 256 /dev/urandom | base64 -w0`)'),
     crypto_cipher: z.enum(['aes256', 'aes192', 'aes128']).default('aes256'),
     crypto_hash: z.enum(['sha256', 'sha384', 'sha512']).default('sha256'),
     /** Default: true for exactly two nodes without a quorum device. */
@@ -95,7 +102,11 @@ export const corosyncParams = z
   .strict()
   .superRefine((p, ctx) => {
     if ((p.nodes === undefined) === (p.members === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'give exactly one of "nodes" (a list of {name, addrs}) or "members" (inventory nodes, e.g. !ref targets[*]) with "rings"' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodes'],
+        message: 'give exactly one of "nodes" (a list of {name, addrs}) or "members" (inventory nodes, e.g. !ref targets[*]) with "rings"',
+      });
       return;
     }
     if (p.members !== undefined) {
@@ -108,7 +119,11 @@ export const corosyncParams = z
         p.rings!.forEach((r) => {
           if (m.networks[r] === undefined) {
             missing = true;
-            ctx.addIssue({ code: 'custom', path: ['members', i], message: `node ${m.name} has no address on network "${r}" (it has: ${Object.keys(m.networks).join(', ') || 'none'})` });
+            ctx.addIssue({
+              code: 'custom',
+              path: ['members', i],
+              message: `node ${m.name} has no address on network "${r}" (it has: ${Object.keys(m.networks).join(', ') || 'none'})`,
+            });
           }
         }),
       );
@@ -122,7 +137,8 @@ export const corosyncParams = z
     const names = new Set<string>();
     const ids = new Set<number>();
     nodes.forEach((n, i) => {
-      if (n.addrs.length !== links) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'addrs'], message: `expected ${links} address(es) like the first node, found ${n.addrs.length}` });
+      if (n.addrs.length !== links)
+        ctx.addIssue({ code: 'custom', path: ['nodes', i, 'addrs'], message: `expected ${links} address(es) like the first node, found ${n.addrs.length}` });
       if (names.has(n.name)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'name'], message: `node "${n.name}" is listed twice` });
       names.add(n.name);
       const id = n.nodeid ?? i + 1;
@@ -139,7 +155,6 @@ export function corosyncNodes(p: CorosyncParams): { name: string; nodeid?: numbe
   if (p.nodes !== undefined) return p.nodes;
   return (p.members ?? []).map((m) => ({ name: m.name, addrs: (p.rings ?? []).map((r) => m.networks[r]!.address) }));
 }
-
 
 /** The running corosync's cluster name and node list (`totem.cluster_name (str) = x`, `nodelist.node.N.name/ringI_addr`). */
 const RUNNING_SCRIPT = 'corosync-cmapctl 2>/dev/null | grep -E "^(totem\\.cluster_name|nodelist\\.node\\.[0-9]+\\.(name|ring[0-9]_addr)) "; exit 0';
@@ -231,16 +246,16 @@ export const corosyncStep = defineStep({
       fileChanged = true;
       changes.push(
         upload({
-        path: AUTHKEY,
-        content: p.authkey,
-        mode: '0400',
-        owner: 'root',
-        group: 'root',
-        ...sudo,
-        description: `write ${AUTHKEY} (the cluster's shared key, 0400 root:root)`,
-        diff: key.state === 'absent' ? `(new secret file ${AUTHKEY}, content hidden)\n` : `(secret content of ${AUTHKEY} changes, diff hidden)\n`,
-        secret: true,
-      }),
+          path: AUTHKEY,
+          content: p.authkey,
+          mode: '0400',
+          owner: 'root',
+          group: 'root',
+          ...sudo,
+          description: `write ${AUTHKEY} (the cluster's shared key, 0400 root:root)`,
+          diff: key.state === 'absent' ? `(new secret file ${AUTHKEY}, content hidden)\n` : `(secret content of ${AUTHKEY} changes, diff hidden)\n`,
+          secret: true,
+        }),
       );
     } else if (key.stat.mode !== 0o400 || key.stat.owner !== 'root' || key.stat.group !== 'root') {
       changes.push(exec(['chmod', '0400', '--', AUTHKEY], `chmod ${AUTHKEY} ${formatMode(key.stat.mode)} -> 0400`, { sudo: p.sudo }));
@@ -254,18 +269,18 @@ export const corosyncStep = defineStep({
       const before = cf.state === 'file' ? cf.content : '';
       changes.push(
         upload({
-        path: COROSYNC_CONF,
-        content: conf,
-        mode: '0644',
-        owner: 'root',
-        group: 'root',
-        ...sudo,
-        description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${corosyncNodes(p).length} node(s), ${corosyncNodes(p)[0]!.addrs.length} link(s))${p.qdevice?.tls === 'off' ? ' -- WARNING: quorum device without TLS (qdevice tls: off): the arbitrator is not authenticated; lab use only' : ''}`,
-        diff:
-          before === undefined
-            ? `(content of ${COROSYNC_CONF} changes; old file not shown)\n`
-            : unifiedDiff(maskSecrets(before, secrets), conf, cf.state === 'absent' ? '/dev/null' : COROSYNC_CONF, COROSYNC_CONF),
-      }),
+          path: COROSYNC_CONF,
+          content: conf,
+          mode: '0644',
+          owner: 'root',
+          group: 'root',
+          ...sudo,
+          description: `write ${COROSYNC_CONF} (cluster ${p.cluster_name}, ${corosyncNodes(p).length} node(s), ${corosyncNodes(p)[0]!.addrs.length} link(s))${p.qdevice?.tls === 'off' ? ' -- WARNING: quorum device without TLS (qdevice tls: off): the arbitrator is not authenticated; lab use only' : ''}`,
+          diff:
+            before === undefined
+              ? `(content of ${COROSYNC_CONF} changes; old file not shown)\n`
+              : unifiedDiff(maskSecrets(before, secrets), conf, cf.state === 'absent' ? '/dev/null' : COROSYNC_CONF, COROSYNC_CONF),
+        }),
       );
     }
 
@@ -277,7 +292,11 @@ export const corosyncStep = defineStep({
     const wanted = nodeKeys(corosyncConfig(p).nodes);
     const outdated = loaded !== undefined && (loaded.cluster !== p.cluster_name || loaded.nodes.join(' ') !== wanted.join(' '));
     if (fileChanged && running('corosync')) {
-      changes.push(exec(['systemctl', 'restart', 'corosync'], 'restart corosync to load the new key/configuration (this node leaves and rejoins the cluster; pacemaker restarts with it)', { sudo: p.sudo }));
+      changes.push(
+        exec(['systemctl', 'restart', 'corosync'], 'restart corosync to load the new key/configuration (this node leaves and rejoins the cluster; pacemaker restarts with it)', {
+          sudo: p.sudo,
+        }),
+      );
       for (const u of units(p).filter((x) => x !== 'corosync')) changes.push(exec(['systemctl', 'start', u], `start ${u} (again)`, { sudo: p.sudo }));
     } else if (outdated && running('corosync')) {
       changes.push(

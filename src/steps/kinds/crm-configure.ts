@@ -63,7 +63,10 @@ export const crmConfigureParams = z
     /** Wait until every declared primitive is in its target role. */
     wait: z.boolean().default(true),
     /** The file that holds the last committed difference (mode 0600). */
-    record: z.string().regex(/^\/[^\s]*$/, 'an absolute path').default(DEFAULT_RECORD),
+    record: z
+      .string()
+      .regex(/^\/[^\s]*$/, 'an absolute path')
+      .default(DEFAULT_RECORD),
     sudo: z.boolean().default(false),
   })
   .strict()
@@ -92,7 +95,8 @@ export const crmConfigureParams = z
     );
     const groups = new Set(p.groups.map((g) => g.id));
     p.clones.forEach((c, i) => {
-      if (!prims.has(c.resource) && !groups.has(c.resource)) ctx.addIssue({ code: 'custom', path: ['clones', i, 'resource'], message: `expected a declared primitive or group, found "${c.resource}"` });
+      if (!prims.has(c.resource) && !groups.has(c.resource))
+        ctx.addIssue({ code: 'custom', path: ['clones', i, 'resource'], message: `expected a declared primitive or group, found "${c.resource}"` });
       claim(c.resource, `clone ${c.id}`, ['clones', i, 'resource']);
     });
   });
@@ -151,7 +155,12 @@ export const crmConfigureStep = defineStep({
     const d = configDiff(p, cib);
     if (d.refusals.length) return d.refusals.map(refuse);
     const unfenced = p.fencing?.enabled ? unfencedNodes(p, facts.status) : [];
-    if (unfenced.length) return [refuse(`no fence device fences ${unfenced.join(', ')}, which Pacemaker runs on: add one to the inventory's fencing.devices (a node that cannot be fenced makes every failure of it wait for a person)`)];
+    if (unfenced.length)
+      return [
+        refuse(
+          `no fence device fences ${unfenced.join(', ')}, which Pacemaker runs on: add one to the inventory's fencing.devices (a node that cannot be fenced makes every failure of it wait for a person)`,
+        ),
+      ];
     const { adminEpoch, epoch } = cib.version;
     if (d.text !== '') {
       const secret = containsSecret(d.text, node.secrets);
@@ -161,7 +170,9 @@ export const crmConfigureStep = defineStep({
         d.text.replace(/\n$/, ''),
         '',
       ].join('\n');
-      const diff = secret ? '(the difference holds secret values, not shown)\n' : unifiedDiff(maskSecrets(d.before, node.secrets), maskSecrets(d.text, node.secrets), `cib (epoch ${adminEpoch}:${epoch})`, 'wanted');
+      const diff = secret
+        ? '(the difference holds secret values, not shown)\n'
+        : unifiedDiff(maskSecrets(d.before, node.secrets), maskSecrets(d.text, node.secrets), `cib (epoch ${adminEpoch}:${epoch})`, 'wanted');
       const changes: Change[] = [
         upload({
           path: p.record,
@@ -174,10 +185,14 @@ export const crmConfigureStep = defineStep({
           diff,
           ...(secret ? { secret: true } : {}),
         }),
-        exec(['sh', '-s', '--', String(adminEpoch), String(epoch), p.record], `commit it to the CIB only if its epoch is still ${adminEpoch}:${epoch} (crm_diff + cibadmin --patch)`, {
-          sudo: p.sudo,
-          stdin: APPLY_SCRIPT,
-        }),
+        exec(
+          ['sh', '-s', '--', String(adminEpoch), String(epoch), p.record],
+          `commit it to the CIB only if its epoch is still ${adminEpoch}:${epoch} (crm_diff + cibadmin --patch)`,
+          {
+            sudo: p.sudo,
+            stdin: APPLY_SCRIPT,
+          },
+        ),
       ];
       if (p.wait) changes.push(wait('declared resources reach their target role'));
       return changes;
@@ -198,7 +213,9 @@ export const crmConfigureStep = defineStep({
     if (t.pending.length > 0 || acting.length > 0) {
       const actions = t.pending.length > 0 ? t.pending : acting.map((x) => `${x.id} in progress`);
       const shown = actions.slice(0, 4).join('; ') + (actions.length > 4 ? `; +${actions.length - 4} more` : '');
-      return [wait(`the cluster is still acting (${shown})${notYet.length ? `; ${notYet.map((x) => x.text).join('; ')}` : ''}`, total ? (total - notYet.length) / total : undefined)];
+      return [
+        wait(`the cluster is still acting (${shown})${notYet.length ? `; ${notYet.map((x) => x.text).join('; ')}` : ''}`, total ? (total - notYet.length) / total : undefined),
+      ];
     }
     const failed = notYet.filter((x) => x.failed);
     const devices = new Set(p.primitives.filter((x) => x.agent.startsWith('stonith:')).map((x) => x.id));
@@ -211,7 +228,10 @@ export const crmConfigureStep = defineStep({
         ),
       ];
     }
-    if (failed.length) return [refuse(`declared resources failed and the cluster has settled: ${failed.map((x) => x.text).join('; ')} (see crm_mon --failcounts; clean up with crm resource cleanup)`)];
+    if (failed.length)
+      return [
+        refuse(`declared resources failed and the cluster has settled: ${failed.map((x) => x.text).join('; ')} (see crm_mon --failcounts; clean up with crm resource cleanup)`),
+      ];
     // Settled, nothing failed, and still not where they should be: the cluster
     // decided they cannot run (an agent's probe said "not installed", a
     // constraint leaves no node...). Not done: say where to look.

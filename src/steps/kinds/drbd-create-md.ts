@@ -52,7 +52,10 @@ export function parseBacking(stdout: string): BackingFact {
   const dev = lines[0].slice(4);
   if (lines[1] === 'notblock') return { state: 'notblock', dev };
   const exit = Number((lines.find((l) => l.startsWith('blkid-exit ')) ?? 'blkid-exit 2').slice(11));
-  const body = lines.slice(1).filter((l) => !l.startsWith('blkid-exit ') && !l.startsWith('head ')).join('\n');
+  const body = lines
+    .slice(1)
+    .filter((l) => !l.startsWith('blkid-exit ') && !l.startsWith('head '))
+    .join('\n');
   const headZero = lines.includes('head zero');
   const b = parseBlkid({ exitCode: exit, stdout: body, stderr: '' }, 'backing');
   return b.state === 'notblock' ? { state: 'notblock', dev } : { state: 'block', dev, vars: b.vars, headZero };
@@ -84,15 +87,27 @@ export const drbdCreateMdStep = defineStep({
     if (bk.state === 'notblock') return [refuse(`the backing device ${bk.dev} of ${p.resource} is not a block device`)];
     const sudo = { sudo: p.sudo };
     const changes: Change[] = [];
-    if (bk.vars.TYPE === 'drbd') return [refuse(`${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read: not overwriting it`)];
+    if (bk.vars.TYPE === 'drbd')
+      return [refuse(`${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read: not overwriting it`)];
     const signature = bk.vars.TYPE !== undefined || bk.vars.PTTYPE !== undefined;
     if (signature || !bk.headZero) {
       const what = signature ? describeBlkid(bk.vars) : 'data in its first 68 KiB (no known signature)';
       if (!p.allow_overwrite) return [refuse(`${bk.dev} holds ${what}: create-md would ask before destroying it; set allow_overwrite: true to erase it`)];
       if (signature) changes.push(exec(['wipefs', '--all', bk.dev], `erase ${what} from ${bk.dev}`, sudo));
-      changes.push(exec(['dd', 'if=/dev/zero', `of=${bk.dev}`, 'bs=69632', 'count=1', 'conv=notrunc,fsync', 'status=none'], `zero the first 68 KiB of ${bk.dev} (drbdmeta checks them for data)`, sudo));
+      changes.push(
+        exec(
+          ['dd', 'if=/dev/zero', `of=${bk.dev}`, 'bs=69632', 'count=1', 'conv=notrunc,fsync', 'status=none'],
+          `zero the first 68 KiB of ${bk.dev} (drbdmeta checks them for data)`,
+          sudo,
+        ),
+      );
     }
-    changes.push(exec(['drbdadm', 'create-md', `--max-peers=${p.max_peers}`, p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (max ${p.max_peers} peer(s))`, { ...sudo, stdin: '' }));
+    changes.push(
+      exec(['drbdadm', 'create-md', `--max-peers=${p.max_peers}`, p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (max ${p.max_peers} peer(s))`, {
+        ...sudo,
+        stdin: '',
+      }),
+    );
     return changes;
   },
 });

@@ -45,13 +45,21 @@ export const drbdInitialSyncStep = defineStep({
     if (!gi) return [refuse(`cannot read the generation identifiers of ${name} (drbdadm get-gi ${name}: ${facts.gi.stderr.trim().slice(0, 200)})`)];
     const disks = r.devices.map((d) => d.disk);
     const alone = r.connections.filter((c) => c.connection === 'StandAlone');
-    if (alone.length) return [refuse(`${name}: connection to ${alone.map((c) => c.name).join(', ')} is StandAlone (split brain or refused peer?): no automatic recovery; see drbdadm status ${name}`)];
+    if (alone.length)
+      return [
+        refuse(`${name}: connection to ${alone.map((c) => c.name).join(', ')} is StandAlone (split brain or refused peer?): no automatic recovery; see drbdadm status ${name}`),
+      ];
 
     const syncing = r.peerDevices.filter((d) => SYNCING.has(d.replication));
     if (syncing.length) {
       const done = syncing.map((d) => d.done).filter((x): x is number => x !== undefined);
       const pct = done.length ? Math.min(...done) : undefined;
-      return [wait(`${name}: sync running (${syncing.map((d) => `${d.replication} with ${d.name}`).join(', ')}${pct !== undefined ? `, ${pct.toFixed(2)}% done` : ''})`, pct !== undefined ? pct / 100 : undefined)];
+      return [
+        wait(
+          `${name}: sync running (${syncing.map((d) => `${d.replication} with ${d.name}`).join(', ')}${pct !== undefined ? `, ${pct.toFixed(2)}% done` : ''})`,
+          pct !== undefined ? pct / 100 : undefined,
+        ),
+      ];
     }
     const allUp = disks.length > 0 && disks.every((d) => d === 'UpToDate') && r.peerDevices.length > 0 && r.peerDevices.every((d) => d.peerDisk === 'UpToDate');
     if (allUp && !neverSynced(gi)) return [];
@@ -68,9 +76,12 @@ export const drbdInitialSyncStep = defineStep({
         return [wait(`${name}: waiting for the peers to connect (${r.connections.length ? notConnected.map((c) => `${c.name} ${c.connection}`).join(', ') : 'no connection'})`)];
       }
       const unknown = r.peerDevices.filter((d) => d.peerDisk !== 'Inconsistent');
-      if (unknown.length || r.peerDevices.length === 0) return [wait(`${name}: waiting for the peers' disk states (${unknown.map((d) => `${d.name} ${d.peerDisk}`).join(', ') || 'none yet'})`)];
+      if (unknown.length || r.peerDevices.length === 0)
+        return [wait(`${name}: waiting for the peers' disk states (${unknown.map((d) => `${d.name} ${d.peerDisk}`).join(', ') || 'none yet'})`)];
       return [
-        exec(['drbdadm', 'primary', '--force', name], `start the initial sync of ${name} from this node (primary --force; peers Connected and Inconsistent, never synced)`, { sudo: p.sudo }),
+        exec(['drbdadm', 'primary', '--force', name], `start the initial sync of ${name} from this node (primary --force; peers Connected and Inconsistent, never synced)`, {
+          sudo: p.sudo,
+        }),
         wait(`${name}: initial sync starting`),
       ];
     }
@@ -80,6 +91,8 @@ export const drbdInitialSyncStep = defineStep({
       const behind = r.peerDevices.filter((d) => d.peerDisk !== 'UpToDate');
       return [wait(`${name}: UpToDate here, waiting for ${behind.map((d) => `${d.name} (${d.peerDisk}, ${d.replication})`).join(', ')} to sync`)];
     }
-    return [refuse(`${name} was synced before (current UUID ${gi.current}) but its disk here is ${disks.join('/')} and nothing syncs: no initial sync; see drbdadm status ${name}`)];
+    return [
+      refuse(`${name} was synced before (current UUID ${gi.current}) but its disk here is ${disks.join('/')} and nothing syncs: no initial sync; see drbdadm status ${name}`),
+    ];
   },
 });

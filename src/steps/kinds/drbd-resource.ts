@@ -43,7 +43,10 @@ export const drbdResourceParams = z
     port,
     protocol: z.enum(['A', 'B', 'C']).default('C'),
     /** Fixed resync rate, as DRBD 8's `syncer { rate 50M; }` in the chapter: `resync-rate` with the dynamic controller off (`c-plan-ahead 0`). */
-    resync_rate: z.string().regex(/^[1-9][0-9]*[KMG]?$/, 'a rate such as "50M" (bytes per second, K/M/G)').optional(),
+    resync_rate: z
+      .string()
+      .regex(/^[1-9][0-9]*[KMG]?$/, 'a rate such as "50M" (bytes per second, K/M/G)')
+      .optional(),
     /** Backing device on every host unless the host gives its own. */
     disk: absolutePath.superRefine(inDrbdWord).optional(),
     hosts: z
@@ -53,7 +56,10 @@ export const drbdResourceParams = z
             /** Must be the node's `uname -n`. */
             name: z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,61}[A-Za-z0-9])?$/, 'a host name'),
             node_id: z.number().int().min(0).max(31),
-            address: z.string().refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address').superRefine(inDrbdWord),
+            address: z
+              .string()
+              .refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address')
+              .superRefine(inDrbdWord),
             port: port.optional(),
             disk: absolutePath.superRefine(inDrbdWord).optional(),
           })
@@ -127,7 +133,13 @@ export function renderResource(p: DrbdResourceParams): string {
 
 const ADJUST_SCRIPT = 'out=$(drbdadm -d adjust "$1") || exit $?\n[ -z "$out" ] || printf "%s\\n" "$out" | sed -E \'s/(shared-secret[= ]+)[^ ]+/\\1********/g\'';
 
-const firstLine = (s: string) => s.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^modinfo:/.test(l)).join(' / ').slice(0, 300);
+const firstLine = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/^modinfo:/.test(l))
+    .join(' / ')
+    .slice(0, 300);
 
 export const drbdResourceStep = defineStep({
   kind: 'drbd-resource',
@@ -161,7 +173,12 @@ export const drbdResourceStep = defineStep({
       return [];
     }
     const show = (s: string) => maskSecrets(maskSharedSecret(s), secrets);
-    const diff = f.state === 'absent' ? unifiedDiff('', show(content), '/dev/null', path) : f.content === undefined ? `(content of ${path} changes; old file is ${f.stat.size} bytes, not shown)\n` : unifiedDiff(show(f.content), show(content), path, path);
+    const diff =
+      f.state === 'absent'
+        ? unifiedDiff('', show(content), '/dev/null', path)
+        : f.content === undefined
+          ? `(content of ${path} changes; old file is ${f.stat.size} bytes, not shown)\n`
+          : unifiedDiff(show(f.content), show(content), path, path);
     const broken = f.state === 'file' && dump.exitCode !== 0 ? ` (the current configuration does not parse: ${firstLine(dump.stderr)})` : '';
     const changes: Change[] = [
       upload({

@@ -37,7 +37,8 @@ export const drbdUpStep = defineStep({
     if (failed.length) return [refuse(`${p.resource}: the disk of minor ${failed.map((d) => d.minor).join(', ')} Failed (I/O errors on the backing device)`)];
     const changes: Change[] = [];
     const diskless = r.devices.filter((d) => d.disk === 'Diskless' && !d.client);
-    if (r.devices.length === 0 || r.connections.length === 0) return [run('adjust', `complete the half-up resource ${p.resource} (${r.devices.length} volume(s), ${r.connections.length} connection(s))`)];
+    if (r.devices.length === 0 || r.connections.length === 0)
+      return [run('adjust', `complete the half-up resource ${p.resource} (${r.devices.length} volume(s), ${r.connections.length} connection(s))`)];
     if (diskless.length) changes.push(run('attach', `attach the backing disk of ${p.resource} (minor ${diskless.map((d) => d.minor).join(', ')} is Diskless)`));
     const alone = r.connections.filter((c) => c.connection === 'StandAlone');
     if (alone.length) changes.push(run('connect', `connect ${p.resource} to ${alone.map((c) => c.name).join(', ')} (StandAlone)`));

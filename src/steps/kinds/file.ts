@@ -40,16 +40,16 @@ export const fileStep = defineStep({
     const secret = isSecret(p, node);
     const write = (diff: string): Change =>
       upload({
-      path: p.path,
-      content: p.content,
-      mode: p.mode,
-      owner: p.owner,
-      group: p.group,
-      ...sudoOf(p.sudo),
-      description: `write ${p.path} (${Buffer.byteLength(p.content)} bytes, ${p.mode} ${p.owner}:${p.group})`,
-      diff,
-      ...(secret ? { secret: true } : {}),
-    });
+        path: p.path,
+        content: p.content,
+        mode: p.mode,
+        owner: p.owner,
+        group: p.group,
+        ...sudoOf(p.sudo),
+        description: `write ${p.path} (${Buffer.byteLength(p.content)} bytes, ${p.mode} ${p.owner}:${p.group})`,
+        diff,
+        ...(secret ? { secret: true } : {}),
+      });
     switch (f.state) {
       case 'notfile':
         return [refuse(`${p.path} exists and is not a regular file`)];

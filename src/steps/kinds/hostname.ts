@@ -34,15 +34,15 @@ export const hostnameStep = defineStep({
     if (before !== want) {
       changes.push(
         upload({
-        path: '/etc/hostname',
-        content: want,
-        mode: f.state === 'file' ? formatMode(f.stat.mode) : '0644',
-        owner: f.state === 'file' ? f.stat.owner : 'root',
-        group: f.state === 'file' ? f.stat.group : 'root',
-        ...sudoOf(p.sudo),
-        description: `write /etc/hostname (${p.name})`,
-        diff: unifiedDiff(before, want, f.state === 'file' ? '/etc/hostname' : '/dev/null', '/etc/hostname'),
-      }),
+          path: '/etc/hostname',
+          content: want,
+          mode: f.state === 'file' ? formatMode(f.stat.mode) : '0644',
+          owner: f.state === 'file' ? f.stat.owner : 'root',
+          group: f.state === 'file' ? f.stat.group : 'root',
+          ...sudoOf(p.sudo),
+          description: `write /etc/hostname (${p.name})`,
+          diff: unifiedDiff(before, want, f.state === 'file' ? '/etc/hostname' : '/dev/null', '/etc/hostname'),
+        }),
       );
     }
     const current = u.stdout.trim();

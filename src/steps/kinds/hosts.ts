@@ -24,19 +24,31 @@ import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from '../params.js';
 import { inHosts } from '../config-values.js';
 
-const ipAddress = z.string().superRefine(inHosts).refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
-const hostName = z.string().superRefine(inHosts).regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name');
+const ipAddress = z
+  .string()
+  .superRefine(inHosts)
+  .refine((a) => isIP(a) !== 0, 'an IPv4 or IPv6 address');
+const hostName = z
+  .string()
+  .superRefine(inHosts)
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name');
 
 export const hostsParams = z
   .object({
     /** Names the block (the cluster name). */
-    name: z.string().superRefine(inHosts).regex(/^[A-Za-z0-9_.-]+$/, 'a block name (letters, digits, "_", "." and "-")'),
+    name: z
+      .string()
+      .superRefine(inHosts)
+      .regex(/^[A-Za-z0-9_.-]+$/, 'a block name (letters, digits, "_", "." and "-")'),
     entries: z
       .array(z.object({ address: ipAddress, names: z.array(hostName).min(1) }).strict())
       .min(1)
       .optional(),
     /** Or one line per inventory node (`!ref nodes[*]`): its address on `network`, its name. */
-    nodes: z.array(z.object({ name: hostName, networks: z.record(z.string(), z.object({ address: ipAddress }).loose()) }).loose()).min(1).optional(),
+    nodes: z
+      .array(z.object({ name: hostName, networks: z.record(z.string(), z.object({ address: ipAddress }).loose()) }).loose())
+      .min(1)
+      .optional(),
     network: z.string().min(1).optional(),
     remove_conflicts: z.boolean().default(false),
     path: absolutePath.default('/etc/hosts'),
@@ -44,11 +56,22 @@ export const hostsParams = z
   })
   .strict()
   .superRefine((p, ctx) => {
-    if (p.entries === undefined && p.nodes === undefined) ctx.addIssue({ code: 'custom', path: ['entries'], message: 'give "entries" (address and names), "nodes" (e.g. !ref nodes[*]) with "network", or both' });
-    if ((p.nodes === undefined) !== (p.network === undefined)) ctx.addIssue({ code: 'custom', path: [p.nodes === undefined ? 'nodes' : 'network'], message: '"nodes" and "network" go together: one line per node, with its address on that network' });
+    if (p.entries === undefined && p.nodes === undefined)
+      ctx.addIssue({ code: 'custom', path: ['entries'], message: 'give "entries" (address and names), "nodes" (e.g. !ref nodes[*]) with "network", or both' });
+    if ((p.nodes === undefined) !== (p.network === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [p.nodes === undefined ? 'nodes' : 'network'],
+        message: '"nodes" and "network" go together: one line per node, with its address on that network',
+      });
     if (p.nodes !== undefined && p.network !== undefined) {
       p.nodes.forEach((n, i) => {
-        if (n.networks[p.network!] === undefined) ctx.addIssue({ code: 'custom', path: ['nodes', i], message: `node ${n.name} has no address on network "${p.network}" (it has: ${Object.keys(n.networks).join(', ') || 'none'})` });
+        if (n.networks[p.network!] === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['nodes', i],
+            message: `node ${n.name} has no address on network "${p.network}" (it has: ${Object.keys(n.networks).join(', ') || 'none'})`,
+          });
       });
     }
   });
@@ -77,7 +100,9 @@ export function editHosts(content: string, p: HostsParams): { content: string } 
   const post = b >= 0 ? lines.slice(e + 1) : [];
   const conflicts = [...pre, ...post].filter((l) => badNames(l, want).length > 0);
   if (conflicts.length > 0 && !p.remove_conflicts) {
-    return { refuse: `${p.path} maps cluster names to other addresses: ${conflicts.map((c) => `"${c}"`).join(', ')} (set remove_conflicts: true to remove these names from those lines)` };
+    return {
+      refuse: `${p.path} maps cluster names to other addresses: ${conflicts.map((c) => `"${c}"`).join(', ')} (set remove_conflicts: true to remove these names from those lines)`,
+    };
   }
   return { content: [...rebuild(pre, want), ...block, ...rebuild(post, want)].join('\n') + '\n' };
 }

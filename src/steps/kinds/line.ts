@@ -25,7 +25,10 @@ const regexpString = z.string().superRefine((s, ctx) => {
     compileUserRegexp(s);
   } catch (e) {
     const why = (e instanceof Error ? e.message : String(e)).replace(/^error parsing regexp: /, '');
-    ctx.addIssue({ code: 'custom', message: `expected a regular expression without backreferences or lookaround (matched by RE2, in time linear in the line's length), found one it cannot compile: ${why}` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected a regular expression without backreferences or lookaround (matched by RE2, in time linear in the line's length), found one it cannot compile: ${why}`,
+    });
   }
 });
 
@@ -85,7 +88,9 @@ export const lineStep = defineStep({
   diff(p, { file: f }, node) {
     const secret = p.line !== undefined && containsSecret(p.line, node.secrets);
     const show = (before: string, after: string) =>
-      secret ? `(line with a secret value in ${p.path}, diff hidden)\n` : unifiedDiff(maskSecrets(before, node.secrets), maskSecrets(after, node.secrets), f.state === 'absent' ? '/dev/null' : p.path, p.path);
+      secret
+        ? `(line with a secret value in ${p.path}, diff hidden)\n`
+        : unifiedDiff(maskSecrets(before, node.secrets), maskSecrets(after, node.secrets), f.state === 'absent' ? '/dev/null' : p.path, p.path);
     const write = (before: string, after: string, mode: string, owner: string, group: string, verb: string): Change =>
       upload({
         path: p.path,

@@ -29,7 +29,10 @@ export const mkfsParams = z
     device: absolutePath,
     fstype: z.enum(['ext4', 'ext3', 'xfs', 'btrfs']),
     options: z.array(z.string()).default([]),
-    label: z.string().regex(/^[A-Za-z0-9_.-]{1,12}$/, 'a label of 1-12 letters, digits, "_", "." or "-"').optional(),
+    label: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,12}$/, 'a label of 1-12 letters, digits, "_", "." or "-"')
+      .optional(),
     allow_overwrite: z.boolean().default(false),
     sudo: z.boolean().default(false),
   })
@@ -80,10 +83,14 @@ export const mkfsStep = defineStep({
       changes.push(exec(['wipefs', '--all', p.device], `erase ${what} from ${p.device}`, { sudo: p.sudo }));
     }
     changes.push(
-      exec([`mkfs.${p.fstype}`, ...p.options, ...(p.label !== undefined ? ['-L', p.label] : []), p.device], `make a ${p.fstype} filesystem on ${p.device}${p.label !== undefined ? ` labelled ${p.label}` : ''}`, {
-        sudo: p.sudo,
-        stdin: '',
-      }),
+      exec(
+        [`mkfs.${p.fstype}`, ...p.options, ...(p.label !== undefined ? ['-L', p.label] : []), p.device],
+        `make a ${p.fstype} filesystem on ${p.device}${p.label !== undefined ? ` labelled ${p.label}` : ''}`,
+        {
+          sudo: p.sudo,
+          stdin: '',
+        },
+      ),
     );
     return changes;
   },

@@ -49,7 +49,14 @@ export const packagesStep = defineStep({
       case 'apt':
         return [
           ...(f.interrupted
-            ? [{ kind: 'exec', argv: ['env', 'DEBIAN_FRONTEND=noninteractive', 'dpkg', '--configure', '-a', '--force-confdef', '--force-confold'], ...sudo, description: 'finish the interrupted dpkg run (dpkg --configure -a)' } satisfies Change]
+            ? [
+                {
+                  kind: 'exec',
+                  argv: ['env', 'DEBIAN_FRONTEND=noninteractive', 'dpkg', '--configure', '-a', '--force-confdef', '--force-confold'],
+                  ...sudo,
+                  description: 'finish the interrupted dpkg run (dpkg --configure -a)',
+                } satisfies Change,
+              ]
             : []),
           // Error-Mode=any: an index that cannot be fetched (mirror unreachable) fails here, with apt's
           // reason, instead of a later "Unable to locate package" (Debian 12's apt 2.6 has it; an apt without it ignores the setting)
@@ -76,7 +83,9 @@ export const packagesStep = defineStep({
           },
         ];
       case 'dnf':
-        return [{ kind: 'exec', argv: ['dnf', 'install', '-y', ...(p.install_recommends ? [] : ['--setopt=install_weak_deps=False']), '--', ...missing], ...sudo, description: what }];
+        return [
+          { kind: 'exec', argv: ['dnf', 'install', '-y', ...(p.install_recommends ? [] : ['--setopt=install_weak_deps=False']), '--', ...missing], ...sudo, description: what },
+        ];
       case 'yum':
         return [{ kind: 'exec', argv: ['yum', 'install', '-y', '--', ...missing], ...sudo, description: what }];
     }

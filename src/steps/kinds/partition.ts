@@ -81,7 +81,7 @@ export function planLayout(p: PartitionParams, sizeBytes: number, sectorSize: nu
     const m = SIZE.exec(x.size)!;
     let size: number;
     if (x.size === 'rest') size = Math.floor((lastUsable + 1 - next) / grain) * grain;
-    else if (m[3] !== undefined) size = Math.floor((Number(m[3]) / 100) * usable / grain) * grain;
+    else if (m[3] !== undefined) size = Math.floor(((Number(m[3]) / 100) * usable) / grain) * grain;
     else {
       const bytes = BigInt(m[1]!) * 1024n ** BigInt(' KMGT'.indexOf(m[2]!));
       size = Math.floor(Number(bytes / BigInt(sectorSize)) / grain) * grain;
@@ -101,7 +101,9 @@ export function sfdiskScript(label: 'gpt' | 'dos', plan: readonly PlannedPartiti
 }
 
 function sameTable(t: PartitionTable, label: string, plan: readonly PlannedPartition[]): boolean {
-  return t.label === label && t.partitions.length === plan.length && t.partitions.every((x, i) => x.start === plan[i]!.start && x.size === plan[i]!.size && x.type === plan[i]!.type);
+  return (
+    t.label === label && t.partitions.length === plan.length && t.partitions.every((x, i) => x.start === plan[i]!.start && x.size === plan[i]!.size && x.type === plan[i]!.type)
+  );
 }
 
 function describeTable(t: PartitionTable): string {
@@ -137,7 +139,8 @@ export const partitionStep = defineStep({
     const k = disk.sectorSize / 512;
 
     if (table && sameTable(table, p.label, plan)) {
-      const kernelOk = disk.partitions.length === plan.length && disk.partitions.every((x, i) => x.number === i + 1 && x.start === plan[i]!.start * k && x.size === plan[i]!.size * k);
+      const kernelOk =
+        disk.partitions.length === plan.length && disk.partitions.every((x, i) => x.number === i + 1 && x.start === plan[i]!.start * k && x.size === plan[i]!.size * k);
       const nodes = facts.nodes;
       const missing = names.filter((n) => !nodes.has(n));
       if (!kernelOk) return [partx, waitNodes(names)];
@@ -149,7 +152,8 @@ export const partitionStep = defineStep({
     const changes: Change[] = [];
     if (found !== '') {
       if (!p.wipe) return [refuse(`${p.disk} holds ${found}, not the wanted table; set wipe: true to erase it`)];
-      if (disk.busy || disk.partitions.some((x) => x.busy)) return [refuse(`${p.disk} holds ${found} and it or one of its partitions is in use (held by DRBD/device-mapper/md or mounted): not wiping it`)];
+      if (disk.busy || disk.partitions.some((x) => x.busy))
+        return [refuse(`${p.disk} holds ${found} and it or one of its partitions is in use (held by DRBD/device-mapper/md or mounted): not wiping it`)];
       changes.push(exec(['wipefs', '--all', p.disk], `erase ${found} from ${p.disk}`, { sudo: p.sudo }));
     }
     const desc = plan.map((x, i) => `${names[i]} ${Math.round((x.size * disk.sectorSize) / 1048576)} MiB`).join(', ');

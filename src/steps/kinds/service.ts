@@ -53,8 +53,7 @@ export const serviceStep = defineStep({
       if (s.enabled === null) return [refuse(`service ${p.name} is "${s.unitFileState}": its enablement cannot be set with systemctl ${p.enabled ? 'enable' : 'disable'}`)];
       if (p.enabled && s.unitFileState.startsWith('masked')) return [refuse(`service ${p.name} is masked: unmask it first (systemctl unmask ${p.name})`)];
       const verb = p.enabled ? 'enable' : 'disable';
-      const argv =
-        s.init === 'systemd' ? ['systemctl', verb, p.name] : s.init === 'chkconfig' ? ['chkconfig', base, p.enabled ? 'on' : 'off'] : ['update-rc.d', base, verb];
+      const argv = s.init === 'systemd' ? ['systemctl', verb, p.name] : s.init === 'chkconfig' ? ['chkconfig', base, p.enabled ? 'on' : 'off'] : ['update-rc.d', base, verb];
       changes.push(exec(argv, `${verb} ${p.name} at boot (${s.init})`, { sudo: p.sudo }));
     }
     if (p.state !== undefined) {

@@ -16,7 +16,8 @@ describe('output parsers', () => {
   });
 
   it("sums ha-provision's summary table, null without one", () => {
-    const out = 'h000: b0-log: changed\n    run sh\nnode  ok  changed  failed  skipped\nh000   0       10       0        0\nh001   3        7       0        0\nchanged in 0.61 s\n';
+    const out =
+      'h000: b0-log: changed\n    run sh\nnode  ok  changed  failed  skipped\nh000   0       10       0        0\nh001   3        7       0        0\nchanged in 0.61 s\n';
     expect(parseHaChanges(out)).toBe(17);
     expect(parseHaChanges('run x: 10 step(s)\nok in 0.2 s\n')).toBeNull();
   });
@@ -31,15 +32,30 @@ describe('statistics and targets', () => {
 
   it('marks targets met, not met or not measured from the medians', () => {
     const cell = (tool: Cell['tool'], hosts: number, ms: number, rssKb = 50_000, phase: Cell['phase'] = 'nochange'): Cell => ({
-      table: 'main', tool, hosts, steps: 10, phase,
+      table: 'main',
+      tool,
+      hosts,
+      steps: 10,
+      phase,
       samples: [{ rep: 1, wallMs: ms, maxRssKb: rssKb, cpuMs: 1, treeRssKb: 0, treePssKb: 0, reportedChanges: 0, touched: [] }],
     });
     const r = {
       options: { mode: 'sshd', hostCounts: [1, 20], reps: 1, tools: ['ha-provision', 'ansible', 'floor'], steps: 10, workDir: '' },
       env: { date: '', mode: 'sshd', cpus: '', node: '', openssh: '', kernel: '', versions: {} },
-      cells: [cell('ha-provision', 1, 200), cell('ansible', 1, 2500), cell('floor', 1, 100), cell('ha-provision', 20, 1000), cell('ansible', 20, 20_000), cell('floor', 20, 800),
-        cell('ha-provision', 20, 2900, 50_000, 'converge'), cell('floor', 20, 2000, 50_000, 'converge'),
-        cell('ha-provision', 1000, 13_000, 500 * 1024), cell('floor', 1000, 10_000), cell('ha-provision', 1000, 40_000, 700 * 1024, 'converge'), cell('floor', 1000, 20_000, 50_000, 'converge')],
+      cells: [
+        cell('ha-provision', 1, 200),
+        cell('ansible', 1, 2500),
+        cell('floor', 1, 100),
+        cell('ha-provision', 20, 1000),
+        cell('ansible', 20, 20_000),
+        cell('floor', 20, 800),
+        cell('ha-provision', 20, 2900, 50_000, 'converge'),
+        cell('floor', 20, 2000, 50_000, 'converge'),
+        cell('ha-provision', 1000, 13_000, 500 * 1024),
+        cell('floor', 1000, 10_000),
+        cell('ha-provision', 1000, 40_000, 700 * 1024, 'converge'),
+        cell('floor', 1000, 20_000, 50_000, 'converge'),
+      ],
     } as BenchResult;
     const t = targets(r).map((x) => [x.measured, x.status]);
     expect(t).toEqual([
@@ -66,7 +82,11 @@ describe('workload', () => {
     const tree = expectedTree(w);
     expect(tree.get('b1/etc/hosts')).toEqual({ type: 'file', content: '127.0.1.1 node-1.bench.local node-1\n10.0.0.25 bob\n10.0.0.26 alice\n' });
     expect(tree.get('b0/var')).toEqual({ type: 'dir' });
-    expect(floorScript(w, '/r').split('\n').filter((l) => l.startsWith('if ')).length).toBe(20);
+    expect(
+      floorScript(w, '/r')
+        .split('\n')
+        .filter((l) => l.startsWith('if ')).length,
+    ).toBe(20);
   });
 
   it('checkConverged reports missing, wrong and unexpected entries', () => {

@@ -90,7 +90,10 @@ afterAll(() => {
   expect(existsSync(STATE)).toBe(false);
 });
 
-const caseFiles = (dir: string) => readdirSync(join(root, dir)).filter((f) => f.endsWith('.yaml')).sort();
+const caseFiles = (dir: string) =>
+  readdirSync(join(root, dir))
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
 describe.each([
   ['inventory', (f: string) => ['plan', f, 'base/playbook.yaml']],
@@ -148,7 +151,10 @@ describe('files that cannot carry a comment', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   it.each(cases.map(([n, , re]) => [n, re] as const))('%s', async (name, re) => {
-    for (const argv of [['plan', name, 'base/playbook.yaml'], ['validate', name]]) {
+    for (const argv of [
+      ['plan', name, 'base/playbook.yaml'],
+      ['validate', name],
+    ]) {
       const r = await runCli(argv, dir);
       noCrash(r);
       expect(r.code).toBe(2);
@@ -240,15 +246,23 @@ describe('plan files', () => {
     const gathered = Object.fromEntries(sel.selection.nodes.map((n) => [n.name, { error: 'not contacted (test)' }]));
     plan = sealPlan(buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) }));
     mkdirSync(join(dir, 'folder.json'));
-    writeFileSync(join(dir, 'other.yaml'), readFileSync(invPath, 'utf8').replace('cluster: corpus', 'cluster: other').replace('state_dir: state', `state_dir: ${STATE}`).replace('../base/known_hosts', join(root, 'base/known_hosts')));
+    writeFileSync(
+      join(dir, 'other.yaml'),
+      readFileSync(invPath, 'utf8')
+        .replace('cluster: corpus', 'cluster: other')
+        .replace('state_dir: state', `state_dir: ${STATE}`)
+        .replace('../base/known_hosts', join(root, 'base/known_hosts')),
+    );
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const edit = (f: (p: Plan) => unknown, reseal = false) => (): string => {
-    const p = structuredClone(plan) as Plan;
-    const out = (f(p) as Plan | undefined) ?? p;
-    return JSON.stringify(reseal ? sealPlan(out) : out, null, 2);
-  };
+  const edit =
+    (f: (p: Plan) => unknown, reseal = false) =>
+    (): string => {
+      const p = structuredClone(plan) as Plan;
+      const out = (f(p) as Plan | undefined) ?? p;
+      return JSON.stringify(reseal ? sealPlan(out) : out, null, 2);
+    };
   const raw = (s: string | Buffer) => (): string | Buffer => s;
   const cases: [string, () => string | Buffer, number, RegExp][] = [
     ['empty', raw(''), 2, /empty\.json:1:1: not JSON \(the text ends early\)/],
@@ -274,7 +288,12 @@ describe('plan files', () => {
     ['edited-node-error', edit((p) => void delete p.nodes[0]!.error), 4, /edited after it was made/],
     ['edited-createdAt', edit((p) => void (p.createdAt = '2030-01-01T00:00:00Z')), 4, /edited after it was made/],
     ['edited-extra-key', edit((p) => ({ ...p, note: 'hello' })), 4, /edited after it was made/],
-    ['edited-changes-resealed', edit((p) => void p.nodes[0]!.steps[0]!.changes.push({ kind: 'exec', argv: ['rm', '-rf', '/'], description: 'tidy' }), true), 4, /the changes shown were edited/],
+    [
+      'edited-changes-resealed',
+      edit((p) => void p.nodes[0]!.steps[0]!.changes.push({ kind: 'exec', argv: ['rm', '-rf', '/'], description: 'tidy' }), true),
+      4,
+      /the changes shown were edited/,
+    ],
     ['other-inventory', edit(() => undefined), 4, /made from another inventory \(.*base\/inventory\.yaml\), not .*other\.yaml/],
     ['inventory-changed', edit((p) => ({ ...p, inventoryDigest: '0'.repeat(64) }), true), 4, /inventory .* changed since the plan was made/],
     ['playbook-changed', edit((p) => ({ ...p, playbookDigest: '0'.repeat(64) }), true), 4, /playbook .* changed since the plan was made/],

@@ -91,7 +91,9 @@ describe('DRBD .res (drbd-resource)', () => {
     const inv = baseInventory().replace('disk: /dev/vdb1,', 'disk: /dev/vdb1, shared_secret: {env: DRBD_SECRET},');
     const r = await validateInventory(inv, ['--check-secrets'], { DRBD_SECRET: 'abc"; } handlers { x' });
     expect(r.code, r.out).toBe(2);
-    expect(r.out).toMatch(/drbd\[0\]\.shared_secret: the shared secret of DRBD resource r0: expected a value that a quoted string of a DRBD \.res file can hold, found a double quote \("\) at character 4/);
+    expect(r.out).toMatch(
+      /drbd\[0\]\.shared_secret: the shared secret of DRBD resource r0: expected a value that a quoted string of a DRBD \.res file can hold, found a double quote \("\) at character 4/,
+    );
     expect(r.out).not.toContain('handlers');
     expect(r.connects).toBe(0);
   });
@@ -148,14 +150,26 @@ describe('crm objects (crm-configure)', () => {
     );
   });
   it('a newline in a meta value; NUL in an op value', async () => {
-    refused(await validatePlaybook(withStep(step('{id: ip0, agent: "ocf:heartbeat:IPaddr2", meta: {target-role: "Started\\nprimitive evil ocf:heartbeat:Dummy"}}'))), 'steps[7].with.primitives[0].meta.target-role', 'crm shell syntax', 'a newline (\\n)');
-    refused(await validatePlaybook(withStep(step('{id: ip0, agent: "ocf:heartbeat:IPaddr2", ops: [{name: monitor, interval: "10s\\0"}]}'))), 'steps[7].with.primitives[0].ops[0].interval', 'crm shell syntax', 'a NUL byte (\\0)');
+    refused(
+      await validatePlaybook(withStep(step('{id: ip0, agent: "ocf:heartbeat:IPaddr2", meta: {target-role: "Started\\nprimitive evil ocf:heartbeat:Dummy"}}'))),
+      'steps[7].with.primitives[0].meta.target-role',
+      'crm shell syntax',
+      'a newline (\\n)',
+    );
+    refused(
+      await validatePlaybook(withStep(step('{id: ip0, agent: "ocf:heartbeat:IPaddr2", ops: [{name: monitor, interval: "10s\\0"}]}'))),
+      'steps[7].with.primitives[0].ops[0].interval',
+      'crm shell syntax',
+      'a NUL byte (\\0)',
+    );
   });
   it('an op attribute name (written as NAME=VALUE) with a newline', async () => {
     const r = await validatePlaybook(withStep(step('{id: ip0, agent: "ocf:heartbeat:IPaddr2", ops: [{name: monitor, "x\\nprimitive evil ocf:heartbeat:Dummy": "1"}]}')));
     expect(r.code, r.out).toBe(2);
     // the key is quoted in the path: the error stays on its line
-    expect(r.out).toContain('steps[7].with.primitives[0].ops[0]["x\\nprimitive evil ocf:heartbeat:Dummy"]: expected an operation attribute name (letters, digits, "_", ".", "-"), found "x\\nprimitive');
+    expect(r.out).toContain(
+      'steps[7].with.primitives[0].ops[0]["x\\nprimitive evil ocf:heartbeat:Dummy"]: expected an operation attribute name (letters, digits, "_", ".", "-"), found "x\\nprimitive',
+    );
   });
 });
 

@@ -33,7 +33,43 @@ function located(errors: readonly InputError[], files: Record<string, string>): 
 }
 
 /** Text edits a person (or a bad merge) makes: delete, duplicate, insert YAML punctuation, retype, re-indent. */
-const PIECES = ['', ' ', '\t', '\n', ':', ': ', '- ', '[', ']', '{', '}', ',', '&a ', '*a', '!ref ', '!concat ', '"', "'", '#', '|', '>', '?', '---', '...', '~', 'null', '0', '-1', '1e9', 'true', '\u0000', '\uFEFF', '\u00e9', '\u001b[31m', 'x'.repeat(300)];
+const PIECES = [
+  '',
+  ' ',
+  '\t',
+  '\n',
+  ':',
+  ': ',
+  '- ',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  '&a ',
+  '*a',
+  '!ref ',
+  '!concat ',
+  '"',
+  "'",
+  '#',
+  '|',
+  '>',
+  '?',
+  '---',
+  '...',
+  '~',
+  'null',
+  '0',
+  '-1',
+  '1e9',
+  'true',
+  '\u0000',
+  '\uFEFF',
+  '\u00e9',
+  '\u001b[31m',
+  'x'.repeat(300),
+];
 
 const mutation = (len: number) =>
   fc.oneof(
@@ -44,7 +80,11 @@ const mutation = (len: number) =>
     fc.record({ kind: fc.constant('indent' as const), line: fc.nat(80), by: fc.integer({ min: -4, max: 4 }) }),
   );
 
-type Mutation = { kind: 'insert'; at: number; text: string } | { kind: 'delete'; at: number; n: number } | { kind: 'dupLine' | 'dropLine'; line: number } | { kind: 'indent'; line: number; by: number };
+type Mutation =
+  | { kind: 'insert'; at: number; text: string }
+  | { kind: 'delete'; at: number; n: number }
+  | { kind: 'dupLine' | 'dropLine'; line: number }
+  | { kind: 'indent'; line: number; by: number };
 
 function mutate(text: string, ms: readonly Mutation[]): string {
   let t = text;
@@ -90,7 +130,16 @@ const read = (files: Record<string, string>) => async (p: string) => {
 
 async function project(inv: string, pb: string) {
   const files = { 'inv.yaml': inv, 'pb.yaml': pb };
-  const r = await loadProject({ inventoryPath: 'inv.yaml', playbookPath: 'pb.yaml', registry, readFile: read(files), env: {}, secrets: 'skip', homeDir: '/home/test', cwd: root } as Parameters<typeof loadProject>[0]);
+  const r = await loadProject({
+    inventoryPath: 'inv.yaml',
+    playbookPath: 'pb.yaml',
+    registry,
+    readFile: read(files),
+    env: {},
+    secrets: 'skip',
+    homeDir: '/home/test',
+    cwd: root,
+  } as Parameters<typeof loadProject>[0]);
   if (!r.ok) located(r.errors, files);
   return r;
 }
@@ -121,7 +170,9 @@ describe('parsers never crash (fast-check)', () => {
   }, 120_000);
 
   it('random YAML-ish text as an inventory or a playbook', async () => {
-    const yamlish = fc.array(fc.oneof(fc.constantFrom(...PIECES, 'cluster', 'nodes', 'steps', 'id', 'kind', 'with', 'bob', '127.0.0.1', '  '), fc.string({ maxLength: 5 })), { maxLength: 60 }).map((a) => a.join(''));
+    const yamlish = fc
+      .array(fc.oneof(fc.constantFrom(...PIECES, 'cluster', 'nodes', 'steps', 'id', 'kind', 'with', 'bob', '127.0.0.1', '  '), fc.string({ maxLength: 5 })), { maxLength: 60 })
+      .map((a) => a.join(''));
     await fc.assert(
       fc.asyncProperty(yamlish, async (text) => {
         const files = { 'x.yaml': text };

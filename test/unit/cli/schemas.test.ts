@@ -5,7 +5,12 @@ import { main } from '../../../src/cli/main.js';
 
 async function generated(what: 'inventory' | 'playbook'): Promise<string> {
   let out = '';
-  const code = await main(['schema', what], { stdout: (s: string) => { out += s; }, stderr: () => undefined } as never);
+  const code = await main(['schema', what], {
+    stdout: (s: string) => {
+      out += s;
+    },
+    stderr: () => undefined,
+  } as never);
   expect(code).toBe(0);
   return out;
 }

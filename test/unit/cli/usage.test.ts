@@ -84,7 +84,10 @@ describe('validate arguments (node:util parseArgs tokens)', () => {
       ['-p', '-pb.yaml', '--json', 'inv.yaml'],
     ]) {
       const r = await run(['validate', ...args], dir);
-      expect(r.stderr.split('\n').filter((l) => l && !l.startsWith('warning: ')), args.join(' ')).toEqual([]);
+      expect(
+        r.stderr.split('\n').filter((l) => l && !l.startsWith('warning: ')),
+        args.join(' '),
+      ).toEqual([]);
       expect(r.code, args.join(' ')).toBe(0);
     }
     const r = await run(['validate', '--', '-pb.yaml'], dir);

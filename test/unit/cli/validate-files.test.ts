@@ -22,7 +22,6 @@ let root: string;
 let dir: string;
 let n = 0;
 
-
 async function validate(args: string[], cwd = dir) {
   const out = sink();
   const err = sink();
@@ -96,7 +95,9 @@ describe('validate: secret files', () => {
     await file('inv.yaml', inventory({ extra: 'secrets:\n  a: {file: open}\n' }), 0o644);
     const r = await validate(['--check-secrets', 'inv.yaml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('inv.yaml:8:13 secrets.a.file: expected open (the secret a) to be readable by its owner only (mode 0600 or 0400), found mode 0640, readable by group/others: chmod 600 it\n1 error\n');
+    expect(r.stderr).toBe(
+      'inv.yaml:8:13 secrets.a.file: expected open (the secret a) to be readable by its owner only (mode 0600 or 0400), found mode 0640, readable by group/others: chmod 600 it\n1 error\n',
+    );
   });
 });
 
@@ -130,7 +131,11 @@ describe('validate: SSH key files', () => {
     expect(r.code).toBe(2);
 
     // every node has its own key: the default one is not used, so not checked
-    await file('inv2.yaml', inventory({ ssh: 'ssh: {user: root, auth: {key: keys/nope}, host_key_policy: accept-new}', bob: ', auth: {key: keys/alice}', alice: ', auth: {key: keys/alice}' }), 0o644);
+    await file(
+      'inv2.yaml',
+      inventory({ ssh: 'ssh: {user: root, auth: {key: keys/nope}, host_key_policy: accept-new}', bob: ', auth: {key: keys/alice}', alice: ', auth: {key: keys/alice}' }),
+      0o644,
+    );
     expect((await validate(['inv2.yaml'])).code).toBe(0);
   });
 
@@ -150,7 +155,8 @@ describe('validate: SSH key files', () => {
     expect(r).toEqual({
       code: 0,
       stdout: 'inv.yaml: valid (2 nodes: bob, alice; 1 steps)\n',
-      stderr: 'warning: inv.yaml:6:47 nodes.alice.ssh.auth.key: the SSH private key open_key (<dir>/open_key) is readable by group/others (mode 0644); expected owner-only (chmod 600): ssh(1) refuses such a key\n',
+      stderr:
+        'warning: inv.yaml:6:47 nodes.alice.ssh.auth.key: the SSH private key open_key (<dir>/open_key) is readable by group/others (mode 0644); expected owner-only (chmod 600): ssh(1) refuses such a key\n',
     });
   });
 
@@ -158,7 +164,9 @@ describe('validate: SSH key files', () => {
     await file('inv.yaml', inventory({ bob: ', jump: {host: 192.0.2.1, auth: {key: jump_key}}' }), 0o644);
     const r = await validate(['inv.yaml']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^inv\.yaml:5:\d+ nodes\.bob\.ssh\.jump\.auth\.key: expected jump_key \(<dir>\/jump_key\) to be a readable SSH private key file, found no such file\n1 error\n$/);
+    expect(r.stderr).toMatch(
+      /^inv\.yaml:5:\d+ nodes\.bob\.ssh\.jump\.auth\.key: expected jump_key \(<dir>\/jump_key\) to be a readable SSH private key file, found no such file\n1 error\n$/,
+    );
   });
 });
 
@@ -195,7 +203,11 @@ describe('validate: known_hosts', () => {
     await mkdir(join(dir, 'khdir'));
     await file('inv.yaml', inventory({ alice: ', known_hosts: khdir' }), 0o644);
     const r = await validate(['inv.yaml']);
-    expect(r).toEqual({ code: 2, stdout: '', stderr: 'inv.yaml:6:48 nodes.alice.ssh.known_hosts: expected khdir (<dir>/khdir) to be a known_hosts file, found a directory\n1 error\n' });
+    expect(r).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'inv.yaml:6:48 nodes.alice.ssh.known_hosts: expected khdir (<dir>/khdir) to be a known_hosts file, found a directory\n1 error\n',
+    });
   });
 });
 
@@ -210,10 +222,26 @@ describe('validate: the lab inventory', () => {
     const r = await validate(['inventory/lab.yaml']);
     expect(r.code).toBe(2);
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines).toContainEqual(expect.stringMatching(/^inventory\/lab\.yaml:\d+:\d+ ssh\.auth\.key: expected \.\.\/\.state\/lab\/id_ed25519 \(<dir>\/\.state\/lab\/id_ed25519\) to be a readable SSH private key file, found no such file$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^inventory\/lab\.yaml:\d+:\d+ secrets\.corosync_authkey\.file: expected \.\.\/\.state\/lab\/corosync-authkey to hold the secret corosync_authkey, found no such file$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^warning: inventory\/lab\.yaml:\d+:\d+ ssh\.known_hosts: the known_hosts file \.\.\/\.state\/lab\/known_hosts .* does not exist: with host_key_policy strict/));
-    expect(lines).toContainEqual(expect.stringMatching(/^inventory\/lab\.yaml:\d+:\d+ secrets\.fence_password\.file: expected \.\.\/\.state\/lab\/fence-password to hold the secret fence_password, found no such file$/));
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^inventory\/lab\.yaml:\d+:\d+ ssh\.auth\.key: expected \.\.\/\.state\/lab\/id_ed25519 \(<dir>\/\.state\/lab\/id_ed25519\) to be a readable SSH private key file, found no such file$/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^inventory\/lab\.yaml:\d+:\d+ secrets\.corosync_authkey\.file: expected \.\.\/\.state\/lab\/corosync-authkey to hold the secret corosync_authkey, found no such file$/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^warning: inventory\/lab\.yaml:\d+:\d+ ssh\.known_hosts: the known_hosts file \.\.\/\.state\/lab\/known_hosts .* does not exist: with host_key_policy strict/,
+      ),
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(
+        /^inventory\/lab\.yaml:\d+:\d+ secrets\.fence_password\.file: expected \.\.\/\.state\/lab\/fence-password to hold the secret fence_password, found no such file$/,
+      ),
+    );
     expect(lines.at(-1)).toBe('3 errors, 1 warning');
   });
 
@@ -264,7 +292,11 @@ describe('validate: references resolve for every node; nothing is contacted', ()
       ].join('\n'),
       0o644,
     );
-    await file('playbook.yaml', 'name: p\nsteps:\n  - id: addr\n    kind: file\n    with:\n      path: /etc/replication-address\n      content: !ref self.networks.replication.address\n', 0o644);
+    await file(
+      'playbook.yaml',
+      'name: p\nsteps:\n  - id: addr\n    kind: file\n    with:\n      path: /etc/replication-address\n      content: !ref self.networks.replication.address\n',
+      0o644,
+    );
     const before = connections;
     const r = await validate(['inv.yaml']);
     expect(r.code).toBe(2);

@@ -220,7 +220,12 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
 
   async function planFor(playbook: string, gatheredFile: string) {
     const registry = builtinRegistry();
-    const r = await loadProject({ inventoryPath: join(dir, 'inventory.yaml'), playbookPath: join(ROOT, 'playbooks', playbook), registry, env: { FRESH_LAB_AUTHKEY: 'k'.repeat(256) } });
+    const r = await loadProject({
+      inventoryPath: join(dir, 'inventory.yaml'),
+      playbookPath: join(ROOT, 'playbooks', playbook),
+      registry,
+      env: { FRESH_LAB_AUTHKEY: 'k'.repeat(256) },
+    });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     const sel = selectWork(r.project, {});
     if (!sel.ok) throw new Error(sel.message);
@@ -243,7 +248,10 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
   });
 
   it('an ext4 filesystem on the data disk is refused in the plan, not pending', async () => {
-    for (const [playbook, file] of [['storage.yaml', 'gathered-storage-ext4.json'], ['kopano-drbd.yaml', 'gathered-kopano-drbd-ext4.json']] as const) {
+    for (const [playbook, file] of [
+      ['storage.yaml', 'gathered-storage-ext4.json'],
+      ['kopano-drbd.yaml', 'gathered-kopano-drbd-ext4.json'],
+    ] as const) {
       const { plan, by } = await planFor(playbook, file);
       expect(by('refused'), playbook).toEqual(['bob/partitions']);
       const s = plan.nodes[0]!.steps.find((x) => x.id === 'partitions')!;

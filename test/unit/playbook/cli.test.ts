@@ -9,7 +9,6 @@ import { sink } from '../../support/sink.js';
 
 const repo = join(import.meta.dirname, '../../..');
 
-
 async function run(fn: typeof runValidate | typeof runSchema, args: string[], registry = testRegistry()) {
   const out = sink();
   const err = sink();
@@ -65,7 +64,9 @@ describe('ha-provision validate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('test/fixtures/inventory/valid/minimal.yaml: valid inventory (1 nodes; it names no playbook)\n');
     // the default policy (strict) with no ~/.ssh/known_hosts: said, at the node's ssh (the files are checked here too)
-    expect(r.stderr).toMatch(/^warning: test\/fixtures\/inventory\/valid\/minimal\.yaml:5:10 nodes\.solo\.ssh: the known_hosts file ~\/\.ssh\/known_hosts \(\/home\/test\/\.ssh\/known_hosts\) does not exist: with host_key_policy strict, every connection to solo is refused/);
+    expect(r.stderr).toMatch(
+      /^warning: test\/fixtures\/inventory\/valid\/minimal\.yaml:5:10 nodes\.solo\.ssh: the known_hosts file ~\/\.ssh\/known_hosts \(\/home\/test\/\.ssh\/known_hosts\) does not exist: with host_key_policy strict, every connection to solo is refused/,
+    );
   });
 
   it('--check-secrets reads env secrets and reports missing ones', async () => {

@@ -77,14 +77,13 @@ describe('the resolved project', () => {
       registry: testRegistry(),
       readFile: async () => 'cluster: c\nssh: {user: root, auth: {agent: true}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1}}\n',
     });
-    expect(r.ok ? [] : r.errors.map(formatInputError)).toEqual([
-      'inv.yaml:1:1 expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none',
-    ]);
+    expect(r.ok ? [] : r.errors.map(formatInputError)).toEqual(['inv.yaml:1:1 expected "playbook: <path>" in the inventory (or a playbook given on the command line), found none']);
   });
 
   it('asks for no password until both files are valid, then asks once', async () => {
     const files: Record<string, string> = {
-      'inv.yaml': 'cluster: c\nplaybook: pb.yaml\nssh: {user: root, auth: {password: {prompt: true}}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1, port: 2201}}\n  alice: {ssh: {host: 127.0.0.1, port: 2202}}\n',
+      'inv.yaml':
+        'cluster: c\nplaybook: pb.yaml\nssh: {user: root, auth: {password: {prompt: true}}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1, port: 2201}}\n  alice: {ssh: {host: 127.0.0.1, port: 2202}}\n',
       'pb.yaml': 'name: p\nsteps:\n  - {id: a, kind: note, with: {txt: hi}}\n',
     };
     const asked: string[] = [];
@@ -104,10 +103,11 @@ describe('the resolved project', () => {
     const good = await loadProject(opts);
     expect(good.ok).toBe(true);
     expect(asked).toEqual(['SSH password (ssh.auth.password in inv.yaml): ']);
-    if (good.ok) expect(good.project.nodes.map((n) => [n.endpoint.auth, n.secrets])).toEqual([
-      [{ kind: 'password', password: 'pw' }, ['pw']],
-      [{ kind: 'password', password: 'pw' }, ['pw']],
-    ]);
+    if (good.ok)
+      expect(good.project.nodes.map((n) => [n.endpoint.auth, n.secrets])).toEqual([
+        [{ kind: 'password', password: 'pw' }, ['pw']],
+        [{ kind: 'password', password: 'pw' }, ['pw']],
+      ]);
   });
 
   it('reads each file once when the inventory has no secret to read; twice (validate, then read secrets) when it has', async () => {
@@ -116,7 +116,10 @@ describe('the resolved project', () => {
       'secret.yaml': 'cluster: c\nplaybook: pb.yaml\nssh: {user: root, auth: {password: {env: PW}}}\nnodes:\n  bob: {ssh: {host: 127.0.0.1}}\n',
       'pb.yaml': 'name: p\nsteps:\n  - {id: a, kind: note, with: {text: hi}}\n',
     };
-    for (const [inventoryPath, reads] of [['plain.yaml', 2], ['secret.yaml', 4]] as const) {
+    for (const [inventoryPath, reads] of [
+      ['plain.yaml', 2],
+      ['secret.yaml', 4],
+    ] as const) {
       const read: string[] = [];
       const r = await loadProject({ inventoryPath, registry: testRegistry(), env: { PW: 'pw-1' }, readFile: async (p) => (read.push(p), files[p]!) });
       if (!r.ok) throw new Error(r.errors.map(formatInputError).join('\n'));

@@ -62,7 +62,11 @@ describe('resolveRef', () => {
     ['cluster.drbd.r0.port', 'bob', 'cluster.drbd has no "r0" (it has: mysql, kopano)'],
     ['cluster.vips.mysql_ip.ipp', 'bob', 'cluster.vips.mysql_ip has no "ipp" (did you mean "ip"?) (it has: name, ip, cidr_netmask, nic, network, hostnames)'],
     ['self.name.first', 'bob', 'self.name has no "first" (it is the value "bob")'],
-    ['cluster.drbd.mysql.shared_secret', 'bob', 'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts, members)'],
+    [
+      'cluster.drbd.mysql.shared_secret',
+      'bob',
+      'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts, members)',
+    ],
   ];
   failures.push(
     ['group.strage[*].name', 'bob', 'no node is in group "strage" (did you mean "storage"?) (groups: storage)'],

@@ -19,7 +19,10 @@ describe('openRunLog', () => {
     expect(readdirSync(join(dir, 'logs'))).toEqual(['run-1.log']);
     const text = readFileSync(log.path, 'utf8');
     expect(text).not.toContain('s3cret');
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines).toHaveLength(203);
     expect(lines[0]).toMatchObject({ level: 30, runId: 'run-1', node: 'bob', argv: ['echo', 'x ********'], stdout: '********\n', msg: 'command' });
     expect(typeof lines[0]!.time).toBe('number');
@@ -33,7 +36,10 @@ describe('openRunLog', () => {
     const log = openRunLog(dir, 'run-2', ['s3cret']);
     log.emit({ type: 'command-start', node: 'bob', step: 'fs', argv: ['mkfs.ext4', '-L', 's3cret', '/dev/drbd0'] });
     await log.close();
-    const [line] = readFileSync(log.path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [line] = readFileSync(log.path, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(line).toMatchObject({ level: 30, runId: 'run-2', node: 'bob', step: 'fs', argv: ['mkfs.ext4', '-L', '********', '/dev/drbd0'], msg: 'command-start' });
   });
 
@@ -42,7 +48,10 @@ describe('openRunLog', () => {
     const log = openRunLog(dir, 'run-3', ['s3cret']);
     log.emit({ type: 'message', level: 'error', node: 'bob', text: 'step a: internal error: boom', detail: 'Error: boom s3cret\n    at f (x.ts:1:1)' });
     await log.close();
-    const [line] = readFileSync(log.path, 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const [line] = readFileSync(log.path, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(line).toMatchObject({ level: 50, node: 'bob', msg: 'step a: internal error: boom', detail: 'Error: boom ********\n    at f (x.ts:1:1)' });
   });
 });

@@ -40,7 +40,10 @@ class StandInSession implements Session {
 
 async function apply(stateDir: string, emit: Emit) {
   const params = (argv: string[], creates: string) => commandStep.params.parse({ argv, creates }) as Record<string, unknown>;
-  const project = fakeProject([fakeNode('bob')], [fakeStep('one', 'command', params(['touch', '/one'], '/one'), ['bob']), fakeStep('two', 'command', params(['touch', '/two'], '/two'), ['bob'])]);
+  const project = fakeProject(
+    [fakeNode('bob')],
+    [fakeStep('one', 'command', params(['touch', '/one'], '/one'), ['bob']), fakeStep('two', 'command', params(['touch', '/two'], '/two'), ['bob'])],
+  );
   project.settings.stateDir = stateDir;
   const sel = selectWork(project, {});
   if (!sel.ok) throw new Error(sel.message);

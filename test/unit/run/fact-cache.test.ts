@@ -19,7 +19,14 @@ const fileKind: StepKind = {
 /** Reads undeclared, writes undeclared (a guarded command). */
 const anyKind: StepKind = { kind: 'any', params: z.object({}), probes: () => [{ id: 'x', argv: ['true'] }], diff: () => [] };
 /** Reads and writes the CIB (shared between nodes). */
-const cibKind: StepKind = { kind: 'cib', params: z.object({}), reads: () => ['cib:'], writes: () => ['cib:'], probes: () => [{ id: 'c', argv: ['cibadmin', '-Q'] }], diff: () => [] };
+const cibKind: StepKind = {
+  kind: 'cib',
+  params: z.object({}),
+  reads: () => ['cib:'],
+  writes: () => ['cib:'],
+  probes: () => [{ id: 'c', argv: ['cibadmin', '-Q'] }],
+  diff: () => [],
+};
 
 const facts = (s: string): Facts => ({ f: { exitCode: 0, stdout: s, stderr: '' } });
 

@@ -61,7 +61,16 @@ describe('journal', () => {
     const emit = journalListener(j, { pid: 7, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', paramsDigest: (node, step) => `${node}/${step}` });
     const change = { kind: 'exec' as const, description: 'touch /x', argv: ['touch', '/x'] };
     emit({ type: 'message', level: 'info', text: 'hello' });
-    emit({ type: 'run-start', runId: 'r1', mode: 'apply', nodes: ['bob', 'alice'], steps: [{ id: 'a', title: 'A', targets: ['bob', 'alice'] }, { id: 'b', title: 'B', targets: ['bob'] }] });
+    emit({
+      type: 'run-start',
+      runId: 'r1',
+      mode: 'apply',
+      nodes: ['bob', 'alice'],
+      steps: [
+        { id: 'a', title: 'A', targets: ['bob', 'alice'] },
+        { id: 'b', title: 'B', targets: ['bob'] },
+      ],
+    });
     emit({ type: 'node-connected', node: 'bob', durationMs: 3 });
     emit({ type: 'step-start', node: 'bob', step: 'a', title: 'A' });
     emit({ type: 'step-change-start', node: 'bob', step: 'a' });
@@ -73,7 +82,12 @@ describe('journal', () => {
     emit({ type: 'run-end', runId: 'r1', outcome: 'stale', summary: {}, durationMs: 9 });
     j.close();
     const T = '2026-01-01T00:00:00.000Z';
-    expect(readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l))).toEqual([
+    expect(
+      readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([
       { t: T, type: 'run-start', runId: 'r1', pid: 7, host: 'h', inventoryDigest: 'i', playbookDigest: 'p', nodes: ['bob', 'alice'], steps: ['a', 'b'] },
       { t: T, type: 'step-start', runId: 'r1', node: 'bob', step: 'a' },
       { t: T, type: 'step-result', runId: 'r1', node: 'bob', step: 'a', outcome: 'changed', paramsDigest: 'bob/a', changed: ['touch /x'] },

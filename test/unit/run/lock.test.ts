@@ -143,12 +143,16 @@ const wait = setInterval(() => { if (existsSync(done)) { clearInterval(wait); if
     // a live taker: wait for it, then (gone) take over
     writeFileSync(join(state, 'lock.takeover'), JSON.stringify({ pid: 2, host: 'h', startedAt: 't', runId: 'live-taker' }) + '\n');
     let calls = 0;
-    const r2 = acquireLock(state, { pid: 3, host: 'h', startedAt: 't', runId: 'me' }, {
-      isAlive: (pid) => {
-        if (pid === 2 && ++calls === 3) rmSync(join(state, 'lock.takeover')); // the live taker finishes
-        return pid === 2;
+    const r2 = acquireLock(
+      state,
+      { pid: 3, host: 'h', startedAt: 't', runId: 'me' },
+      {
+        isAlive: (pid) => {
+          if (pid === 2 && ++calls === 3) rmSync(join(state, 'lock.takeover')); // the live taker finishes
+          return pid === 2;
+        },
       },
-    });
+    );
     expect(r2.ok).toBe(true);
     if (r2.ok) expect(r2.tookOver?.runId).toBe('dead-run');
   });

@@ -24,8 +24,7 @@ function recorder(results: Record<string, StepRunResult | Error> = {}, delays: R
   };
 }
 
-const steps = (ids: string[], targets = ['bob', 'alice'], waitFor: Record<string, string[]> = {}): SchedStep[] =>
-  ids.map((id) => ({ id, targets, waitFor: waitFor[id] ?? [] }));
+const steps = (ids: string[], targets = ['bob', 'alice'], waitFor: Record<string, string[]> = {}): SchedStep[] => ids.map((id) => ({ id, targets, waitFor: waitFor[id] ?? [] }));
 
 describe('schedule', () => {
   it('linear: no node starts step k+1 before all finished step k', async () => {
@@ -56,7 +55,15 @@ describe('schedule', () => {
 
   it('a failed node stops; others go on within max_fail_percent', async () => {
     const r = recorder({ 'bob:a': 'failed' });
-    const res = await schedule({ nodes: ['bob', 'alice', 'carol'], steps: steps(['a', 'b'], ['bob', 'alice', 'carol']), strategy: 'linear', concurrency: 5, maxFailPercent: 50, signal: new AbortController().signal, ...r });
+    const res = await schedule({
+      nodes: ['bob', 'alice', 'carol'],
+      steps: steps(['a', 'b'], ['bob', 'alice', 'carol']),
+      strategy: 'linear',
+      concurrency: 5,
+      maxFailPercent: 50,
+      signal: new AbortController().signal,
+      ...r,
+    });
     expect(res.failedNodes).toEqual(['bob']);
     expect(res.outcomes.get('bob')!.get('b')).toBe('skipped');
     expect(res.outcomes.get('alice')!.get('b')).toBe('ok');
@@ -65,7 +72,15 @@ describe('schedule', () => {
 
   it('exceeding max_fail_percent stops starting steps everywhere', async () => {
     const r = recorder({ 'bob:a': 'failed' });
-    const res = await schedule({ nodes: ['bob', 'alice'], steps: steps(['a', 'b']), strategy: 'linear', concurrency: 5, maxFailPercent: 0, signal: new AbortController().signal, ...r });
+    const res = await schedule({
+      nodes: ['bob', 'alice'],
+      steps: steps(['a', 'b']),
+      strategy: 'linear',
+      concurrency: 5,
+      maxFailPercent: 0,
+      signal: new AbortController().signal,
+      ...r,
+    });
     expect(res.aborted).toBe(true);
     expect(res.outcomes.get('alice')!.get('b')).toBe('skipped');
     expect(r.log).not.toContain('start alice:b');
@@ -149,7 +164,10 @@ describe('schedule', () => {
     const r = recorder();
     const res = await schedule({
       nodes: ['bob', 'alice'],
-      steps: [{ id: 'a', targets: ['bob'], waitFor: [] }, { id: 'b', targets: ['alice'], waitFor: [] }],
+      steps: [
+        { id: 'a', targets: ['bob'], waitFor: [] },
+        { id: 'b', targets: ['alice'], waitFor: [] },
+      ],
       strategy: 'linear',
       concurrency: 5,
       maxFailPercent: 0,
@@ -162,7 +180,15 @@ describe('schedule', () => {
 
   it('a runStep that throws is an internal error: told to onInternalError, the step failed, the node stops', async () => {
     const r = recorder({ 'bob:a': new Error('boom') });
-    const res = await schedule({ nodes: ['bob', 'alice'], steps: steps(['a', 'b']), strategy: 'free', concurrency: 5, maxFailPercent: 100, signal: new AbortController().signal, ...r });
+    const res = await schedule({
+      nodes: ['bob', 'alice'],
+      steps: steps(['a', 'b']),
+      strategy: 'free',
+      concurrency: 5,
+      maxFailPercent: 100,
+      signal: new AbortController().signal,
+      ...r,
+    });
     expect(r.internal).toEqual(['bob:a boom']);
     expect(res.outcomes.get('bob')!.get('a')).toBe('failed');
     expect(res.outcomes.get('bob')!.get('b')).toBe('skipped');

@@ -60,11 +60,15 @@ function setup(argv: string[], opts: { drop?: boolean; creates?: string; secrets
   const paths = new Set<string>();
   const drop = { value: opts.drop ?? false };
   const sessions: StandInSession[] = [];
-  const link = new NodeLink(fakeNode('bob', opts.secrets ?? []), async () => {
-    const s = new StandInSession(paths, drop);
-    sessions.push(s);
-    return s;
-  }, () => {});
+  const link = new NodeLink(
+    fakeNode('bob', opts.secrets ?? []),
+    async () => {
+      const s = new StandInSession(paths, drop);
+      sessions.push(s);
+      return s;
+    },
+    () => {},
+  );
   const params = commandStep.params.parse({ argv, creates: opts.creates ?? '/done' });
   const ctx: StepContext = {
     link,
@@ -121,15 +125,19 @@ describe('runStep', () => {
   it('each change command is announced (command-start) before it is sent, then reported with its result', async () => {
     const events: string[] = [];
     const paths = new Set<string>();
-    const link = new NodeLink(fakeNode('bob'), async () => {
-      const s = new StandInSession(paths, { value: false });
-      const exec = s.exec.bind(s);
-      s.exec = async (c) => {
-        events.push(`ran ${c.argv.join(' ')}`);
-        return exec(c);
-      };
-      return s;
-    }, (e) => void (e.type === 'command-start' || (e.type === 'command' && e.phase === 'change') ? events.push(`${e.type} ${e.argv.join(' ')}`) : undefined));
+    const link = new NodeLink(
+      fakeNode('bob'),
+      async () => {
+        const s = new StandInSession(paths, { value: false });
+        const exec = s.exec.bind(s);
+        s.exec = async (c) => {
+          events.push(`ran ${c.argv.join(' ')}`);
+          return exec(c);
+        };
+        return s;
+      },
+      (e) => void (e.type === 'command-start' || (e.type === 'command' && e.phase === 'change') ? events.push(`${e.type} ${e.argv.join(' ')}`) : undefined),
+    );
     await link.exec({ argv: ['touch', '/done'] }, 's');
     expect(events).toEqual(['command-start touch /done', 'ran touch /done', 'command touch /done']);
   });
@@ -181,15 +189,19 @@ describe('NodeLink.probe', () => {
   it('runs a command asked for twice (same argv and elevation) once, in the same batch, and gives each asker its result', async () => {
     const batches: string[][] = [];
     const paths = new Set(['/a']);
-    const link = new NodeLink(fakeNode('bob'), async () => {
-      const s = new StandInSession(paths, { value: false });
-      const batch = s.execBatch.bind(s);
-      s.execBatch = async (cmds) => {
-        batches.push(cmds.map((c) => `${c.sudo ? 'sudo ' : ''}${c.argv.join(' ')}`));
-        return batch(cmds);
-      };
-      return s;
-    }, () => {});
+    const link = new NodeLink(
+      fakeNode('bob'),
+      async () => {
+        const s = new StandInSession(paths, { value: false });
+        const batch = s.execBatch.bind(s);
+        s.execBatch = async (cmds) => {
+          batches.push(cmds.map((c) => `${c.sudo ? 'sudo ' : ''}${c.argv.join(' ')}`));
+          return batch(cmds);
+        };
+        return s;
+      },
+      () => {},
+    );
     const r = await link.probe(
       [
         { id: 'a1', argv: ['test', '-e', '/a'] },

@@ -58,4 +58,3 @@ describe('batch framing', () => {
     expect(() => buildBatchScript([{ argv: ['cat'], stdin: Buffer.from([0, 1]) }], undefined, D, M)).toThrow(/stdin must be text/);
   });
 });
-

@@ -13,9 +13,7 @@ describe('buildCommand', () => {
   });
 
   it('uses sudo -n when there is no password', () => {
-    expect(buildCommand({ argv: ['id', '-u'], sudo: true, env: { A: '1' } }, { method: 'sudo' }, NONCE).line).toBe(
-      "sudo -n -- env 'A=1' id -u",
-    );
+    expect(buildCommand({ argv: ['id', '-u'], sudo: true, env: { A: '1' } }, { method: 'sudo' }, NONCE).line).toBe("sudo -n -- env 'A=1' id -u");
   });
 
   it('feeds the sudo password on stdin, never on argv', () => {

@@ -26,10 +26,13 @@ describe('withRetry', () => {
   it('gives up after the last try with the last error', async () => {
     let calls = 0;
     await expect(
-      withRetry(async () => {
-        calls++;
-        throw new SshError('SSH_DISCONNECTED', `gone ${calls}`);
-      }, { tries: 3, sleep: async () => undefined }),
+      withRetry(
+        async () => {
+          calls++;
+          throw new SshError('SSH_DISCONNECTED', `gone ${calls}`);
+        },
+        { tries: 3, sleep: async () => undefined },
+      ),
     ).rejects.toThrow('gone 3');
     expect(calls).toBe(3);
   });
@@ -38,10 +41,13 @@ describe('withRetry', () => {
     for (const code of ['SSH_AUTH', 'SSH_HOSTKEY_UNKNOWN', 'SSH_HOSTKEY_MISMATCH'] as const) {
       let calls = 0;
       await expect(
-        withRetry(async () => {
-          calls++;
-          throw new SshError(code, code);
-        }, { sleep: async () => undefined }),
+        withRetry(
+          async () => {
+            calls++;
+            throw new SshError(code, code);
+          },
+          { sleep: async () => undefined },
+        ),
       ).rejects.toMatchObject({ code });
       expect(calls).toBe(1);
     }
@@ -49,9 +55,12 @@ describe('withRetry', () => {
 
   it('stops when aborted', async () => {
     const ac = new AbortController();
-    const p = withRetry(async () => {
-      throw new SshError('SSH_CONNECT', 'refused');
-    }, { signal: ac.signal, initialDelayMs: 10_000 });
+    const p = withRetry(
+      async () => {
+        throw new SshError('SSH_CONNECT', 'refused');
+      },
+      { signal: ac.signal, initialDelayMs: 10_000 },
+    );
     setTimeout(() => ac.abort(new Error('stop now')), 20);
     await expect(p).rejects.toThrow('stop now');
   });

@@ -64,15 +64,37 @@ const FS = [
 ];
 const healthy = (at: string) => status([answer('healthy', 'bob'), answer('healthy', 'alice')], at);
 const FENCED_ALICE = (when: string) => (xml: string) =>
-  xml.replace(/<status code="0"/, `<fence_history>\n    <fence_event action="reboot" target="alice" client="stonith_admin.1234" origin="bob" status="success" delegate="bob" completed="${when}"/>\n  </fence_history>\n  <status code="0"`);
+  xml.replace(
+    /<status code="0"/,
+    `<fence_history>\n    <fence_event action="reboot" target="alice" client="stonith_admin.1234" origin="bob" status="success" delegate="bob" completed="${when}"/>\n  </fence_history>\n  <status code="0"`,
+  );
 
 describe('drill arguments', () => {
   it('parses each drill with its defaults', () => {
-    expect(parseCli(['drill', 'inv.yaml', '--node-failure', 'alice', '--yes'])).toEqual({ cmd: 'drill', inventory: 'inv.yaml', drill: { kind: 'node-failure', node: 'alice' }, force: false, yes: true, json: false, timeoutS: 300, dryRun: false });
+    expect(parseCli(['drill', 'inv.yaml', '--node-failure', 'alice', '--yes'])).toEqual({
+      cmd: 'drill',
+      inventory: 'inv.yaml',
+      drill: { kind: 'node-failure', node: 'alice' },
+      force: false,
+      yes: true,
+      json: false,
+      timeoutS: 300,
+      dryRun: false,
+    });
     expect(parseCli(['drill', 'inv.yaml', '--switchover', '--dry-run'])).toMatchObject({ drill: { kind: 'switchover' }, dryRun: true, yes: false });
-    expect(parseCli(['drill', 'inv.yaml', '--node-failure', 'alice', '--action', 'off', '--json', '--timeout', '5m'])).toMatchObject({ drill: { kind: 'node-failure', node: 'alice', action: 'off' }, json: true, timeoutS: 300 });
-    expect(parseCli(['drill', 'inv.yaml', '--node-failure', 'alice', '--method', 'kill-stack'])).toMatchObject({ drill: { kind: 'node-failure', node: 'alice', method: 'kill-stack' } });
-    expect(parseCli(['drill', 'inv.yaml', '--resource-failure', 'mysqld', '-y', '--force'])).toMatchObject({ drill: { kind: 'resource-failure', resource: 'mysqld' }, yes: true, force: true });
+    expect(parseCli(['drill', 'inv.yaml', '--node-failure', 'alice', '--action', 'off', '--json', '--timeout', '5m'])).toMatchObject({
+      drill: { kind: 'node-failure', node: 'alice', action: 'off' },
+      json: true,
+      timeoutS: 300,
+    });
+    expect(parseCli(['drill', 'inv.yaml', '--node-failure', 'alice', '--method', 'kill-stack'])).toMatchObject({
+      drill: { kind: 'node-failure', node: 'alice', method: 'kill-stack' },
+    });
+    expect(parseCli(['drill', 'inv.yaml', '--resource-failure', 'mysqld', '-y', '--force'])).toMatchObject({
+      drill: { kind: 'resource-failure', resource: 'mysqld' },
+      yes: true,
+      force: true,
+    });
     expect(parseCli(['drill', 'inv.yaml', '--switchover'])).toMatchObject({ drill: { kind: 'switchover' } });
     expect(parseCli(['drill', 'inv.yaml', '--switchover', 'alice', '--timeout', '90s'])).toMatchObject({ drill: { kind: 'switchover', node: 'alice' }, timeoutS: 90 });
   });
@@ -206,7 +228,7 @@ describe('the timeline and the verdict from the looks', () => {
     ]);
   });
 
-  it('a fencing older than the drill is not this drill\'s', () => {
+  it("a fencing older than the drill is not this drill's", () => {
     const t = new RecoveryTracker({ spec: { kind: 'node-failure', node: 'alice' }, services, filesystems: FS, faultAt, expectBack: true });
     const down = status([answer('alice-stopped', 'bob', { edit: FENCED_ALICE('2026-12-01 10:00:00Z') }), { name: 'alice', error: 'x' }], '2026-12-02T05:16:05Z');
     t.observe({ at: new Date('2026-12-02T05:16:05Z'), status: down, settled: true });
@@ -215,7 +237,13 @@ describe('the timeline and the verdict from the looks', () => {
 
   it('node failure of the node running the services: each service running again is timed once its node was seen down', () => {
     // the services ran on "alice" before (as if bob took them over in the captures)
-    const t = new RecoveryTracker({ spec: { kind: 'node-failure', node: 'alice', action: 'off' }, services: services.map((s) => ({ ...s, node: 'alice' })), filesystems: FS, faultAt, expectBack: false });
+    const t = new RecoveryTracker({
+      spec: { kind: 'node-failure', node: 'alice', action: 'off' },
+      services: services.map((s) => ({ ...s, node: 'alice' })),
+      filesystems: FS,
+      faultAt,
+      expectBack: false,
+    });
     const down = status([answer('alice-stopped', 'bob'), { name: 'alice', error: 'x' }], '2026-12-02T05:16:20Z');
     t.observe({ at: new Date('2026-12-02T05:16:20Z'), status: down, settled: true });
     expect(t.events.map((e) => [e.event, e.detail])).toEqual([
@@ -238,9 +266,30 @@ describe('the timeline and the verdict from the looks', () => {
     const t = new RecoveryTracker({ spec: { kind: 'node-failure', node: 'alice' }, services: [{ id: 'mysql', node: 'alice' }], filesystems: FS, faultAt, expectBack: true });
     const down = status([answer('alice-stopped', 'bob'), { name: 'alice', error: 'x' }], '2026-12-02T05:16:10Z');
     t.observe({ at: new Date('2026-12-02T05:16:10Z'), status: down, settled: true });
-    const swapped = (xml: string) => xml.replace(/"bob"/g, '"tmp"').replace(/"alice"/g, '"bob"').replace(/"tmp"/g, '"alice"');
-    const swap = (n: NodeAnswer): NodeAnswer => ({ ...n, crmMon: { ...n.crmMon!, stdout: swapped(n.crmMon!.stdout) }, drbd: { ...n.drbd!, stdout: n.drbd!.stdout.replace(/\bbob\b/g, 'tmp').replace(/\balice\b/g, 'bob').replace(/\btmp\b/g, 'alice') }, quorum: { ...n.quorum!, stdout: swapped(n.quorum!.stdout) } });
-    const back = status([{ ...swap(answer('healthy', 'alice')), name: 'bob' }, { ...swap(answer('healthy', 'bob')), name: 'alice' }], '2026-12-02T05:16:40Z');
+    const swapped = (xml: string) =>
+      xml
+        .replace(/"bob"/g, '"tmp"')
+        .replace(/"alice"/g, '"bob"')
+        .replace(/"tmp"/g, '"alice"');
+    const swap = (n: NodeAnswer): NodeAnswer => ({
+      ...n,
+      crmMon: { ...n.crmMon!, stdout: swapped(n.crmMon!.stdout) },
+      drbd: {
+        ...n.drbd!,
+        stdout: n
+          .drbd!.stdout.replace(/\bbob\b/g, 'tmp')
+          .replace(/\balice\b/g, 'bob')
+          .replace(/\btmp\b/g, 'alice'),
+      },
+      quorum: { ...n.quorum!, stdout: swapped(n.quorum!.stdout) },
+    });
+    const back = status(
+      [
+        { ...swap(answer('healthy', 'alice')), name: 'bob' },
+        { ...swap(answer('healthy', 'bob')), name: 'alice' },
+      ],
+      '2026-12-02T05:16:40Z',
+    );
     expect(back.resources.find((r) => r.id === 'mysql')!.nodes).toEqual(['alice']);
     t.observe({ at: new Date('2026-12-02T05:16:40Z'), status: back, settled: true });
     expect(t.lastProblems).toEqual([]);
@@ -293,14 +342,21 @@ describe('switchover', () => {
       { id: 'mail1', node: 'lyon' },
       { id: 'mail2', node: 'nantes' },
     ];
-    expect(switchoverTargets(svc, ['lyon', 'nantes'])).toEqual({ ok: true, moves: [{ id: 'mail1', from: 'lyon', to: 'nantes' }, { id: 'mail2', from: 'nantes', to: 'lyon' }] });
+    expect(switchoverTargets(svc, ['lyon', 'nantes'])).toEqual({
+      ok: true,
+      moves: [
+        { id: 'mail1', from: 'lyon', to: 'nantes' },
+        { id: 'mail2', from: 'nantes', to: 'lyon' },
+      ],
+    });
     expect(switchoverTargets(svc, ['lyon', 'nantes'], 'nantes')).toEqual({ ok: true, moves: [{ id: 'mail1', from: 'lyon', to: 'nantes' }] });
     expect(switchoverTargets(svc, ['lyon', 'nantes'], 'paris')).toMatchObject({ ok: false, message: expect.stringContaining('paris is not an online cluster node') });
     expect(switchoverTargets(svc, ['lyon', 'nantes', 'arb'])).toMatchObject({ ok: false, message: expect.stringContaining('name the node to switch over to') });
   });
 
   it("constraints a move leaves behind are crm_resource's cli-prefer-/cli-ban-", () => {
-    const xml = '<constraints><rsc_location id="cli-prefer-mail1" rsc="mail1" role="Started" node="nantes" score="INFINITY"/><rsc_location id="mail1_prefers_first" rsc="ms_drbd_mail1"/><rsc_location id="cli-ban-mail2-on-lyon" rsc="mail2"/></constraints>';
+    const xml =
+      '<constraints><rsc_location id="cli-prefer-mail1" rsc="mail1" role="Started" node="nantes" score="INFINITY"/><rsc_location id="mail1_prefers_first" rsc="ms_drbd_mail1"/><rsc_location id="cli-ban-mail2-on-lyon" rsc="mail2"/></constraints>';
     expect(leftConstraints(xml)).toEqual(['cli-prefer-mail1', 'cli-ban-mail2-on-lyon']);
     expect(leftConstraints('<constraints><rsc_location id="mail1_prefers_first"/></constraints>')).toEqual([]);
   });

@@ -69,7 +69,10 @@ describe('corosync-quorumtool -s', () => {
   it('a quorum device row and the Qdevice column (corosync 3 with a qdevice; written from the documented layout)', () => {
     const text = read('healthy', 'bob.quorum.txt')
       .replace('Flags:            2Node Quorate WaitForAll', 'Flags:            Quorate Qdevice')
-      .replace('    Nodeid      Votes Name\n         1          1 bob (local)\n         2          1 alice', '    Nodeid      Votes    Qdevice Name\n         1          1    A,V,NMW bob (local)\n         2          1    A,V,NMW alice\n         0          1            Qdevice');
+      .replace(
+        '    Nodeid      Votes Name\n         1          1 bob (local)\n         2          1 alice',
+        '    Nodeid      Votes    Qdevice Name\n         1          1    A,V,NMW bob (local)\n         2          1    A,V,NMW alice\n         0          1            Qdevice',
+      );
     const q = parseQuorum({ exitCode: 0, stdout: text, stderr: '' });
     expect(q.state === 'up' && q.qdevice).toEqual({ votes: 1, flags: [] });
     expect(q.state === 'up' && q.members.map((m) => m.name)).toEqual(['bob', 'alice']);
@@ -108,9 +111,15 @@ describe('crm_mon details and events2 --statistics', () => {
   });
 
   it('a kernel that reports its resync rate (rs-db1-sectors over rs-dt1-ms) gives the estimate itself', () => {
-    const line = 'exists peer-device name:r0 peer-node-id:1 conn-name:alice volume:0 replication:SyncSource peer-disk:Inconsistent done:50.00 out-of-sync:102400 rs-dt1-ms:1000 rs-db1-sectors:20480\nexists -\n';
+    const line =
+      'exists peer-device name:r0 peer-node-id:1 conn-name:alice volume:0 replication:SyncSource peer-disk:Inconsistent done:50.00 out-of-sync:102400 rs-dt1-ms:1000 rs-db1-sectors:20480\nexists -\n';
     // 20480 sectors = 10240 KiB per second; 102400 KiB left -> 10 s
-    expect(parseEvents({ exitCode: 0, stdout: line, stderr: '' }).get('r0')!.peerDevices[0]!.stats).toEqual({ outOfSyncKiB: 102400, rsDb1Sectors: 20480, rsDt1Ms: 1000, etaSeconds: 10 });
+    expect(parseEvents({ exitCode: 0, stdout: line, stderr: '' }).get('r0')!.peerDevices[0]!.stats).toEqual({
+      outOfSyncKiB: 102400,
+      rsDb1Sectors: 20480,
+      rsDt1Ms: 1000,
+      etaSeconds: 10,
+    });
   });
 });
 
@@ -154,7 +163,10 @@ describe('buildStatus: the verdict', () => {
     expect(renderStatus(s)).toMatch(/^witness\s+ok\s+-\s+-\s+-$/m);
     expect(renderStatus(s)).toMatch(/not cluster nodes .*: witness/);
     // the same node unreachable: degraded, as any node of the inventory
-    const down = buildStatus({ ...input([answer('healthy', 'bob'), answer('healthy', 'alice'), { name: 'witness', error: 'connect ECONNREFUSED' }]), nodes: ['bob', 'alice', 'witness'] });
+    const down = buildStatus({
+      ...input([answer('healthy', 'bob'), answer('healthy', 'alice'), { name: 'witness', error: 'connect ECONNREFUSED' }]),
+      nodes: ['bob', 'alice', 'witness'],
+    });
     expect(down.verdict).toBe('degraded');
     expect(down.reasons).toEqual(['witness: unreachable (connect ECONNREFUSED)']);
   });
@@ -205,7 +217,12 @@ describe('buildStatus: the verdict', () => {
   });
 
   it('no node answers: down (9)', () => {
-    const s = buildStatus(input([{ name: 'bob', error: 'timed out' }, { name: 'alice', error: 'timed out' }]));
+    const s = buildStatus(
+      input([
+        { name: 'bob', error: 'timed out' },
+        { name: 'alice', error: 'timed out' },
+      ]),
+    );
     expect(s.verdict).toBe('down');
     expect(STATUS_EXIT[s.verdict]).toBe(9);
     expect(s.reasons[0]).toBe('no node answers');
@@ -260,7 +277,12 @@ describe('buildStatus: the verdict', () => {
 
   it('countDrift counts (node, step) pairs by plan status', () => {
     const step = (status: string) => ({ id: 'x', kind: 'file', title: 'x', status, factsDigest: '', changesDigest: '', changes: [] });
-    const plan = { nodes: [{ name: 'bob', steps: [step('ok'), step('change'), step('pending')] }, { name: 'alice', error: 'down', steps: [step('error'), step('refused')] }] };
+    const plan = {
+      nodes: [
+        { name: 'bob', steps: [step('ok'), step('change'), step('pending')] },
+        { name: 'alice', error: 'down', steps: [step('error'), step('refused')] },
+      ],
+    };
     expect(countDrift(plan as never)).toEqual({ state: 'planned', changes: 1, pending: 1, refused: 1, errors: 2, pairs: 5 });
   });
 
@@ -274,7 +296,25 @@ describe('buildStatus: the verdict', () => {
 
   it('the JSON shape', () => {
     const s = buildStatus(input([answer('healthy', 'bob'), answer('healthy', 'alice')]));
-    expect(Object.keys(s)).toEqual(['format', 'version', 'cluster', 'inventory', 'at', 'verdict', 'reasons', 'view', 'quorum', 'dc', 'nodes', 'drbd', 'resources', 'failcounts', 'failedActions', 'fencing', 'drift']);
+    expect(Object.keys(s)).toEqual([
+      'format',
+      'version',
+      'cluster',
+      'inventory',
+      'at',
+      'verdict',
+      'reasons',
+      'view',
+      'quorum',
+      'dc',
+      'nodes',
+      'drbd',
+      'resources',
+      'failcounts',
+      'failedActions',
+      'fencing',
+      'drift',
+    ]);
     expect(JSON.parse(JSON.stringify(s))).toEqual(s);
   });
 });

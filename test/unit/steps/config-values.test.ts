@@ -58,7 +58,19 @@ describe('configValueProblem', () => {
 
 describe('renderers refuse a value that slipped past validation', () => {
   it('drbd-resource: a disk with a handler section', () => {
-    const p = { name: 'r0', minor: 0, port: 7788, protocol: 'C' as const, path: undefined, sudo: false, disk: '/dev/sdb1;\n handlers { x; }', hosts: [{ name: 'bob', node_id: 0, address: '10.0.0.25' }, { name: 'alice', node_id: 1, address: '10.0.0.26' }] };
+    const p = {
+      name: 'r0',
+      minor: 0,
+      port: 7788,
+      protocol: 'C' as const,
+      path: undefined,
+      sudo: false,
+      disk: '/dev/sdb1;\n handlers { x; }',
+      hosts: [
+        { name: 'bob', node_id: 0, address: '10.0.0.25' },
+        { name: 'alice', node_id: 1, address: '10.0.0.26' },
+      ],
+    };
     expect(() => renderResource(p)).toThrow(/disk: expected a value that a DRBD \.res file can hold, found a semicolon/);
     expect(renderResource({ ...p, disk: '/dev/sdb1' })).toContain('    disk /dev/sdb1;\n');
   });

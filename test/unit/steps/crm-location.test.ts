@@ -25,7 +25,12 @@ describe('crm-configure locations', () => {
   });
 
   it('a declared location equals the live one with the same fields and renders as crm text', () => {
-    const p = crmConfigureParams.parse({ locations: [{ id: 'mail1_on_bob', resource: 'mail1', node: 'bob', score: 100 }, { id: 'never', resource: 'mail2', node: 'carol', score: '-inf' }] });
+    const p = crmConfigureParams.parse({
+      locations: [
+        { id: 'mail1_on_bob', resource: 'mail1', node: 'bob', score: 100 },
+        { id: 'never', resource: 'mail2', node: 'carol', score: '-inf' },
+      ],
+    });
     const [w, never] = wantedObjects(p);
     expect(renderObject(w!)).toBe('location mail1_on_bob mail1 100: bob\n');
     expect(renderObject(never!)).toBe('location never mail2 -inf: carol\n');

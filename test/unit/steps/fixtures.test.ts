@@ -47,9 +47,7 @@ for (const kind of kinds) {
           const probes = k.probes(params, node);
           if (fx.probes) expect(probes.map((p) => p.id)).toEqual(fx.probes);
           for (const p of probes) expect(p.argv.length).toBeGreaterThan(0);
-          const facts = Object.fromEntries(
-            Object.entries(fx.facts ?? {}).map(([id, r]) => [id, { exitCode: r.exitCode ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }]),
-          );
+          const facts = Object.fromEntries(Object.entries(fx.facts ?? {}).map(([id, r]) => [id, { exitCode: r.exitCode ?? 0, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }]));
           return k.diff(params, facts, node);
         };
         if (fx.error !== undefined) {
@@ -62,9 +60,8 @@ for (const kind of kinds) {
         const sharedSecret = (fx.params as { shared_secret?: unknown }).shared_secret;
         const secrets = [...node.secrets, ...(typeof sharedSecret === 'string' ? [sharedSecret] : [])];
         for (const c of changes) {
-          const shown = c.kind === 'upload' ? c.description + c.diff
-            : c.kind === 'exec' ? c.description + (c.secret ? '' : c.argv.join(' '))
-            : c.kind === 'refuse' ? c.reason : c.description;
+          const shown =
+            c.kind === 'upload' ? c.description + c.diff : c.kind === 'exec' ? c.description + (c.secret ? '' : c.argv.join(' ')) : c.kind === 'refuse' ? c.reason : c.description;
           for (const secret of secrets) expect(shown).not.toContain(secret);
         }
       });

@@ -16,7 +16,13 @@ const key = 'k'.repeat(200);
 describe('members from the inventory', () => {
   it('hosts: one line per node, the same block as written-out entries', () => {
     const fromNodes = hostsParams.parse({ name: 'c', nodes: [carol, dave], network: 'lan' });
-    const byHand = hostsParams.parse({ name: 'c', entries: [{ address: '10.1.0.7', names: ['carol'] }, { address: '10.1.0.8', names: ['dave'] }] });
+    const byHand = hostsParams.parse({
+      name: 'c',
+      entries: [
+        { address: '10.1.0.7', names: ['carol'] },
+        { address: '10.1.0.8', names: ['dave'] },
+      ],
+    });
     expect(editHosts('127.0.0.1 localhost\n', fromNodes)).toEqual(editHosts('127.0.0.1 localhost\n', byHand));
     expect(editHosts('', fromNodes)).toEqual({ content: '# BEGIN ha-provision c\n10.1.0.7 carol\n10.1.0.8 dave\n# END ha-provision c\n' });
   });

@@ -64,12 +64,28 @@ describe('the built-in kinds', () => {
     service: { name: 'drbd', enabled: false, state: 'stopped' },
     packages: { names: ['drbd-utils'] },
     partition: { disk: '/dev/vdb', partitions: [{ size: 'rest' }] },
-    'drbd-resource': { name: 'r0', minor: 0, port: 7788, disk: '/dev/vdb1', hosts: [{ name: 'bob', node_id: 0, address: '10.0.0.1' }, { name: 'alice', node_id: 1, address: '10.0.0.2' }] },
+    'drbd-resource': {
+      name: 'r0',
+      minor: 0,
+      port: 7788,
+      disk: '/dev/vdb1',
+      hosts: [
+        { name: 'bob', node_id: 0, address: '10.0.0.1' },
+        { name: 'alice', node_id: 1, address: '10.0.0.2' },
+      ],
+    },
     'drbd-create-md': { resource: 'r0' },
     'drbd-up': { resource: 'r0' },
     'drbd-initial-sync': { resource: 'r0' },
     mkfs: { device: '/dev/drbd0', fstype: 'ext4' },
-    corosync: { cluster_name: 'c', nodes: [{ name: 'bob', addrs: ['10.0.0.1'] }, { name: 'alice', addrs: ['10.0.0.2'] }], authkey: 'k'.repeat(128) },
+    corosync: {
+      cluster_name: 'c',
+      nodes: [
+        { name: 'bob', addrs: ['10.0.0.1'] },
+        { name: 'alice', addrs: ['10.0.0.2'] },
+      ],
+      authkey: 'k'.repeat(128),
+    },
     'crm-configure': {},
   };
 

@@ -38,7 +38,14 @@ describe('shipped playbooks', async () => {
   for (const playbook of playbooks) {
     for (const inventory of INVENTORIES[playbook] ?? []) {
       it(`${playbook} (with ${inventory}) runs no data-destroying command step without destructive: true`, async () => {
-        const r = await loadProject({ inventoryPath: inventory, playbookPath: `playbooks/${playbook}`, registry: builtinRegistry(), secrets: 'skip', cwd: repo, homeDir: '/home/test' });
+        const r = await loadProject({
+          inventoryPath: inventory,
+          playbookPath: `playbooks/${playbook}`,
+          registry: builtinRegistry(),
+          secrets: 'skip',
+          cwd: repo,
+          homeDir: '/home/test',
+        });
         if (!r.ok) throw new Error(r.errors.map(formatInputError).join('\n'));
         const found: string[] = [];
         for (const step of r.project.steps.filter((s) => s.kind === 'command')) {
@@ -55,7 +62,6 @@ describe('shipped playbooks', async () => {
     }
   }
 });
-
 
 describe('a command step that destroys data', () => {
   let dir: string;
@@ -133,7 +139,9 @@ describe('a command step that destroys data', () => {
     );
     expect(r.code).toBe(2);
     const lines = r.stderr.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^playbook\.yaml:10:11 steps\[0\]\.with\.argv\[2\]: refused: runs `mkfs\.ext4 -F \/dev\/vdb1`, which destroys data \(mkfs\.ext4 creates a new file system/);
+    expect(lines[0]).toMatch(
+      /^playbook\.yaml:10:11 steps\[0\]\.with\.argv\[2\]: refused: runs `mkfs\.ext4 -F \/dev\/vdb1`, which destroys data \(mkfs\.ext4 creates a new file system/,
+    );
     expect(lines[1]).toMatch(/^playbook\.yaml:15:19 steps\[1\]\.with\.shell: refused: runs `wipefs -a \/dev\/vdb`, which destroys data \(wipefs -a erases/);
     expect(lines[2]).toBe('2 errors');
   });

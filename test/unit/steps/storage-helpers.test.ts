@@ -25,7 +25,7 @@ describe('planLayout', () => {
     expect(a!.size % 256).toBe(0);
     expect(b!.start % 256).toBe(0);
     expect((b!.start + b!.size) % 256).toBe(0);
-    expect(b!.start + b!.size - 1).toBeLessThanOrEqual(10 * GiB / 4096 - 7);
+    expect(b!.start + b!.size - 1).toBeLessThanOrEqual((10 * GiB) / 4096 - 7);
   });
   it('says when the layout does not fit', () => {
     const p = partitionParams.parse({ disk: '/dev/vdb', partitions: [{ size: '1T' }] });
@@ -53,12 +53,20 @@ describe('partitionPath', () => {
 
 describe('generation identifiers', () => {
   it('create-md value, with or without the primary bit, and no history: never synced', () => {
-    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '0000000000000004:0000000000000000:0000000000000000:0000000000000000:0:0:0:0:1:0:0:0:0:0:0:0\n', stderr: '' })!)).toBe(true);
-    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '0000000000000005:0000000000000000:0000000000000000:0000000000000000:1:1:1:0:1:0:0:1:1:0:0:1\n', stderr: '' })!)).toBe(true);
+    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '0000000000000004:0000000000000000:0000000000000000:0000000000000000:0:0:0:0:1:0:0:0:0:0:0:0\n', stderr: '' })!)).toBe(
+      true,
+    );
+    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '0000000000000005:0000000000000000:0000000000000000:0000000000000000:1:1:1:0:1:0:0:1:1:0:0:1\n', stderr: '' })!)).toBe(
+      true,
+    );
   });
   it('a random current UUID or any history: synced', () => {
-    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '871361F9B8FD0CAE:0000000000000000:0000000000000000:0000000000000000:1:1:1:0:1:0:0:1:1:0:0:1\n', stderr: '' })!)).toBe(false);
-    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '0000000000000004:0000000000000000:871361F9B8FD0CAE:0000000000000000:0:0:0:0:1:0:0:0:0:0:0:0\n', stderr: '' })!)).toBe(false);
+    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '871361F9B8FD0CAE:0000000000000000:0000000000000000:0000000000000000:1:1:1:0:1:0:0:1:1:0:0:1\n', stderr: '' })!)).toBe(
+      false,
+    );
+    expect(neverSynced(parseGetGi({ exitCode: 0, stdout: '0000000000000004:0000000000000000:871361F9B8FD0CAE:0000000000000000:0:0:0:0:1:0:0:0:0:0:0:0\n', stderr: '' })!)).toBe(
+      false,
+    );
   });
   it('no metadata: null', () => expect(parseGetGi({ exitCode: 1, stdout: '', stderr: 'No valid meta data found\n' })).toBeNull());
 });

@@ -13,9 +13,7 @@ describe('unifiedDiff', () => {
   it('one changed line with 3 lines of context, in one hunk per area', () => {
     const a = Array.from({ length: 20 }, (_, i) => `l${i}`).join('\n') + '\n';
     const b = a.replace('l2\n', 'L2\n').replace('l17\n', 'L17\n');
-    expect(unifiedDiff(a, b, 'f', 'f')).toBe(
-      '--- f\n+++ f\n@@ -1,6 +1,6 @@\n l0\n l1\n-l2\n+L2\n l3\n l4\n l5\n@@ -15,6 +15,6 @@\n l14\n l15\n l16\n-l17\n+L17\n l18\n l19\n',
-    );
+    expect(unifiedDiff(a, b, 'f', 'f')).toBe('--- f\n+++ f\n@@ -1,6 +1,6 @@\n l0\n l1\n-l2\n+L2\n l3\n l4\n l5\n@@ -15,6 +15,6 @@\n l14\n l15\n l16\n-l17\n+L17\n l18\n l19\n');
   });
 
   it('marks a last line without a newline the standard way', () => {
