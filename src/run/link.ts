@@ -161,15 +161,17 @@ export class NodeLink {
     step: string,
     groups: readonly { probes: readonly Probe[]; phase: 'probe' | 'verify'; step: string }[],
     signal?: AbortSignal,
+    /** Tell the change as commands (an upload is not: its content is never logged). */
+    tell = true,
   ): Promise<[CommandResult, ...ProbeResult[][]]> {
     const s = await this.session();
     const all = groups.flatMap((g) => g.probes);
     const { unique, at } = distinctProbes(all);
     const cmds: Command[] = [cmd, ...unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }))];
-    this.emit({ type: 'command-start', node: this.node.name, step, argv: cmd.argv.map((a) => this.mask(a)) });
+    if (tell) this.emit({ type: 'command-start', node: this.node.name, step, argv: cmd.argv.map((a) => this.mask(a)) });
     const results = await s.execBatch(cmds, signal);
     const change = results[0]!;
-    this.report(step, 'change', cmd.argv, change);
+    if (tell) this.report(step, 'change', cmd.argv, change);
     const told = new Set<number>();
     let k = 0;
     const probed = groups.map((g) =>

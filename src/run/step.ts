@@ -9,7 +9,10 @@ import { showChange } from '../plan/show.js';
 import type { PlanStep, ShownChange } from '../plan/types.js';
 import type { ResolvedStep } from '../playbook/resolve.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Change, Facts, Probe, StepKind, WaitChange } from '../steps/contract.js';
+import type { Change, ExecChange, Facts, Probe, StepKind, UploadChange, WaitChange } from '../steps/contract.js';
+import type { Command } from '../ssh/types.js';
+import { writeFileCommand } from '../ssh/write-file.js';
+import { randomBytes } from 'node:crypto';
 import { maskSecrets } from '../mask.js';
 import { withRetry } from '../ssh/retry.js';
 import type { StepOutcome } from './events.js';
@@ -85,24 +88,34 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
     pending.store(toFacts(next.probes, theirs!));
     return toFacts(probes, mine!);
   };
-  // the last change, when it is a plain command, runs in the same round trip as the
+  // the last change, when it is a command or a file upload, runs in the same round trip as the
   // verification (and the next step's facts): the probes run after it, in the same shell script
-  const changeThenVerify = async (c: Change & { kind: 'exec' }): Promise<Facts> => {
+  const changeThenVerify = async (c: ExecChange | UploadChange): Promise<Facts> => {
     const next = ctx.next && ctx.next.probes.length > 0 ? ctx.next : undefined;
     const pending = next?.begin();
+    const cmd: Omit<Command, 'secrets'> =
+      c.kind === 'exec'
+        ? { argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) }
+        : writeFileCommand(c.path, c.content, { mode: parseInt(c.mode, 8), owner: c.owner, group: c.group, sudo: c.sudo === true }, randomBytes(6).toString('hex'));
     let got;
     try {
       got = await link.changeThenProbe(
-        { argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) },
+        cmd,
         step.id,
         [{ probes, phase: 'verify', step: step.id }, ...(next ? [{ probes: next.probes, phase: 'probe' as const, step: next.step }] : [])],
         signal,
+        // a file's content is never logged; an upload was never told as a command
+        c.kind === 'exec',
       );
     } finally {
       ctx.onChangesDone?.(pending);
     }
     const [res, mine, theirs] = got;
-    if (res.exitCode !== 0) throw new StepFailure(execFailure(c, res, node.secrets));
+    if (res.exitCode !== 0) {
+      throw new StepFailure(
+        c.kind === 'exec' ? execFailure(c, res, node.secrets) : `writing ${c.path} failed (exit ${res.exitCode}): ${maskSecrets(res.stderr.trim(), node.secrets)}`,
+      );
+    }
     if (next && pending) pending.store(toFacts(next.probes, theirs!));
     return toFacts(probes, mine!);
   };
@@ -150,7 +163,7 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
       }
       if (done.length === 0) ctx.onFirstChange?.();
       const last = real[real.length - 1]!;
-      const together = waits.length === 0 && last.kind === 'exec' && batchable(last, node.secrets) ? last : undefined;
+      const together = waits.length === 0 && (last.kind === 'exec' || last.kind === 'upload') && batchable(last, node.secrets) ? last : undefined;
       try {
         for (const c of together ? real.slice(0, -1) : real) await execute(link, step.id, c, signal);
       } finally {
@@ -186,15 +199,16 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
 }
 
 /**
- * Whether a command change may run in one shell script with the probes after
- * it: no secret anywhere on the node (a batch's output is masked as a whole,
- * and probe results must be the real output), text stdin.
+ * Whether a command or upload may run in one shell script with the probes
+ * after it: no secret anywhere on the node (a batch's output is masked as a
+ * whole, and probe results must be the real output), text stdin or content.
  */
-function batchable(c: Change & { kind: 'exec' }, secrets: readonly string[]): boolean {
-  return c.secret !== true && secrets.length === 0 && (c.stdin === undefined || !c.stdin.includes('\0'));
+function batchable(c: ExecChange | UploadChange, secrets: readonly string[]): boolean {
+  const text = c.kind === 'exec' ? c.stdin : c.content;
+  return c.secret !== true && secrets.length === 0 && (text === undefined || !text.includes('\0'));
 }
 
-function execFailure(c: Change & { kind: 'exec' }, r: { exitCode: number; stdout: string; stderr: string }, secrets: readonly string[]): string {
+function execFailure(c: ExecChange, r: { exitCode: number; stdout: string; stderr: string }, secrets: readonly string[]): string {
   const why = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ');
   return `${maskSecrets(c.description, secrets)}: exit ${r.exitCode}${why ? `: ${why}` : ''}`;
 }
