@@ -9,7 +9,6 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { BenchHost } from './workload.js';
@@ -202,5 +201,3 @@ export function startHosts(mode: Mode, count: number): Promise<HostSet> {
     }
   }
 }
-
-export const currentUser = () => userInfo().username;
