@@ -43,6 +43,8 @@ export interface Cib {
   objects: Map<string, CibObject>;
   /** Node names (uname) in the nodes section. */
   nodes: string[];
+  /** The `<configuration>` element as read: what a commit starts from (src/steps/crm/configuration.ts). */
+  configuration: XmlElement;
 }
 
 /**
@@ -59,7 +61,7 @@ export function cibProbe(sudo?: boolean): FactProbe<ProbeResult> {
     parse: (r) => r,
     // the configuration and its epoch; num_updates (status writes) and cib-last-written move on their own
     digest: (r, id) => {
-      const { version, ...rest } = parseCib(r, id);
+      const { version, configuration: _tree, ...rest } = parseCib(r, id);
       return { ...rest, version: { adminEpoch: version.adminEpoch, epoch: version.epoch } };
     },
   };
@@ -210,5 +212,6 @@ export function parseCib(r: ProbeResult, probe = 'cib'): Cib {
     ...(defaultSets[0]?.attrs['id'] !== undefined ? { rscDefaultsSet: defaultSets[0].attrs['id'] } : {}),
     objects,
     nodes: nodesEl ? children(nodesEl, 'node').map((n) => n.attrs['uname'] ?? n.attrs['id'] ?? '') : [],
+    configuration: conf,
   };
 }

@@ -46,3 +46,21 @@ export function child(el: XmlElement, name: string): XmlElement | undefined {
 export function children(el: XmlElement, name: string): XmlElement[] {
   return el.children.filter((c) => c.name === name);
 }
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+
+/** An attribute value as XML text: markup escaped, control characters (tab, newline...) as character references so they survive attribute-value normalisation. */
+function attrText(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return v.replace(/[&<>"]|[\u0000-\u001f\u007f]/g, (c) => ESCAPES[c] ?? `&#x${c.charCodeAt(0).toString(16)};`);
+}
+
+/** The tree as XML text, one element per line, indented by depth (what parseXml reads back to the same tree). */
+export function serializeXml(el: XmlElement, depth = 0): string {
+  const pad = '  '.repeat(depth);
+  const attrs = Object.entries(el.attrs)
+    .map(([k, v]) => ` ${k}="${attrText(v)}"`)
+    .join('');
+  if (el.children.length === 0) return `${pad}<${el.name}${attrs}/>\n`;
+  return `${pad}<${el.name}${attrs}>\n${el.children.map((c) => serializeXml(c, depth + 1)).join('')}${pad}</${el.name}>\n`;
+}

@@ -1,10 +1,12 @@
 /**
  * What a crm-configure step would commit: the declared objects and
- * properties that differ from the live CIB, as crm shell text (and the same
- * objects as they are now, for the plan's diff), and the script that commits
- * that text only while the CIB is still at the epoch it was computed from.
+ * properties that differ from the live CIB (shown in the plan as crm shell
+ * text, before and after; written as XML by configuration.ts), and the
+ * script that commits the new configuration with Pacemaker's own tools only
+ * while the CIB is still at the epoch it was computed from.
  */
 import type { Cib, NvMap } from '../../facts/cib.js';
+import type { Writes } from './configuration.js';
 import { crmValue, mergeLive, renderLive, renderObject, sameObject, wantedObjects, type Wanted } from './objects.js';
 
 /** What the difference is computed from: the step's declared objects and properties. */
@@ -26,8 +28,13 @@ export function declaredUnsafe(p: Declared): string {
 
 /**
  * Read by `sh -s` from stdin, with $1 = planned admin_epoch, $2 = planned epoch,
- * $3 = the crm file. Exit 75: the CIB changed before the commit started;
- * exit 103 (from cibadmin): it changed while committing. Both: nothing committed.
+ * $3 = the file holding the new `<configuration>`. It is written into a COPY
+ * of the CIB (`CIB_file=copy cibadmin --replace --scope configuration`, which
+ * also checks it against Pacemaker's schema), `crm_diff` makes the patch from
+ * the live CIB to that copy (only what really differs), and `cibadmin --patch`
+ * applies it guarded by the planned epoch. Only Pacemaker's tools: no crmsh.
+ * Exit 75: the CIB changed before the commit started; exit 103 (from
+ * cibadmin): it changed while committing. Both: nothing committed.
  */
 export const APPLY_SCRIPT = [
   'set -eu',
@@ -39,11 +46,9 @@ export const APPLY_SCRIPT = [
   'e=$(printf "%s" "$head" | sed -n "s/.* epoch=\\"\\([0-9]*\\)\\".*/\\1/p")',
   'if [ "${a:-0}:$e" != "$want" ]; then echo "the CIB changed since the difference was computed (epoch $want, now ${a:-0}:$e): nothing committed; run again to recompute the difference" >&2; exit 75; fi',
   'cp "$t/orig.xml" "$t/new.xml"',
-  // comment lines would become XML comments inside the next object: drop them
-  'grep -v "^#" "$f" > "$t/want.crm" || true',
-  'CIB_file="$t/new.xml" crm configure load update "$t/want.crm" >&2',
+  'CIB_file="$t/new.xml" cibadmin --replace --scope configuration --xml-file "$f" >&2',
   'rc=0; crm_diff --original "$t/orig.xml" --new "$t/new.xml" > "$t/patch.xml" || rc=$?',
-  'if [ "$rc" -eq 0 ]; then echo "loading the crm text changed nothing: nothing to commit" >&2; exit 0; fi',
+  'if [ "$rc" -eq 0 ]; then echo "the new configuration equals the live one: nothing to commit" >&2; exit 0; fi',
   'if [ "$rc" -ne 1 ]; then echo "crm_diff failed (exit $rc)" >&2; exit "$rc"; fi',
   // guard on admin_epoch:epoch only: status updates (num_updates) must not refuse the commit
   'sed -i -E "/<source /{s/ num_updates=\\"[0-9]+\\"//; s/ admin_epoch=\\"[0-9]+\\"/ admin_epoch=\\"$1\\"/; s/ epoch=\\"[0-9]+\\"/ epoch=\\"$2\\"/}" "$t/patch.xml"',
@@ -62,17 +67,19 @@ function propertyLines(set: string, want: NvMap, live: NvMap, prefix: string): {
 }
 
 export interface ConfigDiff {
-  /** crm text to load (only what differs). */
+  /** What differs, in crm shell text (for people: the plan's "after" side). */
   text: string;
   /** Same objects as they are now, for the "before" side. */
   before: string;
   summary: string[];
   warnings: string[];
   refusals: string[];
+  /** What to write into the configuration (configuration.ts). */
+  writes: Writes;
 }
 
 export function configDiff(p: Declared, cib: Cib): ConfigDiff {
-  const out: ConfigDiff = { text: '', before: '', summary: [], warnings: [], refusals: [] };
+  const out: ConfigDiff = { text: '', before: '', summary: [], warnings: [], refusals: [], writes: { objects: [], properties: {}, rscDefaults: {} } };
   for (const w of wantedObjects(p)) {
     const live = cib.objects.get(w.id);
     if (live && live.type !== w.type) {
@@ -82,6 +89,7 @@ export function configDiff(p: Declared, cib: Cib): ConfigDiff {
     if (live && sameObject(w, live)) continue;
     const merged: Wanted = mergeLive(w, live);
     out.text += renderObject(merged);
+    out.writes.objects.push(merged);
     if (live) out.before += renderLive(live);
     out.summary.push(`${live ? '~' : '+'} ${w.type} ${w.id}`);
   }
@@ -91,6 +99,8 @@ export function configDiff(p: Declared, cib: Cib): ConfigDiff {
     if (props.keys.includes(k) && p.properties[k] === u.value) out.warnings.push(`${k}=${u.value} is UNSAFE outside a lab: ${u.why}`);
   }
   out.text += props.text + defs.text;
+  for (const k of props.keys) out.writes.properties[k] = p.properties[k]!;
+  for (const k of defs.keys) out.writes.rscDefaults[k] = p.rsc_defaults[k]!;
   out.before += props.old + defs.old;
   if (props.keys.length) out.summary.push(`property ${props.keys.join(', ')}`);
   if (defs.keys.length) out.summary.push(`rsc_defaults ${defs.keys.join(', ')}`);

@@ -10,17 +10,20 @@
  * (not deleted, not rewritten); undeclared meta attributes of declared
  * objects (target-role, is-managed...) are kept.
  *
- * The commit (measured on Pacemaker 2.1.5 / crmsh 4.4.1, see
- * test/fixtures/steps/crm-configure/README.md): the probe records the CIB's
- * admin_epoch:epoch; the apply script loads the crm text into a COPY of the
- * CIB (`CIB_file=copy crm configure load update`), makes a v2 patch with
- * `crm_diff`, removes num_updates from the patch's source version and sets
- * admin_epoch/epoch to the planned ones, and applies it with
- * `cibadmin --patch`. The CIB server applies a patch only when the live
- * version equals the patch's source version (fields absent from the source
- * are not compared): any configuration change in between makes it refuse
- * with "Update was older than existing configuration" (exit 103), while
- * status-only updates (num_updates) do not.
+ * The commit, with Pacemaker's own tools only (crmsh is not needed; measured
+ * on Pacemaker 2.1.5, see test/fixtures/steps/crm-configure/README.md): the
+ * probe records the CIB's admin_epoch:epoch; the controller writes the
+ * declared difference into the configuration it read
+ * (src/steps/crm/configuration.ts) and uploads it; the apply script writes
+ * it into a COPY of the live CIB (`CIB_file=copy cibadmin --replace --scope
+ * configuration`), makes a v2 patch with `crm_diff`, removes num_updates
+ * from the patch's source version and sets admin_epoch/epoch to the planned
+ * ones, and applies it with `cibadmin --patch`. The CIB server applies a
+ * patch only when the live version equals the patch's source version
+ * (fields absent from the source are not compared): any configuration
+ * change in between makes it refuse with "Update was older than existing
+ * configuration" (exit 103), while status-only updates (num_updates) do not.
+ * The plan shows the difference in crm shell syntax, which people read.
  *
  * Done: no difference, `crm_verify -L` clean, and (unless `wait: false`)
  * every declared primitive in its target role on the cluster.
@@ -35,13 +38,15 @@ import { unifiedDiff } from '../udiff.js';
 import { CloneSchema, ColocationSchema, GroupSchema, LocationSchema, NvParams, OrderSchema, PrimitiveSchema } from '../crm/objects.js';
 import { APPLY_SCRIPT, configDiff, declaredUnsafe } from '../crm/difference.js';
 import { notReady } from '../crm/settle.js';
+import { newConfiguration } from '../crm/configuration.js';
+import { serializeXml } from '../../facts/xml.js';
 import { fencingObjects, FencingParam } from '../fencing.js';
 
 /**
- * Where the difference to commit is written on the node (the upload whose
+ * Where the configuration to commit is written on the node (the upload whose
  * diff the plan shows); /var/lib/pacemaker exists wherever pacemaker does.
  */
-export const DEFAULT_RECORD = '/var/lib/pacemaker/ha-provision.crm';
+export const DEFAULT_RECORD = '/var/lib/pacemaker/ha-provision-configuration.xml';
 
 export const crmConfigureParams = z
   .object({
@@ -62,7 +67,7 @@ export const crmConfigureParams = z
     fencing: FencingParam.optional(),
     /** Wait until every declared primitive is in its target role. */
     wait: z.boolean().default(true),
-    /** The file that holds the last committed difference (mode 0600). */
+    /** The file that holds the last committed configuration (mode 0600, root: it holds the CIB's secrets). */
     record: z
       .string()
       .regex(/^\/[^\s]*$/, 'an absolute path')
@@ -163,14 +168,10 @@ export const crmConfigureStep = defineStep({
       ];
     const { adminEpoch, epoch } = cib.version;
     if (d.text !== '') {
-      const secret = containsSecret(d.text, node.secrets);
-      const content = [
-        `# ha-provision crm-configure: the difference against CIB epoch ${adminEpoch}:${epoch} (${d.summary.length} item(s))`,
-        ...d.warnings.map((w) => `# WARNING: ${w}`),
-        d.text.replace(/\n$/, ''),
-        '',
-      ].join('\n');
-      const diff = secret
+      // the whole new configuration: holds every secret already in the CIB (fence device passwords...)
+      const content = serializeXml(newConfiguration(cib, d.writes));
+      const shownSecret = containsSecret(d.text + d.before, node.secrets);
+      const diff = shownSecret
         ? '(the difference holds secret values, not shown)\n'
         : unifiedDiff(maskSecrets(d.before, node.secrets), maskSecrets(d.text, node.secrets), `cib (epoch ${adminEpoch}:${epoch})`, 'wanted');
       const changes: Change[] = [
@@ -181,13 +182,13 @@ export const crmConfigureStep = defineStep({
           owner: 'root',
           group: 'root',
           ...sudoOf(p.sudo),
-          description: `crm configure difference: ${d.summary.join('; ')}${d.warnings.length ? ` -- WARNING: ${d.warnings.join('; ')}` : ''}`,
+          description: `new CIB configuration (${d.summary.length} item(s) differ from epoch ${adminEpoch}:${epoch}): ${d.summary.join('; ')}${d.warnings.length ? ` -- WARNING: ${d.warnings.join('; ')}` : ''}`,
           diff,
-          ...(secret ? { secret: true } : {}),
+          ...(containsSecret(content, node.secrets) ? { secret: true } : {}),
         }),
         exec(
           ['sh', '-s', '--', String(adminEpoch), String(epoch), p.record],
-          `commit it to the CIB only if its epoch is still ${adminEpoch}:${epoch} (crm_diff + cibadmin --patch)`,
+          `commit it to the CIB only if its epoch is still ${adminEpoch}:${epoch} (cibadmin on a copy, crm_diff, cibadmin --patch)`,
           {
             sudo: p.sudo,
             stdin: APPLY_SCRIPT,
