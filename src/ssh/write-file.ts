@@ -2,6 +2,13 @@
  * Session.writeFile as one Command: the content on stdin into a new temp file
  * beside the target, mode and owner set, then renamed over it, so a reader
  * sees the old file or the new one whole, never a part. Pure.
+ *
+ * SELinux (Red Hat family), when `selinuxenabled` says it is on: a file
+ * replaced keeps its own label (`chcon --reference`, set on the temp file
+ * before the rename, so the label is right from the first instant); a new
+ * file gets the policy's label for its path (`restorecon`, after the rename:
+ * the temp file's name matches no rule). Without it, a file written into
+ * /etc/corosync or /etc/drbd.d could carry a label the daemon may not read.
  */
 import { posix } from 'node:path';
 import type { Command } from './types.js';
@@ -22,7 +29,11 @@ const SCRIPT = [
   'set -eC; t=$1; f=$2; trap \'rm -f -- "$t"\' EXIT; umask 077; cat > "$t"',
   'if [ -n "$3" ]; then chmod "$3" "$t"; elif [ -e "$f" ]; then chmod --reference="$f" "$t"; else chmod 644 "$t"; fi',
   'if [ -n "$4" ]; then chown -- "$4" "$t"; fi',
+  'se=; if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then se=1; fi',
+  'had=; if [ -e "$f" ]; then had=1; fi',
+  'if [ -n "$se" ] && [ -n "$had" ]; then chcon --reference="$f" -- "$t"; fi',
   'mv -f -- "$t" "$f"; trap - EXIT',
+  'if [ -n "$se" ] && [ -z "$had" ]; then restorecon -- "$f"; fi',
 ].join('\n');
 
 /** The command writing `content` to the absolute `path`; `suffix` makes the temp file's name unique. */

@@ -263,6 +263,17 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     expect(activeNode(await status(peerOf(PRIMARY)), GROUPED, PROMOTABLE, NODES)).toBe(active);
   }, 90_000);
 
+  it("crmsh is not installed on either node: the CIB was committed with Pacemaker's own tools (cibadmin, crm_diff)", async () => {
+    for (const n of NODES) {
+      expect((await nodes.try(n, 'command -v crm')).code, `crm on ${n}`).not.toBe(0);
+      expect((await nodes.try(n, "dpkg-query -W -f='${Status}' crmsh")).out, `crmsh on ${n}`).not.toMatch(/install ok installed/);
+    }
+    // what was committed: the configuration as XML, holding the declared objects
+    const record = await nodes.sh(PRIMARY, 'head -c 200000 /var/lib/pacemaker/ha-provision-configuration.xml');
+    expect(record).toMatch(/^<configuration>/);
+    for (const id of [...GROUPED, ...PROMOTABLE]) expect(record).toContain(`id="${id}"`);
+  }, 60_000);
+
   it('a plan saved on the converged cluster is applied at once: nothing to do, exit 0', async () => {
     converged = { path: await savePlan('converged-plan.json'), at: Date.now() };
     const a = await cli(['apply', '--plan', converged.path, '--json']);
@@ -397,7 +408,7 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
   }, 240_000);
 
   it('drift: a property changed by hand shows in the plan, and apply brings it back', async () => {
-    await nodes.sh(active, 'crm configure property stonith-timeout=33s');
+    await nodes.sh(active, 'crm_attribute --type crm_config --name stonith-timeout --update 33s');
     const r = await cli(['plan', inventory, PLAYBOOK, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const p = json<PlanDoc>(r);
@@ -410,13 +421,13 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
   }, 180_000);
 
   it('epoch: a CIB change made between a saved plan and apply --plan is not reverted (nothing committed)', async () => {
-    await nodes.sh(active, 'crm configure property stonith-timeout=33s');
+    await nodes.sh(active, 'crm_attribute --type crm_config --name stonith-timeout --update 33s');
     const saved = join(dir, 'plan.json');
     const p = await cli(['plan', inventory, PLAYBOOK, '-o', saved]);
     expect(p.code, p.stdout + p.stderr).toBe(0);
     expect(await readFile(saved, 'utf8')).toMatch(/pacemaker-config/);
     // the concurrent change: another administrator, after the plan
-    await nodes.sh(peerOf(active), 'crm configure property cluster-recheck-interval=7min');
+    await nodes.sh(peerOf(active), 'crm_attribute --type crm_config --name cluster-recheck-interval --update 7min');
     const a = await cli(['apply', '--plan', saved]);
     expect(a.code, a.stdout + a.stderr).toBe(4);
     expect(a.stdout + a.stderr).toMatch(/stale/i);
@@ -615,13 +626,13 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
   it('a fence device with a wrong password: apply fails naming the devices; a node that then fails is not taken over (no split brain) and the failed fencing shows', async () => {
     // the services on the node that is not the primary: crm-configure runs on the primary, which must stay up for the repair
     if (active === PRIMARY) {
-      await nodes.sh(PRIMARY, `crm node standby ${PRIMARY}`);
+      await nodes.sh(PRIMARY, `crm_attribute --type nodes --node ${PRIMARY} --name standby --update on`);
       await until(
         `everything on ${peerOf(PRIMARY)}`,
         async () => (activeNode(await status(PRIMARY), GROUPED, PROMOTABLE, [peerOf(PRIMARY)]) === peerOf(PRIMARY) ? true : undefined),
         150_000,
       );
-      await nodes.sh(PRIMARY, `crm node online ${PRIMARY}`);
+      await nodes.sh(PRIMARY, `crm_attribute --type nodes --node ${PRIMARY} --name standby --update off`);
       active = peerOf(PRIMARY);
     }
     const victim = active;

@@ -12,21 +12,46 @@
  * e.g. one a killed run left running): its locks would fail the install.
  * With apt, when dpkg was interrupted (a run killed during the install),
  * `dpkg --configure -a` comes first, as apt itself asks.
- * Refused: no apt, dnf or yum on the node.
+ * Names: `names` for every node, plus `debian` (apt) or `redhat` (dnf,
+ * yum) for the node's family, since the families name some packages
+ * differently (fence-agents / fence-agents-all, drbd-utils / drbd9x-utils
+ * with kmod-drbd9x, fdisk / util-linux). A step that gives either family
+ * key supports only the families it names.
+ * Refused: no apt, dnf or yum on the node; a family the step has no names for.
  */
 import { z } from 'zod';
 import type { Change } from '../contract.js';
 import { defineStep, refuse, sudoOf, wait } from '../define.js';
-import { packagesProbe } from '../../facts/packages.js';
+import { packagesProbe, type PackageManager } from '../../facts/packages.js';
+
+const Names = z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+._-]*$/, 'a package name'));
+
+/** The OS family a package manager belongs to (the keys a step names packages under). */
+export const FAMILY: Record<PackageManager, 'debian' | 'redhat'> = { apt: 'debian', dnf: 'redhat', yum: 'redhat' };
 
 export const packagesParams = z
   .object({
-    names: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+._-]*$/, 'a package name')).min(1),
+    /** Installed on every node. */
+    names: Names.default([]),
+    /** Also installed on Debian-family nodes (apt). */
+    debian: Names.optional(),
+    /** Also installed on Red Hat-family nodes (dnf, yum). */
+    redhat: Names.optional(),
     install_recommends: z.boolean().default(false),
     sudo: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.names.length + (p.debian?.length ?? 0) + (p.redhat?.length ?? 0) > 0, {
+    message: 'expected at least one package name (names, debian or redhat)',
+    path: ['names'],
+  });
 export type PackagesParams = z.infer<typeof packagesParams>;
+
+/** The names for a node of this family, or undefined when the step supports other families only. */
+function namesFor(p: PackagesParams, family: 'debian' | 'redhat'): string[] | undefined {
+  if ((p.debian !== undefined || p.redhat !== undefined) && p[family] === undefined) return undefined;
+  return [...p.names, ...(p[family] ?? [])];
+}
 
 export const packagesStep = defineStep({
   kind: 'packages',
@@ -37,10 +62,17 @@ export const packagesStep = defineStep({
   // corosync/pacemaker, MariaDB, drbd.service), hence DRBD and the cluster.
   // Package scripts do not write block devices (partition tables, filesystems).
   writes: () => ['pkgdb:', '/', 'unit:', 'drbd:', 'cluster:'],
-  probes: (p: PackagesParams) => ({ packages: packagesProbe(p.names) }),
+  // every family's names: one query answers whichever family the node is
+  probes: (p: PackagesParams) => ({ packages: packagesProbe([...new Set([...p.names, ...(p.debian ?? []), ...(p.redhat ?? [])])]) }),
   diff(p, { packages: f }): Change[] {
     if (f.manager === 'none') return [refuse('no apt, dnf or yum on this node')];
-    const missing = p.names.filter((n) => !f.installed.has(n));
+    const family = FAMILY[f.manager];
+    const names = namesFor(p, family);
+    if (names === undefined)
+      return [
+        refuse(`this step names packages for ${p.debian ? 'debian' : 'redhat'}-family nodes only, and this node is ${family}-family (${f.manager}): add a "${family}" list to it`),
+      ];
+    const missing = names.filter((n) => !f.installed.has(n));
     if (missing.length === 0) return [];
     const sudo = sudoOf(p.sudo);
     const what = `install ${missing.join(', ')} (${f.manager})`;

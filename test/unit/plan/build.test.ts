@@ -218,7 +218,7 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
   const dir = fileURLToPath(new URL('../../fixtures/plan/fresh-lab/', import.meta.url));
   const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-  async function planFor(playbook: string, gatheredFile: string) {
+  async function planFor(playbook: string, gatheredFile: string, factsDir = dir) {
     const registry = builtinRegistry();
     const r = await loadProject({
       inventoryPath: join(dir, 'inventory.yaml'),
@@ -229,7 +229,7 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
     const sel = selectWork(r.project, {});
     if (!sel.ok) throw new Error(sel.message);
-    const gathered = JSON.parse(readFileSync(join(dir, gatheredFile), 'utf8')) as Gathered;
+    const gathered = JSON.parse(readFileSync(join(factsDir, gatheredFile), 'utf8')) as Gathered;
     const plan = buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) });
     const by = (status: string) => plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === status).map((s) => `${n.name}/${s.id}`));
     return { plan, by, counts: countPlan(plan) };
@@ -259,5 +259,33 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
       expect(by('change')).toContain('alice/partitions');
       expect(renderPlan(plan)).toMatch(/, 1 refused, 0 error\(s\)\.\n$/);
     }
+  });
+
+  // RHEL 9 nodes: facts derived from the captures above in RHEL's formats (fixtures/plan/rhel9/derive.mjs says what and why)
+  const rhel9 = fileURLToPath(new URL('../../fixtures/plan/rhel9/', import.meta.url));
+
+  it('storage.yaml on RHEL 9 nodes: dnf installs the Red Hat names (DRBD 9 from ELRepo, no crmsh), the rest plans as on Debian', async () => {
+    const { plan, by, counts } = await planFor('storage.yaml', 'gathered-storage.json', rhel9);
+    expect(counts).toEqual({ ok: 2, change: 6, pending: 22, refused: 0, error: 0 });
+    expect(by('change').sort()).toEqual(['alice/hosts', 'alice/packages', 'alice/partitions', 'bob/hosts', 'bob/packages', 'bob/partitions']);
+    for (const n of plan.nodes) {
+      const pk = n.steps.find((s) => s.id === 'packages')!;
+      expect(pk.changes).toEqual([
+        {
+          kind: 'exec',
+          argv: ['dnf', 'install', '-y', '--setopt=install_weak_deps=False', '--', 'pacemaker', 'corosync', 'resource-agents', 'drbd9x-utils', 'kmod-drbd9x'],
+          description: 'install pacemaker, corosync, resource-agents, drbd9x-utils, kmod-drbd9x (dnf)',
+        },
+      ]);
+    }
+  });
+
+  it("kopano-drbd.yaml on RHEL 9 nodes: refused in the plan (its Apache layout is Debian's), naming the family to add", async () => {
+    const { plan, by } = await planFor('kopano-drbd.yaml', 'gathered-kopano-drbd.json', rhel9);
+    expect(by('refused')).toEqual(['bob/packages', 'alice/packages']);
+    expect(plan.nodes[0]!.steps.find((s) => s.id === 'packages')!.reason).toBe(
+      'this step names packages for debian-family nodes only, and this node is redhat-family (dnf): add a "redhat" list to it',
+    );
+    expect(renderPlan(plan)).toMatch(/, 2 refused, 0 error\(s\)\.\n$/);
   });
 });

@@ -1,6 +1,6 @@
 /** writeFileCommand (src/ssh/write-file.ts): the command run by a local /bin/sh in a temp folder. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,9 +10,9 @@ import type { Command } from '../../../src/ssh/types.js';
 const dir = mkdtempSync(join(tmpdir(), 'ha-write-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(cmd: Command): { status: number | null; stderr: string } {
+function run(cmd: Command, env: NodeJS.ProcessEnv = process.env): { status: number | null; stderr: string } {
   const [file, ...args] = cmd.argv;
-  const r = spawnSync(file!, args, { input: cmd.stdin, encoding: 'utf8' });
+  const r = spawnSync(file!, args, { input: cmd.stdin, encoding: 'utf8', env });
   return { status: r.status, stderr: r.stderr };
 }
 const modeOf = (p: string) => (statSync(p).mode & 0o7777).toString(8);
@@ -54,5 +54,31 @@ describe('writeFileCommand', () => {
     expect([owner({}), owner({ owner: 'root' }), owner({ owner: 'root', group: 'hacluster' }), owner({ group: 'haclient' })]).toEqual(['', 'root', 'root:hacluster', ':haclient']);
     expect(writeFileCommand('/etc/x', '', { sudo: true }, 's').sudo).toBe(true);
     expect(() => writeFileCommand('etc/x', '', {}, 's')).toThrow('writeFile needs an absolute path, got "etc/x"');
+  });
+
+  it("on an SELinux node: a replaced file keeps its label (chcon --reference on the temp file, before the rename); a new file gets its path's label (restorecon after)", () => {
+    // STAND-INS, named as such: this machine has no SELinux. selinuxenabled, chcon and restorecon
+    // are scripts that log their arguments and what exists at that moment, so the order is checked.
+    const bin = join(dir, 'selinux-standins');
+    const log = join(dir, 'selinux.log');
+    mkdirSync(bin);
+    const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    tool('selinuxenabled', 'exit 0');
+    tool('chcon', `echo "chcon $* target-content=$(cat ${join(dir, 'd.conf')})" >> ${log}`);
+    tool('restorecon', `echo "restorecon $* exists=$(test -e "$2" && echo yes)" >> ${log}`);
+    const env = { ...process.env, PATH: `${bin}:${process.env['PATH']}` };
+    const target = join(dir, 'd.conf');
+    expect(run(writeFileCommand(target, 'first', {}, 'n1'), env).status).toBe(0);
+    expect(run(writeFileCommand(target, 'second', {}, 'n2'), env).status).toBe(0);
+    expect(readFileSync(log, 'utf8').split('\n')).toEqual([
+      `restorecon -- ${target} exists=yes`,
+      `chcon --reference=${target} -- ${join(dir, '.d.conf.hapv-n2')} target-content=first`,
+      '',
+    ]);
+    expect(readFileSync(target, 'utf8')).toBe('second');
+    // selinuxenabled says no (SELinux disabled): neither tool runs
+    tool('selinuxenabled', 'exit 1');
+    expect(run(writeFileCommand(target, 'third', {}, 'n3'), env).status).toBe(0);
+    expect(readFileSync(log, 'utf8').split('\n')).toHaveLength(3);
   });
 });
