@@ -136,7 +136,7 @@ export function haPlaybook(w: Workload): string {
     out.push(`  - id: ${s.id}`);
     switch (s.kind) {
       case 'dir':
-        out.push('    kind: command', '    with:', `      argv: [mkdir, -p, ${rootPath(s.rel)}]`, `      creates: ${rootPath(s.rel)}`);
+        out.push('    kind: command', '    with:', `      argv: [mkdir, -p, ${rootPath(s.rel)}]`, `      creates: ${rootPath(s.rel)}`, `      writes: [${rootPath(s.rel)}]`);
         break;
       case 'line':
         out.push('    kind: line', '    with:', `      path: ${rootPath(s.rel)}`, `      line: ${y(s.line)}`, '      create: true', "      mode: '0644'", ...own);
@@ -145,7 +145,7 @@ export function haPlaybook(w: Workload): string {
         out.push('    kind: file', '    with:', `      path: ${rootPath(s.rel)}`, `      content: ${y(s.content)}`, "      mode: '0644'", ...own);
         break;
       case 'creates':
-        out.push('    kind: command', '    with:', `      argv: [touch, ${rootPath(s.rel)}]`, `      creates: ${rootPath(s.rel)}`);
+        out.push('    kind: command', '    with:', `      argv: [touch, ${rootPath(s.rel)}]`, `      creates: ${rootPath(s.rel)}`, `      writes: [${rootPath(s.rel)}]`);
         break;
       case 'unless':
         out.push(
@@ -153,6 +153,8 @@ export function haPlaybook(w: Workload): string {
           '    with:',
           `      argv: [sh, -c, ${y('printf "%s\\n" "$1" >> "$2"')}, sh, ${y(s.line)}, ${rootPath(s.rel)}]`,
           `      unless: [grep, -qxF, --, ${y(s.line)}, ${rootPath(s.rel)}]`,
+          `      reads: [${rootPath(s.rel)}]`,
+          `      writes: [${rootPath(s.rel)}]`,
         );
         break;
       default: {

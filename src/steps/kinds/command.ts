@@ -10,14 +10,27 @@
  * `destructive: true` (with its guard, as always); the partition, mkfs,
  * drbd-create-md and drbd-initial-sync kinds do these jobs and check the
  * device first. A guard (`unless`) that destroys data is always refused.
+ *
+ * `writes` / `reads` (optional): what the command may change and what its
+ * guard reads, as absolute paths or the pseudo-paths of ../contract.ts
+ * (dev:/dev/vdb, drbd:NAME, unit:NAME, pkgdb:, host:, cib:, cluster:).
+ * Without `writes` a command may change anything on any node, so the plan
+ * shows every later step as "known after apply" and apply reads every
+ * later step's facts again after it runs; with it, only the steps whose
+ * reads these writes may reach. A promise the plan relies on: `creates`
+ * must be inside `writes`.
  */
 import { z } from 'zod';
 import { commandProbe, defineStep, exec } from '../define.js';
 import { destructiveProblems } from '../destructive.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
 import { absolutePath } from '../params.js';
+import { pathsOverlap } from '../contract.js';
 
 const argv = z.array(z.string()).min(1, 'a non-empty argv array');
+const Resource = z
+  .string()
+  .regex(/^(\/[^\0]*|(dev|drbd|unit|pkgdb|host|cib|cluster):[^\s]*)$/, 'an absolute path, or dev:DEVICE, drbd:NAME, unit:NAME, pkgdb:, host:, cib: or cluster:');
 
 export const commandParams = z
   .object({
@@ -31,6 +44,10 @@ export const commandParams = z
     description: z.string().optional(),
     /** The command knowingly destroys data (see ../destructive.ts); its guard must prove the data is not there. */
     destructive: z.boolean().default(false),
+    /** What the command may change (see the header); without it: anything, anywhere. */
+    writes: z.array(Resource).min(1).optional(),
+    /** What `unless` reads (see the header); without it: anything. */
+    reads: z.array(Resource).min(1).optional(),
   })
   .strict()
   .refine((p) => (p.argv === undefined) !== (p.shell === undefined), { message: 'give exactly one of "argv" or "shell"', path: ['argv'] })
@@ -39,6 +56,13 @@ export const commandParams = z
     path: ['creates'],
   })
   .superRefine((p, ctx) => {
+    if (
+      p.writes &&
+      p.creates !== undefined &&
+      !p.writes.some((w) => w.startsWith('/') && pathsOverlap(w, p.creates!) && p.creates!.replace(/\/+$/, '').length >= w.replace(/\/+$/, '').length)
+    )
+      ctx.addIssue({ code: 'custom', path: ['writes'], message: `expected "creates" (${p.creates}) inside one of the paths the command writes` });
+    if (p.reads && p.unless === undefined) ctx.addIssue({ code: 'custom', path: ['reads'], message: '"reads" says what "unless" reads: give it only with "unless"' });
     for (const d of destructiveProblems(p)) ctx.addIssue({ code: 'custom', path: d.path, message: d.message });
   });
 export type CommandParams = z.infer<typeof commandParams>;
@@ -64,8 +88,11 @@ export function secretOnCommandLine(p: CommandParams, node: { name: string; secr
 export const commandStep = defineStep({
   kind: 'command',
   params: commandParams,
-  // with only `creates`, the facts are that one path; `unless` may read anything. Writes: anything.
-  reads: (p) => (p.unless === undefined && p.creates !== undefined ? [p.creates] : undefined),
+  // with only `creates`, the facts are that one path; `unless` may read anything unless `reads` says what
+  reads: (p) =>
+    p.unless === undefined ? (p.creates !== undefined ? [p.creates] : undefined) : p.reads ? [...p.reads, ...(p.creates !== undefined ? [p.creates] : [])] : undefined,
+  // anything, anywhere, unless declared
+  writes: (p) => p.writes,
   probes: (p: CommandParams) => ({
     creates: p.creates !== undefined ? commandProbe(['test', '-e', p.creates], p.sudo) : undefined,
     unless: p.unless !== undefined ? commandProbe(p.unless, p.sudo) : undefined,

@@ -89,7 +89,7 @@ describe('the built-in kinds', () => {
     'crm-configure': {},
   };
 
-  // `command` is the one kind whose writes cannot be known (its reads are its `creates` path alone)
+  // `command`'s writes are what its step declares (below); without a declaration: anything
   it.each(registry.kinds().filter((k) => k !== 'command'))('%s declares what it reads and writes', (name) => {
     const kind = registry.kind(name);
     expect(kind.reads, name).toBeTypeOf('function');
@@ -112,5 +112,35 @@ describe('the built-in kinds', () => {
       const k = registry.kind(name);
       expect(mayAffect(k.writes!(k.params.parse(params[name]), node), reads, true), name).toBe(true);
     }
+  });
+
+  it('command: anything, anywhere unless the step declares its writes (and what its guard reads); creates must be inside the writes', () => {
+    const k = registry.kind('command');
+    const parse = (p: object) => k.params.parse(p);
+    const problem = (p: object) => {
+      const r = k.params.safeParse(p);
+      return r.success ? 'no problem' : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    };
+    const plain = parse({ argv: ['mkdir', '-p', '/srv/app'], creates: '/srv/app' });
+    expect(k.writes!(plain, node)).toBeUndefined();
+    expect(k.reads!(plain, node)).toEqual(['/srv/app']);
+    const declared = parse({ argv: ['mkdir', '-p', '/srv/app'], creates: '/srv/app', writes: ['/srv/app'] });
+    expect(k.writes!(declared, node)).toEqual(['/srv/app']);
+    // a later step reading /etc/motd on this node, or anything on another node, is not affected
+    expect(mayAffect(k.writes!(declared, node), ['/etc/motd'], true)).toBe(false);
+    expect(mayAffect(k.writes!(declared, node), ['/srv/app/version'], true)).toBe(true);
+    expect(mayAffect(k.writes!(declared, node), ['/srv/app'], false)).toBe(false);
+    expect(mayAffect(k.writes!(parse({ shell: 'crm_attribute -n x -v 1', unless: ['false'], writes: ['cib:'] }), node), ['cib:'], false)).toBe(true);
+    // unless with reads: the guard's reads are known
+    const guarded = parse({ argv: ['sh', '-c', 'echo x >> /srv/log'], unless: ['grep', '-qx', 'x', '/srv/log'], reads: ['/srv/log'], writes: ['/srv/log'] });
+    expect(k.reads!(guarded, node)).toEqual(['/srv/log']);
+    expect(k.reads!(parse({ argv: ['true'], unless: ['true'] }), node)).toBeUndefined();
+    expect(problem({ argv: ['touch', '/srv/a'], creates: '/srv/a', writes: ['/srv'] })).toBe('no problem');
+    expect(problem({ argv: ['touch', '/srv/a'], creates: '/srv/a', writes: ['/srv/b'] })).toBe('writes: expected "creates" (/srv/a) inside one of the paths the command writes');
+    expect(problem({ argv: ['touch', '/srv/a'], creates: '/srv/a', writes: ['/srv/a/b'] })).toBe('writes: expected "creates" (/srv/a) inside one of the paths the command writes');
+    expect(problem({ argv: ['touch', '/srv/a'], creates: '/srv/a', reads: ['/srv/a'] })).toBe('reads: "reads" says what "unless" reads: give it only with "unless"');
+    expect(problem({ argv: ['touch', '/srv/a'], creates: '/srv/a', writes: ['srv/a'] })).toMatch(
+      /^writes\.0: an absolute path, or dev:DEVICE, drbd:NAME, unit:NAME, pkgdb:, host:, cib: or cluster:/,
+    );
   });
 });
