@@ -28,7 +28,9 @@ export interface MonInstance {
   nodes: string[];
 }
 
-export type CrmMon = { state: 'down'; message: string } | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[]; failed: FailedOp[] };
+export type CrmMon =
+  | { state: 'down'; message: string; /** crm_mon itself is missing (exit 127): waiting will not help. */ notInstalled?: true }
+  | { state: 'up'; dc: string | undefined; quorum: boolean; nodes: MonNode[]; instances: MonInstance[]; failed: FailedOp[] };
 
 /** A failed operation crm_mon lists (its time left out: a fact, not a log). */
 export interface FailedOp {
@@ -67,9 +69,13 @@ function collect(el: XmlElement, out: MonInstance[]): void {
   }
 }
 
+/** Where Pacemaker's command-line tools (crm_mon, cibadmin, crm_diff) come from. */
+export const PACEMAKER_CLI = "install Pacemaker's command-line tools (Debian: pacemaker-cli-utils, which pacemaker only recommends; Red Hat: pacemaker-cli)";
+
 export function parseCrmMon(r: ProbeResult): CrmMon {
   // crm_mon prints an XML error document on stdout when it cannot connect
   const text = r.stdout.trim();
+  if (r.exitCode === 127 && text === '') return { state: 'down', message: `crm_mon is not installed: ${PACEMAKER_CLI}`, notInstalled: true };
   if (text === '') return { state: 'down', message: (r.stderr.trim() || `crm_mon exit ${r.exitCode}`).slice(0, 300) };
   const root = parseXml(text);
   const status = child(root, 'status');

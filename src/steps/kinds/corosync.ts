@@ -318,7 +318,7 @@ export const corosyncStep = defineStep({
     }
     if (!p.wait) return [];
     const mon = facts.status;
-    if (mon.state === 'down') return [wait(`pacemaker status unavailable: ${mon.message}`)];
+    if (mon.state === 'down') return [mon.notInstalled ? refuse(mon.message) : wait(`pacemaker status unavailable: ${mon.message}`)];
     const online = new Set(mon.nodes.filter((n) => n.online && !n.unclean && !n.pending).map((n) => n.name));
     const missing = names.filter((n) => !online.has(n));
     if (missing.length === 0 && mon.dc !== undefined) return [];

@@ -32,7 +32,7 @@ import { z } from 'zod';
 import type { Change } from '../contract.js';
 import { commandProbe, defineStep, exec, refuse, sudoOf, upload, wait } from '../define.js';
 import { cibProbe, parseCib } from '../../facts/cib.js';
-import { crmMonProbe, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
+import { crmMonProbe, PACEMAKER_CLI, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { CloneSchema, ColocationSchema, GroupSchema, LocationSchema, NvParams, OrderSchema, PrimitiveSchema } from '../crm/objects.js';
@@ -154,7 +154,7 @@ export const crmConfigureStep = defineStep({
     if (fenced.refusals.length) return fenced.refusals.map(refuse);
     const p = fenced.params;
     const cibFact = facts.cib;
-    if (cibFact.exitCode === 127) return [refuse(`cibadmin is not installed on this node: install pacemaker first${declaredUnsafe(p)}`)];
+    if (cibFact.exitCode === 127) return [refuse(`cibadmin is not installed on this node: ${PACEMAKER_CLI}${declaredUnsafe(p)}`)];
     if (cibFact.exitCode !== 0) return [wait(`pacemaker does not answer on this node yet (cibadmin: ${cibFact.stderr.trim().split('\n')[0] ?? ''})${declaredUnsafe(p)}`)];
     const cib = parseCib(cibFact);
     const d = configDiff(p, cib);

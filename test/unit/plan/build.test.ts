@@ -273,8 +273,8 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
       expect(pk.changes).toEqual([
         {
           kind: 'exec',
-          argv: ['dnf', 'install', '-y', '--setopt=install_weak_deps=False', '--', 'pacemaker', 'corosync', 'resource-agents', 'drbd9x-utils', 'kmod-drbd9x'],
-          description: 'install pacemaker, corosync, resource-agents, drbd9x-utils, kmod-drbd9x (dnf)',
+          argv: ['dnf', 'install', '-y', '--setopt=install_weak_deps=False', '--', 'pacemaker', 'corosync', 'resource-agents', 'pacemaker-cli', 'drbd9x-utils', 'kmod-drbd9x'],
+          description: 'install pacemaker, corosync, resource-agents, pacemaker-cli, drbd9x-utils, kmod-drbd9x (dnf)',
         },
       ]);
     }
