@@ -6,6 +6,8 @@
 # disk as /dev/vdb (>= 400 MiB), on one Docker network. The test installs
 # drbd-utils if missing, then WIPES /dev/vdb on both. It stops and starts
 # ALICE's container. Exits non-zero at the first failed check.
+# Last, peer slots: a resource with more peers than its metadata has slots
+# is refused at attach ("Not enough free bitmap slots"), as by DRBD 9.
 set -euo pipefail
 BOB=${1:-bob}
 ALICE=${2:-alice}
@@ -153,4 +155,31 @@ for c in "$BOB" "$ALICE"; do
     on "$c" "grep -qs drbd-standin /sys/block/loop$((16#$m))/loop/backing_file" && fail "$c: loop$((16#$m)) still attached"
   done
 done
+say "peer slots: r2 on $BOB_HOST with two peers, metadata made with --max-peers=1: attach refused as by DRBD 9"
+r2() {
+  cat <<EOF
+resource r2 {
+  device /dev/drbd2 minor 2;
+  meta-disk internal;
+  on $BOB_HOST { node-id 0; address $BOB_IP:7790; disk /dev/vdb2; }
+  on $ALICE_HOST { node-id 1; address $ALICE_IP:7790; disk /dev/vdb2; }
+  on ghost { node-id 2; address 192.0.2.1:7790; disk /dev/vdb2; }
+  connection-mesh { hosts $BOB_HOST $ALICE_HOST ghost; }
+}
+EOF
+}
+r2 | docker exec -i "$BOB" tee /etc/drbd.d/r2.res >/dev/null
+on "$BOB" "yes yes | drbdadm create-md --force --max-peers=1 r2 >/dev/null 2>&1" || fail "create-md --max-peers=1 r2"
+[ "$(on "$BOB" "drbdadm -- --force dump-md r2 2>/dev/null | grep '^max-peers'")" = "max-peers 1;" ] || fail "dump-md r2 does not say max-peers 1;"
+out=$(on "$BOB" "drbdadm up r2 2>&1") && fail "drbdadm up r2 succeeded with 2 peers and 1 slot"
+grep -q '^2: Failure: (162) Invalid configuration request$' <<<"$out" || fail "up r2: no '(162) Invalid configuration request': $out"
+grep -q '^Not enough free bitmap slots (available=1, needed=2)$' <<<"$out" || fail "up r2: no 'Not enough free bitmap slots': $out"
+[ "$(on "$BOB" "drbdsetup status r2 | sed -n 2p")" = "  disk:Diskless client:no" ] || fail "r2 is not Diskless after the refused attach: $(on "$BOB" "drbdsetup status r2")"
+on "$BOB" "drbdadm down r2" || fail "down r2"
+say "  refused: $(grep -m1 'Not enough' <<<"$out"); with --max-peers=2 it attaches"
+on "$BOB" "yes yes | drbdadm create-md --force --max-peers=2 r2 >/dev/null 2>&1" || fail "create-md --max-peers=2 r2"
+on "$BOB" "drbdadm up r2" || fail "drbdadm up r2 with 2 slots"
+[ "$(on "$BOB" "drbdadm dstate r2")" = Inconsistent/DUnknown ] || fail "r2 with 2 slots: dstate $(on "$BOB" "drbdadm dstate r2")"
+on "$BOB" "drbdadm down r2 && rm /etc/drbd.d/r2.res" || fail "down r2"
+
 say "PASS"

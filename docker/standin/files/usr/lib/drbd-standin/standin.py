@@ -76,19 +76,27 @@ def parse_size(s, default_unit="k"):
 class MetaData:
     """The generation identifiers and flags in the REAL on-disk meta data,
     read and written with the real drbdmeta (device name "-": no minor lock,
-    no attached-check, as the kernel owns the meta data while attached)."""
+    no attached-check, as the kernel owns the meta data while attached).
+
+    As in DRBD 9's v09 format: the current and history UUIDs and the device
+    flags once, a bitmap UUID and peer flags per peer slot (node id);
+    `drbdmeta --node-id=P get-gi` / `set-gi` show and set them as seen
+    towards peer P."""
 
     FLAGS = ["consistent", "was_up_to_date", "primary", "crashed_primary",
-             "al_clean", "al_disabled", "primary_lost_quorum", "peer_connected",
-             "peer_outdated", "peer_fencing", "peer_full_sync", "peer_seen"]
+             "al_clean", "al_disabled", "primary_lost_quorum"]
+    PEER_FLAGS = ["peer_connected", "peer_outdated", "peer_fencing", "peer_full_sync", "peer_seen"]
 
-    def __init__(self, disk, peer_node_id):
+    def __init__(self, disk, peer_ids):
         self.disk = disk
-        self.peer = peer_node_id
+        self.peer_ids = list(peer_ids)
         self.current = UUID_JUST_CREATED
-        self.bitmap = 0
         self.history = [0, 0]
         self.flags = dict.fromkeys(self.FLAGS, 0)
+        self.bitmap = {p: 0 for p in self.peer_ids}
+        self.pflags = {p: dict.fromkeys(self.PEER_FLAGS, 0) for p in self.peer_ids}
+        self.max_peers = 1
+        self.bm_offset = 0
 
     def _meta(self, *args, force=False):
         argv = ["drbdmeta"] + (["--force"] if force else []) + \
@@ -96,42 +104,65 @@ class MetaData:
         return subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
 
     def load(self):
-        r = self._meta("--node-id=%d" % self.peer, "get-gi")
-        if r.returncode != 0:
-            raise CmdError(10, "%s: no valid meta data found (drbdadm create-md first): %s"
-                           % (self.disk, r.stderr.strip()))
-        f = r.stdout.strip().split("\n")[-1].split(":")
-        self.current = int(f[0], 16)
-        self.bitmap = int(f[1], 16)
-        self.history = [int(f[2], 16), int(f[3], 16)]
-        for name, v in zip(self.FLAGS, f[4:]):
-            self.flags[name] = int(v)
+        for i, p in enumerate(self.peer_ids):
+            r = self._meta("--node-id=%d" % p, "get-gi")
+            if r.returncode != 0:
+                raise CmdError(10, "%s: no valid meta data found (drbdadm create-md first): %s"
+                               % (self.disk, r.stderr.strip()))
+            f = r.stdout.strip().split("\n")[-1].split(":")
+            if i == 0:
+                self.current = int(f[0], 16)
+                self.history = [int(f[2], 16), int(f[3], 16)]
+                for name, v in zip(self.FLAGS, f[4:]):
+                    self.flags[name] = int(v)
+            self.bitmap[p] = int(f[1], 16)
+            for name, v in zip(self.PEER_FLAGS, f[4 + len(self.FLAGS):]):
+                self.pflags[p][name] = int(v)
+        self.read_layout()
         return self
 
-    def data_size(self):
-        """Bytes usable by /dev/drbdN: everything before the bitmap."""
+    def read_layout(self):
+        """max-peers (the bitmap slots made by create-md) and bm_offset, from dump-md."""
         r = self._meta("dump-md")
         for line in r.stdout.split("\n"):
             if line.startswith("# bm_offset "):
-                return int(line.split()[2])
-        raise CmdError(10, "%s: cannot read the meta data layout: %s" % (self.disk, r.stderr.strip()))
+                self.bm_offset = int(line.split()[2])
+            elif line.startswith("max-peers "):
+                self.max_peers = int(line.split()[1].rstrip(";"))
+        if not self.bm_offset:
+            raise CmdError(10, "%s: cannot read the meta data layout: %s" % (self.disk, r.stderr.strip()))
 
-    def gi(self):
-        """CURRENT:BITMAP:HIST1:HIST2:flags..., as `drbdmeta get-gi` and `drbdsetup get-gi` print it."""
-        gi = "%016X:%016X:%016X:%016X:" % (self.current, self.bitmap, self.history[0], self.history[1])
-        return gi + ":".join(str(self.flags[n]) for n in self.FLAGS)
+    def data_size(self):
+        """Bytes usable by /dev/drbdN: everything before the bitmap."""
+        return self.bm_offset
+
+    def add_peer(self, p):
+        if p not in self.peer_ids:
+            self.peer_ids.append(p)
+            self.bitmap[p] = 0
+            self.pflags[p] = dict.fromkeys(self.PEER_FLAGS, 0)
+
+    def gi(self, p):
+        """CURRENT:BITMAP:HIST1:HIST2:flags..., as `drbdmeta get-gi` and `drbdsetup get-gi` print it towards peer p."""
+        gi = "%016X:%016X:%016X:%016X:" % (self.current, self.bitmap.get(p, 0), self.history[0], self.history[1])
+        peer = self.pflags.get(p) or dict.fromkeys(self.PEER_FLAGS, 0)
+        return gi + ":".join([str(self.flags[n]) for n in self.FLAGS] + [str(peer[n]) for n in self.PEER_FLAGS])
 
     def save(self):
-        gi = self.gi()
-        r = self._meta("--node-id=%d" % self.peer, "set-gi", gi, force=True)
-        if r.returncode != 0:
-            log("set-gi %s on %s failed: %s" % (gi, self.disk, r.stderr.strip()))
+        for p in self.peer_ids:
+            gi = self.gi(p)
+            r = self._meta("--node-id=%d" % p, "set-gi", gi, force=True)
+            if r.returncode != 0:
+                log("set-gi %s on %s failed: %s" % (gi, self.disk, r.stderr.strip()))
 
-    def rotate(self, new):
-        """A new current UUID; the old one goes to bitmap and history."""
+    def rotate(self, new, behind=()):
+        """A new current UUID; the old one goes to the history, and to the
+        bitmap UUID of each peer that does not get the new data (behind)."""
         if self.current not in (0, UUID_JUST_CREATED):
             self.history = [self.current, self.history[0]]
-            self.bitmap = self.current
+            for p in behind:
+                if p in self.bitmap:
+                    self.bitmap[p] = self.current
         self.current = new
 
     def disk_state(self):
@@ -140,13 +171,15 @@ class MetaData:
             return "Inconsistent"
         if not self.flags["was_up_to_date"]:
             return "Outdated"
-        return "UpToDate" if self.flags["peer_outdated"] else "Consistent"
+        return "UpToDate" if any(f["peer_outdated"] for f in self.pflags.values()) else "Consistent"
 
-    def wire(self):
-        return {"current": self.current, "bitmap": self.bitmap, "history": self.history}
+    def wire(self, p):
+        return {"current": self.current, "bitmap": self.bitmap.get(p, 0), "history": self.history}
 
+    def wires(self):
+        """What a hello carries: the generation identifiers as seen towards each peer slot."""
+        return {str(p): self.wire(p) for p in self.peer_ids}
 
-# ---------------------------------------------------------------- FUSE + loop
 
 class DevFS(fusepy.Operations):
     """One file, "data": the volume's data area, seen through the resource's
@@ -240,29 +273,47 @@ def loop_attach(path):
 
 # ---------------------------------------------------------------- objects
 
+
+class PeerDevice:
+    """A volume as seen towards one peer (DRBD 9's peer device)."""
+
+    def __init__(self):
+        self.repl = "Off"
+        self.pdisk = "DUnknown"
+        self.peer_size = None
+        self.rs_total = self.rs_done = 0
+        self.oos = 0
+        self.sent_b = self.received_b = 0
+        self.opts = {}
+
+    def snapshot(self, vol):
+        return dict(volume=vol, repl=self.repl, pdisk=self.pdisk, peer_opts=self.opts,
+                    sent=self.sent_b // 1024, received=self.received_b // 1024, oos=self.oos // 1024,
+                    rs_total=self.rs_total, rs_done=self.rs_done)
+
+
 class Volume:
     def __init__(self, res, vol, minor):
         self.res, self.vol, self.minor = res, vol, minor
         self.disk = None
         self.meta_disk = "internal"
         self.opts = {}
-        self.peer_opts = {}
         self.state = "Diskless"
         self.md = None
         self.fd = None
         self.data_size = 0
         self.io_lock = threading.Lock()
         self.read_b = self.written_b = 0
-        self.sent_b = self.received_b = 0
-        # the peer device (one peer)
-        self.repl = "Off"
-        self.pdisk = "DUnknown"
-        self.peer_size = None
-        self.rs_total = self.rs_done = 0
-        self.oos = 0
+        self.pds = {}                # peer node id -> PeerDevice
+        self.slots = set()           # peers holding a bitmap slot of the attached meta data
         self.loop = self.loop_n = self.loop_fd = None
         self.mnt = None
         self.fuse_thread = None
+
+    def pd(self, peer_id):
+        if peer_id not in self.pds:
+            self.pds[peer_id] = PeerDevice()
+        return self.pds[peer_id]
 
     def size(self):
         return 0 if self.fd is None else self.data_size
@@ -272,19 +323,31 @@ class Volume:
 
     def snapshot(self):
         return dict(volume=self.vol, minor=self.minor, disk=self.state, backing_dev=self.disk,
-                    meta_disk=self.meta_disk, opts=self.opts, peer_opts=self.peer_opts,
-                    size=self.size() // 1024, read=self.read_b // 1024, written=self.written_b // 1024,
-                    repl=self.repl, pdisk=self.pdisk, sent=self.sent_b // 1024,
-                    received=self.received_b // 1024, oos=self.oos // 1024,
-                    rs_total=self.rs_total, rs_done=self.rs_done)
+                    meta_disk=self.meta_disk, opts=self.opts,
+                    size=self.size() // 1024, read=self.read_b // 1024, written=self.written_b // 1024)
+
+
+class Peer:
+    """One connection: its peer node, options, paths and state."""
+
+    def __init__(self, node_id, name, opts):
+        self.node_id = node_id
+        self.name = name
+        self.net_opts = dict(opts)
+        self.paths = []              # [(local, remote)]
+        self.want_connect = False
+        self.cstate = "StandAlone"
+        self.role = "Unknown"
+        self.conn = None
+        self.established = False
 
 
 class Conn:
     """One established replication connection: framed JSON headers, each
     optionally followed by 'n' bytes of payload."""
 
-    def __init__(self, res, sock, hello):
-        self.res, self.sock, self.hello = res, sock, hello
+    def __init__(self, res, peer, sock, hello):
+        self.res, self.peer, self.sock, self.hello = res, peer, sock, hello
         self.send_lock = threading.Lock()
         self.waiters = {}
         self.next_id = 1
@@ -349,6 +412,7 @@ def addr_of(path_addr):
 
 # ---------------------------------------------------------------- resource
 
+
 class Resource:
     def __init__(self, name, node_id):
         self.name = name
@@ -357,17 +421,8 @@ class Resource:
         self.role = "Secondary"
         self.volumes = {}            # vol -> Volume
         self.lock = threading.RLock()
-        # the (single) peer
-        self.peer_id = None
-        self.peer_name = None
-        self.net_opts = {}
-        self.paths = []              # [(local, remote)]
-        self.want_connect = False
-        self.cstate = "StandAlone"
-        self.peer_role = "Unknown"
-        self.conn = None
-        self.listener = None
-        self.established = False
+        self.peers = {}              # node id -> Peer
+        self.listeners = {}          # local "ipv4:A:P" -> listening socket (shared by the connections on it)
         self.stopping = False
 
     # ------------------------------------------------------------ helpers
@@ -377,10 +432,20 @@ class Resource:
                 return v
         raise CmdError(10, "%d: No such device" % minor)
 
-    def peer_md_id(self):
-        if self.peer_id is not None:
-            return self.peer_id
-        return 1 if self.node_id == 0 else 0
+    def peer_of(self, args):
+        """The peer named by `RES PEER_NODE_ID ...`."""
+        try:
+            return self.peers[int(args[1])]
+        except (IndexError, ValueError, KeyError):
+            raise CmdError(10, "%s: Failure: (158) Unknown connection" % self.name)
+
+    def md_peer_ids(self):
+        if self.peers:
+            return sorted(self.peers)
+        return [1 if self.node_id == 0 else 0]
+
+    def connected(self):
+        return [p for _, p in sorted(self.peers.items()) if p.cstate == "Connected" and p.conn is not None]
 
     def held_open(self, v):
         if v.loop is None:
@@ -394,19 +459,23 @@ class Resource:
 
     def snapshot(self):
         with self.lock:
+            vols = [v for _, v in sorted(self.volumes.items())]
             return dict(
                 name=self.name, node_id=self.node_id, role=self.role, opts=self.opts,
-                volumes=[v.snapshot() for _, v in sorted(self.volumes.items())],
-                peer=None if self.peer_id is None else dict(
-                    node_id=self.peer_id, name=self.peer_name, cstate=self.cstate,
-                    role=self.peer_role if self.cstate == "Connected" else "Unknown",
-                    net_opts=self.net_opts, paths=self.paths, established=self.established))
+                volumes=[v.snapshot() for v in vols],
+                peers=[dict(node_id=p.node_id, name=p.name, cstate=p.cstate,
+                            role=p.role if p.cstate == "Connected" else "Unknown",
+                            net_opts=p.net_opts, paths=p.paths, established=p.established,
+                            devices=[v.pd(p.node_id).snapshot(v.vol) for v in vols])
+                       for _, p in sorted(self.peers.items())])
 
     def persist(self, v):
         if v.md is None:
             return
         v.md.flags["primary"] = 1 if self.role == "Primary" else 0
-        v.md.flags["peer_connected"] = 1 if self.cstate == "Connected" else 0
+        for pid, p in self.peers.items():
+            if pid in v.md.pflags:
+                v.md.pflags[pid]["peer_connected"] = 1 if p.cstate == "Connected" else 0
         v.md.save()
 
     # ------------------------------------------------------------ I/O
@@ -426,16 +495,18 @@ class Resource:
         with v.io_lock:
             os.pwrite(v.fd, data, offset)
             v.written_b += len(data)
-            c = self.conn
-            if c is not None and v.repl in ("Established", "SyncSource") and v.pdisk != "Diskless":
-                # protocol C: complete only once the peer has it
-                if c.request({"t": "w", "vol": v.vol, "off": offset, "n": len(data)}, data):
-                    v.sent_b += len(data)
+            for pid, p in sorted(self.peers.items()):
+                pd = v.pd(pid)
+                c = p.conn
+                if c is not None and pd.repl in ("Established", "SyncSource") and pd.pdisk != "Diskless":
+                    # protocol C: complete only once every connected peer has it
+                    if c.request({"t": "w", "vol": v.vol, "off": offset, "n": len(data)}, data):
+                        pd.sent_b += len(data)
+                    else:
+                        pd.oos += len(data)
+                        threading.Thread(target=self.drop, args=(c, "write not acknowledged"), daemon=True).start()
                 else:
-                    v.oos += len(data)
-                    threading.Thread(target=self.drop, args=(c, "write not acknowledged"), daemon=True).start()
-            else:
-                v.oos += len(data)
+                    pd.oos += len(data)
         return len(data)
 
     # ------------------------------------------------------------ commands
@@ -476,32 +547,42 @@ class Resource:
         without opening the backing device (where drbdmeta would race with that write)."""
         peer, vol = int(args[1]), int(args[2])
         v = self.volumes.get(vol)
-        if v is None or self.peer_id is None or peer != self.peer_id:
+        if v is None or peer not in self.peers:
             raise CmdError(10, "%s: No such peer device" % self.name)
         if v.md is None:
             raise CmdError(1, "Device has no disk")
-        return v.md.gi()
+        return v.md.gi(peer)
 
     def c_new_peer(self, args, opts):
-        self.peer_id = int(args[1])
-        self.net_opts = dict(opts)
-        self.peer_name = opts.get("_name", "peer-%d" % self.peer_id).strip('"')
+        pid = int(args[1])
+        name = opts.get("_name", "peer-%d" % pid).strip('"')
+        if pid in self.peers:
+            self.peers[pid].net_opts.update(opts)
+            return
+        self.peers[pid] = Peer(pid, name, opts)
+        for v in self.volumes.values():
+            if v.md is not None:
+                v.md.add_peer(pid)
 
-    c_net_options = lambda self, args, opts: self.net_opts.update(opts)
+    def c_net_options(self, args, opts):
+        self.peer_of(args).net_opts.update(opts)
 
     def c_new_path(self, args, opts):
-        p = (args[2], args[3])
-        if p not in self.paths:
-            self.paths.append(p)
+        p = self.peer_of(args)
+        path = (args[2], args[3])
+        if path not in p.paths:
+            p.paths.append(path)
 
     def c_del_path(self, args, opts):
-        self.paths = [p for p in self.paths if p != (args[2], args[3])]
+        p = self.peer_of(args)
+        p.paths = [x for x in p.paths if x != (args[2], args[3])]
 
     def c_del_peer(self, args, opts):
-        self.c_disconnect(args, opts)
-        self.peer_id = None
-        self.paths = []
-        self.net_opts = {}
+        p = self.peer_of(args)
+        self.disconnect_peer(p)
+        del self.peers[p.node_id]
+        for v in self.volumes.values():
+            v.pds.pop(p.node_id, None)
 
     @staticmethod
     def set_options(current, opts):
@@ -512,9 +593,10 @@ class Resource:
         current.update(given)
 
     def c_peer_device_options(self, args, opts):
+        p = self.peer_of(args)
         vol = int(args[2]) if len(args) > 2 else 0
         if vol in self.volumes:
-            self.set_options(self.volumes[vol].peer_opts, opts)
+            self.set_options(self.volumes[vol].pd(p.node_id).opts, opts)
 
     def c_disk_options(self, args, opts):
         self.set_options(self.vol_by_minor(int(args[0])).opts, opts)
@@ -526,19 +608,31 @@ class Resource:
         disk, meta, idx = args[1], args[2], args[3] if len(args) > 3 else "internal"
         if meta != disk or idx not in ("internal", "flexible"):
             raise CmdError(20, "only internal meta data is emulated by the test bed's DRBD stand-in")
-        md = MetaData(disk, self.peer_md_id()).load()
+        md = MetaData(disk, self.md_peer_ids()).load()
+        # DRBD 9 (drbd_nl.c, drbd_adm_attach): every peer with a disk needs a
+        # bitmap slot in the meta data; create-md made max-peers of them.
+        # (The stand-in gives the configured peers the slots; the kernel keeps
+        # a slot's owner in the meta data until forget-peer.)
+        needed = len(self.peers)
+        if needed > md.max_peers:
+            log("Not enough free bitmap slots (available=%d, needed=%d)" % (md.max_peers, needed))
+            raise CmdError(10, "%d: Failure: (162) Invalid configuration request\n"
+                               "additional info from kernel:\n"
+                               "Not enough free bitmap slots (available=%d, needed=%d)" % (v.minor, md.max_peers, needed))
+        v.slots = set(self.peers)
         size = md.data_size()
         v.fd = os.open(disk, os.O_RDWR)
         v.disk, v.meta_disk, v.md, v.data_size = disk, "internal", md, size
         v.opts.update(opts)
         v.state = md.disk_state()
         md.flags["al_clean"] = 1
-        md.flags["peer_seen"] = 1
+        for f in md.pflags.values():
+            f["peer_seen"] = 1
         self.persist(v)
         self.resize_device(v)
-        self.notify_peer()
-        if self.conn is not None:   # attached while connected: negotiate again
-            threading.Thread(target=self.drop, args=(self.conn, "re-negotiate after attach"), daemon=True).start()
+        self.notify_peers()
+        for p in self.connected():   # attached while connected: negotiate again
+            threading.Thread(target=self.drop, args=(p.conn, "re-negotiate after attach"), daemon=True).start()
 
     def c_detach(self, args, opts):
         v = self.vol_by_minor(int(args[0]))
@@ -551,45 +645,65 @@ class Resource:
             os.close(v.fd)
             v.fd = None
         v.state, v.md, v.disk = "Diskless", None, None
+        v.slots = set()
         self.resize_device(v)
-        self.notify_peer()
+        self.notify_peers()
 
     def c_connect(self, args, opts):
-        if self.peer_id is None or not self.paths:
+        p = self.peer_of(args)
+        if not p.paths:
             raise CmdError(10, "%s: Failure: (126) Unknown connection or no path" % self.name)
-        if self.want_connect:
+        for v in self.volumes.values():
+            # drbd_adm_connect: a peer without a bitmap slot gets one now, if one is free
+            if v.md is not None and p.node_id not in v.slots:
+                if len(v.slots) >= v.md.max_peers:
+                    log("Not enough free bitmap slots")
+                    raise CmdError(10, "%s: Failure: (162) Invalid configuration request" % self.name)
+                v.slots.add(p.node_id)
+        if p.want_connect:
             return
-        self.want_connect = True
-        self.cstate = "Connecting"
-        threading.Thread(target=self.listen_loop, daemon=True).start()
-        if self.node_id < self.peer_id:
-            threading.Thread(target=self.connect_loop, daemon=True).start()
+        p.want_connect = True
+        p.cstate = "Connecting"
+        local = p.paths[0][0]
+        if local not in self.listeners:
+            self.listeners[local] = None
+            threading.Thread(target=self.listen_loop, args=(local,), daemon=True).start()
+        if self.node_id < p.node_id:
+            threading.Thread(target=self.connect_loop, args=(p,), daemon=True).start()
 
-    def c_disconnect(self, args, opts):
-        self.want_connect = False
-        c = self.conn
+    def disconnect_peer(self, p):
+        p.want_connect = False
+        c = p.conn
         if c is not None:
             self.drop(c, "disconnect")
-        if self.listener is not None:
-            try:
-                self.listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            self.listener.close()
-            self.listener = None
-        self.cstate = "StandAlone"
+        p.cstate = "StandAlone"
+        for local in list(self.listeners):
+            if not any(q.want_connect and q.paths and q.paths[0][0] == local for q in self.peers.values()):
+                ls = self.listeners.pop(local)
+                if ls is not None:
+                    try:
+                        ls.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    ls.close()
+
+    def c_disconnect(self, args, opts):
+        peers = [self.peer_of(args)] if len(args) > 1 else list(self.peers.values())
+        for p in peers:
+            self.disconnect_peer(p)
 
     def c_primary(self, args, opts):
         force = bool(opts.get("force") or opts.get("overwrite-data-of-peer"))
         if self.role == "Primary":
             return
-        if self.cstate == "Connected" and self.peer_role == "Primary" and \
-                self.net_opts.get("allow-two-primaries", "no") not in ("yes", "true"):
-            raise CmdError(11, "%s: State change failed: (-10) Multiple primaries not allowed by config" % self.name)
+        connected = self.connected()
+        for p in connected:
+            if p.role == "Primary" and p.net_opts.get("allow-two-primaries", "no") not in ("yes", "true"):
+                raise CmdError(11, "%s: State change failed: (-10) Multiple primaries not allowed by config" % self.name)
         vols = list(self.volumes.values())
         for v in vols:
-            ok = v.state == "UpToDate" or (v.state == "Consistent" and self.cstate != "Connected")
-            if v.fd is None and not (self.cstate == "Connected" and v.pdisk == "UpToDate"):
+            ok = v.state == "UpToDate" or (v.state == "Consistent" and not connected)
+            if v.fd is None and not any(v.pd(p.node_id).pdisk == "UpToDate" for p in connected):
                 raise CmdError(17, "%s: State change failed: (-2) Need access to UpToDate data" % self.name)
             if v.fd is not None and not ok and not force:
                 raise CmdError(17, "%s: State change failed: (-2) Need access to UpToDate data" % self.name)
@@ -601,18 +715,22 @@ class Resource:
             v.state = "UpToDate"
             md = v.md
             md.flags["consistent"] = md.flags["was_up_to_date"] = 1
-            if forced or self.cstate != "Connected":
-                md.rotate(new_uuid())
-            if self.cstate != "Connected" or v.pdisk != "UpToDate":
-                md.flags["peer_outdated"] = 1
+            behind = [pid for pid, p in self.peers.items() if p.cstate != "Connected" or v.pd(pid).pdisk != "UpToDate"]
+            if forced or not connected:
+                md.rotate(new_uuid(), behind)
+            for pid in behind:
+                if pid in md.pflags:
+                    md.pflags[pid]["peer_outdated"] = 1
             self.persist(v)
             try:
                 fcntl.ioctl(v.loop_fd, BLKFLSBUF)
             except OSError:
                 pass
-            if forced and self.conn is not None and v.pdisk != "Diskless":
-                self.start_resync(self.conn, v)
-        self.notify_peer()
+            if forced:
+                for p in connected:
+                    if v.pd(p.node_id).pdisk != "Diskless":
+                        self.start_resync(p.conn, v)
+        self.notify_peers()
 
     def c_secondary(self, args, opts):
         if self.role != "Primary":
@@ -623,7 +741,7 @@ class Resource:
         self.role = "Secondary"
         for v in self.volumes.values():
             self.persist(v)
-        self.notify_peer()
+        self.notify_peers()
 
     def c_outdate(self, args, opts):
         v = self.vol_by_minor(int(args[-1]) if args else 0)
@@ -635,24 +753,24 @@ class Resource:
             v.state = "Outdated"
             v.md.flags["was_up_to_date"] = 0
             self.persist(v)
-            self.notify_peer()
+            self.notify_peers()
 
     def c_new_current_uuid(self, args, opts):
         v = self.vol_by_minor(int(args[0]))
         if v.fd is None:
             raise CmdError(10, "%d: Failure: (138) Device does not have a disk" % v.minor)
         clear = bool(opts.get("clear-bitmap"))
-        v.md.rotate(new_uuid())
+        connected = self.connected()
+        v.md.rotate(new_uuid(), [pid for pid in self.peers if pid not in [p.node_id for p in connected]])
         if clear:
             # "skip the initial sync": both sides become UpToDate with this UUID
             v.state = "UpToDate"
             v.md.flags["consistent"] = v.md.flags["was_up_to_date"] = 1
-            c = self.conn
-            if c is not None:
-                c.send({"t": "adopt", "vol": v.vol, "gi": v.md.wire()})
-                v.pdisk = "UpToDate"
+            for p in connected:
+                p.conn.send({"t": "adopt", "vol": v.vol, "gi": v.md.wire(p.node_id)})
+                v.pd(p.node_id).pdisk = "UpToDate"
         self.persist(v)
-        self.notify_peer()
+        self.notify_peers()
 
     def c_resize(self, args, opts):
         return ""
@@ -665,7 +783,7 @@ class Resource:
                 if self.held_open(v):
                     raise CmdError(11, "%s: State change failed: (-12) Device is held open by someone" % self.name)
             self.role = "Secondary"
-            self.notify_peer()
+            self.notify_peers()
         self.c_disconnect([], {})
         for v in list(self.volumes.values()):
             if v.fd is not None:
@@ -745,57 +863,71 @@ class Resource:
             pass
 
     # ------------------------------------------------------------ network
+    # ------------------------------------------------------------ network
     def hello(self):
         return {"t": "hello", "res": self.name, "node_id": self.node_id, "role": self.role,
                 "vols": {str(v.vol): {"state": v.state, "size": v.data_size,
-                                      "gi": v.md.wire() if v.md else None}
+                                      "gi": v.md.wires() if v.md else None}
                          for v in self.volumes.values()}}
 
-    def notify_peer(self):
-        c = self.conn
-        if c is None:
-            return
-        try:
-            c.send({"t": "state", "role": self.role,
-                    "vols": {str(v.vol): v.state for v in self.volumes.values()}})
-        except OSError:
-            pass
+    def notify_peers(self):
+        msg = {"t": "state", "role": self.role, "vols": {str(v.vol): v.state for v in self.volumes.values()}}
+        for p in list(self.peers.values()):
+            c = p.conn
+            if c is None:
+                continue
+            try:
+                c.send(msg)
+            except OSError:
+                pass
 
-    def listen_loop(self):
-        local = addr_of(self.paths[0][0])
-        while self.want_connect and not self.stopping:
+    def listen_loop(self, local_path):
+        local = addr_of(local_path)
+        ls = None
+        while local_path in self.listeners and not self.stopping:
             try:
                 ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 ls.bind(local)
-                ls.listen(4)
-                self.listener = ls
+                ls.listen(8)
                 break
             except OSError as e:
+                ls.close()
+                ls = None
                 log("listen on %s:%d: %s" % (local + (e,)))
                 time.sleep(1)
-        while self.want_connect and self.listener is not None:
+        with self.lock:
+            if ls is None:
+                return
+            if local_path not in self.listeners:
+                ls.close()
+                return
+            self.listeners[local_path] = ls
+        while self.listeners.get(local_path) is ls:
             try:
-                s, _ = self.listener.accept()
+                s, _ = ls.accept()
             except OSError:
                 break
-            threading.Thread(target=self.handshake, args=(s, False), daemon=True).start()
+            threading.Thread(target=self.handshake, args=(s, None), daemon=True).start()
 
-    def connect_loop(self):
-        local, remote = addr_of(self.paths[0][0]), addr_of(self.paths[0][1])
-        while self.want_connect and not self.stopping:
-            if self.conn is None:
+    def connect_loop(self, p):
+        local, remote = addr_of(p.paths[0][0]), addr_of(p.paths[0][1])
+        while p.want_connect and not self.stopping and self.peers.get(p.node_id) is p:
+            if p.conn is None:
                 try:
                     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                     s.bind((local[0], 0))
                     s.settimeout(1.0)
                     s.connect(remote)
-                    self.handshake(s, True)
+                    self.handshake(s, p)
                 except OSError:
                     pass
             time.sleep(0.5)
 
-    def handshake(self, s, active):
+    def handshake(self, s, expected):
+        """Both sides send a hello and read the other's; the listening side
+        learns from it which of its peers connected (one listener per local
+        address serves all the connections on it, as in DRBD 9)."""
         try:
             s.settimeout(3.0)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -804,7 +936,8 @@ class Resource:
             data = json.dumps(mine).encode()
             s.sendall(struct.pack("!I", len(data)) + data)
             hdr, _ = recv_frame(s)
-            if hdr.get("t") != "hello" or hdr.get("res") != self.name or hdr.get("node_id") != self.peer_id:
+            p = self.peers.get(hdr.get("node_id")) if hdr.get("t") == "hello" and hdr.get("res") == self.name else None
+            if p is None or (expected is not None and p is not expected):
                 s.close()
                 return
             s.settimeout(None)
@@ -812,15 +945,15 @@ class Resource:
             s.close()
             return
         with self.lock:
-            if self.conn is not None or not self.want_connect:
+            if p.conn is not None or not p.want_connect:
                 s.close()
                 return
-            c = Conn(self, s, hdr)
-            self.conn = c
-            self.cstate = "Connected"
-            self.established = True
-            self.peer_role = hdr["role"]
-            log("connected to %s (node-id %d)" % (self.peer_name, self.peer_id))
+            c = Conn(self, p, s, hdr)
+            p.conn = c
+            p.cstate = "Connected"
+            p.established = True
+            p.role = hdr["role"]
+            log("connected to %s (node-id %d)" % (p.name, p.node_id))
             sb = self.negotiate(c, hdr)
         threading.Thread(target=self.reader, args=(c,), daemon=True).start()
         threading.Thread(target=self.pinger, args=(c,), daemon=True).start()
@@ -828,30 +961,38 @@ class Resource:
             log("Split-Brain detected, dropping connection!")
             self.drop(c, "split-brain")
             with self.lock:
-                self.c_disconnect([], {})
+                self.disconnect_peer(p)
+        else:
+            self.notify_peers()
 
     def negotiate(self, c, peer):
-        """Decide per volume who syncs whom (the same on both sides: the
-        decision depends only on the two hellos, ordered by node-id)."""
+        """Decide per volume who syncs whom with this peer (the same on both
+        sides: the decision depends only on the two hellos)."""
         sb = False
+        pid = c.peer.node_id
         for v in self.volumes.values():
             pv = peer["vols"].get(str(v.vol))
             if pv is None:
                 continue
-            v.peer_size = pv["size"] or None
-            v.pdisk = pv["state"]
-            v.repl = "Established"
+            pd = v.pd(pid)
+            pd.peer_size = pv["size"] or None
+            pd.pdisk = pv["state"]
+            pd.repl = "Established"
             if v.fd is None or pv["gi"] is None:
                 continue
-            me = {"state": v.state, "gi": v.md.wire(), "primary": self.role == "Primary"}
-            other = {"state": pv["state"], "gi": pv["gi"], "primary": peer["role"] == "Primary"}
+            theirs = pv["gi"].get(str(self.node_id)) or next(iter(pv["gi"].values()), None)
+            if theirs is None:
+                continue
+            me = {"state": v.state, "gi": v.md.wire(pid), "primary": self.role == "Primary"}
+            other = {"state": pv["state"], "gi": theirs, "primary": peer["role"] == "Primary"}
             verdict = decide(me, other)
             if verdict == "split-brain":
                 sb = True
             elif verdict == "equal":
                 if v.state in ("UpToDate", "Consistent") and pv["state"] in ("UpToDate", "Consistent"):
-                    v.state = v.pdisk = "UpToDate"
-                    v.md.flags["peer_outdated"] = 0
+                    v.state = pd.pdisk = "UpToDate"
+                    if pid in v.md.pflags:
+                        v.md.pflags[pid]["peer_outdated"] = 0
                     self.persist(v)
             elif verdict == "source":
                 self.start_resync(c, v)
@@ -859,27 +1000,29 @@ class Resource:
         return sb
 
     def start_resync(self, c, v):
-        v.repl = "SyncSource"
-        v.pdisk = "Inconsistent"
-        v.rs_total, v.rs_done = v.size(), 0
-        threading.Thread(target=self.resync, args=(c, v), daemon=True).start()
+        pd = v.pd(c.peer.node_id)
+        pd.repl = "SyncSource"
+        pd.pdisk = "Inconsistent"
+        pd.rs_total, pd.rs_done = v.size(), 0
+        threading.Thread(target=self.resync, args=(c, v, pd), daemon=True).start()
 
-    def resync(self, c, v):
+    def resync(self, c, v, pd):
         """Full resync (no bitmap): the whole data area, chunk by chunk, each
         chunk read and acked under the volume's I/O lock so that application
         writes and resync data cannot overtake each other."""
         # DRBD 9 keeps the rate per peer device (peer-device-options, what `drbdadm
         # peer-device-options --resync-rate=R` changes at run time); the disk's is the default
-        conf = v.peer_opts.get("resync-rate") or v.opts.get("resync-rate")
+        conf = pd.opts.get("resync-rate") or v.opts.get("resync-rate")
         rate = parse_size(conf) if conf else DEFAULT_RATE
-        total = v.rs_total
+        total = pd.rs_total
+        p = c.peer
         try:
             c.send({"t": "rs_begin", "vol": v.vol, "total": total})
         except OSError:
             return
         t0, off = time.monotonic(), 0
         while off < total:
-            if self.conn is not c or not c.alive or v.fd is None:
+            if p.conn is not c or not c.alive or v.fd is None:
                 return
             n = min(CHUNK, total - off)
             with v.io_lock:
@@ -887,25 +1030,26 @@ class Resource:
                 if not c.request({"t": "rs", "vol": v.vol, "off": off, "n": n}, data):
                     return
             off += n
-            v.rs_done = off
-            v.sent_b += n
+            pd.rs_done = off
+            pd.sent_b += n
             ahead = off / rate - (time.monotonic() - t0)
             if ahead > 0:
                 time.sleep(ahead)
         with self.lock:
-            if self.conn is not c:
+            if p.conn is not c:
                 return
             try:
-                c.send({"t": "rs_end", "vol": v.vol, "gi": v.md.wire()})
+                c.send({"t": "rs_end", "vol": v.vol, "gi": v.md.wire(p.node_id)})
             except OSError:
                 return
-            v.repl, v.pdisk = "Established", "UpToDate"
-            v.rs_total = v.rs_done = 0
-            v.oos = 0
-            v.md.flags["peer_outdated"] = 0
-            v.md.bitmap = 0
+            pd.repl, pd.pdisk = "Established", "UpToDate"
+            pd.rs_total = pd.rs_done = 0
+            pd.oos = 0
+            if p.node_id in v.md.pflags:
+                v.md.pflags[p.node_id]["peer_outdated"] = 0
+            v.md.bitmap[p.node_id] = 0
             self.persist(v)
-            log("resync of volume %d done (%d bytes)" % (v.vol, total))
+            log("resync of volume %d to %s done (%d bytes)" % (v.vol, p.name, total))
 
     def reader(self, c):
         try:
@@ -918,6 +1062,7 @@ class Resource:
 
     def on_frame(self, c, hdr, payload):
         t = hdr["t"]
+        pid = c.peer.node_id
         if t == "ping":
             c.send({"t": "pong"})
         elif t == "pong":
@@ -929,37 +1074,51 @@ class Resource:
             ok = v is not None and v.fd is not None
             if ok:
                 os.pwrite(v.fd, payload, hdr["off"])
-                v.received_b += len(payload)
+                pd = v.pd(pid)
+                pd.received_b += len(payload)
                 if t == "rs":
-                    v.rs_done = hdr["off"] + len(payload)
+                    pd.rs_done = hdr["off"] + len(payload)
             c.send({"t": "ack", "id": hdr["id"], "ok": ok})
         elif t == "rs_begin":
             v = self.volumes.get(hdr["vol"])
             with self.lock:
-                v.repl, v.pdisk = "SyncTarget", "UpToDate"
+                pd = v.pd(pid)
+                pd.repl, pd.pdisk = "SyncTarget", "UpToDate"
                 v.state = "Inconsistent"
-                v.rs_total, v.rs_done = hdr["total"], 0
+                pd.rs_total, pd.rs_done = hdr["total"], 0
                 v.md.flags["consistent"] = v.md.flags["was_up_to_date"] = 0
                 self.persist(v)
+            self.notify_peers()
         elif t in ("rs_end", "adopt"):
             v = self.volumes.get(hdr["vol"])
             with self.lock:
                 gi = hdr["gi"]
                 v.md.current, v.md.history = gi["current"], gi["history"]
-                v.md.bitmap = 0
+                v.md.bitmap[pid] = 0
                 v.md.flags["consistent"] = v.md.flags["was_up_to_date"] = 1
-                v.md.flags["peer_outdated"] = 0
-                v.state, v.repl, v.pdisk = "UpToDate", "Established", "UpToDate"
-                v.rs_total = v.rs_done = 0
+                if pid in v.md.pflags:
+                    v.md.pflags[pid]["peer_outdated"] = 0
+                pd = v.pd(pid)
+                v.state, pd.repl, pd.pdisk = "UpToDate", "Established", "UpToDate"
+                pd.rs_total = pd.rs_done = 0
                 self.persist(v)
-            self.notify_peer()
+            self.notify_peers()
+        elif t == "uuid":
+            # the Primary started a new data generation (it lost a peer): so do we
+            v = self.volumes.get(hdr["vol"])
+            with self.lock:
+                if v is not None and v.md is not None and v.state == "UpToDate":
+                    v.md.rotate(hdr["current"], [x for x in hdr.get("behind", []) if x != self.node_id])
+                    self.persist(v)
         elif t == "state":
             with self.lock:
-                self.peer_role = hdr["role"]
+                c.peer.role = hdr["role"]
                 for vol, st in hdr["vols"].items():
                     v = self.volumes.get(int(vol))
-                    if v is not None and v.repl != "SyncSource":
-                        v.pdisk = st
+                    if v is not None:
+                        pd = v.pd(pid)
+                        if pd.repl != "SyncSource":
+                            pd.pdisk = st
 
     def pinger(self, c):
         while c.alive:
@@ -984,25 +1143,34 @@ class Resource:
                 pass
             c.sock.close()
             c.fail_all()
-            if self.conn is not c:
+            p = c.peer
+            if p.conn is not c:
                 return
-            log("connection to %s lost: %s" % (self.peer_name, why))
-            self.conn = None
-            self.established = False
-            self.cstate = "Connecting" if self.want_connect else "StandAlone"
-            self.peer_role = "Unknown"
+            log("connection to %s lost: %s" % (p.name, why))
+            p.conn = None
+            p.established = False
+            p.cstate = "Connecting" if p.want_connect else "StandAlone"
+            p.role = "Unknown"
             for v in self.volumes.values():
-                was = v.repl
-                v.repl, v.pdisk, v.peer_size = "Off", "DUnknown", None
+                pd = v.pd(p.node_id)
+                was = pd.repl
+                pd.repl, pd.pdisk, pd.peer_size = "Off", "DUnknown", None
+                pd.rs_total = pd.rs_done = 0
                 if v.md is None:
                     continue
                 if self.role == "Primary" and v.state == "UpToDate":
-                    # the peer no longer sees our writes: new data generation
-                    v.md.rotate(new_uuid())
-                    v.md.flags["peer_outdated"] = 1
+                    # the peer no longer sees our writes: new data generation,
+                    # which the peers still connected follow
+                    new = new_uuid()
+                    v.md.rotate(new, [p.node_id])
+                    v.md.pflags.get(p.node_id, {})["peer_outdated"] = 1
+                    for q in self.connected():
+                        try:
+                            q.conn.send({"t": "uuid", "vol": v.vol, "current": new, "behind": [p.node_id]})
+                        except OSError:
+                            pass
                 elif was == "SyncSource":
-                    v.md.flags["peer_outdated"] = 1
-                v.rs_total = v.rs_done = 0
+                    v.md.pflags.get(p.node_id, {})["peer_outdated"] = 1
                 self.persist(v)
 
 
