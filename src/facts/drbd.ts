@@ -186,6 +186,44 @@ export function neverSynced(gi: GenerationIds): boolean {
   return cur === JUST_CREATED && gi.bitmap === zero && gi.history.every((h) => h === zero || h === '');
 }
 
+/**
+ * The resource's size in nodes and its metadata's peer slots: `hosts N`, the
+ * `on HOST {` sections of `drbdadm dump NAME` (this node and its peers; only
+ * counted, the dump itself, which holds the shared secret, never leaves the
+ * node), and `max-peers N` from `drbdadm -- --force dump-md NAME` (drbdmeta
+ * prints "max-peers N;" for v09 metadata; --force: the metadata of an
+ * attached disk is "unclean" to drbdmeta, which then only reads with it).
+ * No metadata, or an older format: no max-peers line.
+ */
+const MD_SLOTS_SCRIPT = [
+  'echo "hosts $(drbdadm dump "$1" 2>/dev/null | grep -cE \'^[[:space:]]*on [^[:space:]]+ [{]\')"',
+  'drbdadm -- --force dump-md "$1" 2>/dev/null | sed -n \'s/^max-peers \\([0-9][0-9]*\\);$/max-peers \\1/p\'',
+  'exit 0',
+].join('\n');
+
+export interface MdSlotsFact {
+  /** `on` sections of the resource in the configuration; undefined when unknown. */
+  hosts?: number;
+  /** Peer slots of the metadata; undefined when there is none or it cannot be read. */
+  slots?: number;
+}
+
+export function parseMdSlots(r: ProbeResult, probe = 'md'): MdSlotsFact {
+  if (r.exitCode !== 0) throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+  const out: MdSlotsFact = {};
+  for (const line of r.stdout.split('\n')) {
+    const h = /^hosts (\d+)$/.exec(line.trim());
+    if (h && Number(h[1]) > 0) out.hosts = Number(h[1]);
+    const m = /^max-peers (\d+)$/.exec(line.trim());
+    if (m) out.slots = Number(m[1]);
+  }
+  return out;
+}
+
+export function mdSlotsProbe(resource: string, sudo: boolean): FactProbe<MdSlotsFact> {
+  return { argv: ['sh', '-c', MD_SLOTS_SCRIPT, 'sh', resource], ...sudoOf(sudo), parse: parseMdSlots };
+}
+
 // ---------- the resource file, with the shared secret masked on the node ----------
 
 /** Every `shared-secret "..."` value replaced by ******** on the node, before the content leaves it. */

@@ -97,6 +97,10 @@ export function drbdResources(inv: InventoryFile, shared: readonly (string | und
       metaDisk: d.meta_disk ?? 'internal',
       protocol: d.protocol ?? 'C',
       ...(d.sync_rate !== undefined ? { syncRate: d.sync_rate } : {}),
+      // room to add one node later (issue 18; drbd-create-md's default too)
+      maxPeers: d.max_peers ?? Math.min(31, Math.max(1, names.length - 1) + 1),
+      quorum: d.quorum ?? 'off',
+      onNoQuorum: d.on_no_quorum ?? 'io-error',
       nodes: names,
       hosts: Object.fromEntries(names.map((n) => [n, { disk: (d.nodes[n]!.disk ?? d.disk)!, address: inv.nodes[n]!.networks![d.network]!.address, port: d.port }])),
       ...(sharedSecret !== undefined ? { sharedSecret } : {}),

@@ -91,6 +91,11 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
     if (!networks[d.network]) err(['drbd', i, 'network'], `expected a network declared under top-level "networks:", found "${d.network}"${didYouMean(d.network, netNames)}`);
     const members = Object.keys(d.nodes);
     if (members.length < 2) err(['drbd', i, 'nodes'], `expected at least 2 nodes, found ${members.length}`);
+    if (d.max_peers !== undefined && members.length >= 2 && d.max_peers < members.length - 1)
+      err(['drbd', i, 'max_peers'], `expected at least the resource's ${members.length - 1} peers (DRBD cannot attach a disk with fewer peer slots than peers), found ${d.max_peers}`);
+    if (d.quorum !== undefined && d.quorum !== 'off' && members.length < 3)
+      err(['drbd', i, 'quorum'], `expected "off" with ${members.length} nodes: DRBD quorum needs 3 or more (with 2, one node down loses quorum; use fencing), found "${d.quorum}"`);
+    if (d.on_no_quorum !== undefined && (d.quorum === undefined || d.quorum === 'off')) err(['drbd', i, 'on_no_quorum'], 'expected it only with quorum (majority or all), found it without');
     for (const n of members) {
       const node = inv.nodes[n];
       if (!node) {

@@ -214,6 +214,15 @@ export const Drbd = z.strictObject({
   sync_rate: z.string().regex(/^[0-9]+[KMG]?$/, { error: expecting('a rate such as 50M') }).optional(),
   /** The nodes that carry the resource, with their backing disk. */
   nodes: z.record(NodeName, DrbdNode, { error: expecting('a map of node name to {disk}') }),
+  /**
+   * Peer slots of new metadata (drbd-create-md's --max-peers). Default: the
+   * resource's peers plus one (room to add a node without recreating it).
+   */
+  max_peers: z.int({ error: expecting('an integer 1-31') }).min(1, { error: expecting('an integer 1-31') }).max(31, { error: expecting('an integer 1-31') }).optional(),
+  /** DRBD's own quorum (`options { quorum ...; }`), for 3 or more nodes. Default off. */
+  quorum: z.enum(['off', 'majority', 'all'], { error: expecting('"off", "majority" or "all"') }).optional(),
+  /** What a node without quorum does with I/O (`on-no-quorum`); only with quorum. Default io-error. */
+  on_no_quorum: z.enum(['io-error', 'suspend-io'], { error: expecting('"io-error" or "suspend-io"') }).optional(),
   shared_secret: SecretRef.optional(),
 });
 

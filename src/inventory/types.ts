@@ -52,6 +52,11 @@ export interface DrbdResource {
   metaDisk: string;
   protocol: 'A' | 'B' | 'C';
   syncRate?: string;
+  /** Peer slots for new metadata: `max_peers`, else the peers plus one. */
+  maxPeers: number;
+  /** DRBD quorum (`off`: none) and its on-no-quorum policy. */
+  quorum: 'off' | 'majority' | 'all';
+  onNoQuorum: 'io-error' | 'suspend-io';
   /** Node names carrying this resource, in inventory order. */
   nodes: string[];
   /** Per node: backing disk and replication address. */

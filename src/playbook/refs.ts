@@ -18,7 +18,7 @@
  * A node exposes: name, host, port, user, roles, groups, networks.<net>.{address,
  * interface, prefix, cidr}, vars. The cluster exposes: name, primary, nodes (names),
  * vars, networks.<net>.{cidr, address, prefix}, drbd.<name>.{name, minor, device, port,
- * network, meta_disk, protocol, sync_rate, nodes, hosts.<node>.{disk, address, port},
+ * network, meta_disk, protocol, sync_rate, max_peers, quorum, on_no_quorum, nodes, hosts.<node>.{disk, address, port},
  * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network, hostnames},
  * fencing.{enabled, action, timeout, delay_max, drbd, devices[i].{name, agent, fences, params,
  * secret_params, monitor}} (the inventory's `fencing:`; enabled false when it has none),
@@ -172,6 +172,9 @@ export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel
       meta_disk: d.metaDisk,
       protocol: d.protocol,
       sync_rate: d.syncRate,
+      max_peers: d.maxPeers,
+      quorum: d.quorum,
+      on_no_quorum: d.onNoQuorum,
       nodes: d.nodes,
       hosts: d.hosts,
       // The same hosts as a list, with DRBD node ids (position in `nodes`).

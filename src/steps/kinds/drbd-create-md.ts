@@ -2,8 +2,19 @@
  * `drbd-create-md`: DRBD metadata on the resource's backing device (the
  * device comes from the configuration: `drbdadm sh-ll-dev NAME`).
  *
+ * Peer slots: DRBD 9 metadata holds one bitmap per peer, as many as
+ * create-md's `--max-peers` made (drbdmeta: "max-peers N" in `dump-md`);
+ * attaching a disk with more peers configured than slots fails in the
+ * kernel ("Not enough free bitmap slots (available=A, needed=N)"). The
+ * resource's peers are counted in the configuration on the node (its `on
+ * HOST` sections in `drbdadm dump NAME`, minus this node). `max_peers`
+ * defaults to the peers plus one (room to add one node later without
+ * recreating the metadata; each slot costs 32 KiB of metadata per GiB of
+ * data); a `max_peers` below the peer count is refused.
+ *
  * Done: `drbdadm get-gi NAME` reads generation identifiers (metadata exists,
- * whether the resource is up or not).
+ * whether the resource is up or not) and, when dump-md shows its slots,
+ * they are at least the resource's peers.
  * Changes: `drbdadm create-md --max-peers=N NAME` with an empty, closed
  * stdin, only after the probes made sure it will not ask (it asks only when
  * it finds data or metadata): never `yes |`, never `--force`.
@@ -13,19 +24,33 @@
  * drbdmeta's check_for_existing_data reads: "Found some data"), unless
  * `allow_overwrite: true`: then `wipefs --all` and zeroing those 68 KiB come
  * first, shown in the plan, so create-md finds nothing to ask about.
+ * Existing metadata with fewer slots than the resource has peers is refused
+ * with what was found and what to do: it is never recreated by this step
+ * (that would discard the node's data and its sync state).
  */
 import { z } from 'zod';
 import type { Change, FactProbe } from '../contract.js';
 import { defineStep, exec, refuse, sudoOf } from '../define.js';
 import { describeBlkid, parseBlkid } from '../../facts/blockdev.js';
-import { getGiProbe } from '../../facts/drbd.js';
+import { getGiProbe, mdSlotsProbe } from '../../facts/drbd.js';
 import { DRBD_CONFIG, resourceName } from '../drbd-params.js';
+
+/** DRBD's limit: node ids 0..31, so at most 31 peers. */
+const MAX_SLOTS = 31;
+
+/** The slots to create: `max_peers`, else the peers plus one (room to add a node), capped at DRBD's 31. */
+export function slotsFor(maxPeers: number | undefined, peers: number): number {
+  return maxPeers ?? Math.min(MAX_SLOTS, Math.max(1, peers) + 1);
+}
 
 export const drbdCreateMdParams = z
   .object({
     resource: resourceName,
-    /** Peers this node's metadata has room for (the other nodes; more for later growth). */
-    max_peers: z.number().int().min(1).max(31).default(1),
+    /**
+     * Peer slots of new metadata (bitmaps, one per peer that may ever connect).
+     * Default: the resource's peers in the configuration plus one, at most 31.
+     */
+    max_peers: z.number().int().min(1).max(31).optional(),
     allow_overwrite: z.boolean().default(false),
     sudo: z.boolean().default(false),
   })
@@ -79,9 +104,29 @@ export const drbdCreateMdStep = defineStep({
   // names for this host (sh-ll-dev): any device; drbdadm itself
   reads: (p) => [`drbd:${p.resource}`, ...DRBD_CONFIG, 'host:name', 'dev:', 'pkgdb:'],
   writes: (p) => [`drbd:${p.resource}`, 'dev:'],
-  probes: (p: DrbdCreateMdParams) => ({ gi: getGiProbe(p.resource, p.sudo), backing: backingProbe(p.resource, p.sudo) }),
+  probes: (p: DrbdCreateMdParams) => ({ gi: getGiProbe(p.resource, p.sudo), backing: backingProbe(p.resource, p.sudo), md: mdSlotsProbe(p.resource, p.sudo) }),
   diff(p, facts): Change[] {
-    if (facts.gi.ids) return [];
+    const { hosts, slots } = facts.md;
+    // hosts: the resource's `on` sections in the configuration (this node and its peers)
+    const peers = hosts !== undefined && hosts >= 2 ? hosts - 1 : undefined;
+    if (facts.gi.ids) {
+      if (slots === undefined || peers === undefined || slots >= peers) return [];
+      const dev = facts.backing.state === 'nodev' ? 'its backing device' : facts.backing.dev;
+      const want = slotsFor(p.max_peers, peers);
+      return [
+        refuse(
+          `the DRBD metadata of ${p.resource} on ${dev} has ${slots} peer slot(s) (drbdmeta dump-md: max-peers ${slots}) but the resource has ${peers} peers in its configuration: ` +
+            `DRBD cannot attach it ("Not enough free bitmap slots"). The metadata must be recreated with at least ${peers} slots, which this step never does over existing metadata. ` +
+            `By hand, on this node: \`drbdadm down ${p.resource}; drbdadm create-md --max-peers=${Math.max(want, peers)} ${p.resource}\` (it asks before overwriting; ` +
+            `the internal metadata grows into the end of ${dev}, so whatever uses the data area must fit in less: shrink the filesystem first), ` +
+            `then \`drbdadm up ${p.resource}\`: this node is then synced in full from a peer that has the data`,
+        ),
+      ];
+    }
+    if (p.max_peers !== undefined && peers !== undefined && p.max_peers < peers)
+      return [
+        refuse(`max_peers ${p.max_peers} is fewer than the ${peers} peers of ${p.resource} in its configuration: DRBD could not attach the disk ("Not enough free bitmap slots")`),
+      ];
     const bk = facts.backing;
     if (bk.state === 'nodev') return [refuse(`resource ${p.resource} has no backing device for this host in the DRBD configuration (drbdadm sh-ll-dev ${p.resource})`)];
     if (bk.state === 'notblock') return [refuse(`the backing device ${bk.dev} of ${p.resource} is not a block device`)];
@@ -102,8 +147,10 @@ export const drbdCreateMdStep = defineStep({
         ),
       );
     }
+    const n = slotsFor(p.max_peers, peers ?? 1);
+    const why = p.max_peers !== undefined ? 'max_peers' : `${peers ?? 1} peer(s) + 1 to add a node`;
     changes.push(
-      exec(['drbdadm', 'create-md', `--max-peers=${p.max_peers}`, p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (max ${p.max_peers} peer(s))`, {
+      exec(['drbdadm', 'create-md', `--max-peers=${n}`, p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (${n} peer slot(s): ${why})`, {
         ...sudo,
         stdin: '',
       }),

@@ -7,7 +7,12 @@
  * diff, even the old file's: the probe masks it on the node before sending),
  * after-split-brain policies (only when given: no automatic recovery by
  * default), a fixed resync rate (`disk { resync-rate R; c-plan-ahead 0; }`,
- * what the chapter's DRBD 8 `syncer { rate 50M; }` meant).
+ * what the chapter's DRBD 8 `syncer { rate 50M; }` meant), DRBD's own quorum
+ * for three or more nodes (`options { quorum majority; on-no-quorum
+ * io-error; }`: a node that cannot see a majority of the nodes stops I/O,
+ * with errors by default so that Pacemaker's agent fails and moves the
+ * service; `suspend-io` freezes it instead). Any number of hosts: each `on`
+ * section gets its node-id, and `connection-mesh` connects every pair.
  *
  * Done: the file has exactly the rendered content, `drbdadm dump NAME`
  * parses the configuration, and, when the resource is up, `drbdadm -d adjust
@@ -83,13 +88,21 @@ export const drbdResourceParams = z
      * an outdated peer never becomes Primary. `off` (or absent): none.
      */
     fencing: DrbdFencing.optional(),
+    /** DRBD quorum (`options { quorum ...; }`), only for 3 or more hosts; `off` (default): none. */
+    quorum: z.enum(['off', 'majority', 'all']).default('off'),
+    /** With quorum: what a node without quorum does with I/O. Default io-error. Ignored when quorum is off. */
+    on_no_quorum: z.enum(['io-error', 'suspend-io']).optional(),
     path: absolutePath.optional(),
     sudo: z.boolean().default(false),
   })
   .strict()
   .refine((p) => p.hosts.every((h) => h.disk !== undefined || p.disk !== undefined), { message: 'every host needs a disk (give "disk" for all or per host)', path: ['disk'] })
   .refine((p) => new Set(p.hosts.map((h) => h.node_id)).size === p.hosts.length, { message: 'node_id values must differ', path: ['hosts'] })
-  .refine((p) => new Set(p.hosts.map((h) => h.name)).size === p.hosts.length, { message: 'host names must differ', path: ['hosts'] });
+  .refine((p) => new Set(p.hosts.map((h) => h.name)).size === p.hosts.length, { message: 'host names must differ', path: ['hosts'] })
+  .refine((p) => p.quorum === 'off' || p.hosts.length >= 3, {
+    message: 'DRBD quorum needs 3 or more hosts (with 2, one node down loses quorum; use fencing)',
+    path: ['quorum'],
+  });
 export type DrbdResourceParams = z.infer<typeof drbdResourceParams>;
 
 export function resPath(p: { name: string; path?: string | undefined }): string {
@@ -117,6 +130,7 @@ export function renderResource(p: DrbdResourceParams): string {
     `resource ${p.name} {`,
     `  device /dev/drbd${p.minor} minor ${p.minor};`,
     '  meta-disk internal;',
+    ...(p.quorum !== 'off' ? ['  options {', `    quorum ${p.quorum};`, `    on-no-quorum ${p.on_no_quorum ?? 'io-error'};`, '  }'] : []),
     ...(p.resync_rate !== undefined ? ['  disk {', `    resync-rate ${p.resync_rate};`, '    c-plan-ahead 0;', '  }'] : []),
     ...fencing.handlers,
     '  net {',

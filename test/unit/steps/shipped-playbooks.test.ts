@@ -25,6 +25,7 @@ const INVENTORIES: Record<string, string[]> = {
   'lab.yaml': ['inventory/lab.yaml'],
   'mutual-failover.yaml': ['inventory/lab-mutual-failover.yaml'],
   'arbitrator.yaml': ['test/fixtures/playbooks/arbitrator-inventory.yaml'],
+  'three-nodes.yaml': ['inventory/three-nodes.yaml'],
 };
 
 describe('shipped playbooks', async () => {
