@@ -64,6 +64,7 @@ describe('renderers refuse a value that slipped past validation', () => {
       port: 7788,
       protocol: 'C' as const,
       path: undefined,
+      quorum: 'off' as const,
       sudo: false,
       disk: '/dev/sdb1;\n handlers { x; }',
       hosts: [
