@@ -1203,6 +1203,10 @@ def serve(res):
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(path)
     srv.listen(16)
+    try:
+        os.unlink(os.path.join(RUN, res.name + ".starting"))
+    except OSError:
+        pass
 
     def client(s):
         with s:
@@ -1234,6 +1238,7 @@ def serve(res):
 
 def main():
     name, node_id = sys.argv[1], int(sys.argv[2])
+    opts = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
     os.makedirs(RUN, exist_ok=True)
     # Before any FUSE mount: libfuse takes over SIGTERM/SIGHUP only while they
     # are SIG_DFL, and would then merely end its loop. A "kernel" going away
@@ -1241,6 +1246,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
     res = Resource(name, node_id)
+    res.opts.update(opts)   # new-resource's options
     log("DRBD %s stand-in: resource %s, node-id %d" % (VERSION, name, node_id))
     serve(res)
 
