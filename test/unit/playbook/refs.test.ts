@@ -65,7 +65,7 @@ describe('resolveRef', () => {
     [
       'cluster.drbd.mysql.shared_secret',
       'bob',
-      'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, nodes, hosts, members)',
+      'cluster.drbd.mysql has no "shared_secret" (it has: name, minor, device, port, network, meta_disk, protocol, sync_rate, max_peers, quorum, on_no_quorum, nodes, hosts, members)',
     ],
   ];
   failures.push(
