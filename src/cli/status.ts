@@ -15,13 +15,12 @@ import type { Plan } from '../plan/types.js';
 import { loadProject, type Project } from '../playbook/resolve.js';
 import { loadInventory } from '../inventory/load.js';
 import type { ResolvedNode } from '../inventory/types.js';
-import { stepProbes, toFacts } from '../run/gather.js';
+import { gatherNode } from '../run/gather.js';
 import { NodeLink } from '../run/link.js';
 import { buildStatus, STATUS_EXIT, type Drift, type NodeAnswer, type Status } from '../status/model.js';
 import { statusProbes, toAnswer } from '../status/probes.js';
 import { renderStatus } from '../status/render.js';
 import { openSession } from '../ssh/index.js';
-import type { Probe } from '../steps/contract.js';
 import type { StepKinds } from '../steps/registry.js';
 import { safeJson } from '../report/escape.js';
 import { EXIT } from './exit-codes.js';
@@ -72,28 +71,18 @@ async function look(t: Target, links: NodeLink[], registry: StepKinds, now: () =
   const sel = project ? selectWork(project, {}) : undefined;
   const steps = sel?.ok ? sel.selection.steps : [];
   const gathered: Gathered = {};
+  const byName = new Map(links.map((l) => [l.node.name, l]));
+  const peers = (name: string) => byName.get(name);
   const answers: NodeAnswer[] = await Promise.all(
     links.map(async (link): Promise<NodeAnswer> => {
       const node = link.node;
       const sudo = node.endpoint.become !== undefined;
       const mine = statusProbes(sudo);
-      const all: Probe[] = [];
-      const spans: { id: string; probes: Probe[]; at: number }[] = [];
-      const stepOut: Record<string, { facts: ReturnType<typeof toFacts> } | { error: string }> = {};
-      for (const step of steps.filter((s) => s.targets.includes(node.name))) {
-        try {
-          const probes = stepProbes(registry, step, node);
-          spans.push({ id: step.id, probes, at: all.length });
-          all.push(...probes);
-        } catch (err) {
-          stepOut[step.id] = { error: `cannot build probes: ${(err as Error).message}` };
-        }
-      }
       try {
         // the cluster's state and the steps' facts at once, on two channels of the one connection
-        const [own, results] = await Promise.all([link.probe(mine, 'probe', undefined, signal), link.probe(all, 'probe', undefined, signal)]);
-        for (const sp of spans) stepOut[sp.id] = { facts: toFacts(sp.probes, results.slice(sp.at, sp.at + sp.probes.length)) };
-        gathered[node.name] = { steps: stepOut };
+        const [own, g] = await Promise.all([link.probe(mine, 'probe', undefined, signal), gatherNode(link, peers, steps, registry, signal)]);
+        if ('error' in g) throw new Error(g.error);
+        gathered[node.name] = g;
         return toAnswer(node.name, own);
       } catch (err) {
         const error = (err as Error).message.split('\n')[0]!.slice(0, 300);

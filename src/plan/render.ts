@@ -16,6 +16,8 @@ function renderChange(c: ShownChange, indent: string): string[] {
           .split('\n')
           .map((l) => `${indent}  ${l}`),
       ];
+    case 'carry':
+      return [`${indent}carry ${c.from}:${c.source} -> ${c.path} (${c.mode} ${c.owner}:${c.group}, through the controller, content not shown)   # ${c.description}`];
     case 'refuse':
       return [`${indent}refused: ${c.reason}`];
     case 'wait':

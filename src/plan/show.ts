@@ -26,6 +26,19 @@ export function showChange(c: Change, secrets: readonly string[]): ShownChange {
         description: m(c.description),
         diff: m(c.diff),
       };
+    case 'carry':
+      // where from and where to; never what (the content is read only when it runs)
+      return {
+        kind: 'carry',
+        from: c.from,
+        source: m(c.source),
+        path: m(c.path),
+        mode: c.mode,
+        owner: c.owner,
+        group: c.group,
+        ...(c.sudo ? { sudo: true } : {}),
+        description: m(c.description),
+      };
     case 'refuse':
       return { kind: 'refuse', reason: m(c.reason) };
     case 'wait':

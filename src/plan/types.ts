@@ -33,6 +33,17 @@ export const shownChange = z.discriminatedUnion('kind', [
     description: z.string(),
     diff: z.string(),
   }),
+  z.object({
+    kind: z.literal('carry'),
+    from: z.string(),
+    source: z.string(),
+    path: z.string(),
+    mode: z.string(),
+    owner: z.string(),
+    group: z.string(),
+    sudo: z.boolean().optional(),
+    description: z.string(),
+  }),
   z.object({ kind: z.literal('refuse'), reason: z.string() }),
   z.object({ kind: z.literal('wait'), description: z.string(), progress: z.number().optional() }),
 ]);

@@ -17,7 +17,7 @@ import type { Project, ResolvedStep } from '../playbook/resolve.js';
 import type { RunDeps } from './context.js';
 import type { Emit, NodeSummary, RunOutcome } from './events.js';
 import { badLinesMessage, journalListener, lastRun, readJournal, resumeMessage, startJournal } from './journal.js';
-import { gateConnect, NodeLink } from './link.js';
+import { gateConnect, hasRemote, NodeLink } from './link.js';
 import { acquireLock } from './lock.js';
 import { gatherAll } from './plan-run.js';
 import { schedule } from './scheduler.js';
@@ -196,7 +196,10 @@ function stepRunner(
     const n = nextStep.get(`${nodeName}\0${stepId}`);
     if (!n) return undefined;
     try {
-      return { step: n.id, probes: stepProbes(deps.registry, n, nodesByName.get(nodeName)!), begin: () => cache.begin(nodeName, n.id) };
+      const probes = stepProbes(deps.registry, n, nodesByName.get(nodeName)!);
+      // a step that reads other nodes reads them itself, when it starts
+      if (hasRemote(probes)) return undefined;
+      return { step: n.id, probes, begin: () => cache.begin(nodeName, n.id) };
     } catch {
       return undefined; // that step reports it cannot build its probes when it runs
     }
@@ -210,6 +213,7 @@ function stepRunner(
     const plannedStep = planned?.get(`${nodeName}\0${step.id}`);
     const r = await runStep({
       link: links.get(nodeName)!,
+      peers: (name) => links.get(name),
       step,
       kind: deps.registry.kind(step.kind),
       ...(pre ? { prefetched: pre.facts, recent: pre.recent } : {}),

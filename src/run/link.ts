@@ -196,10 +196,76 @@ export class NodeLink {
     return r;
   }
 
-  async writeFile(path: string, content: string, opts: { mode: number; owner: string; group: string; sudo: boolean }): Promise<void> {
+  async writeFile(path: string, content: string | Buffer, opts: { mode: number; owner: string; group: string; sudo: boolean }): Promise<void> {
     const s = await this.session();
     await s.writeFile(path, content, opts);
   }
+
+  /**
+   * A whole file of this node, for a `carry` to another node (run/step.ts).
+   * Read as base64 (binary-safe); told as a command of `step` whose output is
+   * replaced by the file's size: the content never reaches an event, a log
+   * or the journal. Rejects (with the command's error) when it cannot be read.
+   */
+  async readFile(path: string, opts: { sudo: boolean }, step: string, signal?: AbortSignal): Promise<Buffer> {
+    const s = await this.session();
+    const argv = ['base64', '-w', '0', '--', path];
+    this.emit({ type: 'command-start', node: this.node.name, step, argv: argv.map((a) => this.mask(a)) });
+    const r = await s.exec({ argv, ...(opts.sudo ? { sudo: true } : {}), secrets: this.node.secrets }, signal);
+    const content = r.exitCode === 0 ? Buffer.from(r.stdout.trim(), 'base64') : undefined;
+    this.report(step, 'change', argv, { ...r, stdout: content ? `(${content.length} bytes read for a carry, not shown)` : '' });
+    if (!content) throw new Error(`reading ${path} on ${this.node.name} failed (exit ${r.exitCode}): ${this.mask(r.stderr.trim())}`);
+    return content;
+  }
+}
+
+/** The links of a run by node name: a step reads and carries from other nodes through them. */
+export type Peers = (node: string) => NodeLink | undefined;
+
+/**
+ * Probes of one step in one round trip per node they run on (contract.ts
+ * Probe.node: most run on `link`'s own node; a probe on another node runs on
+ * that node's link, at the same time). Results in the order of `probes`.
+ */
+export async function probeAcross(
+  link: NodeLink,
+  peers: Peers,
+  probes: readonly Probe[],
+  phase: 'probe' | 'verify',
+  step: string | undefined,
+  signal?: AbortSignal,
+): Promise<ProbeResult[]> {
+  const byNode = new Map<string, number[]>();
+  probes.forEach((p, i) => {
+    const n = p.node ?? link.node.name;
+    byNode.set(n, [...(byNode.get(n) ?? []), i]);
+  });
+  const out: ProbeResult[] = new Array<ProbeResult>(probes.length);
+  await Promise.all(
+    [...byNode].map(async ([n, idx]) => {
+      const l = n === link.node.name ? link : peerOf(peers, n, link.node.name);
+      const got = await l.probe(
+        idx.map((i) => probes[i]!),
+        phase,
+        step,
+        signal,
+      );
+      idx.forEach((i, k) => (out[i] = got[k]!));
+    }),
+  );
+  return out;
+}
+
+/** The link of another node a step needs, or an error saying it is not in this run. */
+export function peerOf(peers: Peers, name: string, from: string): NodeLink {
+  const l = peers(name);
+  if (!l) throw new Error(`a step on ${from} needs node ${name}, which is not in this run (--limit?)`);
+  return l;
+}
+
+/** Whether any probe runs on another node than the step's own. */
+export function hasRemote(probes: readonly Probe[]): boolean {
+  return probes.some((p) => p.node !== undefined);
 }
 
 /** The distinct commands of `probes` (argv and elevation), and for each probe the index of its command. */

@@ -13,10 +13,12 @@ import { gateConnect, NodeLink } from './link.js';
 export async function gatherAll(links: readonly NodeLink[], selection: Selection, deps: RunDeps, concurrency: number): Promise<Gathered> {
   const gathered: Gathered = {};
   const queue = new PQueue({ concurrency });
+  const byName = new Map(links.map((l) => [l.node.name, l]));
+  const peers = (name: string) => byName.get(name);
   await Promise.all(
     links.map((link) =>
       queue.add(async () => {
-        const g = await gatherNode(link, selection.steps, deps.registry);
+        const g = await gatherNode(link, peers, selection.steps, deps.registry);
         gathered[link.node.name] = g;
         if ('error' in g) deps.emit({ type: 'node-failed', node: link.node.name, error: g.error });
       }),

@@ -10,7 +10,7 @@ import type { PlanStep, ShownChange } from '../plan/types.js';
 import type { ResolvedStep } from '../playbook/resolve.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Change, ExecChange, Facts, Probe, StepKind, UploadChange, WaitChange } from '../steps/contract.js';
-import type { Command } from '../ssh/types.js';
+import { SshError, type Command } from '../ssh/types.js';
 import { writeFileCommand } from '../ssh/write-file.js';
 import { randomBytes } from 'node:crypto';
 import { maskSecrets } from '../mask.js';
@@ -18,7 +18,7 @@ import { withRetry } from '../ssh/retry.js';
 import type { StepOutcome } from './events.js';
 import { toFacts } from './gather.js';
 import type { PendingRead } from './fact-cache.js';
-import type { NodeLink } from './link.js';
+import { hasRemote, peerOf, probeAcross, type NodeLink, type Peers } from './link.js';
 
 export interface StepRun {
   outcome: Extract<StepOutcome, 'ok' | 'changed' | 'failed'>;
@@ -28,6 +28,8 @@ export interface StepRun {
 
 export interface StepContext {
   link: NodeLink;
+  /** The other nodes' links: probes on another node (contract.ts Probe.node) and `carry` changes read through them. */
+  peers?: Peers;
   step: ResolvedStep;
   kind: StepKind<unknown>;
   /** Facts read earlier in this run, if still valid (nothing changed since that may have altered them). */
@@ -72,11 +74,14 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
   const sn = stepNode(node);
   const mask = (s: string) => maskSecrets(s, node.secrets);
   const probes = kind.probes(params, sn);
-  const read = async (phase: 'probe' | 'verify') => toFacts(probes, await link.probe(probes, phase, step.id, signal));
+  const peers: Peers = ctx.peers ?? (() => undefined);
+  // probes on other nodes (if any) run on their links, in the same moment
+  const remote = hasRemote(probes);
+  const read = async (phase: 'probe' | 'verify') => toFacts(probes, await probeAcross(link, peers, probes, phase, step.id, signal));
   // the verification after real changes also reads the node's next step's facts, in the same round trip
   const verifyWithNext = async () => {
     const next = ctx.next;
-    if (!next || next.probes.length === 0) return read('verify');
+    if (!next || next.probes.length === 0 || remote) return read('verify');
     const pending = next.begin();
     const [mine, theirs] = await link.probeGroups(
       [
@@ -163,9 +168,9 @@ async function runOnce(ctx: StepContext, signal: AbortSignal): Promise<StepRun> 
       }
       if (done.length === 0) ctx.onFirstChange?.();
       const last = real[real.length - 1]!;
-      const together = waits.length === 0 && (last.kind === 'exec' || last.kind === 'upload') && batchable(last, node.secrets) ? last : undefined;
+      const together = waits.length === 0 && !remote && (last.kind === 'exec' || last.kind === 'upload') && batchable(last, node.secrets) ? last : undefined;
       try {
-        for (const c of together ? real.slice(0, -1) : real) await execute(link, step.id, c, signal);
+        for (const c of together ? real.slice(0, -1) : real) await execute(link, peers, step.id, c, signal);
       } finally {
         if (!together) ctx.onChangesDone?.();
       }
@@ -213,7 +218,7 @@ function execFailure(c: ExecChange, r: { exitCode: number; stdout: string; stder
   return `${maskSecrets(c.description, secrets)}: exit ${r.exitCode}${why ? `: ${why}` : ''}`;
 }
 
-async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortSignal): Promise<void> {
+async function execute(link: NodeLink, peers: Peers, stepId: string, c: Change, signal: AbortSignal): Promise<void> {
   switch (c.kind) {
     case 'exec': {
       const r = await link.exec({ argv: c.argv, ...(c.sudo ? { sudo: true } : {}), ...(c.stdin !== undefined ? { stdin: c.stdin } : {}) }, stepId, signal);
@@ -223,6 +228,18 @@ async function execute(link: NodeLink, stepId: string, c: Change, signal: AbortS
     case 'upload':
       await link.writeFile(c.path, c.content, { mode: parseInt(c.mode, 8), owner: c.owner, group: c.group, sudo: c.sudo === true });
       return;
+    case 'carry': {
+      // read there, written here: the content passes through this process only, never told
+      let content: Buffer;
+      try {
+        content = await peerOf(peers, c.from, link.node.name).readFile(c.source, { sudo: c.sourceSudo === true }, stepId, signal);
+      } catch (err) {
+        if (err instanceof SshError) throw err; // a lost connection: retried from the probes
+        throw new StepFailure(`${maskSecrets(c.description, link.node.secrets)}: ${(err as Error).message}`);
+      }
+      await link.writeFile(c.path, content, { mode: parseInt(c.mode, 8), owner: c.owner, group: c.group, sudo: c.sudo === true });
+      return;
+    }
     case 'refuse':
       throw new StepFailure(`refused: ${c.reason}`);
     case 'wait':

@@ -18,6 +18,8 @@ import { partitionStep } from './kinds/partition.js';
 import { serviceStep } from './kinds/service.js';
 import { corosyncStep } from './kinds/corosync.js';
 import { crmConfigureStep } from './kinds/crm-configure.js';
+import { qnetdCertsStep } from './kinds/qnetd-certs.js';
+import { qdeviceCertsStep } from './kinds/qdevice-certs.js';
 import { createRegistry, type StepKinds } from './registry.js';
 
 export function builtinRegistry(): StepKinds {
@@ -37,5 +39,7 @@ export function builtinRegistry(): StepKinds {
     mkfsStep,
     corosyncStep,
     crmConfigureStep,
+    qnetdCertsStep,
+    qdeviceCertsStep,
   ]);
 }

@@ -28,6 +28,14 @@ export interface Probe {
   argv: readonly string[];
   sudo?: boolean;
   /**
+   * Run on this other node of the run (its inventory name) instead of the
+   * step's own node: a step that depends on another node's state (a file
+   * it will `carry` from there, a certificate both must hold). Such a
+   * kind's `reads` must cover what it reads there: leave them undefined
+   * (anything, on any node) unless they are shared names.
+   */
+  node?: string;
+  /**
    * What of the result the step's decision depends on, for a saved plan's
    * staleness check (src/plan/digest.ts): typically the probe's parsed
    * reading without timestamps, counters or progress. Absent: the exit code
@@ -53,12 +61,14 @@ export type Facts = Readonly<Record<string, ProbeResult>>;
 export interface FactProbe<T> {
   argv: readonly string[];
   sudo?: boolean;
+  /** See Probe.node. */
+  node?: string;
   parse(r: ProbeResult, id: string): T;
   /** See Probe.digest. */
   digest?: (r: ProbeResult, id: string) => unknown;
 }
 
-export type Change = ExecChange | UploadChange | RefuseChange | WaitChange;
+export type Change = ExecChange | UploadChange | CarryChange | RefuseChange | WaitChange;
 
 export interface ExecChange {
   kind: 'exec';
@@ -83,6 +93,32 @@ export interface UploadChange {
   /** Unified diff (before -> after), secrets already masked. */
   diff: string;
   secret?: boolean;
+}
+
+/**
+ * Copy a file from another node of the run (`from`, its inventory name) to
+ * this node, THROUGH THE CONTROLLER: read there (base64 over that node's
+ * own connection), written here as an upload is (temp file, mode, owner,
+ * rename). Nodes need not reach each other. The content is never shown,
+ * logged, journaled or kept in a plan: the command that reads it is told
+ * with its output replaced by its size. A plan shows where from and where
+ * to; what the file holds is known after apply (it may not exist yet).
+ */
+export interface CarryChange {
+  kind: 'carry';
+  from: string;
+  /** Absolute path on `from`. */
+  source: string;
+  /** Read the source elevated (sudo) on `from`. */
+  sourceSudo?: boolean;
+  /** Absolute path on this node. */
+  path: string;
+  /** Octal string, e.g. "0600". */
+  mode: string;
+  owner: string;
+  group: string;
+  sudo?: boolean;
+  description: string;
 }
 
 /**

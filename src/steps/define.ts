@@ -19,11 +19,12 @@
  * first reads it. A probe left `undefined` is not run and its fact is
  * `undefined`.
  *
- * The changes a diff returns are built with `exec`, `upload`, `refuse` and
- * `wait` (or written as Change objects, see contract.ts).
+ * The changes a diff returns are built with `exec`, `upload`, `carry`,
+ * `refuse` and `wait` (or written as Change objects, see contract.ts). A
+ * probe wrapped in `on(node, probe)` reads another node of the run.
  */
 import type { z } from 'zod';
-import type { Change, ExecChange, Facts, FactProbe, Probe, ProbeResult, RefuseChange, StepKind, StepNode, UploadChange, WaitChange } from './contract.js';
+import type { CarryChange, Change, ExecChange, Facts, FactProbe, Probe, ProbeResult, RefuseChange, StepKind, StepNode, UploadChange, WaitChange } from './contract.js';
 
 export type { FactProbe };
 
@@ -67,7 +68,13 @@ export function engineProbes(set: ProbeSet): Probe[] {
   for (const [id, p] of Object.entries(set)) {
     if (!p) continue;
     const digest = p.digest;
-    out.push({ id, argv: p.argv, ...(p.sudo ? { sudo: true } : {}), ...(digest ? { digest: (r: ProbeResult) => digest(r, id) } : {}) });
+    out.push({
+      id,
+      argv: p.argv,
+      ...(p.sudo ? { sudo: true } : {}),
+      ...(p.node !== undefined ? { node: p.node } : {}),
+      ...(digest ? { digest: (r: ProbeResult) => digest(r, id) } : {}),
+    });
   }
   return out;
 }
@@ -121,6 +128,16 @@ export function exec(argv: readonly string[], description: string, opts: { sudo?
 /** Write a whole file. `diff`: unified diff before -> after, secrets already masked. */
 export function upload(u: Omit<UploadChange, 'kind'>): UploadChange {
   return { kind: 'upload', ...u };
+}
+
+/** The same probe, run on another node of the run (contract.ts Probe.node). */
+export function on<T>(node: string, probe: FactProbe<T>): FactProbe<T> {
+  return { ...probe, node };
+}
+
+/** Copy a file from another node through the controller (contract.ts CarryChange); its content is never shown. */
+export function carry(c: Omit<CarryChange, 'kind'>): CarryChange {
+  return { kind: 'carry', ...c };
 }
 
 /** The step cannot bring the node to the wanted state safely: say why. */

@@ -47,6 +47,8 @@ const BUILTIN: readonly (readonly [string, () => Promise<StepKind<unknown>>])[] 
   ['mkfs', () => import('./kinds/mkfs.js').then((m) => m.mkfsStep)],
   ['corosync', () => import('./kinds/corosync.js').then((m) => m.corosyncStep)],
   ['crm-configure', () => import('./kinds/crm-configure.js').then((m) => m.crmConfigureStep)],
+  ['qnetd-certs', () => import('./kinds/qnetd-certs.js').then((m) => m.qnetdCertsStep)],
+  ['qdevice-certs', () => import('./kinds/qdevice-certs.js').then((m) => m.qdeviceCertsStep)],
 ];
 
 /**

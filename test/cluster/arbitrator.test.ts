@@ -11,9 +11,17 @@
  * vote + the arbitrator's), fences it (fence_virsh through the bed's
  * hypervisor: the data nodes are fenced, the arbitrator runs no Pacemaker)
  * and starts the service.
+ *
+ * The quorum device speaks TLS (qdevice tls: on): the certificate exchange
+ * ran through the controller (plan: the carries known after apply; apply:
+ * both data nodes hold the same cluster certificate, qnetd sees their
+ * client certificates verified), and the private key that went from the
+ * first data node to the second (its .p12) appears nowhere: output, plan
+ * files, journal, run log.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +30,7 @@ import { bedInventory } from '../support/bed-inventory.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
 import { applyKeys, cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { addBedFencing, clusterStatus, followPorts, lanAddress, recordHypervisorKeys, slowClusterBoot, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, filesUnder, followPorts, lanAddress, recordHypervisorKeys, slowClusterBoot, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/arbitrator.yaml');
 // Named unlike the lab, the primary (initial sync, mkfs) on the second data node.
@@ -36,6 +44,29 @@ let dir: string;
 let inventory: string;
 let active: string;
 const fencePassword = `fence-${randomBytes(9).toString('base64url')}`;
+/** Every CLI output of this file (stdout and stderr), for the leak check. */
+const outputs: string[] = [];
+const P12 = '/etc/corosync/qdevice/net/nssdb/qdevice-net-node.p12';
+
+async function run(args: string[]): Promise<Awaited<ReturnType<typeof cli>>> {
+  const r = await cli(args);
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+interface PlanChange {
+  kind: string;
+  from?: string;
+  source?: string;
+  path?: string;
+  mode?: string;
+}
+interface PlanFile {
+  nodes: { name: string; steps: { id: string; status: string; reason?: string; changes: PlanChange[] }[] }[];
+}
+function planStep(plan: PlanFile, node: string, id: string) {
+  return plan.nodes.find((n) => n.name === node)!.steps.find((s) => s.id === id)!;
+}
 
 function serviceAt(s: ClusterStatus): string | undefined {
   const at = new Set(MEMBERS.map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
@@ -67,8 +98,23 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  it('plans the certificate exchange on fresh nodes: known after apply (its tools come with the packages)', async () => {
+    const r = await run(['plan', inventory, '-o', join(dir, 'plan-fresh.json')]);
+    expect([0, 6], r.stderr).toContain(r.code);
+    const plan = JSON.parse(await readFile(join(dir, 'plan-fresh.json'), 'utf8')) as PlanFile;
+    for (const [node, id] of [
+      [ARB, 'qnetd-certs'],
+      [D1, 'qdevice-request'],
+      [ARB, 'qnetd-sign'],
+      [D1, 'qdevice-import'],
+      [D2, 'qdevice-share'],
+    ] as const) {
+      expect(planStep(plan, node, id)).toMatchObject({ status: 'pending', reason: expect.stringMatching(/^known after apply/) });
+    }
+  }, 60_000);
+
   it('applies it in one run', async () => {
-    const r = await cli(['apply', inventory, '--json']);
+    const r = await run(['apply', inventory, '--json']);
     const report = json<ApplyReport>(r);
     const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
     expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
@@ -88,7 +134,13 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
       60_000,
     );
     expect(q).toMatch(/Quorate:\s+Yes/);
-    expect((await nodes.sh(ARB, 'corosync-qnetd-tool -l')).match(/Node ID/g)?.length).toBe(2);
+    const qnetd = await nodes.sh(ARB, 'corosync-qnetd-tool -l -v');
+    expect(qnetd.match(/Node ID/g)?.length, qnetd).toBe(2);
+    // TLS: both data nodes connected with their (shared) cluster certificate, verified
+    expect(qnetd.match(/TLS active:\s+Yes \(client certificate verified\)/g)?.length, qnetd).toBe(2);
+    const fp = async (n: string) => nodes.sh(n, 'certutil -L -d /etc/corosync/qdevice/net/nssdb -n "Cluster Cert" | grep -A1 "Fingerprint (SHA-256)" | tail -1');
+    expect(await fp(D1)).toBe(await fp(D2));
+    for (const n of DATA) expect(await nodes.sh(n, `stat -c %a ${P12}`)).toBe('600');
     const s = await until(
       'the data service started',
       async () => {
@@ -105,11 +157,61 @@ describe('playbooks/arbitrator.yaml on two data nodes and an arbitrator', () => 
     expect(await nodes.sh(active, 'findmnt -n -o SOURCE /srv/data')).toBe('/dev/drbd0');
   }, 120_000);
 
+  it('a data node that lost its cluster certificate: the plan shows the .p12 carried from the first one (content not shown), apply restores it', async () => {
+    await nodes.sh(D2, 'certutil -F -d /etc/corosync/qdevice/net/nssdb -n "Cluster Cert" -f /etc/corosync/qdevice/net/nssdb/pwdfile.txt');
+    const r = await run(['plan', inventory, '-o', join(dir, 'plan-lost.json')]);
+    expect(r.code, r.stderr).toBe(0);
+    const share = planStep(JSON.parse(await readFile(join(dir, 'plan-lost.json'), 'utf8')) as PlanFile, D2, 'qdevice-share');
+    expect(share.status).toBe('change');
+    expect(share.changes.map((c) => c.kind)).toEqual(['carry', 'exec', 'exec']);
+    expect(share.changes[0]).toMatchObject({ from: D1, source: P12, path: P12, mode: '0600' });
+    expect(r.stdout).toContain(`carry ${D1}:${P12} -> ${P12} (0600 root:root, through the controller, content not shown)`);
+    const a = await run(['apply', inventory, '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(applyKeys(json<ApplyReport>(a), 'changed')).toEqual([`${D2}/qdevice-share`]);
+    await until(
+      'both data nodes on qnetd with TLS again',
+      async () => ((await nodes.sh(ARB, 'corosync-qnetd-tool -l -v')).match(/TLS active:\s+Yes \(client certificate verified\)/g)?.length === 2 ? true : undefined),
+      30_000,
+    );
+  }, 90_000);
+
   it('a second apply changes nothing', async () => {
-    const r = await cli(['apply', inventory, '--json']);
+    const r = await run(['apply', inventory, '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect(applyKeys(json<ApplyReport>(r), 'changed')).toEqual([]);
   }, 120_000);
+
+  it('the private key carried between the data nodes appears nowhere: output, plan files, journal, run log', async () => {
+    const p12 = Buffer.from(await nodes.sh(D1, `base64 -w0 ${P12}`), 'base64');
+    expect(p12.length).toBeGreaterThan(1000);
+    // the key itself, read from the .p12 here (empty password, as corosync-qdevice-net-certutil makes it);
+    // its public half (the modulus, also in the certificate that probes print) is no secret: left out
+    const cert = (await nodes.sh(D1, 'certutil -L -d /etc/corosync/qdevice/net/nssdb -n "Cluster Cert" -a')).replace(/\r/g, '');
+    const keyPem = execFileSync('openssl', ['pkcs12', '-nocerts', '-nodes', '-passin', 'pass:'], { input: p12 }).toString();
+    const keyDer = execFileSync('openssl', ['pkey', '-outform', 'DER'], { input: keyPem });
+    const keyLines = keyPem.split('\n').filter((l) => /^[A-Za-z0-9+/]{64}$/.test(l) && !cert.includes(l));
+    expect(keyLines.length).toBeGreaterThan(15);
+    const b64 = p12.toString('base64');
+    const keyB64 = keyDer.toString('base64');
+    const needles = [
+      ...keyLines,
+      ...[600, 900, 1200].map((o) => keyB64.slice(o, o + 60)),
+      createHash('sha256').update(keyDer).digest('hex'),
+      createHash('sha256').update(p12).digest('hex'),
+      ...[500, 1000, 2000, 3000].map((o) => b64.slice(o, o + 48)),
+      p12.toString('hex').slice(2000, 2080),
+    ];
+    const files = await filesUnder(dir);
+    expect(files.some((f) => f.endsWith('.jsonl'))).toBe(true);
+    expect(files.some((f) => f.endsWith('plan-lost.json'))).toBe(true);
+    const texts = [...(await Promise.all(files.map(async (f) => [f, await readFile(f, 'utf8')] as const))), ...outputs.map((o, i) => [`output ${i}`, o] as const)];
+    const hits = texts.flatMap(([where, text]) => needles.flatMap((n, i) => (text.includes(n) ? [`needle ${i} in ${where}`] : [])));
+    expect(hits).toEqual([]);
+    // and the carry is in the run log, told by its size only
+    const logs = (await Promise.all(files.filter((f) => f.includes('/state/')).map((f) => readFile(f, 'utf8')))).join('\n');
+    expect(logs).toMatch(/bytes read for a carry, not shown/);
+  }, 60_000);
 
   it('drill --node-failure on the active data node: fenced (reboot), the service runs on the other one, which keeps quorum with the arbitrator; the node comes back', async () => {
     await slowClusterBoot(nodes, DATA);

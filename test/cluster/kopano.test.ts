@@ -33,7 +33,7 @@
  * The sudo and fence passwords appear nowhere: output, plan files, journal, run log.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,7 +41,17 @@ import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
 import { applyKeys, cli as runCli, json, Nodes, planKeys, ROOT, until, type ApplyReport, type CliResult, type PlanDoc } from '../storage/support.js';
-import { activeNode, followPorts, parseStatus, recordHypervisorKeys, requireSudoPassword, slowClusterBoot, writeKopanoInventory, type ClusterStatus } from './support.js';
+import {
+  activeNode,
+  filesUnder,
+  followPorts,
+  parseStatus,
+  recordHypervisorKeys,
+  requireSudoPassword,
+  slowClusterBoot,
+  writeKopanoInventory,
+  type ClusterStatus,
+} from './support.js';
 
 const PLAYBOOK = join(ROOT, 'playbooks/kopano-drbd.yaml');
 const NODES = ['mx-east', 'mx-west'];
@@ -162,16 +172,6 @@ async function expectStale(saved: string, what: RegExp): Promise<void> {
   expect(a.code, a.stdout + a.stderr).toBe(4);
   expect(a.stderr).toMatch(/stale; nothing was changed/);
   expect(a.stderr).toMatch(what);
-}
-
-async function filesUnder(d: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const e of await readdir(d, { withFileTypes: true })) {
-    const p = join(d, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p)));
-    else if ((await stat(p)).isFile()) out.push(p);
-  }
-  return out;
 }
 
 describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, primary second, a sudo user with a password', () => {

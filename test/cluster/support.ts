@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { SLOW_CLUSTER_BOOT, type Bed } from '../../docker/bed/testbed.js';
@@ -231,4 +231,15 @@ export function activeNode(s: ClusterStatus, plain: readonly string[], promotabl
     if (promoted.length !== 1 || promoted[0] !== active) return undefined;
   }
   return nodes.includes(active) ? active : undefined;
+}
+
+/** Every file under `d` (recursively): a test's state folder, plan files and inventory, for the secret leak checks. */
+export async function filesUnder(d: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(d, { withFileTypes: true })) {
+    const p = join(d, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p)));
+    else if ((await stat(p)).isFile()) out.push(p);
+  }
+  return out;
 }

@@ -89,7 +89,7 @@ export const corosyncParams = z
         host: Addr,
         port: z.int().min(1).max(65535).default(5403),
         algorithm: z.enum(['ffsplit', 'lms']).default('ffsplit'),
-        /** "on" and "required" need the qnetd/qdevice certificates set up (corosync-qdevice-net-certutil). */
+        /** "on" and "required" need the qnetd/qdevice certificates: the kinds qnetd-certs and qdevice-certs exchange them (playbooks/arbitrator.yaml). */
         tls: z.enum(['on', 'off', 'required']).default('on'),
       })
       .strict()

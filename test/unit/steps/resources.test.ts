@@ -87,6 +87,8 @@ describe('the built-in kinds', () => {
       authkey: 'k'.repeat(128),
     },
     'crm-configure': {},
+    'qnetd-certs': { sign: { node: 'bob', cluster_name: 'c' } },
+    'qdevice-certs': { stage: 'share', qnetd: 'arbiter', requester: 'bob', cluster_name: 'c' },
   };
 
   // `command`'s writes are what its step declares (below); without a declaration: anything
