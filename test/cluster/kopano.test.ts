@@ -674,7 +674,15 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
     await followPorts(inventory, bed);
     await until(`${victim} rejoined, DRBD UpToDate on both`, () => rejoined(PRIMARY), 240_000);
     await writeFile(join(dir, 'fence-password'), `${fencePassword}\n`, { mode: 0o600 });
-    const good = await cli(['apply', inventory, PLAYBOOK]);
+    let good = await cli(['apply', inventory, PLAYBOOK]);
+    // Seen once in three runs (2026-12-02): after the failed fencing of the killed node, Pacemaker
+    // left the kopano group Stopped with nothing pending; the step then refuses, naming the remedy
+    // (crm resource refresh). The operator follows it, and the next apply must converge.
+    if (good.code !== 0 && /the cluster has settled with declared resources not in their target role/.test(good.stdout + good.stderr)) {
+      console.log(`wrong fence password: the first apply after the repair was refused as settled-not-started; refreshing as it says\n${good.stdout}`);
+      await nodes.sh(PRIMARY, 'crm_resource --refresh');
+      good = await cli(['apply', inventory, PLAYBOOK]);
+    }
     expect(good.code, good.stdout + good.stderr).toBe(0);
     const st = await status(PRIMARY);
     expect(st.resources.filter((r) => r.id.startsWith('fence_')).map((r) => [r.id, r.role, r.failed])).toEqual(
