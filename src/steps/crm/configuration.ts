@@ -61,28 +61,35 @@ function detach(found: { node: XmlElement; parent: XmlElement }): XmlElement {
 }
 
 /**
- * Sets `want` in the attribute set `tag` of `owner` (the first one, created
- * as `${owner id}-${tag}` when there is none). `exact`: names not in `want`
- * are removed from every set of that tag (a primitive's params); otherwise
- * they are kept (meta: undeclared keys stay).
+ * Sets `want` in `sets`: an nvpair found in any of them gets its value in
+ * place (keeping its id); the missing ones go into the first set, or into the
+ * one `newSet` adds when there is none.
  */
-function setPairs(owner: XmlElement, tag: string, want: NvMap, exact: boolean, before?: string): void {
-  const sets = owner.children.filter((c) => c.name === tag);
-  if (exact) for (const s of sets) s.children = s.children.filter((nv) => nv.name !== 'nvpair' || want[nv.attrs['name'] ?? ''] !== undefined);
+function writePairs(sets: XmlElement[], want: NvMap, newSet: () => XmlElement): void {
   const missing = Object.entries(want).filter(([k, v]) => {
     const nv = sets.flatMap((s) => s.children).find((c) => c.name === 'nvpair' && c.attrs['name'] === k);
     if (nv) nv.attrs['value'] = v;
     return !nv;
   });
   if (missing.length === 0) return;
-  let set = sets[0];
-  if (!set) {
-    set = el(tag, { id: `${owner.attrs['id']}-${tag}` });
-    const at = before === undefined ? -1 : owner.children.findIndex((c) => c.name === before);
-    if (at < 0) owner.children.push(set);
-    else owner.children.splice(at, 0, set);
-  }
+  const set = sets[0] ?? newSet();
   for (const [k, v] of missing) set.children.push(el('nvpair', { id: `${set.attrs['id']}-${k}`, name: k, value: v }));
+}
+
+/**
+ * Sets `want` in the attribute sets `tag` of `owner` (a new one is named
+ * `${owner id}-${tag}`). `exact`: names not in `want` are removed from every
+ * set of that tag (a primitive's params); otherwise they are kept (meta:
+ * undeclared keys stay).
+ */
+function setPairs(owner: XmlElement, tag: string, want: NvMap, exact: boolean): void {
+  const sets = owner.children.filter((c) => c.name === tag);
+  if (exact) for (const s of sets) s.children = s.children.filter((nv) => nv.name !== 'nvpair' || want[nv.attrs['name'] ?? ''] !== undefined);
+  writePairs(sets, want, () => {
+    const set = el(tag, { id: `${owner.attrs['id']}-${tag}` });
+    owner.children.push(set);
+    return set;
+  });
 }
 
 /** `want`'s attributes in the order `live` has them (new ones after): an element rewritten with the same values is unchanged. */
@@ -139,12 +146,10 @@ export function newConfiguration(cib: Cib, writes: Writes): XmlElement {
   const conf = copy(cib.configuration);
   const resources = section(conf, 'resources');
   const constraints = section(conf, 'constraints');
-  // the element each written resource will be, found in (or made for) the tree
-  const made = new Map<string, XmlElement>();
+  // a resource taken out of wherever it is (every written one is in the tree by then)
   const take = (id: string): XmlElement | undefined => {
     const found = find(resources, id);
-    if (found) return detach(found);
-    return made.get(id);
+    return found ? detach(found) : undefined;
   };
   const byType = (t: Wanted['type']) => writes.objects.filter((o) => o.type === t);
 
@@ -152,7 +157,6 @@ export function newConfiguration(cib: Cib, writes: Writes): XmlElement {
     const found = find(resources, w.id);
     const node = writePrimitive(found?.node, w);
     if (!found) resources.children.push(node);
-    made.set(w.id, node);
   }
   for (const w of byType('group') as Extract<Wanted, { type: 'group' }>[]) {
     const found = find(resources, w.id);
@@ -164,7 +168,6 @@ export function newConfiguration(cib: Cib, writes: Writes): XmlElement {
     const members = w.members.map((m) => take(m) ?? el('primitive', { id: m }));
     g.children.push(...members);
     for (const old of oldMembers) if (!w.members.includes(old.attrs['id'] ?? '')) resources.children.push(old);
-    made.set(w.id, g);
   }
   for (const w of byType('clone') as Extract<Wanted, { type: 'clone' }>[]) {
     const found = find(resources, w.id);
@@ -191,40 +194,26 @@ export function newConfiguration(cib: Cib, writes: Writes): XmlElement {
 
   if (Object.keys(writes.properties).length) {
     const crmConfig = section(conf, 'crm_config');
-    let set = crmConfig.children.find((c) => c.name === 'cluster_property_set' && c.attrs['id'] === 'cib-bootstrap-options');
-    if (!set) {
-      set = el('cluster_property_set', { id: 'cib-bootstrap-options' });
+    const bootstrap = crmConfig.children.filter((c) => c.name === 'cluster_property_set' && c.attrs['id'] === 'cib-bootstrap-options');
+    writePairs(bootstrap, writes.properties, () => {
+      const set = el('cluster_property_set', { id: 'cib-bootstrap-options' });
       crmConfig.children.unshift(set);
-    }
-    setInSet(set, writes.properties);
+      return set;
+    });
   }
   if (Object.keys(writes.rscDefaults).length) {
     const defaults = section(conf, 'rsc_defaults');
-    const sets = defaults.children.filter((c) => c.name === 'meta_attributes');
-    const rest: NvMap = {};
-    for (const [k, v] of Object.entries(writes.rscDefaults)) {
-      const nv = sets.flatMap((s) => s.children).find((c) => c.name === 'nvpair' && c.attrs['name'] === k);
-      if (nv) nv.attrs['value'] = v;
-      else rest[k] = v;
-    }
-    if (Object.keys(rest).length) {
-      let set = sets[0];
-      if (!set) {
-        set = el('meta_attributes', { id: 'rsc-options' });
+    writePairs(
+      defaults.children.filter((c) => c.name === 'meta_attributes'),
+      writes.rscDefaults,
+      () => {
+        const set = el('meta_attributes', { id: 'rsc-options' });
         defaults.children.push(set);
-      }
-      setInSet(set, rest);
-    }
+        return set;
+      },
+    );
   }
   return conf;
-}
-
-function setInSet(set: XmlElement, want: NvMap): void {
-  for (const [k, v] of Object.entries(want)) {
-    const nv = set.children.find((c) => c.name === 'nvpair' && c.attrs['name'] === k);
-    if (nv) nv.attrs['value'] = v;
-    else set.children.push(el('nvpair', { id: `${set.attrs['id']}-${k}`, name: k, value: v }));
-  }
 }
 
 function constraintElement(w: Wanted): XmlElement | undefined {
