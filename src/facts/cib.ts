@@ -24,7 +24,9 @@ export type CibObject =
   | { type: 'order'; id: string; kind: string; first: string; firstAction?: string; then: string; thenAction?: string }
   /** A simple `<rsc_location rsc node score [role]>` (no rules, no sets). */
   | { type: 'location'; id: string; rsc: string; role?: string; node: string; score: string }
-  /** Anything else with an id under resources/constraints (location, ticket, bundle, sets...). */
+  /** A `<fencing-level>` of the fencing topology for one node (`target`); `devices` all must succeed, in order. */
+  | { type: 'fencing-level'; id: string; target: string; index: number; devices: string[] }
+  /** Anything else with an id under resources/constraints/fencing-topology (location, ticket, bundle, sets, levels by pattern or attribute...). */
   | { type: 'other'; id: string; element: string };
 
 export interface CibVersion {
@@ -183,6 +185,16 @@ function constraintOf(c: XmlElement): CibObject {
   return { type: 'other', id, element: c.name };
 }
 
+/** A level for one node by name; a level for nodes by pattern or attribute is 'other'. */
+function fencingLevelOf(l: XmlElement): CibObject {
+  const a = l.attrs;
+  const index = Number(a['index']);
+  if (l.name === 'fencing-level' && a['target'] !== undefined && a['devices'] !== undefined && Number.isInteger(index) && index > 0) {
+    return { type: 'fencing-level', id: a['id']!, target: a['target'], index, devices: a['devices'].split(',').map((d) => d.trim()) };
+  }
+  return { type: 'other', id: a['id']!, element: l.name };
+}
+
 function int(v: string | undefined): number {
   const n = Number(v ?? '0');
   return Number.isInteger(n) && n >= 0 ? n : 0;
@@ -204,6 +216,8 @@ export function parseCib(r: ProbeResult, probe = 'cib'): Cib {
   if (resources) resourcesInto(resources, objects);
   const constraints = child(conf, 'constraints');
   for (const c of constraints?.children ?? []) if (c.attrs['id'] !== undefined) objects.set(c.attrs['id'], constraintOf(c));
+  const topology = child(conf, 'fencing-topology');
+  for (const l of topology?.children ?? []) if (l.attrs['id'] !== undefined) objects.set(l.attrs['id'], fencingLevelOf(l));
   const nodesEl = child(conf, 'nodes');
   return {
     version: { adminEpoch: int(root.attrs['admin_epoch']), epoch: int(root.attrs['epoch']), numUpdates: int(root.attrs['num_updates']) },

@@ -12,7 +12,7 @@ import { parseCidr } from './net.js';
 import type { InventoryFile } from './schema.js';
 import { SKIPPED_NAMED_SECRET, SKIPPED_SECRET, type ClusterSecrets } from './secrets.js';
 import { errorAt, type YamlSource } from './source.js';
-import type { ClusterModel, DrbdResource, Fencing, NetworkAddress, ProjectSettings } from './types.js';
+import type { ClusterModel, DrbdResource, FenceHeuristics, Fencing, NetworkAddress, ProjectSettings } from './types.js';
 
 /** Resolves a path as written in the inventory (`~`, relative to its directory). */
 type ResolvePath = (p: string) => string;
@@ -168,5 +168,23 @@ function fencingModel(inv: InventoryFile, named: Record<string, string>): Fencin
     action: f.action ?? 'reboot',
     delayMaxS: f.delay_max === undefined ? (twoNodes ? 5 : 0) : f.delay_max === 0 ? 0 : seconds(f.delay_max),
     drbd: f.drbd ?? 'resource-and-stonith',
+    ...(f.heuristics ? { heuristics: heuristicsModel(f.heuristics) } : {}),
+  };
+}
+
+/** The id of the heuristics device when `fencing.heuristics.name` is not given. */
+export const HEURISTICS_NAME = 'heuristics_ping';
+
+/** fencing.heuristics with fence_heuristics_ping's defaults (good_count: 8, or count when fewer probes are sent). */
+function heuristicsModel(h: NonNullable<NonNullable<InventoryFile['fencing']>['heuristics']>): FenceHeuristics {
+  const count = h.count ?? 10;
+  return {
+    name: h.name ?? HEURISTICS_NAME,
+    targets: [...h.ping],
+    count,
+    goodCount: h.good_count ?? Math.min(8, count),
+    intervalS: durationMs(h.interval ?? 1) / 1000,
+    timeoutS: durationMs(h.timeout ?? 2) / 1000,
+    maxfail: h.maxfail ?? 0,
   };
 }

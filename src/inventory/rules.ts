@@ -6,6 +6,7 @@ import type { InputError } from './errors.js';
 import { didYouMean } from './errors.js';
 import { isCredentialName } from '../mask.js';
 import { cidrContains, familyOf, isNetworkAddress, parseCidr } from './net.js';
+import { durationMs, HEURISTICS_NAME } from './model.js';
 import type { InventoryFile } from './schema.js';
 import { errorAt, type YamlSource } from './source.js';
 
@@ -175,9 +176,48 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
         }
       }
     });
+    if (fencing.heuristics) heuristicsRules(fencing.heuristics, fencing.timeout, devices.map((d) => d.name), err);
   }
 
   return errors;
+}
+
+/** The ping check's seconds from a duration (the agent takes whole seconds); undefined when it is not whole seconds. */
+function wholeSeconds(d: number | string): number | undefined {
+  const ms = durationMs(d);
+  return ms >= 1000 && ms % 1000 === 0 ? ms / 1000 : undefined;
+}
+
+/**
+ * fencing.heuristics: a check that can fail (maxfail below the targets), can
+ * pass (good_count within count), fits in the stonith timeout, and a name of
+ * its own.
+ */
+function heuristicsRules(h: NonNullable<NonNullable<InventoryFile['fencing']>['heuristics']>, stonithTimeout: number | string | undefined, deviceNames: string[], err: (path: Path, message: string, at?: 'value' | 'key') => void): void {
+  const at = (...p: Path): Path => ['fencing', 'heuristics', ...p];
+  const name = h.name ?? HEURISTICS_NAME;
+  if (deviceNames.includes(name)) err(h.name !== undefined ? at('name') : at(), `expected a name no fence device has, found "${name}"${h.name === undefined ? ' (the default; set "name")' : ''}`, h.name !== undefined ? 'value' : 'key');
+  dupes(h.ping, (i, v) => err(at('ping', i), `ping target "${v}" is listed twice`));
+  if (h.maxfail !== undefined && h.maxfail >= h.ping.length) {
+    err(at('maxfail'), `expected fewer than the ${h.ping.length} ping target(s): with ${h.maxfail} allowed to fail the check always passes and never stops a cut-off node from fencing, found ${h.maxfail}`);
+  }
+  const count = h.count ?? 10;
+  if (h.good_count !== undefined && h.good_count > count) err(at('good_count'), `expected at most count (${count}${h.count === undefined ? ', the default' : ''}) answered probes: more can never be reached, found ${h.good_count}`);
+  const secs = { interval: 1, timeout: 2 };
+  for (const k of ['interval', 'timeout'] as const) {
+    const v = h[k];
+    if (v === undefined) continue;
+    const s = wholeSeconds(v);
+    if (s === undefined) err(at(k), `expected whole seconds (fence_heuristics_ping takes seconds), found ${JSON.stringify(v)}`);
+    else secs[k] = s;
+  }
+  // the agent pings every target at once: (count - 1) intervals and one timeout
+  const check = (count - 1) * secs.interval + secs.timeout;
+  const limit = stonithTimeout === undefined ? 60 : Math.floor(durationMs(stonithTimeout) / 1000);
+  if (check >= limit) {
+    const where: Path = stonithTimeout === undefined ? at() : ['fencing', 'timeout'];
+    err(where, `expected a stonith timeout longer than the ping check (${count - 1} x ${secs.interval}s + ${secs.timeout}s = ${check}s), found ${limit}s${stonithTimeout === undefined ? ' (Pacemaker\'s default): set fencing.timeout, or fewer probes' : ''}`, stonithTimeout === undefined ? 'key' : 'value');
+  }
 }
 
 function dupes<T>(values: readonly T[], report: (index: number, value: T) => void): void {

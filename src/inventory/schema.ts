@@ -5,6 +5,7 @@
  * applied in model.ts (put together by normalize.ts), cross-field rules live
  * in rules.ts.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { inDrbdWord } from '../steps/config-values.js';
 import { expecting, LITERAL_SECRET } from './issues.js';
@@ -275,6 +276,35 @@ export const FenceDevice = z.strictObject({
   monitor: Duration.optional(),
 });
 
+/** A ping target: an IPv4 or IPv6 address, or a host name the nodes resolve. */
+const PING_TARGET = 'an IP address or a host name such as gw.example.com';
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/;
+const PingTarget = z.string({ error: expecting(PING_TARGET) }).refine((v) => isIP(v) !== 0 || HOST_NAME.test(v), { error: expecting(PING_TARGET) });
+const Count = z.int({ error: expecting('a whole number') });
+
+/**
+ * Ping heuristics (fence_heuristics_ping, 004's gateway check): a stonith
+ * device that fences nothing and only succeeds when the node running it
+ * reaches its ping targets. It goes first on every fenced node's fencing
+ * level, so a node cut off from the targets cannot fence its peer.
+ */
+export const FenceHeuristics = z.strictObject({
+  /** The stonith resource's id. Default heuristics_ping. */
+  name: ResourceName.optional(),
+  /** The targets to ping (ping_targets), e.g. the gateway both nodes use. */
+  ping: z.array(PingTarget, { error: expecting('a list of IP addresses or host names') }).min(1, { error: 'expected at least one ping target' }),
+  /** Probes per target (ping_count). Default 10. */
+  count: Count.min(1, { error: expecting('at least 1') }).max(100, { error: expecting('at most 100') }).optional(),
+  /** Answered probes a target needs to count as reached (ping_good_count). Default 8, or `count` when it is smaller. */
+  good_count: Count.min(1, { error: expecting('at least 1') }).optional(),
+  /** Time between probes (ping_interval, whole seconds). Default 1s. */
+  interval: Duration.optional(),
+  /** How long a probe may take before it counts as lost (ping_timeout, whole seconds). Default 2s. */
+  timeout: Duration.optional(),
+  /** Targets that may fail while the check still passes (ping_maxfail). Default 0. */
+  maxfail: Count.min(0, { error: expecting('0 or more') }).optional(),
+});
+
 /** Fencing (STONITH) for the whole cluster; absent or `enabled: false` means none (UNSAFE outside a lab). */
 export const Fencing = z.strictObject({
   /** Default true. */
@@ -288,6 +318,8 @@ export const Fencing = z.strictObject({
   delay_max: z.union([z.literal(0), Duration], { error: expecting('a duration such as 5s, or 0 for none') }).optional(),
   /** DRBD's resource-level fencing (the crm-fence-peer.9.sh handlers). Default resource-and-stonith. */
   drbd: z.enum(['resource-and-stonith', 'resource-only', 'off'], { error: expecting('"resource-and-stonith", "resource-only" or "off"') }).optional(),
+  /** Ping heuristics before every device (fence_heuristics_ping in a fencing topology). */
+  heuristics: FenceHeuristics.optional(),
 });
 
 export const Inventory = z.strictObject({

@@ -110,6 +110,20 @@ export interface Fencing {
   delayMaxS: number;
   /** DRBD resource-level fencing ('off' when fencing is off). */
   drbd: 'resource-and-stonith' | 'resource-only' | 'off';
+  /** Ping heuristics before every device (fence_heuristics_ping), defaults applied. */
+  heuristics?: FenceHeuristics;
+}
+
+/** fence_heuristics_ping's parameters as the inventory sets them (seconds, counts). */
+export interface FenceHeuristics {
+  /** The stonith resource's id. */
+  name: string;
+  targets: string[];
+  count: number;
+  goodCount: number;
+  intervalS: number;
+  timeoutS: number;
+  maxfail: number;
 }
 
 export interface ProjectSettings {

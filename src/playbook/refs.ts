@@ -21,7 +21,8 @@
  * network, meta_disk, protocol, sync_rate, max_peers, quorum, on_no_quorum, nodes, hosts.<node>.{disk, address, port},
  * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network, hostnames},
  * fencing.{enabled, action, timeout, delay_max, drbd, devices[i].{name, agent, fences, params,
- * secret_params, monitor}} (the inventory's `fencing:`; enabled false when it has none),
+ * secret_params, monitor}, heuristics.{name, targets, count, good_count, interval, timeout, maxfail}}
+ * (the inventory's `fencing:`; enabled false when it has none; heuristics only when set),
  * secrets.<name> (the inventory's `secrets:`, masked in every output).
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, YAMLSeq, type Tags } from 'yaml';
@@ -200,6 +201,19 @@ function fencingView(f: Fencing): Record<string, unknown> {
     delay_max: f.delayMaxS,
     drbd: f.drbd,
     devices: f.devices.map((d) => ({ name: d.name, agent: d.agent, fences: d.fences, params: d.params, secret_params: d.secretParams, monitor: d.monitorS })),
+    ...(f.heuristics
+      ? {
+          heuristics: {
+            name: f.heuristics.name,
+            targets: f.heuristics.targets,
+            count: f.heuristics.count,
+            good_count: f.heuristics.goodCount,
+            interval: f.heuristics.intervalS,
+            timeout: f.heuristics.timeoutS,
+            maxfail: f.heuristics.maxfail,
+          },
+        }
+      : {}),
   };
 }
 

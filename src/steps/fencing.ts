@@ -8,13 +8,15 @@
  *   fences, `pcmk_delay_max`, a monitor operation), a -INFINITY location per
  *   fenced node so that no node runs the device that fences itself, and the
  *   properties stonith-enabled=true, stonith-action, stonith-timeout.
+ *   With `heuristics`: a fence_heuristics_ping device and a fencing topology
+ *   that puts it first on each fenced node's levels (heuristicsObjects).
  *   Fencing off: stonith-enabled=false, which the plan calls UNSAFE.
  * - drbd-resource's `fencing` parameter: DRBD's resource-level fencing
  *   (`fencing resource-and-stonith|resource-only` with the crm-fence-peer.9.sh
  *   and crm-unfence-peer.9.sh handlers).
  */
 import { z } from 'zod';
-import { Id, LocationSchema, PrimitiveSchema } from './crm/objects.js';
+import { FencingLevelSchema, Id, LocationSchema, PrimitiveSchema, type FencingLevel } from './crm/objects.js';
 
 const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name');
 
@@ -46,6 +48,19 @@ export const FencingParam = z
           .strict(),
       )
       .default([]),
+    /** fence_heuristics_ping before every device (counts; interval and timeout in seconds). */
+    heuristics: z
+      .object({
+        name: Id,
+        targets: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]*$/, 'an IP address or a host name')).min(1),
+        count: z.number().int().min(1).default(10),
+        good_count: z.number().int().min(1).default(8),
+        interval: z.number().int().min(1).default(1),
+        timeout: z.number().int().min(1).default(2),
+        maxfail: z.number().int().min(0).default(0),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type FencingParam = z.infer<typeof FencingParam>;
@@ -56,6 +71,8 @@ type Location = z.infer<typeof LocationSchema>;
 export interface FencingObjects {
   primitives: Primitive[];
   locations: Location[];
+  /** The fencing topology (only with heuristics): per fenced node, one level per device, the check first. */
+  levels: FencingLevel[];
   properties: Record<string, string>;
   /** Why the playbook and the inventory cannot both be had. */
   refusals: string[];
@@ -66,7 +83,7 @@ export interface FencingObjects {
  * own ids and properties, to refuse a clash rather than override it silently.
  */
 export function fencingObjects(f: FencingParam, declared: { ids: ReadonlySet<string>; properties: Readonly<Record<string, string>> }): FencingObjects {
-  const out: FencingObjects = { primitives: [], locations: [], properties: {}, refusals: [] };
+  const out: FencingObjects = { primitives: [], locations: [], levels: [], properties: {}, refusals: [] };
   if (!f.enabled) {
     // Pacemaker refuses to start resources with stonith-enabled=true and no device
     if (declared.properties['stonith-enabled'] === undefined) out.properties['stonith-enabled'] = 'false';
@@ -90,10 +107,53 @@ export function fencingObjects(f: FencingParam, declared: { ids: ReadonlySet<str
     );
     for (const node of d.fences) out.locations.push(LocationSchema.parse({ id: `${d.name}-not-on-${node}`, resource: d.name, node, score: '-inf' }));
   }
+  if (f.heuristics) heuristicsObjects(f, declared.ids, out);
   out.properties['stonith-enabled'] = 'true';
   out.properties['stonith-action'] = f.action;
   if (f.timeout !== undefined) out.properties['stonith-timeout'] = `${f.timeout}s`;
   return out;
+}
+
+/**
+ * The ping check (fence_heuristics_ping) and the topology that puts it first:
+ * for each fenced node, level i = "<check>,<i-th device that fences it>".
+ * Every device of a level must succeed, so a node that cannot reach the
+ * targets fails the level and does not fence its peer. The check fences
+ * nothing itself; it may run on any node (no location constraint): the node
+ * that executes a level runs its check. It gets no pcmk_delay_max (the
+ * devices have it). Its monitor always succeeds (the agent has no status):
+ * only a fencing request runs the pings.
+ */
+function heuristicsObjects(f: FencingParam, ids: ReadonlySet<string>, out: FencingObjects): void {
+  const h = f.heuristics!;
+  if (ids.has(h.name)) out.refusals.push(`the heuristics device ${h.name} has the id of an object the playbook declares: rename one of them`);
+  if (f.devices.some((d) => d.name === h.name)) out.refusals.push(`the heuristics device ${h.name} has the name of a fence device: rename one of them`);
+  const fenced = [...new Set(f.devices.flatMap((d) => d.fences))];
+  out.primitives.push(
+    PrimitiveSchema.parse({
+      id: h.name,
+      agent: 'stonith:fence_heuristics_ping',
+      params: {
+        ping_targets: h.targets.join(','),
+        ping_count: h.count,
+        ping_good_count: h.good_count,
+        ping_interval: h.interval,
+        ping_timeout: h.timeout,
+        ping_maxfail: h.maxfail,
+        pcmk_host_list: fenced.join(' '),
+      },
+      ops: [{ name: 'monitor', interval: '60s' }],
+    }),
+  );
+  for (const node of fenced) {
+    f.devices
+      .filter((d) => d.fences.includes(node))
+      .forEach((d, i) => {
+        const id = `fl-${node}-${i + 1}`;
+        if (ids.has(id)) out.refusals.push(`fencing level ${id} has the id of an object the playbook declares: rename it`);
+        out.levels.push(FencingLevelSchema.parse({ id, target: node, index: i + 1, devices: [h.name, d.name] }));
+      });
+  }
 }
 
 /** DRBD's resource-level fencing: the `net` option and the handlers (DRBD 9). */

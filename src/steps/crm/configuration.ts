@@ -5,7 +5,7 @@
  * (cibadmin, crm_diff: difference.ts's APPLY_SCRIPT); crmsh is not needed.
  *
  * Everything not declared is kept as read: other objects, rules, ids,
- * undeclared meta keys. Ids of existing attribute sets, nvpairs and
+ * undeclared meta keys, fencing levels. Ids of existing attribute sets, nvpairs and
  * operations are kept, so the patch Pacemaker computes holds only the real
  * changes; new ones are named as crmsh names them (`RSC-instance_attributes`,
  * `RSC-instance_attributes-NAME`, `RSC-monitor-30s`), so that a cluster
@@ -190,6 +190,18 @@ export function newConfiguration(cib: Cib, writes: Writes): XmlElement {
     const found = find(constraints, w.id);
     if (found) found.parent.children[found.parent.children.indexOf(found.node)] = { ...c, attrs: ordered(found.node.attrs, c.attrs) };
     else constraints.children.push(c);
+  }
+
+  // fencing levels: in place by id; the levels not declared are kept
+  const levels = byType('fencing-level') as Extract<Wanted, { type: 'fencing-level' }>[];
+  if (levels.length) {
+    const topology = section(conf, 'fencing-topology');
+    for (const w of levels) {
+      const e = el('fencing-level', { id: w.id, target: w.target, index: String(w.index), devices: w.devices.join(',') });
+      const i = topology.children.findIndex((c) => c.attrs['id'] === w.id);
+      if (i >= 0) topology.children[i] = { ...e, attrs: ordered(topology.children[i]!.attrs, e.attrs) };
+      else topology.children.push(e);
+    }
   }
 
   if (Object.keys(writes.properties).length) {

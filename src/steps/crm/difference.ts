@@ -86,6 +86,15 @@ export function configDiff(p: Declared, cib: Cib): ConfigDiff {
       out.refusals.push(`${w.id} exists in the CIB as ${live.type === 'other' ? live.element : live.type}, the playbook declares a ${w.type}: remove or rename one of them first`);
       continue;
     }
+    if (w.type === 'fencing-level') {
+      const other = [...cib.objects.values()].find((o) => o.type === 'fencing-level' && o.id !== w.id && o.target === w.target && o.index === w.index);
+      if (other) {
+        out.refusals.push(
+          `the CIB has fencing level ${w.index} of ${w.target} as ${other.id} (${(other as { devices: string[] }).devices.join(',')}), the playbook declares it as ${w.id}: remove the live one first (cibadmin --delete --xml-text '<fencing-level id="${other.id}"/>')`,
+        );
+        continue;
+      }
+    }
     if (live && sameObject(w, live)) continue;
     const merged: Wanted = mergeLive(w, live);
     out.text += renderObject(merged);

@@ -7,7 +7,7 @@
  *    durations compared as milliseconds, roles normalised), declared meta keys;
  *  - group: members (exactly, in order), declared meta keys;
  *  - clone: child, declared meta keys (`promotable: true` is meta promotable=true);
- *  - colocation / order / location: every field.
+ *  - colocation / order / location / fencing level: every field.
  * Meta keys that are not declared (target-role set by `crm resource stop`,
  * is-managed...) are left as they are: the rendered object carries them over.
  */
@@ -75,17 +75,40 @@ export const OrderSchema = z
   })
   .strict();
 
+/**
+ * A level of the fencing topology (crm `fencing_topology`, CIB `<fencing-level>`):
+ * to fence `target`, every device of the level must succeed, in order;
+ * Pacemaker tries level 1 first, then 2... Ids follow pcs: fl-NODE-INDEX.
+ */
+export const FencingLevelSchema = z
+  .object({
+    id: Id,
+    target: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name'),
+    index: z.int().min(1).max(9),
+    devices: z.array(Id).min(1),
+  })
+  .strict();
+
 export type Primitive = z.infer<typeof PrimitiveSchema>;
 export type Group = z.infer<typeof GroupSchema>;
 export type Clone = z.infer<typeof CloneSchema>;
 export type Colocation = z.infer<typeof ColocationSchema>;
 export type Order = z.infer<typeof OrderSchema>;
 export type Location = z.infer<typeof LocationSchema>;
+export type FencingLevel = z.infer<typeof FencingLevelSchema>;
 
 /** A declared object in the CIB's own shape (the shape parseCib gives). */
 export type Wanted = Exclude<CibObject, { type: 'other' }>;
 
-export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clones: Clone[]; colocations: Colocation[]; orders: Order[]; locations?: Location[] }): Wanted[] {
+export function wantedObjects(p: {
+  primitives: Primitive[];
+  groups: Group[];
+  clones: Clone[];
+  colocations: Colocation[];
+  orders: Order[];
+  locations?: Location[];
+  fencing_levels?: FencingLevel[];
+}): Wanted[] {
   return [
     ...p.primitives.map((x): Wanted => {
       const ops = x.ops.map(({ name, ...attrs }) => ({ name, attrs: Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined)) as NvMap }));
@@ -112,6 +135,7 @@ export function wantedObjects(p: { primitives: Primitive[]; groups: Group[]; clo
       ...(x.then_action !== undefined ? { thenAction: x.then_action } : {}),
     })),
     ...(p.locations ?? []).map((x): Wanted => ({ type: 'location', id: x.id, rsc: x.resource, ...(x.role !== undefined ? { role: x.role } : {}), node: x.node, score: x.score })),
+    ...(p.fencing_levels ?? []).map((x): Wanted => ({ type: 'fencing-level', id: x.id, target: x.target, index: x.index, devices: [...x.devices] })),
   ];
 }
 
@@ -181,6 +205,8 @@ export function sameObject(want: Wanted, live: CibObject): boolean {
       return JSON.stringify(want) === JSON.stringify(live);
     case 'location':
       return JSON.stringify(want) === JSON.stringify(live);
+    case 'fencing-level':
+      return JSON.stringify(want) === JSON.stringify(live);
   }
 }
 
@@ -241,6 +267,11 @@ export function renderObject(o: Wanted): string {
       break;
     case 'location':
       lines.push(`location ${o.id} ${o.rsc}${o.role !== undefined ? ` role=${o.role}` : ''} ${scoreText(o.score)}: ${o.node}`);
+      break;
+    case 'fencing-level':
+      // crm has one fencing_topology for all levels (a target's levels in index order, separated by spaces):
+      // one level per line, its index and id in a comment above it
+      lines.push(`# fencing level ${o.index} of ${o.target} (${o.id})\nfencing_topology ${o.target}: ${o.devices.join(',')}`);
       break;
   }
   return lines.join(' \\\n') + '\n';

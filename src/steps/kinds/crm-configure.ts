@@ -1,7 +1,7 @@
 /**
  * `crm-configure`: the Pacemaker configuration a playbook declares
- * (cluster properties, rsc_defaults, primitives, groups, clones, colocation
- * and order constraints), compared with the live CIB; ONLY the difference is
+ * (cluster properties, rsc_defaults, primitives, groups, clones, colocation,
+ * order and location constraints, fencing levels), compared with the live CIB; ONLY the difference is
  * committed, and only if the CIB's configuration has not changed since the
  * difference was computed, so a concurrent change is never reverted.
  *
@@ -35,7 +35,7 @@ import { cibProbe, parseCib } from '../../facts/cib.js';
 import { crmMonProbe, PACEMAKER_CLI, transitionProbe, type CrmMon } from '../../facts/crm-mon.js';
 import { containsSecret, maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
-import { CloneSchema, ColocationSchema, GroupSchema, LocationSchema, NvParams, OrderSchema, PrimitiveSchema } from '../crm/objects.js';
+import { CloneSchema, ColocationSchema, FencingLevelSchema, GroupSchema, LocationSchema, NvParams, OrderSchema, PrimitiveSchema } from '../crm/objects.js';
 import { APPLY_SCRIPT, configDiff, declaredUnsafe } from '../crm/difference.js';
 import { notReady } from '../crm/settle.js';
 import { newConfiguration } from '../crm/configuration.js';
@@ -59,6 +59,8 @@ export const crmConfigureParams = z
     orders: z.array(OrderSchema).default([]),
     /** Node preferences (`location ID RESOURCE SCORE: NODE`), e.g. mutual failover. */
     locations: z.array(LocationSchema).default([]),
+    /** Levels of the fencing topology (`fencing_topology TARGET: DEV,DEV`): to fence TARGET, every device of a level must succeed. Levels not declared are kept. */
+    fencing_levels: z.array(FencingLevelSchema).default([]),
     /**
      * The inventory's fencing (`!ref cluster.fencing`): stonith devices, their
      * locations and stonith-* properties are added to what is declared here
@@ -77,7 +79,7 @@ export const crmConfigureParams = z
   .strict()
   .superRefine((p, ctx) => {
     const seen = new Map<string, string>();
-    const lists = ['primitives', 'groups', 'clones', 'colocations', 'orders', 'locations'] as const;
+    const lists = ['primitives', 'groups', 'clones', 'colocations', 'orders', 'locations', 'fencing_levels'] as const;
     for (const l of lists) {
       p[l].forEach((o, i) => {
         const prev = seen.get(o.id);
@@ -110,12 +112,34 @@ export type CrmConfigureParams = z.infer<typeof crmConfigureParams>;
 /** The params with the inventory's fencing added (devices, locations, properties), or why not. */
 export function withFencing(p: CrmConfigureParams): { params: CrmConfigureParams; refusals: string[] } {
   if (!p.fencing) return { params: p, refusals: [] };
-  const ids = new Set([...p.primitives, ...p.groups, ...p.clones, ...p.colocations, ...p.orders, ...p.locations].map((o) => o.id));
+  const ids = new Set([...p.primitives, ...p.groups, ...p.clones, ...p.colocations, ...p.orders, ...p.locations, ...p.fencing_levels].map((o) => o.id));
   const f = fencingObjects(p.fencing, { ids, properties: p.properties });
   return {
-    params: { ...p, primitives: [...p.primitives, ...f.primitives], locations: [...p.locations, ...f.locations], properties: { ...p.properties, ...f.properties } },
-    refusals: f.refusals,
+    params: {
+      ...p,
+      primitives: [...p.primitives, ...f.primitives],
+      locations: [...p.locations, ...f.locations],
+      fencing_levels: [...p.fencing_levels, ...f.levels],
+      properties: { ...p.properties, ...f.properties },
+    },
+    refusals: [...f.refusals, ...levelClashes([...p.fencing_levels, ...f.levels])],
   };
+}
+
+/** Two declared levels with the same node and index (the playbook's and the inventory's heuristics). */
+function levelClashes(levels: CrmConfigureParams['fencing_levels']): string[] {
+  const seen = new Map<string, string>();
+  const out: string[] = [];
+  for (const l of levels) {
+    const k = `${l.target} ${l.index}`;
+    const prev = seen.get(k);
+    if (prev)
+      out.push(
+        `fencing levels ${prev} and ${l.id} are both level ${l.index} of ${l.target}: the playbook's fencing_levels and the inventory's fencing.heuristics cannot both set it`,
+      );
+    else seen.set(k, l.id);
+  }
+  return out;
 }
 
 /** Pacemaker's nodes that no declared fence device fences (none when fencing is off or the status is unknown). */

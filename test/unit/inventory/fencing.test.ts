@@ -71,6 +71,19 @@ describe('inventory fencing:', () => {
     expect([f.delayMaxS, f.action, f.drbd]).toEqual([0, 'off', 'resource-only']);
   });
 
+  it('heuristics: the agent\'s defaults (10 probes, 8 answered, 1 s apart, 2 s timeout, no target may fail) and the view crm-configure takes', async () => {
+    const inv = await load(`fencing:\n  heuristics: {ping: [192.168.122.1]}\n  devices:\n${device('n1')}\n${device('n2')}`);
+    expect(inv.cluster.fencing.heuristics).toEqual({ name: 'heuristics_ping', targets: ['192.168.122.1'], count: 10, goodCount: 8, intervalS: 1, timeoutS: 2, maxfail: 0 });
+    const view = resolveRef('cluster.fencing', 'n1', buildScope(inv.nodes, inv.cluster));
+    if (!view.ok) throw new Error(view.message);
+    expect(FencingParam.parse(view.value).heuristics).toEqual({ name: 'heuristics_ping', targets: ['192.168.122.1'], count: 10, good_count: 8, interval: 1, timeout: 2, maxfail: 0 });
+    const custom = await load(
+      `fencing:\n  timeout: 30s\n  heuristics: {name: gw_check, ping: [10.0.0.1, gw.example.com, 'fd00::1'], count: 3, interval: 2s, timeout: 1, maxfail: 1}\n  devices:\n${device('n1')}\n${device('n2')}`,
+    );
+    // fewer probes than the default good_count: all of them must be answered
+    expect(custom.cluster.fencing.heuristics).toEqual({ name: 'gw_check', targets: ['10.0.0.1', 'gw.example.com', 'fd00::1'], count: 3, goodCount: 3, intervalS: 2, timeoutS: 1, maxfail: 1 });
+  });
+
   it('"enabled: false" keeps the devices out', async () => {
     const f = (await load(`fencing:\n  enabled: false\n  devices:\n${device('n1')}\n${device('n2')}`)).cluster.fencing;
     expect([f.enabled, f.devices]).toEqual([false, []]);
