@@ -12,7 +12,7 @@ import { parseCidr } from './net.js';
 import type { InventoryFile } from './schema.js';
 import { SKIPPED_NAMED_SECRET, SKIPPED_SECRET, type ClusterSecrets } from './secrets.js';
 import { errorAt, type YamlSource } from './source.js';
-import type { ClusterModel, DrbdResource, FenceHeuristics, Fencing, NetworkAddress, ProjectSettings } from './types.js';
+import type { ClusterModel, DrbdResource, FenceHeuristics, Fencing, NetworkAddress, ProjectSettings, Sbd } from './types.js';
 
 /** Resolves a path as written in the inventory (`~`, relative to its directory). */
 type ResolvePath = (p: string) => string;
@@ -169,6 +169,21 @@ function fencingModel(inv: InventoryFile, named: Record<string, string>): Fencin
     delayMaxS: f.delay_max === undefined ? (twoNodes ? 5 : 0) : f.delay_max === 0 ? 0 : seconds(f.delay_max),
     drbd: f.drbd ?? 'resource-and-stonith',
     ...(f.heuristics ? { heuristics: heuristicsModel(f.heuristics) } : {}),
+    ...(f.sbd ? { sbd: sbdModel(f.sbd) } : {}),
+  };
+}
+
+/** fencing.sbd with sbd's defaults (watchdog /dev/watchdog, 5 s, msgwait twice that, start always). */
+function sbdModel(s: NonNullable<NonNullable<InventoryFile['fencing']>['sbd']>): Sbd {
+  const wd = durationMs(s.watchdog_timeout ?? 5) / 1000;
+  return {
+    devices: [...(s.devices ?? [])],
+    watchdog: s.watchdog ?? '/dev/watchdog',
+    watchdogTimeoutS: wd,
+    msgwaitS: s.msgwait !== undefined ? durationMs(s.msgwait) / 1000 : 2 * wd,
+    startmode: s.startmode ?? 'always',
+    name: s.name ?? 'fence_sbd',
+    overwrite: s.overwrite ?? false,
   };
 }
 

@@ -152,7 +152,8 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
   const fencing = inv.fencing;
   if (fencing && fencing.enabled !== false) {
     const devices = fencing.devices ?? [];
-    if (devices.length === 0) err(['fencing'], 'expected "devices" (at least one fence device), or "enabled: false" to run without fencing (UNSAFE outside a lab)', 'key');
+    if (devices.length === 0 && !fencing.sbd) err(['fencing'], 'expected "devices" (at least one fence device) or "sbd", or "enabled: false" to run without fencing (UNSAFE outside a lab)', 'key');
+    if (fencing.sbd) sbdRules(fencing, nodeNames.length, err);
     uniqueField(devices.map((d) => d.name), (i, v) => err(['fencing', 'devices', i, 'name'], `expected a unique name, found "${v}" twice`));
     const secretNames = Object.keys(inv.secrets ?? {});
     devices.forEach((d, i) => {
@@ -176,7 +177,8 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
         }
       }
     });
-    if (fencing.heuristics) heuristicsRules(fencing.heuristics, fencing.timeout, devices.map((d) => d.name), err);
+    if (fencing.heuristics && fencing.sbd) err(['fencing', 'heuristics'], 'expected heuristics with "devices" only: the ping check is put before each fence device, and SBD has none per node', 'key');
+    else if (fencing.heuristics) heuristicsRules(fencing.heuristics, fencing.timeout, devices.map((d) => d.name), err);
   }
 
   return errors;
@@ -186,6 +188,52 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
 function wholeSeconds(d: number | string): number | undefined {
   const ms = durationMs(d);
   return ms >= 1000 && ms % 1000 === 0 ? ms / 1000 : undefined;
+}
+
+/**
+ * fencing.sbd: instead of devices, not beside them; timeouts in whole
+ * seconds, msgwait at least twice the watchdog timeout and the stonith
+ * timeout at least twice msgwait (sbd(8)); watchdog only needs 3 or more
+ * votes; disks that fence_sbd's comma list and SBD_DEVICE's ";" list can hold.
+ */
+function sbdRules(f: NonNullable<InventoryFile['fencing']>, nodes: number, err: (path: Path, message: string, at?: 'value' | 'key') => void): void {
+  const s = f.sbd!;
+  const at = (...p: Path): Path => ['fencing', 'sbd', ...p];
+  if ((f.devices ?? []).length > 0) err(at(), 'expected "sbd" or "devices", not both: SBD fences every node through its disks or its watchdog', 'key');
+  const secs: Record<'watchdog_timeout' | 'msgwait', number | undefined> = { watchdog_timeout: 5, msgwait: undefined };
+  for (const k of ['watchdog_timeout', 'msgwait'] as const) {
+    const v = s[k];
+    if (v === undefined) continue;
+    const n = wholeSeconds(v);
+    if (n === undefined) err(at(k), `expected whole seconds (sbd takes seconds), found ${JSON.stringify(v)}`);
+    secs[k] = n;
+  }
+  const disks = s.devices ?? [];
+  dupes(disks, (i, v) => err(at('devices', i), `disk "${v}" is listed twice`));
+  disks.forEach((d, i) => {
+    if (/[,;]/.test(d)) err(at('devices', i), `expected a path without "," or ";" (they separate the disks in fence_sbd's and sbd's lists), found "${d}"`);
+  });
+  const wd = secs.watchdog_timeout;
+  const stonithS = f.timeout === undefined ? 60 : Math.floor(durationMs(f.timeout) / 1000);
+  const timeoutAt: Path = f.timeout === undefined ? ['fencing'] : ['fencing', 'timeout'];
+  const timeoutHow = f.timeout === undefined ? " (Pacemaker's default): set fencing.timeout" : '';
+  if (disks.length > 0) {
+    const mw = secs.msgwait ?? (wd !== undefined ? 2 * wd : undefined);
+    if (wd !== undefined && mw !== undefined && s.msgwait !== undefined && mw < 2 * wd) err(at('msgwait'), `expected at least twice watchdog_timeout (${2 * wd}s, sbd(8)), found ${mw}s`);
+    if (mw !== undefined && stonithS < 2 * mw) {
+      err(timeoutAt, `expected a stonith timeout of at least twice msgwait (${2 * mw}s, sbd(8): else fencing through SBD never completes), found ${stonithS}s${timeoutHow}`, f.timeout === undefined ? 'key' : 'value');
+    }
+  } else {
+    if (s.msgwait !== undefined) err(at('msgwait'), 'expected msgwait only with "devices": without disks there is no header to write it in');
+    if (s.overwrite !== undefined) err(at('overwrite'), 'expected overwrite only with "devices": without disks nothing is written');
+    if (nodes < 3) {
+      err(at(), `expected "devices" with ${nodes} nodes: watchdog-only SBD fences a node by its loss of quorum, which needs 3 or more votes (add a shared disk, or an arbitrator node)`, 'key');
+    }
+    // Pacemaker waits stonith-watchdog-timeout (twice the watchdog timeout) before it takes a node as fenced
+    if (wd !== undefined && stonithS <= 2 * wd) {
+      err(timeoutAt, `expected a stonith timeout above stonith-watchdog-timeout (twice watchdog_timeout: ${2 * wd}s), found ${stonithS}s${timeoutHow}`, f.timeout === undefined ? 'key' : 'value');
+    }
+  }
 }
 
 /**

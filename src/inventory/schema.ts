@@ -305,6 +305,29 @@ export const FenceHeuristics = z.strictObject({
   maxfail: Count.min(0, { error: expecting('0 or more') }).optional(),
 });
 
+/**
+ * SBD (sbd(8)) instead of a device per node: shared disks that carry each
+ * node's slot (a poison pill written there fences it; fence_sbd writes it),
+ * or none (watchdog only: a node without quorum resets itself). Every node
+ * needs a watchdog device.
+ */
+export const Sbd = z.strictObject({
+  /** 1-3 shared disks, by a path that names the same disk on every node (/dev/disk/by-id/...). None: watchdog only. */
+  devices: z.array(DevicePath, { error: expecting('a list of device paths') }).max(3, { error: 'expected at most 3 SBD disks (sbd takes 1 to 3)' }).optional(),
+  /** SBD_WATCHDOG_DEV. Default /dev/watchdog. */
+  watchdog: DevicePath.optional(),
+  /** SBD_WATCHDOG_TIMEOUT and the disks' watchdog timeout (whole seconds). Default 5s. */
+  watchdog_timeout: Duration.optional(),
+  /** The disks' msgwait (whole seconds): how long a poison pill takes to count as delivered. Default twice watchdog_timeout. */
+  msgwait: Duration.optional(),
+  /** SBD_STARTMODE: clean keeps a node that was fenced from rejoining until its slot is cleared. Default always. */
+  startmode: z.enum(['always', 'clean'], { error: expecting('"always" or "clean"') }).optional(),
+  /** The fence_sbd stonith resource's id (with disks). Default fence_sbd. */
+  name: ResourceName.optional(),
+  /** Let sbd-device write a header over a disk that holds something else, or an SBD header with other timeouts. Default false. */
+  overwrite: z.boolean({ error: expecting('true or false') }).optional(),
+});
+
 /** Fencing (STONITH) for the whole cluster; absent or `enabled: false` means none (UNSAFE outside a lab). */
 export const Fencing = z.strictObject({
   /** Default true. */
@@ -318,6 +341,8 @@ export const Fencing = z.strictObject({
   delay_max: z.union([z.literal(0), Duration], { error: expecting('a duration such as 5s, or 0 for none') }).optional(),
   /** DRBD's resource-level fencing (the crm-fence-peer.9.sh handlers). Default resource-and-stonith. */
   drbd: z.enum(['resource-and-stonith', 'resource-only', 'off'], { error: expecting('"resource-and-stonith", "resource-only" or "off"') }).optional(),
+  /** SBD instead of `devices` (shared disks or watchdog only). */
+  sbd: Sbd.optional(),
   /** Ping heuristics before every device (fence_heuristics_ping in a fencing topology). */
   heuristics: FenceHeuristics.optional(),
 });

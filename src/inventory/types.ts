@@ -112,6 +112,22 @@ export interface Fencing {
   drbd: 'resource-and-stonith' | 'resource-only' | 'off';
   /** Ping heuristics before every device (fence_heuristics_ping), defaults applied. */
   heuristics?: FenceHeuristics;
+  /** SBD instead of devices. */
+  sbd?: Sbd;
+}
+
+/** `fencing.sbd` with its defaults (sbd(8)). */
+export interface Sbd {
+  /** Shared disks; empty: watchdog only. */
+  devices: string[];
+  watchdog: string;
+  watchdogTimeoutS: number;
+  /** The disks' msgwait (twice the watchdog timeout by default). */
+  msgwaitS: number;
+  startmode: 'always' | 'clean';
+  /** The fence_sbd resource's id. */
+  name: string;
+  overwrite: boolean;
 }
 
 /** fence_heuristics_ping's parameters as the inventory sets them (seconds, counts). */

@@ -21,7 +21,8 @@
  * network, meta_disk, protocol, sync_rate, max_peers, quorum, on_no_quorum, nodes, hosts.<node>.{disk, address, port},
  * members[i].{name, node_id, address, port, disk}, shared_secret}, filesystems.<name>.{...}, vips.<name>.{name, ip, cidr_netmask, nic, network, hostnames},
  * fencing.{enabled, action, timeout, delay_max, drbd, devices[i].{name, agent, fences, params,
- * secret_params, monitor}, heuristics.{name, targets, count, good_count, interval, timeout, maxfail}}
+ * secret_params, monitor}, heuristics.{name, targets, count, good_count, interval, timeout, maxfail},
+ * sbd.{name, devices, watchdog, watchdog_timeout, msgwait, startmode, overwrite}}
  * (the inventory's `fencing:`; enabled false when it has none; heuristics only when set),
  * secrets.<name> (the inventory's `secrets:`, masked in every output).
  */
@@ -211,6 +212,19 @@ function fencingView(f: Fencing): Record<string, unknown> {
             interval: f.heuristics.intervalS,
             timeout: f.heuristics.timeoutS,
             maxfail: f.heuristics.maxfail,
+          },
+        }
+      : {}),
+    ...(f.sbd
+      ? {
+          sbd: {
+            name: f.sbd.name,
+            devices: f.sbd.devices,
+            watchdog: f.sbd.watchdog,
+            watchdog_timeout: f.sbd.watchdogTimeoutS,
+            msgwait: f.sbd.msgwaitS,
+            startmode: f.sbd.startmode,
+            overwrite: f.sbd.overwrite,
           },
         }
       : {}),

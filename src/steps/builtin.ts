@@ -20,6 +20,8 @@ import { corosyncStep } from './kinds/corosync.js';
 import { crmConfigureStep } from './kinds/crm-configure.js';
 import { qnetdCertsStep } from './kinds/qnetd-certs.js';
 import { qdeviceCertsStep } from './kinds/qdevice-certs.js';
+import { sbdStep } from './kinds/sbd.js';
+import { sbdDeviceStep } from './kinds/sbd-device.js';
 import { createRegistry, type StepKinds } from './registry.js';
 
 export function builtinRegistry(): StepKinds {
@@ -41,5 +43,7 @@ export function builtinRegistry(): StepKinds {
     crmConfigureStep,
     qnetdCertsStep,
     qdeviceCertsStep,
+    sbdStep,
+    sbdDeviceStep,
   ]);
 }

@@ -3,7 +3,7 @@
  * validation (issue 11.4), so that a playbook cannot hide a forced DRBD
  * primary, a mkfs or a partition-table write behind a weak guard. The step
  * kinds made for these jobs (partition, mkfs, drbd-create-md,
- * drbd-initial-sync) read the device first and refuse to run over data they
+ * drbd-initial-sync, sbd-device) read the device first and refuse to run over data they
  * did not create; a `command` step that must do it anyway says so with
  * `destructive: true` (and carries its guard, as every command step does).
  *
@@ -21,6 +21,7 @@
  *   wipefs               with -a/--all or -o/--offset (unless -n/--no-act)
  *   dd                   with of=/dev/... (but /dev/null, /dev/stdout, /dev/stderr, /dev/fd/N, /dev/tty)
  *   blkdiscard           always (but --version, --help)
+ *   sbd                  create (not dump, list, message, watch...)
  *
  * Where it looks:
  *   argv   argv[0], after the wrappers that run their arguments (sudo, env,
@@ -62,7 +63,7 @@ export interface DestructiveProblem {
 }
 
 export const DESTRUCTIVE_ADVICE =
-  'use the partition/mkfs/drbd-create-md/drbd-initial-sync step kinds, which check the device first, or set destructive: true with a guard (creates/unless) that proves the data is not there';
+  'use the partition/mkfs/drbd-create-md/drbd-initial-sync/sbd-device step kinds, which check the device first, or set destructive: true with a guard (creates/unless) that proves the data is not there';
 
 // ---------------------------------------------------------------- per command
 
@@ -275,6 +276,9 @@ const DD_HARMLESS = /^\/dev\/(null|stdout|stderr|tty|fd\/\d+|zero)$/;
 
 const MKFS_NAMES = set('mkfs', 'mke2fs', 'mkswap', 'mkdosfs', 'mkfs.vfat', 'mkfs.fat', 'mkntfs', 'mkreiserfs');
 
+/** sbd's options that take a value (sbd(8)). */
+const SBD_VALUE = set('-d', '-1', '-2', '-3', '-4', '-5', '-n', '-p', '-r', '-w', '-F', '-P', '-C', '-S', '-t', '-I', '-c', '-W', '-Z');
+
 type Rule = (args: readonly string[]) => string | undefined;
 
 const drbdRule =
@@ -323,6 +327,8 @@ const RULES: Record<string, Rule> = {
     return of !== undefined ? `dd ${of} overwrites a device` : undefined;
   },
   blkdiscard: (args) => (onlyReading(options(args), VERSION_HELP) ? undefined : 'blkdiscard discards every block of a device'),
+  // sbd's commands are words after its options (-d DEV, -1 N, -4 N...): only `create` writes the disk's header
+  sbd: (args) => (options(args, SBD_VALUE).words.includes('create') ? "sbd create writes a new SBD header over the disk (and resets every node's slot)" : undefined),
 };
 
 function mkfsRule(name: string, args: readonly string[]): string | undefined {

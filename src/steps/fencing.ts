@@ -8,6 +8,7 @@
  *   fences, `pcmk_delay_max`, a monitor operation), a -INFINITY location per
  *   fenced node so that no node runs the device that fences itself, and the
  *   properties stonith-enabled=true, stonith-action, stonith-timeout.
+ *   With `sbd`: a fence_sbd device, or stonith-watchdog-timeout (sbdObjects).
  *   With `heuristics`: a fence_heuristics_ping device and a fencing topology
  *   that puts it first on each fenced node's levels (heuristicsObjects).
  *   Fencing off: stonith-enabled=false, which the plan calls UNSAFE.
@@ -16,6 +17,7 @@
  *   and crm-unfence-peer.9.sh handlers).
  */
 import { z } from 'zod';
+import { SbdParam } from './sbd.js';
 import { FencingLevelSchema, Id, LocationSchema, PrimitiveSchema, type FencingLevel } from './crm/objects.js';
 
 const NodeName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a node name');
@@ -48,6 +50,8 @@ export const FencingParam = z
           .strict(),
       )
       .default([]),
+    /** SBD instead of devices (src/steps/sbd.ts): a fence_sbd device with disks, stonith-watchdog-timeout without. */
+    sbd: SbdParam.optional(),
     /** fence_heuristics_ping before every device (counts; interval and timeout in seconds). */
     heuristics: z
       .object({
@@ -94,7 +98,8 @@ export function fencingObjects(f: FencingParam, declared: { ids: ReadonlySet<str
       `the playbook sets stonith-enabled=${declared.properties['stonith-enabled']} and the inventory declares fencing (fencing.devices): remove the property from the playbook, or set "fencing: {enabled: false}" in the inventory`,
     );
   }
-  if (f.devices.length === 0) out.refusals.push('fencing is enabled and declares no device: add fencing.devices to the inventory');
+  if (f.devices.length === 0 && !f.sbd) out.refusals.push('fencing is enabled and declares no device: add fencing.devices (or fencing.sbd) to the inventory');
+  if (f.sbd) sbdObjects(f, declared.ids, out);
   for (const d of f.devices) {
     if (declared.ids.has(d.name)) out.refusals.push(`fence device ${d.name} has the id of an object the playbook declares: rename one of them`);
     out.primitives.push(
@@ -112,6 +117,32 @@ export function fencingObjects(f: FencingParam, declared: { ids: ReadonlySet<str
   out.properties['stonith-action'] = f.action;
   if (f.timeout !== undefined) out.properties['stonith-timeout'] = `${f.timeout}s`;
   return out;
+}
+
+/**
+ * SBD: with disks, one stonith:fence_sbd device (`devices` = the disks,
+ * pcmk_delay_max as every device; no location: any node may write a poison
+ * pill, even into a slot of its own, and Pacemaker registers it on every
+ * node); without, stonith-watchdog-timeout = twice the watchdog timeout
+ * (Pacemaker then takes a node without quorum as fenced after it).
+ */
+function sbdObjects(f: FencingParam, ids: ReadonlySet<string>, out: FencingObjects): void {
+  const s = f.sbd!;
+  if (f.devices.length) out.refusals.push('the inventory declares fencing.sbd and fencing.devices: SBD fences every node, keep one of them');
+  if (f.heuristics) out.refusals.push('fencing.heuristics goes with fencing.devices, not with fencing.sbd');
+  if (s.devices.length === 0) {
+    out.properties['stonith-watchdog-timeout'] = `${2 * s.watchdog_timeout}s`;
+    return;
+  }
+  if (ids.has(s.name)) out.refusals.push(`the SBD fence device ${s.name} has the id of an object the playbook declares: rename one of them`);
+  out.primitives.push(
+    PrimitiveSchema.parse({
+      id: s.name,
+      agent: 'stonith:fence_sbd',
+      params: { devices: s.devices.join(','), ...(f.delay_max > 0 ? { pcmk_delay_max: `${f.delay_max}s` } : {}) },
+      ops: [{ name: 'monitor', interval: '60s' }],
+    }),
+  );
 }
 
 /**

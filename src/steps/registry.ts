@@ -49,6 +49,8 @@ const BUILTIN: readonly (readonly [string, () => Promise<StepKind<unknown>>])[] 
   ['crm-configure', () => import('./kinds/crm-configure.js').then((m) => m.crmConfigureStep)],
   ['qnetd-certs', () => import('./kinds/qnetd-certs.js').then((m) => m.qnetdCertsStep)],
   ['qdevice-certs', () => import('./kinds/qdevice-certs.js').then((m) => m.qdeviceCertsStep)],
+  ['sbd', () => import('./kinds/sbd.js').then((m) => m.sbdStep)],
+  ['sbd-device', () => import('./kinds/sbd-device.js').then((m) => m.sbdDeviceStep)],
 ];
 
 /**

@@ -146,6 +146,8 @@ function levelClashes(levels: CrmConfigureParams['fencing_levels']): string[] {
 function unfencedNodes(p: CrmConfigureParams, mon: CrmMon): string[] {
   if (!p.fencing?.enabled) return [];
   if (mon.state !== 'up') return [];
+  // SBD fences every node (its disks or its watchdog)
+  if (p.fencing.sbd) return [];
   const fenced = new Set(p.fencing.devices.flatMap((d) => d.fences));
   return mon.nodes.map((n) => n.name).filter((n) => !fenced.has(n));
 }
@@ -183,6 +185,15 @@ export const crmConfigureStep = defineStep({
     const cib = parseCib(cibFact);
     const d = configDiff(p, cib);
     if (d.refusals.length) return d.refusals.map(refuse);
+    // Pacemaker sets have-watchdog=true when it runs under sbd: without it a poison pill is never obeyed
+    // (fence_sbd would report a node fenced that runs on) and a watchdog-only cluster has no watchdog
+    if (p.fencing?.enabled && p.fencing.sbd && cib.properties['have-watchdog'] !== 'true') {
+      return [
+        refuse(
+          `the inventory fences with SBD, and Pacemaker runs without sbd (have-watchdog=${cib.properties['have-watchdog'] ?? 'unset'}): a node would be reported fenced while it runs on; configure sbd on every node (kinds sbd-device, sbd, and service sbd enabled) and restart the cluster stack so that sbd starts with it`,
+        ),
+      ];
+    }
     const unfenced = p.fencing?.enabled ? unfencedNodes(p, facts.status) : [];
     if (unfenced.length)
       return [

@@ -84,6 +84,31 @@ describe('inventory fencing:', () => {
     expect(custom.cluster.fencing.heuristics).toEqual({ name: 'gw_check', targets: ['10.0.0.1', 'gw.example.com', 'fd00::1'], count: 3, goodCount: 3, intervalS: 2, timeoutS: 1, maxfail: 1 });
   });
 
+  it('sbd with a disk: sbd\'s defaults (watchdog /dev/watchdog, 5 s, msgwait twice that), the view, and a fence_sbd device in crm-configure', async () => {
+    const inv = await load(`fencing:\n  sbd: {devices: [/dev/disk/by-id/wwn-0x6001405a]}`);
+    const f = inv.cluster.fencing;
+    expect(f.devices).toEqual([]);
+    expect(f.sbd).toEqual({ devices: ['/dev/disk/by-id/wwn-0x6001405a'], watchdog: '/dev/watchdog', watchdogTimeoutS: 5, msgwaitS: 10, startmode: 'always', name: 'fence_sbd', overwrite: false });
+    const view = resolveRef('cluster.fencing', 'n1', buildScope(inv.nodes, inv.cluster));
+    if (!view.ok) throw new Error(view.message);
+    const w = withFencing(crmConfigureParams.parse({ fencing: view.value }));
+    expect(w.refusals).toEqual([]);
+    expect(w.params.primitives.map((x) => [x.id, x.agent, x.params])).toEqual([['fence_sbd', 'stonith:fence_sbd', { devices: '/dev/disk/by-id/wwn-0x6001405a', pcmk_delay_max: '5s' }]]);
+    expect(w.params.locations).toEqual([]);
+    // the view the sbd and sbd-device kinds take
+    const sbdView = resolveRef('cluster.fencing.sbd', 'n1', buildScope(inv.nodes, inv.cluster));
+    expect(sbdView).toEqual({ ok: true, value: { name: 'fence_sbd', devices: ['/dev/disk/by-id/wwn-0x6001405a'], watchdog: '/dev/watchdog', watchdog_timeout: 5, msgwait: 10, startmode: 'always', overwrite: false } });
+  });
+
+  it('watchdog-only sbd on three nodes: stonith-watchdog-timeout twice the watchdog timeout, no device', async () => {
+    const inv = await load(`fencing:\n  timeout: 60s\n  sbd: {watchdog: /dev/watchdog0, watchdog_timeout: 10s, startmode: clean}`, ['n1', 'n2', 'n3']);
+    const view = resolveRef('cluster.fencing', 'n1', buildScope(inv.nodes, inv.cluster));
+    if (!view.ok) throw new Error(view.message);
+    const w = withFencing(crmConfigureParams.parse({ fencing: view.value }));
+    expect(w.params.primitives).toEqual([]);
+    expect(w.params.properties).toEqual({ 'stonith-watchdog-timeout': '20s', 'stonith-enabled': 'true', 'stonith-action': 'reboot', 'stonith-timeout': '60s' });
+  });
+
   it('"enabled: false" keeps the devices out', async () => {
     const f = (await load(`fencing:\n  enabled: false\n  devices:\n${device('n1')}\n${device('n2')}`)).cluster.fencing;
     expect([f.enabled, f.devices]).toEqual([false, []]);

@@ -289,3 +289,55 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
     expect(renderPlan(plan)).toMatch(/, 2 refused, 0 error\(s\)\.\n$/);
   });
 });
+
+// SBD cannot run on the test bed (no watchdog in its kernel): its plan is proven on facts captured with sbd on a loop disk
+// (test/fixtures/plan/sbd: make-gathered.mjs says which facts are captured and which derived)
+describe('buildPlan: SBD fencing, offline (fixtures/plan/sbd)', () => {
+  const dir = fileURLToPath(new URL('../../fixtures/plan/sbd/', import.meta.url));
+
+  async function planFor(gatheredFile: string) {
+    const registry = builtinRegistry();
+    const r = await loadProject({ inventoryPath: join(dir, 'inventory.yaml'), registry, env: {} });
+    if (!r.ok) throw new Error(JSON.stringify(r.errors));
+    const sel = selectWork(r.project, {});
+    if (!sel.ok) throw new Error(sel.message);
+    const gathered = JSON.parse(readFileSync(join(dir, gatheredFile), 'utf8')) as Gathered;
+    const plan = buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) });
+    const by = (status: string) => plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === status).map((s) => `${n.name}/${s.id}`));
+    const step = (node: string, id: string) => plan.nodes.find((n) => n.name === node)!.steps.find((s) => s.id === id)!;
+    return { plan, by, step, counts: countPlan(plan) };
+  }
+
+  it('fresh nodes: the packages are installed, everything after them is known after apply', async () => {
+    const { by, counts } = await planFor('gathered-fresh.json');
+    expect(by('change').sort()).toEqual(['alice/packages', 'bob/packages']);
+    expect(counts).toMatchObject({ change: 2, refused: 0, error: 0 });
+    expect(by('pending')).toEqual(expect.arrayContaining(['bob/sbd-disk', 'bob/sbd-config', 'alice/sbd-config', 'bob/pacemaker-fencing']));
+  });
+
+  it("the test bed's nodes (no watchdog): the header is planned, the configuration refused, and Pacemaker without sbd refused", async () => {
+    const { step, by, plan } = await planFor('gathered-no-watchdog.json');
+    expect(step('bob', 'sbd-disk').changes).toEqual([
+      { kind: 'exec', argv: ['sbd', '-d', '/dev/vdb', '-1', '5', '-4', '10', 'create'], description: 'write the SBD header (watchdog 5s, msgwait 10s) on /dev/vdb', stdin: true },
+    ]);
+    for (const n of ['bob', 'alice']) {
+      expect(step(n, 'sbd-config').status).toBe('refused');
+      expect(step(n, 'sbd-config').reason).toMatch(/^\/dev\/watchdog is not a watchdog device on this node \(it has none\): sbd would not start, and corosync requires it/);
+    }
+    expect(by('refused')).toEqual(expect.arrayContaining(['bob/sbd-config', 'alice/sbd-config']));
+    expect(renderPlan(plan)).toContain('sbd -d /dev/vdb -1 5 -4 10 create');
+    // crm-configure reads the whole cluster: known after the header is written, and refused as things stand now
+    expect(step('bob', 'pacemaker-fencing').status).toBe('pending');
+    expect(step('bob', 'pacemaker-fencing').reason).toContain('now: the inventory fences with SBD, and Pacemaker runs without sbd (have-watchdog=false)');
+  });
+
+  it('a node with a watchdog, its disk and configuration done, its cluster under sbd: only the fence_sbd device is planned', async () => {
+    const { step, by } = await planFor('gathered-ready.json');
+    expect(by('change')).toEqual(['bob/pacemaker-fencing']);
+    expect(step('bob', 'sbd-disk').status).toBe('ok');
+    expect(step('bob', 'sbd-config').status).toBe('ok');
+    const crm = step('bob', 'pacemaker-fencing');
+    const upload = crm.changes!.find((c) => c.kind === 'upload')!;
+    expect(upload.kind === 'upload' && upload.diff).toContain('+primitive fence_sbd stonith:fence_sbd \\\n+\tparams devices=/dev/vdb pcmk_delay_max=5s');
+  });
+});

@@ -40,6 +40,8 @@ describe('findInArgv', () => {
     [['wipefs', '-o', '0x438', '/dev/sdb']],
     [['dd', 'if=/dev/zero', 'of=/dev/sdb', 'bs=1M', 'count=1']],
     [['blkdiscard', '/dev/sdb']],
+    [['sbd', '-d', '/dev/disk/by-id/wwn-0x5000c5', '-1', '5', '-4', '10', 'create']],
+    [['sbd', '-d', '/dev/sdb', '-d', '/dev/sdc', 'create']],
   ])('catches %j', (argv) => {
     expect(caught(argv)).toBe(argv.join(' '));
     expect(findInArgv(argv)?.why).toMatch(/\S/);
@@ -63,6 +65,9 @@ describe('findInArgv', () => {
     [['sgdisk', '-i', '1', '/dev/sdb']],
     [['sgdisk', '--info=1', '/dev/sdb']],
     [['sgdisk', '-P', '-Z', '/dev/sdb']],
+    [['sbd', '-d', '/dev/sdb', 'dump']],
+    [['sbd', '-d', '/dev/sdb', 'list']],
+    [['sbd', '-d', '/dev/sdb', 'message', 'bob', 'test']],
     [['drbdadm', 'status']],
     [['drbdadm', 'primary', 'r0']],
     [['drbdadm', 'up', 'r0']],
@@ -164,7 +169,9 @@ describe('destructiveProblems (the command step kind)', () => {
     const [p] = destructiveProblems({ argv: ['drbdadm', '--', '--overwrite-data-of-peer', 'primary', 'all'], unless: ['false'] });
     expect(p!.path).toEqual(['argv']);
     expect(p!.message).toMatch(/^refused: runs `drbdadm -- --overwrite-data-of-peer primary all`, which destroys data/);
-    expect(p!.message).toContain('use the partition/mkfs/drbd-create-md/drbd-initial-sync step kinds, which check the device first, or set destructive: true with a guard');
+    expect(p!.message).toContain(
+      'use the partition/mkfs/drbd-create-md/drbd-initial-sync/sbd-device step kinds, which check the device first, or set destructive: true with a guard',
+    );
     expect(destructiveProblems({ shell: 'mkfs.ext4 /dev/x', creates: '/x' } as never)[0]!.path).toEqual(['shell']);
     expect(destructiveProblems({ argv: ['sh', '-c', 'set -e\nmkfs.ext4 /dev/x'] })[0]!.path).toEqual(['argv', 2]);
     expect(destructiveProblems({ argv: ['mkfs.ext4', '/dev/x'], destructive: true })).toEqual([]);

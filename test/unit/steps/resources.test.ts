@@ -89,6 +89,8 @@ describe('the built-in kinds', () => {
     'crm-configure': {},
     'qnetd-certs': { sign: { node: 'bob', cluster_name: 'c' } },
     'qdevice-certs': { stage: 'share', qnetd: 'arbiter', requester: 'bob', cluster_name: 'c' },
+    sbd: { sbd: { devices: ['/dev/disk/by-id/wwn-0x5000'] } },
+    'sbd-device': { sbd: { devices: ['/dev/disk/by-id/wwn-0x5000'] } },
   };
 
   // `command`'s writes are what its step declares (below); without a declaration: anything

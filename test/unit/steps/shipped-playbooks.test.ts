@@ -112,7 +112,7 @@ describe('a command step that destroys data', () => {
     expect(r.stderr).toBe(
       'playbook.yaml:7:13 steps[0].with.argv: refused: runs `drbdadm -- --overwrite-data-of-peer primary all`, which destroys data ' +
         "(drbdadm primary --overwrite-data-of-peer makes this node's data win, overwriting the peer's (or promotes data that is not up to date)); " +
-        'use the partition/mkfs/drbd-create-md/drbd-initial-sync step kinds, which check the device first, or set destructive: true with a guard (creates/unless) that proves the data is not there\n' +
+        'use the partition/mkfs/drbd-create-md/drbd-initial-sync/sbd-device step kinds, which check the device first, or set destructive: true with a guard (creates/unless) that proves the data is not there\n' +
         '1 error\n',
     );
   });
