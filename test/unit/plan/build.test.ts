@@ -214,26 +214,29 @@ describe('buildPlan: a refusal no earlier change can lift', () => {
   });
 });
 
+/** A project planned offline from gathered facts captured earlier (test/fixtures/plan/*). */
+async function planOffline(load: { inventoryPath: string; playbookPath?: string; env: Record<string, string> }, gatheredPath: string) {
+  const registry = builtinRegistry();
+  const r = await loadProject({ ...load, registry });
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  const sel = selectWork(r.project, {});
+  if (!sel.ok) throw new Error(sel.message);
+  const gathered = JSON.parse(readFileSync(gatheredPath, 'utf8')) as Gathered;
+  const plan = buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) });
+  const by = (status: string) => plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === status).map((s) => `${n.name}/${s.id}`));
+  const step = (node: string, id: string) => plan.nodes.find((n) => n.name === node)!.steps.find((s) => s.id === id)!;
+  return { plan, by, step, counts: countPlan(plan) };
+}
+
 describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on the test bed)', () => {
   const dir = fileURLToPath(new URL('../../fixtures/plan/fresh-lab/', import.meta.url));
   const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-  async function planFor(playbook: string, gatheredFile: string, factsDir = dir) {
-    const registry = builtinRegistry();
-    const r = await loadProject({
-      inventoryPath: join(dir, 'inventory.yaml'),
-      playbookPath: join(ROOT, 'playbooks', playbook),
-      registry,
-      env: { FRESH_LAB_AUTHKEY: 'k'.repeat(256) },
-    });
-    if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    const sel = selectWork(r.project, {});
-    if (!sel.ok) throw new Error(sel.message);
-    const gathered = JSON.parse(readFileSync(join(factsDir, gatheredFile), 'utf8')) as Gathered;
-    const plan = buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) });
-    const by = (status: string) => plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === status).map((s) => `${n.name}/${s.id}`));
-    return { plan, by, counts: countPlan(plan) };
-  }
+  const planFor = (playbook: string, gatheredFile: string, factsDir = dir) =>
+    planOffline(
+      { inventoryPath: join(dir, 'inventory.yaml'), playbookPath: join(ROOT, 'playbooks', playbook), env: { FRESH_LAB_AUTHKEY: 'k'.repeat(256) } },
+      join(factsDir, gatheredFile),
+    );
 
   it('storage.yaml: only what packages can alter is known after apply; the partitions are planned', async () => {
     const { by, counts } = await planFor('storage.yaml', 'gathered-storage.json');
@@ -295,18 +298,7 @@ describe('buildPlan: the shipped playbooks on fresh lab nodes (facts captured on
 describe('buildPlan: SBD fencing, offline (fixtures/plan/sbd)', () => {
   const dir = fileURLToPath(new URL('../../fixtures/plan/sbd/', import.meta.url));
 
-  async function planFor(gatheredFile: string) {
-    const registry = builtinRegistry();
-    const r = await loadProject({ inventoryPath: join(dir, 'inventory.yaml'), registry, env: {} });
-    if (!r.ok) throw new Error(JSON.stringify(r.errors));
-    const sel = selectWork(r.project, {});
-    if (!sel.ok) throw new Error(sel.message);
-    const gathered = JSON.parse(readFileSync(join(dir, gatheredFile), 'utf8')) as Gathered;
-    const plan = buildPlan({ project: r.project, selection: sel.selection, registry, gathered, options: {}, now: new Date(0) });
-    const by = (status: string) => plan.nodes.flatMap((n) => n.steps.filter((s) => s.status === status).map((s) => `${n.name}/${s.id}`));
-    const step = (node: string, id: string) => plan.nodes.find((n) => n.name === node)!.steps.find((s) => s.id === id)!;
-    return { plan, by, step, counts: countPlan(plan) };
-  }
+  const planFor = (gatheredFile: string) => planOffline({ inventoryPath: join(dir, 'inventory.yaml'), env: {} }, join(dir, gatheredFile));
 
   it('fresh nodes: the packages are installed, everything after them is known after apply', async () => {
     const { by, counts } = await planFor('gathered-fresh.json');
