@@ -38,6 +38,7 @@ import {
   serviceProblems,
   servicesOf,
   serviceTimes,
+  stonithOption,
   switchoverTargets,
   UNFENCED_WARNING,
   type DrillReport,
@@ -264,7 +265,7 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
       expectBack = m.kind === 'fence' && m.action === 'reboot';
       if (m.kind === 'fence') {
         const timeoutS = inv.cluster.fencing.timeoutS ?? 120;
-        detail = `fence ${spec.node} (stonith_admin --${m.action} ${spec.node}, run on ${from}); services on it: ${
+        detail = `fence ${spec.node} (stonith_admin ${stonithOption(m.action)} ${spec.node}, run on ${from}); services on it: ${
           services
             .filter((s) => s.node === spec.node)
             .map((s) => s.id)
@@ -272,10 +273,13 @@ export async function drillCommand(cli: DrillCli, io: CliIO): Promise<number> {
         }`;
         drillInfo = { kind: 'node-failure', node: spec.node, method: 'fence', action: m.action, from: from! };
         inject = async () => {
-          const r = await run(c, from!, ['stonith_admin', `--${m.action}`, spec.node, '--timeout', String(timeoutS)], (timeoutS + 30) * 1000);
+          const r = await run(c, from!, ['stonith_admin', stonithOption(m.action), spec.node, '--timeout', String(timeoutS)], (timeoutS + 30) * 1000);
           return r.exitCode === 0
-            ? { ok: true, message: `stonith_admin --${m.action} ${spec.node} on ${from}: done` }
-            : { ok: false, message: `stonith_admin --${m.action} ${spec.node} on ${from} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 300)}` };
+            ? { ok: true, message: `stonith_admin ${stonithOption(m.action)} ${spec.node} on ${from}: done` }
+            : {
+                ok: false,
+                message: `stonith_admin ${stonithOption(m.action)} ${spec.node} on ${from} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
+              };
         };
       } else {
         detail = `SIGKILL to corosync and pacemakerd on ${spec.node} (no fencing: an unfenced failure)`;

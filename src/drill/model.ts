@@ -189,6 +189,15 @@ export function findResource(s: Status, id: string): { ok: true; node: string; a
 
 export type NodeFailureMethod = { kind: 'fence'; action: 'reboot' | 'off' } | { kind: 'kill-stack' };
 
+/**
+ * stonith_admin's option for a fencing action: `--reboot NODE`, and `--fence
+ * NODE` for off (Pacemaker's stonith_admin has no `--off`: 2.1.5 answers
+ * "Unknown option --off").
+ */
+export function stonithOption(action: 'reboot' | 'off'): '--reboot' | '--fence' {
+  return action === 'reboot' ? '--reboot' : '--fence';
+}
+
 export const UNFENCED_WARNING =
   'WARNING: this cluster has no fencing. An unfenced failure is not a real one: the node only looks dead to its peers, ' +
   'its resources may keep running and writing (a file system mounted, a virtual IP answering), and DRBD may be promoted ' +

@@ -22,6 +22,7 @@ import {
   serviceProblems,
   servicesOf,
   serviceTimes,
+  stonithOption,
   switchoverTargets,
   UNFENCED_WARNING,
   type DrillReport,
@@ -188,6 +189,11 @@ describe('how --node-failure fails the node', () => {
     expect(nodeFailureMethod(none, { method: 'kill-stack' })).toEqual({ ok: true, method: { kind: 'kill-stack' } });
     expect(UNFENCED_WARNING).toMatch(/keep running and writing/);
     expect(UNFENCED_WARNING).toMatch(/DRBD may be promoted/);
+  });
+
+  it('asks stonith_admin for an action it knows: --reboot, and --fence for off (it has no --off)', () => {
+    expect(stonithOption('reboot')).toBe('--reboot');
+    expect(stonithOption('off')).toBe('--fence');
   });
 });
 
