@@ -140,6 +140,82 @@ got=$(on "$ALICE" "cat /mnt/r0/token")
 [ "$got" = "$token" ] || fail "file content on $ALICE_HOST is '$got', expected '$token'"
 on "$ALICE" "umount /mnt/r0 && drbdadm secondary r0" || fail "umount + secondary on $ALICE_HOST"
 
+say "resource-level fencing on r1: fencing resource-and-stonith + test fence-peer/unfence-peer handlers"
+# The handler records its argv and environment, sleeps (I/O must stay frozen
+# meanwhile) and exits 4 (peer outdated) for fence-peer, 0 for unfence-peer.
+for c in "$BOB" "$ALICE"; do
+  docker exec -i "$c" bash -c 'cat > /usr/local/sbin/standin-test-handler && chmod 755 /usr/local/sbin/standin-test-handler' <<'EOF2'
+#!/bin/bash
+# standin-test-handler CMD: as a DRBD fence-peer/unfence-peer handler
+d=/run/standin-test; mkdir -p $d
+date +%s.%N > $d/$1.start
+env | grep -E '^(DRBD_[A-Z0-9_]*|UP_TO_DATE_NODES|HOME|TERM|PATH)=' | sort > $d/$1.env
+echo "$1 $(date +%s.%N)" >> $d/calls
+[ "$1" = fence-peer ] && sleep 3
+date +%s.%N > $d/$1.end
+[ "$1" = fence-peer ] && exit 4
+exit 0
+EOF2
+  on "$c" "rm -rf /run/standin-test"
+  res r1 1 7789 /dev/vdb2 | sed 's/^resource r1 {$/resource r1 {\n  net { fencing resource-and-stonith; }\n  handlers { fence-peer "\/usr\/local\/sbin\/standin-test-handler fence-peer"; unfence-peer "\/usr\/local\/sbin\/standin-test-handler unfence-peer"; }/' \
+    | docker exec -i "$c" tee /etc/drbd.d/r1.res >/dev/null
+  on "$c" "drbdadm adjust r1" || fail "$c: adjust r1 with fencing"
+  on "$c" "drbdsetup show r1" | grep -q 'fencing[[:space:]]*resource-and-stonith' || fail "$c: drbdsetup show r1 has no fencing"
+done
+on "$BOB" "drbdadm primary --force r1" || fail "primary --force r1"
+wait_for 30 "$ALICE" "[ \"\$(drbdadm dstate r1)\" = UpToDate/UpToDate ]" || fail "$ALICE_HOST r1 did not reach UpToDate"
+# DRBD 9 calls unfence-peer on the node whose peer became UpToDate (the sync source)
+wait_for 10 "$BOB" "grep -q '^unfence-peer' /run/standin-test/calls" || fail "no unfence-peer on $BOB_HOST after the initial sync"
+on "$ALICE" "test -e /run/standin-test/calls" && fail "$ALICE_HOST (sync target) ran a handler: $(on "$ALICE" "cat /run/standin-test/calls")"
+BOB_ID=$(on "$BOB" "drbdsetup status r1 --verbose" | sed -n '1s/.* node-id:\([0-9]*\) .*/\1/p')
+ALICE_ID=$(on "$ALICE" "drbdsetup status r1 --verbose" | sed -n '1s/.* node-id:\([0-9]*\) .*/\1/p')
+say "  unfence-peer ran on $BOB_HOST after the initial sync (node-ids: $BOB_HOST $BOB_ID, $ALICE_HOST $ALICE_ID)"
+
+say "administrative disconnect of r1 on $ALICE_HOST: $BOB_HOST (Primary) does not fence"
+on "$BOB" "rm -rf /run/standin-test"
+on "$ALICE" "drbdadm disconnect r1" || fail "disconnect r1"
+wait_for 10 "$BOB" "[ \"\$(drbdadm cstate r1)\" = Connecting ]" || fail "$BOB_HOST r1 not Connecting after the peer's disconnect"
+sleep 6   # past the ping timeout
+on "$BOB" "test -e /run/standin-test/calls" && fail "a handler ran after an administrative disconnect: $(on "$BOB" "cat /run/standin-test/calls")"
+on "$BOB" "drbdsetup status r1" | grep -q suspended && fail "I/O suspended after an administrative disconnect"
+on "$ALICE" "drbdadm connect r1" || fail "connect r1"
+wait_for 30 "$ALICE" "[ \"\$(drbdadm dstate r1)\" = UpToDate/UpToDate ]" || fail "$ALICE_HOST r1 not UpToDate after reconnect"
+wait_for 10 "$BOB" "grep -q '^unfence-peer' /run/standin-test/calls" || fail "no unfence-peer on $BOB_HOST after the reconnect"
+on "$BOB" "grep -q '^fence-peer' /run/standin-test/calls" && fail "fence-peer ran after an administrative disconnect"
+
+say "connection loss (docker pause $ALICE): $BOB_HOST runs fence-peer with I/O frozen until it exits 4"
+on "$BOB" "rm -rf /run/standin-test"
+docker pause "$ALICE" >/dev/null
+tpause=$(date +%s.%N)
+wait_for 15 "$BOB" "test -e /run/standin-test/fence-peer.start" || { docker unpause "$ALICE" >/dev/null; fail "fence-peer did not run on $BOB_HOST after the connection loss"; }
+st=$(on "$BOB" "drbdsetup status r1")
+w=$(on "$BOB" 's=$(date +%s.%N); dd if=/dev/urandom of=/dev/drbd1 bs=4k count=1 seek=100 oflag=direct status=none && echo $s $(date +%s.%N)')
+ev=$(on "$BOB" "drbdsetup events2 --now r1")
+docker unpause "$ALICE" >/dev/null
+grep -q 'suspended:fencing' <<<"$(sed -n 1p <<<"$st")" || fail "status while fence-peer runs: '$st', expected suspended:fencing"
+hs=$(on "$BOB" "cat /run/standin-test/fence-peer.start"); he=$(on "$BOB" "cat /run/standin-test/fence-peer.end")
+read -r ws we <<<"$w"
+awk -v we="$we" -v he="$he" 'BEGIN { exit !(we >= he) }' || fail "a write completed at $we, before fence-peer ended at $he (I/O not frozen)"
+env=$(on "$BOB" "cat /run/standin-test/fence-peer.env")
+for kv in DRBD_RESOURCE=r1 "DRBD_PEER_NODE_ID=$ALICE_ID" "DRBD_PEER_ADDRESS=$ALICE_IP" DRBD_PEER_AF=ipv4 \
+    "DRBD_MY_ADDRESS=$BOB_IP" DRBD_MINOR_0=1 DRBD_BACKING_DEV_0=/dev/vdb2 \
+    "UP_TO_DATE_NODES=$(printf '0x%08X' $((1 << BOB_ID)))" HOME=/ PATH=/sbin:/usr/sbin:/bin:/usr/bin; do
+  grep -qx "$kv" <<<"$env" || fail "fence-peer environment lacks $kv:\n$env"
+done
+grep -q "^exists peer-device name:r1 .*peer-disk:Outdated" <<<"$ev" || fail "after fence-peer exit 4 the peer is not Outdated: $ev"
+grep -q "^exists resource name:r1 .*suspended:no" <<<"$ev" || fail "I/O still suspended after fence-peer exit 4: $ev"
+on "$ALICE" "test -e /run/standin-test/fence-peer.start" && fail "$ALICE_HOST (Secondary) ran fence-peer"
+say "$(awk -v p="$tpause" -v hs="$hs" -v he="$he" -v ws="$ws" -v we="$we" 'BEGIN { printf "  loss -> fence-peer start %.1f s, handler %.1f s, a write issued %.1f s into it completed %.2f s after it ended", hs - p, he - hs, ws - hs, we - he }')"
+
+say "$ALICE back: $BOB_HOST is SyncSource (it wrote meanwhile), then unfence-peer on $BOB_HOST"
+wait_for 40 "$ALICE" "[ \"\$(drbdadm dstate r1)\" = UpToDate/UpToDate ]" || fail "$ALICE_HOST r1: $(on "$ALICE" "drbdadm status r1")"
+wait_for 10 "$BOB" "test -e /run/standin-test/unfence-peer.end" || fail "no unfence-peer on $BOB_HOST after the resync"
+env=$(on "$BOB" "cat /run/standin-test/unfence-peer.env")
+grep -qx "UP_TO_DATE_NODES=$(printf '0x%08X' $(( (1 << BOB_ID) | (1 << ALICE_ID) )))" <<<"$env" || fail "unfence-peer environment: $env"
+jl=$(on "$BOB" "journalctl -u drbd-standin-r1 --no-pager -o cat")
+grep -q "fence-peer helper returned 4 (peer was fenced)" <<<"$jl" || fail "the stand-in's log does not say 'fence-peer helper returned 4'"
+on "$BOB" "umount /mnt/r1 2>/dev/null; drbdadm secondary r1" || fail "secondary r1"
+
 say "down on both: devices, loop devices and FUSE mounts are gone"
 declare -A loops
 for c in "$BOB" "$ALICE"; do

@@ -38,6 +38,9 @@ ACK_TIMEOUT = 6.0     # a replicated write not acked by then drops the link
 CHUNK = 256 * 1024    # resync unit
 DEFAULT_RATE = 100 * 1024 * 1024  # bytes/s when no resync-rate is configured
 UUID_JUST_CREATED = 4
+HELPER = "/sbin/drbdadm"  # the kernel's usermode_helper default
+# fence-peer exit codes (drbd_nl.c conn_try_outdate_peer)
+P_INCONSISTENT, P_OUTDATED, P_DOWN, P_PRIMARY, P_FENCING = 3, 4, 5, 6, 7
 
 LOOP_CTL_GET_FREE = 0x4C82
 LOOP_CONFIGURE = 0x4C0A
@@ -285,6 +288,11 @@ class PeerDevice:
         self.oos = 0
         self.sent_b = self.received_b = 0
         self.opts = {}
+        # drbd_should_unfence() compares the peer disk before and after a state
+        # change: the peer disk at the previous check; and "the peer will sync
+        # us" (a SyncTarget-to-be is not up to date yet)
+        self.pdisk_seen = "DUnknown"
+        self.rs_expect = False
 
     def snapshot(self, vol):
         return dict(volume=vol, repl=self.repl, pdisk=self.pdisk, peer_opts=self.opts,
@@ -340,6 +348,12 @@ class Peer:
         self.role = "Unknown"
         self.conn = None
         self.established = False
+        # resource-level fencing, per connection as in DRBD 9: I/O frozen while
+        # this connection's fence-peer runs (connection->susp_fen,
+        # resource-and-stonith), and a counter of established connections
+        # (connection->last_reconnect_jif) to ignore a stale helper result
+        self.susp_fen = False
+        self.conn_gen = 0
 
 
 class Conn:
@@ -353,6 +367,7 @@ class Conn:
         self.next_id = 1
         self.last_rx = time.monotonic()
         self.alive = True
+        self.bye = False   # the peer said it disconnects administratively
 
     def send(self, hdr, payload=b""):
         data = json.dumps(hdr).encode()
@@ -424,6 +439,8 @@ class Resource:
         self.peers = {}              # node id -> Peer
         self.listeners = {}          # local "ipv4:A:P" -> listening socket (shared by the connections on it)
         self.stopping = False
+        # I/O waits here while any connection has susp_fen (is_suspended_fen)
+        self.resumed = threading.Condition(self.lock)
 
     # ------------------------------------------------------------ helpers
     def vol_by_minor(self, minor):
@@ -457,11 +474,167 @@ class Resource:
         except OSError as e:
             return e.errno == errno.EBUSY
 
+    # ------------------------------------------------------------ fencing
+    @staticmethod
+    def fencing(p):
+        """The connection's fencing policy (a net option in DRBD 9, per connection)."""
+        return str(p.net_opts.get("fencing", "dont-care")).strip('"')
+
+    def suspended(self):
+        """is_suspended_fen(): some connection's fence-peer is running with resource-and-stonith."""
+        return any(p.susp_fen for p in self.peers.values())
+
+    def up_to_date_nodes(self, v, op_is_fence):
+        """drbd_nl.c up_to_date_nodes(): this node, plus every peer (on any
+        connection) whose disk is UpToDate; a Secondary also counts a peer
+        whose bitmap UUID is 0 (in sync when last seen)."""
+        mask = 1 << self.node_id
+        if self.role == "Primary" or op_is_fence:
+            for pid in self.peers:
+                if v.pd(pid).pdisk == "UpToDate":
+                    mask |= 1 << pid
+        elif v.state == "UpToDate":
+            for pid in self.peers:
+                if v.pd(pid).pdisk == "UpToDate" or (pid in v.slots and v.md.bitmap.get(pid, 1) == 0):
+                    mask |= 1 << pid
+        else:
+            mask = 0
+        return mask
+
+    def helper_env(self, p, cmd):
+        """The environment drbd_khelper() gives a connection's helper."""
+        env = {"HOME": "/", "TERM": "linux", "PATH": "/sbin:/usr/sbin:/bin:/usr/bin"}
+        if p.paths:
+            for prefix, a in (("DRBD_MY_", p.paths[0][0]), ("DRBD_PEER_", p.paths[0][1])):
+                env[prefix + "ADDRESS"] = addr_of(a)[0]
+                env[prefix + "AF"] = a.split(":", 1)[0]
+        env["DRBD_PEER_NODE_ID"] = str(p.node_id)
+        env["DRBD_CSTATE"] = p.cstate
+        mask = -1
+        for v in sorted(self.volumes.values(), key=lambda x: x.vol):
+            env["DRBD_MINOR_%d" % v.vol] = str(v.minor)
+            if v.fd is None:
+                continue
+            env["DRBD_BACKING_DEV_%d" % v.vol] = v.disk
+            m = self.up_to_date_nodes(v, cmd == "fence-peer")
+            if m:   # volumes up to date nowhere are ignored, as by the kernel
+                mask &= m
+        env["UP_TO_DATE_NODES"] = "0x%08X" % (mask & (2 ** 64 - 1))
+        return env
+
+    def run_helper(self, p, cmd):
+        """`drbdadm CMD RES` for connection p, as the kernel runs it (no lock held); the exit code."""
+        with self.lock:
+            env = self.helper_env(p, cmd)
+        helper = HELPER if os.path.exists(HELPER) else "drbdadm"
+        log("helper command: %s %s %s (%s)" % (helper, cmd, self.name,
+                                              " ".join("%s=%s" % kv for kv in sorted(env.items()) if kv[0].startswith(("DRBD_", "UP_")))))
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run([helper, cmd, self.name], env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            rc, out = r.returncode, r.stdout
+        except OSError as e:
+            rc, out = -1, str(e)
+        for line in out.strip().split("\n")[-40:]:
+            if line:
+                log("  %s: %s" % (cmd, line))
+        log("helper command: %s %s %s (peer %s) exit code %d (%.1f s)" % (helper, cmd, self.name, p.name, rc, time.monotonic() - t0))
+        return rc
+
+    def try_outdate_peer(self, p, gen):
+        """conn_try_outdate_peer() for one connection: run its fence-peer and
+        apply the exit code to that connection's peer devices."""
+        with self.lock:
+            if p.cstate == "Connected":
+                return
+            vols = [v for v in self.volumes.values() if v.md is not None]
+            if not any(v.state in ("UpToDate", "Consistent") for v in vols):
+                # conn_highest_disk() < D_CONSISTENT: no data here to protect
+                self.resume_io(p, "local disk not UpToDate")
+                return
+        rc = self.run_helper(p, "fence-peer")
+        with self.lock:
+            code = rc if rc >= 0 else -1
+            vols = [v for v in self.volumes.values() if v.md is not None]
+            if code == P_INCONSISTENT:
+                why, pd = "peer is inconsistent or worse", "Inconsistent"
+            elif code == P_OUTDATED:
+                why, pd = "peer was fenced", "Outdated"
+            elif code == P_DOWN:
+                if any(v.state == "UpToDate" for v in vols):
+                    why, pd = "peer is unreachable, assumed to be dead", "Outdated"
+                else:
+                    why, pd = "peer unreachable, doing nothing since disk != UpToDate", None
+            elif code == P_PRIMARY:
+                why, pd = "peer is active", None
+            elif code == P_FENCING:
+                if self.fencing(p) != "resource-and-stonith":
+                    log("fence-peer() = 7 && fencing != Stonith !!!")
+                why, pd = "peer was stonithed", "Outdated"
+            else:
+                log("fence-peer helper broken, returned %d" % code)
+                return   # I/O stays frozen (resume-io or a reconnect resumes it)
+            log("fence-peer helper returned %d (%s) for %s" % (code, why, p.name))
+            if p.cstate == "Connected" or p.conn_gen != gen or self.peers.get(p.node_id) is not p:
+                log("Ignoring fence-peer exit code")
+                return
+            if code == P_PRIMARY:
+                log("Peer is primary, outdating myself.")
+                for v in vols:
+                    if v.state in ("UpToDate", "Consistent"):
+                        v.state = "Outdated"
+                        v.md.flags["was_up_to_date"] = 0
+                        self.persist(v)
+                self.notify_peers()
+            elif pd is not None:
+                for v in vols:
+                    pdv = v.pd(p.node_id)
+                    if pdv.pdisk in ("DUnknown", "Consistent", "UpToDate") or (pd == "Inconsistent" and pdv.pdisk == "Outdated"):
+                        pdv.pdisk = pd   # __downgrade_peer_disk_states(): only ever lower
+                    if p.node_id in v.md.pflags:
+                        v.md.pflags[p.node_id]["peer_outdated"] = 1
+                    self.persist(v)
+            # check_may_resume_io_after_fencing(): this connection's peer disks all outdated
+            if p.susp_fen and all(v.pd(p.node_id).pdisk in ("Outdated", "Inconsistent") for v in vols):
+                self.resume_io(p, "peer fenced")
+
+    def resume_io(self, p, why):
+        """Clear one connection's susp_fen; I/O runs again once no connection has it."""
+        if p.susp_fen:
+            p.susp_fen = False
+            log("%s: resuming I/O (%s)%s" % (p.name, why, ", still frozen by another connection" if self.suspended() else ""))
+            self.resumed.notify_all()
+
+    def wait_resumed(self):
+        with self.lock:
+            while self.suspended():
+                self.resumed.wait()
+
+    def check_unfence(self):
+        """drbd_should_unfence(), for every connection after a state change:
+        each volume UpToDate here and at that peer, and some of that peer's
+        disks were not UpToDate at the previous check: unfence-peer for it."""
+        for pid, p in sorted(self.peers.items()):
+            pds = [v.pd(pid) for _, v in sorted(self.volumes.items())]
+            was = [pd.pdisk_seen for pd in pds]
+            for pd in pds:
+                pd.pdisk_seen = pd.pdisk
+            if self.fencing(p) == "dont-care" or not pds:
+                continue
+            if any(v.state != "UpToDate" or v.pd(pid).pdisk != "UpToDate" or v.pd(pid).rs_expect
+                   for v in self.volumes.values()):
+                continue
+            if all(w == "UpToDate" for w in was):
+                continue
+            threading.Thread(target=self.run_helper, args=(p, "unfence-peer"), daemon=True).start()
+
     def snapshot(self):
         with self.lock:
             vols = [v for _, v in sorted(self.volumes.items())]
             return dict(
                 name=self.name, node_id=self.node_id, role=self.role, opts=self.opts,
+                suspended="fencing" if self.suspended() else "no",
                 volumes=[v.snapshot() for v in vols],
                 peers=[dict(node_id=p.node_id, name=p.name, cstate=p.cstate,
                             role=p.role if p.cstate == "Connected" else "Unknown",
@@ -480,6 +653,8 @@ class Resource:
 
     # ------------------------------------------------------------ I/O
     def io_read(self, v, size, offset):
+        if self.suspended():
+            self.wait_resumed()
         if self.role != "Primary" or v.fd is None or v.state not in ("UpToDate",):
             raise fusepy.FuseOSError(errno.EIO)
         size = max(0, min(size, v.size() - offset))
@@ -488,10 +663,13 @@ class Resource:
         return data
 
     def io_write(self, v, data, offset):
+        if self.suspended():
+            self.wait_resumed()
         if self.role != "Primary" or v.fd is None or v.state != "UpToDate":
             raise fusepy.FuseOSError(errno.EIO)
         if offset + len(data) > v.size():
             raise fusepy.FuseOSError(errno.ENOSPC)
+        droppers = []
         with v.io_lock:
             os.pwrite(v.fd, data, offset)
             v.written_b += len(data)
@@ -504,9 +682,18 @@ class Resource:
                         pd.sent_b += len(data)
                     else:
                         pd.oos += len(data)
-                        threading.Thread(target=self.drop, args=(c, "write not acknowledged"), daemon=True).start()
+                        t = threading.Thread(target=self.drop, args=(c, "write not acknowledged"), daemon=True)
+                        t.start()
+                        droppers.append(t)
                 else:
                     pd.oos += len(data)
+        if droppers:
+            # the write lost a peer: with resource-and-stonith on that connection it
+            # completes only once fence-peer has outdated the peer (I/O frozen until then)
+            for t in droppers:
+                t.join(5)
+            if self.suspended():
+                self.wait_resumed()
         return len(data)
 
     # ------------------------------------------------------------ commands
@@ -580,6 +767,7 @@ class Resource:
     def c_del_peer(self, args, opts):
         p = self.peer_of(args)
         self.disconnect_peer(p)
+        self.resume_io(p, "connection deleted")
         del self.peers[p.node_id]
         for v in self.volumes.values():
             v.pds.pop(p.node_id, None)
@@ -631,8 +819,8 @@ class Resource:
         self.persist(v)
         self.resize_device(v)
         self.notify_peers()
-        for p in self.connected():   # attached while connected: negotiate again
-            threading.Thread(target=self.drop, args=(p.conn, "re-negotiate after attach"), daemon=True).start()
+        for p in self.connected():   # attached while connected: negotiate again (no fencing: not a loss)
+            threading.Thread(target=self.drop_gracefully, args=(p.conn, "re-negotiate after attach"), daemon=True).start()
 
     def c_detach(self, args, opts):
         v = self.vol_by_minor(int(args[0]))
@@ -674,8 +862,8 @@ class Resource:
     def disconnect_peer(self, p):
         p.want_connect = False
         c = p.conn
-        if c is not None:
-            self.drop(c, "disconnect")
+        if c is not None:   # an administrative disconnect: the peer does not fence
+            self.drop_gracefully(c, "disconnect")
         p.cstate = "StandAlone"
         for local in list(self.listeners):
             if not any(q.want_connect and q.paths and q.paths[0][0] == local for q in self.peers.values()):
@@ -770,10 +958,17 @@ class Resource:
                 p.conn.send({"t": "adopt", "vol": v.vol, "gi": v.md.wire(p.node_id)})
                 v.pd(p.node_id).pdisk = "UpToDate"
         self.persist(v)
+        if clear:
+            self.check_unfence()
         self.notify_peers()
 
     def c_resize(self, args, opts):
         return ""
+
+    def c_resume_io(self, args, opts):
+        # drbd_adm_resume_io: clears susp_fen on every connection
+        for p in list(self.peers.values()):
+            self.resume_io(p, "resume-io")
 
     c_check_resize = c_resize
 
@@ -953,13 +1148,16 @@ class Resource:
             p.cstate = "Connected"
             p.established = True
             p.role = hdr["role"]
+            p.conn_gen += 1
             log("connected to %s (node-id %d)" % (p.name, p.node_id))
+            self.resume_io(p, "connected again")
             sb = self.negotiate(c, hdr)
+            self.check_unfence()
         threading.Thread(target=self.reader, args=(c,), daemon=True).start()
         threading.Thread(target=self.pinger, args=(c,), daemon=True).start()
         if sb:
             log("Split-Brain detected, dropping connection!")
-            self.drop(c, "split-brain")
+            self.drop(c, "split-brain", graceful=True)
             with self.lock:
                 self.disconnect_peer(p)
         else:
@@ -996,7 +1194,8 @@ class Resource:
                     self.persist(v)
             elif verdict == "source":
                 self.start_resync(c, v)
-            # "target": the peer starts the resync and tells us
+            elif verdict == "target":   # the peer starts the resync and tells us
+                pd.rs_expect = True
         return sb
 
     def start_resync(self, c, v):
@@ -1050,6 +1249,7 @@ class Resource:
             v.md.bitmap[p.node_id] = 0
             self.persist(v)
             log("resync of volume %d to %s done (%d bytes)" % (v.vol, p.name, total))
+            self.check_unfence()
 
     def reader(self, c):
         try:
@@ -1085,6 +1285,7 @@ class Resource:
                 pd = v.pd(pid)
                 pd.repl, pd.pdisk = "SyncTarget", "UpToDate"
                 v.state = "Inconsistent"
+                pd.rs_expect = False
                 pd.rs_total, pd.rs_done = hdr["total"], 0
                 v.md.flags["consistent"] = v.md.flags["was_up_to_date"] = 0
                 self.persist(v)
@@ -1102,6 +1303,7 @@ class Resource:
                 v.state, pd.repl, pd.pdisk = "UpToDate", "Established", "UpToDate"
                 pd.rs_total = pd.rs_done = 0
                 self.persist(v)
+                self.check_unfence()
             self.notify_peers()
         elif t == "uuid":
             # the Primary started a new data generation (it lost a peer): so do we
@@ -1119,6 +1321,10 @@ class Resource:
                         pd = v.pd(pid)
                         if pd.repl != "SyncSource":
                             pd.pdisk = st
+                if c.peer.conn is c:
+                    self.check_unfence()
+        elif t == "bye":
+            c.bye = True   # the peer disconnects administratively: no fencing
 
     def pinger(self, c):
         while c.alive:
@@ -1132,7 +1338,21 @@ class Resource:
                 self.drop(c, "send: %s" % e)
                 return
 
-    def drop(self, c, why):
+    def drop_gracefully(self, c, why):
+        """An administrative disconnect: a goodbye frame first, so that neither side fences.
+        Never blocking (the caller holds the resource lock): not while another thread's
+        send is stuck on a silent peer, nor on a full socket buffer."""
+        if c.send_lock.acquire(timeout=1.0):
+            try:
+                data = json.dumps({"t": "bye"}).encode()
+                c.sock.send(struct.pack("!I", len(data)) + data, socket.MSG_DONTWAIT)
+            except OSError:
+                pass
+            finally:
+                c.send_lock.release()
+        self.drop(c, why, graceful=True)
+
+    def drop(self, c, why, graceful=False):
         with self.lock:
             if not c.alive:
                 return
@@ -1151,10 +1371,19 @@ class Resource:
             p.established = False
             p.cstate = "Connecting" if p.want_connect else "StandAlone"
             p.role = "Unknown"
+            graceful = graceful or c.bye
+            fencing = self.fencing(p)
+            # conn_disconnect(): a Primary that lost this peer while its disk may
+            # be UpToDate (not Outdated/Inconsistent; not after an administrative
+            # disconnect, which outdates or detaches the peer first) runs this
+            # connection's fence-peer; the other connections are not concerned
+            fence = self.role == "Primary" and fencing != "dont-care" and not graceful and \
+                any(v.pd(p.node_id).pdisk not in ("Outdated", "Inconsistent") for v in self.volumes.values())
             for v in self.volumes.values():
                 pd = v.pd(p.node_id)
                 was = pd.repl
                 pd.repl, pd.pdisk, pd.peer_size = "Off", "DUnknown", None
+                pd.pdisk_seen, pd.rs_expect = "DUnknown", False
                 pd.rs_total = pd.rs_done = 0
                 if v.md is None:
                     continue
@@ -1163,7 +1392,8 @@ class Resource:
                     # which the peers still connected follow
                     new = new_uuid()
                     v.md.rotate(new, [p.node_id])
-                    v.md.pflags.get(p.node_id, {})["peer_outdated"] = 1
+                    if not fence:   # with fencing: only once fence-peer says so
+                        v.md.pflags.get(p.node_id, {})["peer_outdated"] = 1
                     for q in self.connected():
                         try:
                             q.conn.send({"t": "uuid", "vol": v.vol, "current": new, "behind": [p.node_id]})
@@ -1172,6 +1402,11 @@ class Resource:
                 elif was == "SyncSource":
                     v.md.pflags.get(p.node_id, {})["peer_outdated"] = 1
                 self.persist(v)
+            if fence:
+                if fencing == "resource-and-stonith":
+                    p.susp_fen = True
+                    log("%s: suspending I/O while the fence-peer handler runs (fencing %s)" % (p.name, fencing))
+                threading.Thread(target=self.try_outdate_peer, args=(p, p.conn_gen), daemon=True).start()
 
 
 def decide(me, other):
