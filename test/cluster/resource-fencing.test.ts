@@ -1,0 +1,195 @@
+/**
+ * DRBD resource-level fencing on the bed (issue 14): playbooks/mutual-failover.yaml
+ * on two fresh nodes with node fencing (fence_virsh through the bed's
+ * hypervisor, action off) and `fencing.drbd: resource-and-stonith`, so the
+ * resource files carry `fencing resource-and-stonith` and drbd-utils'
+ * crm-fence-peer.9.sh / crm-unfence-peer.9.sh, which the stand-in's "kernel"
+ * runs through the real drbdadm (docker/standin/README.md).
+ *
+ * The replication link of the node running mail1 is cut (docker network
+ * disconnect): its Primary calls fence-peer, which puts a
+ * drbd-fence-by-handler-* constraint for mail1 in the CIB; the Primary keeps
+ * writing once the handler returned. Then that node dies (container killed),
+ * the survivor fences it through hv, and does NOT promote mail1 (its copy
+ * is outdated): no write is lost or diverges. The dead node started again,
+ * DRBD resyncs from it (the write made after the cut reaches the peer's
+ * disk) and crm-unfence-peer.9.sh removes the constraint.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import { bedInventory } from '../support/bed-inventory.js';
+import { cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
+import { addBedFencing, clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+
+const run = promisify(execFile);
+const docker = (args: string[]) => run('docker', args);
+const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
+const [FIRST, SECOND] = ['rennes', 'brest'];
+const NODES = [FIRST, SECOND];
+const GROUP = (n: 1 | 2) => [`mail${n}_fs`, `mail${n}_ip`, `mail${n}_service`];
+const fencePassword = randomBytes(12).toString('hex');
+
+let bed: Bed;
+let nodes: Nodes;
+let dir: string;
+let inventory: string;
+const t: Record<string, number> = {};
+const secs = (a: string, b: string) => `${((t[b]! - t[a]!) / 1000).toFixed(1)} s`;
+
+function instanceAt(s: ClusterStatus, n: 1 | 2): string | undefined {
+  const at = new Set(GROUP(n).map((id) => s.resources.find((r) => r.id === id && r.role === 'Started' && !r.failed)?.node ?? '-'));
+  const promoted = s.resources.filter((r) => r.id === `drbd_mail${n}` && r.role === 'Promoted').map((r) => r.node);
+  if (at.size !== 1 || at.has('-') || promoted.length !== 1 || !at.has(promoted[0]!)) return undefined;
+  return promoted[0];
+}
+
+/** ids of crm-fence-peer's constraints in the CIB, as `on` reads it. */
+async function fenceConstraints(on: string): Promise<string[]> {
+  const xml = await nodes.sh(on, 'cibadmin -Q -o constraints');
+  // the rsc_location ids (their rule and expression ids have -rule-/-expr- inside)
+  return [...xml.matchAll(/<rsc_location\b[^>]*\bid="(drbd-fence-by-handler-[^"]*)"/g)].map((m) => m[1]!);
+}
+
+/** A file's content in the ext4 on a node's backing device of a DRBD resource (read-only, beside DRBD). */
+async function onDisk(on: string, res: string, file: string): Promise<string> {
+  const r = await nodes.try(on, `debugfs -R 'cat /${file}' "$(drbdadm sh-ll-dev ${res})" 2>/dev/null`);
+  return r.out;
+}
+
+describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-failover.yaml', () => {
+  beforeAll(async () => {
+    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
+    dir = await mkdtemp(join(tmpdir(), 'ha-rfence-'));
+    const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: SECOND, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
+    const drbd = inv['drbd'] as Record<string, unknown>[];
+    drbd[0]!['name'] = 'mail1';
+    drbd[1]!['name'] = 'mail2';
+    inv['filesystems'] = [
+      { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
+      { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
+    ];
+    inv['vips'] = [
+      { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.scalix.demo'] },
+      { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.scalix.demo'] },
+    ];
+    await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'off' });
+    (inv['fencing'] as Record<string, unknown>)['drbd'] = 'resource-and-stonith';
+    ({ path: inventory } = await writeClusterInventory(dir, inv));
+    nodes = new Nodes(bed);
+    await nodes.connectAll();
+    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
+    for (const n of NODES) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
+  });
+
+  afterAll(async () => {
+    await nodes?.close();
+    await bed?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('applies in one run: resource files with fencing resource-and-stonith and the crm handlers', async () => {
+    const t0 = Date.now();
+    const r = await cli(['apply', inventory, '--json']);
+    const report = json<ApplyReport>(r);
+    const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
+    expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
+    expect(r.code).toBe(0);
+    console.log(`apply: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    for (const n of NODES) {
+      const show = await nodes.sh(n, 'drbdsetup show mail1');
+      expect(show).toMatch(/fencing\s+resource-and-stonith;/);
+      const res = await nodes.sh(n, 'drbdadm dump mail1');
+      expect(res).toContain('/usr/lib/drbd/crm-fence-peer.9.sh');
+      expect(res).toContain('/usr/lib/drbd/crm-unfence-peer.9.sh');
+    }
+    await until('mail1 on the first node, mail2 on the second, both UpToDate', async () => {
+      const st = await clusterStatus(nodes, FIRST);
+      if (instanceAt(st, 1) !== FIRST || instanceAt(st, 2) !== SECOND) return undefined;
+      for (const r of ['mail1', 'mail2']) if ((await nodes.try(FIRST, `drbdadm dstate ${r}`)).out !== 'UpToDate/UpToDate') return undefined;
+      return true;
+    }, 90_000);
+    expect(await fenceConstraints(FIRST)).toEqual([]);
+  }, 480_000);
+
+  it('the replication link cut: the Primary fences mail1 in the CIB (crm-fence-peer.9.sh) and keeps writing', async () => {
+    await nodes.sh(FIRST, 'echo before-cut > /srv/mail1/before && sync -f /srv/mail1/before');
+    t['cut'] = Date.now();
+    await docker(['network', 'disconnect', bed.networks['replication']!, bed.node(FIRST).containerId]);
+    const ids = await until('crm-fence-peer constraints for mail1 and mail2', async () => {
+      const c = await fenceConstraints(SECOND);
+      return c.some((id) => id.includes('mail1')) && c.some((id) => id.includes('mail2')) ? c : undefined;
+    }, 90_000);
+    t['constraint'] = Date.now();
+    const log = await until('fence-peer returned on the first node', async () => {
+      const j = await nodes.sh(FIRST, 'journalctl -u drbd-standin-mail1 --no-pager -o cat');
+      return /fence-peer helper returned/.test(j) ? j : undefined;
+    }, 60_000);
+    t['handler'] = Date.now();
+    expect(log).toMatch(/suspending I\/O while the fence-peer handler runs/);
+    expect(log).toMatch(/helper command: \/sbin\/drbdadm fence-peer mail1/);
+    expect(log).toMatch(/fence-peer helper returned 4 \(peer was fenced\)/);
+    expect(log).toMatch(/resuming I\/O \(peer fenced\)/);
+    // writes on the Primary complete once the handler has returned
+    await nodes.sh(FIRST, 'echo after-cut > /srv/mail1/after && sync -f /srv/mail1/after', 30_000);
+    t['written'] = Date.now();
+    expect(await nodes.sh(FIRST, 'cat /srv/mail1/after')).toBe('after-cut');
+    expect(await nodes.sh(FIRST, 'drbdsetup events2 --now mail1')).toMatch(/peer-device name:mail1 .*peer-disk:Outdated/);
+    expect(await nodes.sh(FIRST, 'drbdadm role mail1')).toBe('Primary');
+    console.log(`cut -> constraints ${ids.join(', ')} seen ${secs('cut', 'constraint')}, handler done by ${secs('cut', 'handler')}, a write after the cut done ${secs('cut', 'written')} after the cut`);
+    console.log(log.split('\n').filter((l) => /helper|fence|I\/O|lost/.test(l)).join('\n'));
+  }, 150_000);
+
+  it('the Primary killed: the survivor fences it and does not promote the outdated mail1 (40 s); its copy is the old data', async () => {
+    t['kill'] = Date.now();
+    await bed.node(FIRST).kill();
+    await until('the first node fenced by the second', async () => {
+      const h = await nodes.try(SECOND, `stonith_admin --history ${FIRST} --output-as=xml`);
+      return /status="success"/.test(h.out) && /action="off"/.test(h.out) ? true : undefined;
+    }, 120_000);
+    t['fenced'] = Date.now();
+    const end = Date.now() + 40_000;
+    let polls = 0;
+    while (Date.now() < end) {
+      expect(await nodes.sh(SECOND, 'drbdadm role mail1')).toBe('Secondary');
+      const st = await clusterStatus(nodes, SECOND);
+      expect(st.resources.filter((r) => r.id === 'drbd_mail1' && r.role === 'Promoted')).toEqual([]);
+      expect(instanceAt(st, 2)).toBe(SECOND);
+      polls++;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    expect((await fenceConstraints(SECOND)).some((id) => id.includes('mail1'))).toBe(true);
+    expect(await onDisk(SECOND, 'mail1', 'before')).toBe('before-cut');
+    expect(await onDisk(SECOND, 'mail1', 'after')).toBe('');
+    console.log(`kill -> fenced ${secs('kill', 'fenced')}; mail1 not promoted on ${SECOND} for 40 s after the fencing (${polls} polls)`);
+  }, 200_000);
+
+  it('the killed Primary back: DRBD resyncs from it, the write after the cut reaches the peer, crm-unfence-peer.9.sh removes the constraints', async () => {
+    // the container comes back with its replication network (cut before it died)
+    await docker(['network', 'connect', '--alias', FIRST, '--ip', bed.node(FIRST).addresses['replication']!, bed.networks['replication']!, bed.node(FIRST).containerId]);
+    t['start'] = Date.now();
+    await bed.node(FIRST).start();
+    await nodes.connect(FIRST);
+    await until('mail1 back on the first node, both resources UpToDate on both', async () => {
+      const st = await clusterStatus(nodes, SECOND);
+      if (instanceAt(st, 1) !== FIRST) return undefined;
+      for (const r of ['mail1', 'mail2']) if ((await nodes.try(SECOND, `drbdadm dstate ${r}`)).out !== 'UpToDate/UpToDate') return undefined;
+      return true;
+    }, 240_000);
+    t['resynced'] = Date.now();
+    await until('no crm-fence-peer constraint left', async () => ((await fenceConstraints(SECOND)).length === 0 ? true : undefined), 60_000);
+    t['unfenced'] = Date.now();
+    const log = await nodes.sh(FIRST, 'journalctl -u drbd-standin-mail1 --no-pager -o cat');
+    expect(log).toMatch(/resync of volume 0 done/);
+    expect(log).toMatch(/helper command: \/sbin\/drbdadm unfence-peer mail1 exit code 0/);
+    expect(await nodes.sh(FIRST, 'cat /srv/mail1/after /srv/mail1/before')).toBe('after-cut\nbefore-cut');
+    // the peer's own disk has what the Primary wrote after the cut
+    expect(await onDisk(SECOND, 'mail1', 'after')).toBe('after-cut');
+    console.log(`start -> mail1 back and resynced ${secs('start', 'resynced')}, constraints gone ${secs('start', 'unfenced')}`);
+  }, 300_000);
+});
