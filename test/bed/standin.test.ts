@@ -26,9 +26,9 @@ describe('docker/standin self-test', () => {
 
   it('passes on two fresh bed nodes', async () => {
     const [bob, alice] = [bed.node('bob').containerId, bed.node('alice').containerId];
-    const r = await run('bash', [selftest, bob, alice], { timeout: 240_000, maxBuffer: 16 << 20 }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    const r = await run('bash', [selftest, bob, alice], { timeout: 420_000, maxBuffer: 16 << 20 }).catch((e: { code: number; stdout: string; stderr: string }) => e);
     expect(r.stderr, r.stdout).not.toMatch(/FAIL/);
     expect('code' in r ? r.code : 0, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toMatch(/all checks passed|PASS/i);
-  }, 300_000);
+  }, 480_000);
 });

@@ -23,9 +23,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
-import { bedInventory } from '../support/bed-inventory.js';
 import { cli, json, Nodes, ROOT, until, type ApplyReport } from '../storage/support.js';
-import { addBedFencing, clusterStatus, lanAddress, writeClusterInventory, type ClusterStatus } from './support.js';
+import { addBedFencing, clusterStatus, mutualFailoverInventory, recordHypervisorKeys, writeClusterInventory, type ClusterStatus } from './support.js';
 
 const run = promisify(execFile);
 const docker = (args: string[]) => run('docker', args);
@@ -56,9 +55,18 @@ async function fenceConstraints(on: string): Promise<string[]> {
   return [...xml.matchAll(/<rsc_location\b[^>]*\bid="(drbd-fence-by-handler-[^"]*)"/g)].map((m) => m[1]!);
 }
 
-/** A file's content in the ext4 on a node's backing device of a DRBD resource (read-only, beside DRBD). */
+/**
+ * A file's content in the ext4 that a node's own backing device of a DRBD
+ * resource holds, as a mount after a promotion would see it: a copy of the
+ * device with its journal replayed (e2fsck), read with debugfs; beside DRBD,
+ * nothing on the node changes. Empty when the file is not there.
+ */
 async function onDisk(on: string, res: string, file: string): Promise<string> {
-  const r = await nodes.try(on, `debugfs -R 'cat /${file}' "$(drbdadm sh-ll-dev ${res})" 2>/dev/null`);
+  const img = `/var/tmp/${res}-copy.img`;
+  const r = await nodes.try(
+    on,
+    `dd if="$(drbdadm sh-ll-dev ${res})" of=${img} bs=1M status=none && { e2fsck -fy ${img} >/dev/null 2>&1; debugfs -R 'cat /${file}' ${img} 2>/dev/null; }; rm -f ${img}`,
+  );
   return r.out;
 }
 
@@ -66,25 +74,15 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
   beforeAll(async () => {
     bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
     dir = await mkdtemp(join(tmpdir(), 'ha-rfence-'));
-    const inv = await bedInventory(bed, { dir, cluster: 'mail', primary: SECOND, playbook: PLAYBOOK, vars: { data_disk: '/dev/vdb', mail1_size: '100M' } });
-    const drbd = inv['drbd'] as Record<string, unknown>[];
-    drbd[0]!['name'] = 'mail1';
-    drbd[1]!['name'] = 'mail2';
-    inv['filesystems'] = [
-      { name: 'mail1_fs', drbd: 'mail1', directory: '/srv/mail1', fstype: 'ext4' },
-      { name: 'mail2_fs', drbd: 'mail2', directory: '/srv/mail2', fstype: 'ext4' },
-    ];
-    inv['vips'] = [
-      { name: 'mail1_ip', ip: lanAddress(bed, 110), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail1.scalix.demo'] },
-      { name: 'mail2_ip', ip: lanAddress(bed, 111), cidr_netmask: 32, nic: 'eth0', network: 'lan', hostnames: ['mail2.scalix.demo'] },
-    ];
+    const inv = await mutualFailoverInventory(bed, dir, { primary: SECOND, playbook: PLAYBOOK, domain: 'scalix.demo' });
+    // apt's packages step took over 5 min (the default step timeout) on 2 CPUs shared with three other beds
+    (inv['settings'] as Record<string, unknown>)['step_timeout'] = '10m';
     await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'off' });
     (inv['fencing'] as Record<string, unknown>)['drbd'] = 'resource-and-stonith';
     ({ path: inventory } = await writeClusterInventory(dir, inv));
     nodes = new Nodes(bed);
     await nodes.connectAll();
-    const hvKeys = bed.hypervisor!.knownHosts.map((l) => `'${l}'`).join(' ');
-    for (const n of NODES) await nodes.sh(n, `printf '%s\\n' ${hvKeys} >> /etc/ssh/ssh_known_hosts`);
+    await recordHypervisorKeys(nodes, bed, NODES);
   });
 
   afterAll(async () => {
@@ -108,28 +106,40 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
       expect(res).toContain('/usr/lib/drbd/crm-fence-peer.9.sh');
       expect(res).toContain('/usr/lib/drbd/crm-unfence-peer.9.sh');
     }
-    await until('mail1 on the first node, mail2 on the second, both UpToDate', async () => {
-      const st = await clusterStatus(nodes, FIRST);
-      if (instanceAt(st, 1) !== FIRST || instanceAt(st, 2) !== SECOND) return undefined;
-      for (const r of ['mail1', 'mail2']) if ((await nodes.try(FIRST, `drbdadm dstate ${r}`)).out !== 'UpToDate/UpToDate') return undefined;
-      return true;
-    }, 90_000);
+    await until(
+      'mail1 on the first node, mail2 on the second, both UpToDate',
+      async () => {
+        const st = await clusterStatus(nodes, FIRST);
+        if (instanceAt(st, 1) !== FIRST || instanceAt(st, 2) !== SECOND) return undefined;
+        for (const r of ['mail1', 'mail2']) if ((await nodes.try(FIRST, `drbdadm dstate ${r}`)).out !== 'UpToDate/UpToDate') return undefined;
+        return true;
+      },
+      90_000,
+    );
     expect(await fenceConstraints(FIRST)).toEqual([]);
-  }, 480_000);
+  }, 900_000); // the apply took ~10 min on 2 CPUs shared with three other beds (~200 s alone)
 
   it('the replication link cut: the Primary fences mail1 in the CIB (crm-fence-peer.9.sh) and keeps writing', async () => {
     await nodes.sh(FIRST, 'echo before-cut > /srv/mail1/before && sync -f /srv/mail1/before');
     t['cut'] = Date.now();
     await docker(['network', 'disconnect', bed.networks['replication']!, bed.node(FIRST).containerId]);
-    const ids = await until('crm-fence-peer constraints for mail1 and mail2', async () => {
-      const c = await fenceConstraints(SECOND);
-      return c.some((id) => id.includes('mail1')) && c.some((id) => id.includes('mail2')) ? c : undefined;
-    }, 90_000);
+    const ids = await until(
+      'crm-fence-peer constraints for mail1 and mail2',
+      async () => {
+        const c = await fenceConstraints(SECOND);
+        return c.some((id) => id.includes('mail1')) && c.some((id) => id.includes('mail2')) ? c : undefined;
+      },
+      90_000,
+    );
     t['constraint'] = Date.now();
-    const log = await until('fence-peer returned on the first node', async () => {
-      const j = await nodes.sh(FIRST, 'journalctl -u drbd-standin-mail1 --no-pager -o cat');
-      return /fence-peer helper returned/.test(j) ? j : undefined;
-    }, 60_000);
+    const log = await until(
+      'fence-peer returned on the first node',
+      async () => {
+        const j = await nodes.sh(FIRST, 'journalctl -u drbd-standin-mail1 --no-pager -o cat');
+        return /fence-peer helper returned/.test(j) ? j : undefined;
+      },
+      60_000,
+    );
     t['handler'] = Date.now();
     expect(log).toMatch(/suspending I\/O while the fence-peer handler runs/);
     expect(log).toMatch(/helper command: \/sbin\/drbdadm fence-peer mail1/);
@@ -141,17 +151,30 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
     expect(await nodes.sh(FIRST, 'cat /srv/mail1/after')).toBe('after-cut');
     expect(await nodes.sh(FIRST, 'drbdsetup events2 --now mail1')).toMatch(/peer-device name:mail1 .*peer-disk:Outdated/);
     expect(await nodes.sh(FIRST, 'drbdadm role mail1')).toBe('Primary');
-    console.log(`cut -> constraints ${ids.join(', ')} seen ${secs('cut', 'constraint')}, handler done by ${secs('cut', 'handler')}, a write after the cut done ${secs('cut', 'written')} after the cut`);
-    console.log(log.split('\n').filter((l) => /helper|fence|I\/O|lost/.test(l)).join('\n'));
+    console.log(
+      `cut -> constraints ${ids.join(', ')} seen ${secs('cut', 'constraint')}, handler done by ${secs('cut', 'handler')}, a write after the cut done ${secs('cut', 'written')} after the cut`,
+    );
+    console.log(
+      log
+        .split('\n')
+        .filter((l) => /helper|fence|I\/O|lost/.test(l))
+        .join('\n'),
+    );
   }, 150_000);
 
   it('the Primary killed: the survivor fences it and does not promote the outdated mail1 (40 s); its copy is the old data', async () => {
     t['kill'] = Date.now();
     await bed.node(FIRST).kill();
-    await until('the first node fenced by the second', async () => {
-      const h = await nodes.try(SECOND, `stonith_admin --history ${FIRST} --output-as=xml`);
-      return /status="success"/.test(h.out) && /action="off"/.test(h.out) ? true : undefined;
-    }, 120_000);
+    await until(
+      'the first node fenced by the second',
+      async () => {
+        // never promoted, not even before the fencing is done
+        expect(await nodes.sh(SECOND, 'drbdadm role mail1')).toBe('Secondary');
+        const h = await nodes.try(SECOND, `stonith_admin --history ${FIRST} --output-as=xml`);
+        return /status="success"/.test(h.out) && /action="off"/.test(h.out) ? true : undefined;
+      },
+      120_000,
+    );
     t['fenced'] = Date.now();
     const end = Date.now() + 40_000;
     let polls = 0;
@@ -160,13 +183,16 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
       const st = await clusterStatus(nodes, SECOND);
       expect(st.resources.filter((r) => r.id === 'drbd_mail1' && r.role === 'Promoted')).toEqual([]);
       expect(instanceAt(st, 2)).toBe(SECOND);
+      t['mail2-running'] ??= Date.now();
       polls++;
       await new Promise((r) => setTimeout(r, 2000));
     }
     expect((await fenceConstraints(SECOND)).some((id) => id.includes('mail1'))).toBe(true);
     expect(await onDisk(SECOND, 'mail1', 'before')).toBe('before-cut');
     expect(await onDisk(SECOND, 'mail1', 'after')).toBe('');
-    console.log(`kill -> fenced ${secs('kill', 'fenced')}; mail1 not promoted on ${SECOND} for 40 s after the fencing (${polls} polls)`);
+    console.log(
+      `kill -> fenced ${secs('kill', 'fenced')}, fenced -> mail2 seen running on ${SECOND} ${secs('fenced', 'mail2-running')}; mail1 not promoted on ${SECOND} for 40 s after the fencing (${polls} polls)`,
+    );
   }, 200_000);
 
   it('the killed Primary back: DRBD resyncs from it, the write after the cut reaches the peer, crm-unfence-peer.9.sh removes the constraints', async () => {
@@ -175,12 +201,16 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
     t['start'] = Date.now();
     await bed.node(FIRST).start();
     await nodes.connect(FIRST);
-    await until('mail1 back on the first node, both resources UpToDate on both', async () => {
-      const st = await clusterStatus(nodes, SECOND);
-      if (instanceAt(st, 1) !== FIRST) return undefined;
-      for (const r of ['mail1', 'mail2']) if ((await nodes.try(SECOND, `drbdadm dstate ${r}`)).out !== 'UpToDate/UpToDate') return undefined;
-      return true;
-    }, 240_000);
+    await until(
+      'mail1 back on the first node, both resources UpToDate on both',
+      async () => {
+        const st = await clusterStatus(nodes, SECOND);
+        if (instanceAt(st, 1) !== FIRST) return undefined;
+        for (const r of ['mail1', 'mail2']) if ((await nodes.try(SECOND, `drbdadm dstate ${r}`)).out !== 'UpToDate/UpToDate') return undefined;
+        return true;
+      },
+      240_000,
+    );
     t['resynced'] = Date.now();
     await until('no crm-fence-peer constraint left', async () => ((await fenceConstraints(SECOND)).length === 0 ? true : undefined), 60_000);
     t['unfenced'] = Date.now();
