@@ -129,7 +129,10 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
         const c = await fenceConstraints(SECOND);
         return c.some((id) => id.includes('mail1')) && c.some((id) => id.includes('mail2')) ? c : undefined;
       },
-      90_000,
+      // crm-fence-peer.9.sh may by design take its --timeout (90 s) before it places the
+      // constraint (a peer crmadmin -S cannot reach, or a CIB patch refused as older while
+      // the cluster writes, are retried until then), after the 4 s ping timeout
+      150_000,
     );
     t['constraint'] = Date.now();
     const log = await until(
@@ -160,7 +163,7 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
         .filter((l) => /helper|fence|I\/O|lost/.test(l))
         .join('\n'),
     );
-  }, 150_000);
+  }, 240_000);
 
   it('the Primary killed: the survivor fences it and does not promote the outdated mail1 (40 s); its copy is the old data', async () => {
     t['kill'] = Date.now();
