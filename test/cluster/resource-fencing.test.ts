@@ -145,8 +145,8 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
     );
     t['handler'] = Date.now();
     expect(log).toMatch(/suspending I\/O while the fence-peer handler runs/);
-    expect(log).toMatch(/helper command: \/sbin\/drbdadm fence-peer mail1/);
-    expect(log).toMatch(/fence-peer helper returned 4 \(peer was fenced\)/);
+    expect(log).toMatch(new RegExp(`${SECOND}: helper command: /sbin/drbdadm fence-peer mail1`));
+    expect(log).toMatch(new RegExp(`${SECOND}: fence-peer helper returned 4 \\(peer was fenced\\)`));
     expect(log).toMatch(/resuming I\/O \(peer fenced\)/);
     // writes on the Primary complete once the handler has returned
     await nodes.sh(FIRST, 'echo after-cut > /srv/mail1/after && sync -f /srv/mail1/after', 30_000);
@@ -218,8 +218,9 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
     await until('no crm-fence-peer constraint left', async () => ((await fenceConstraints(SECOND)).length === 0 ? true : undefined), 60_000);
     t['unfenced'] = Date.now();
     const log = await nodes.sh(FIRST, 'journalctl -u drbd-standin-mail1 --no-pager -o cat');
-    expect(log).toMatch(/resync of volume 0 done/);
-    expect(log).toMatch(/helper command: \/sbin\/drbdadm unfence-peer mail1 exit code 0/);
+    // the stand-in names the peer of each resync (one per connection since N-peer support)
+    expect(log).toMatch(new RegExp(`resync of volume 0 to ${SECOND} done`));
+    expect(log).toMatch(new RegExp(`${SECOND}: helper command: /sbin/drbdadm unfence-peer mail1 exit code 0`));
     expect(await nodes.sh(FIRST, 'cat /srv/mail1/after /srv/mail1/before')).toBe('after-cut\nbefore-cut');
     // the peer's own disk has what the Primary wrote after the cut
     expect(await onDisk(SECOND, 'mail1', 'after')).toBe('after-cut');

@@ -527,8 +527,8 @@ class Resource:
         with self.lock:
             env = self.helper_env(p, cmd)
         helper = HELPER if os.path.exists(HELPER) else "drbdadm"
-        log("helper command: %s %s %s (%s)" % (helper, cmd, self.name,
-                                              " ".join("%s=%s" % kv for kv in sorted(env.items()) if kv[0].startswith(("DRBD_", "UP_")))))
+        log("%s: helper command: %s %s %s (%s)" % (p.name, helper, cmd, self.name,
+                                                  " ".join("%s=%s" % kv for kv in sorted(env.items()) if kv[0].startswith(("DRBD_", "UP_")))))
         t0 = time.monotonic()
         try:
             r = subprocess.run([helper, cmd, self.name], env=env, stdin=subprocess.DEVNULL,
@@ -539,7 +539,8 @@ class Resource:
         for line in out.strip().split("\n")[-40:]:
             if line:
                 log("  %s: %s" % (cmd, line))
-        log("helper command: %s %s %s (peer %s) exit code %d (%.1f s)" % (helper, cmd, self.name, p.name, rc, time.monotonic() - t0))
+        # the kernel logs it for the connection ("drbd RES PEER: helper command: ...")
+        log("%s: helper command: %s %s %s exit code %d (%.1f s)" % (p.name, helper, cmd, self.name, rc, time.monotonic() - t0))
         return rc
 
     def try_outdate_peer(self, p, gen):
@@ -570,17 +571,17 @@ class Resource:
                 why, pd = "peer is active", None
             elif code == P_FENCING:
                 if self.fencing(p) != "resource-and-stonith":
-                    log("fence-peer() = 7 && fencing != Stonith !!!")
+                    log("%s: fence-peer() = 7 && fencing != Stonith !!!" % p.name)
                 why, pd = "peer was stonithed", "Outdated"
             else:
-                log("fence-peer helper broken, returned %d" % code)
+                log("%s: fence-peer helper broken, returned %d" % (p.name, code))
                 return   # I/O stays frozen (resume-io or a reconnect resumes it)
-            log("fence-peer helper returned %d (%s) for %s" % (code, why, p.name))
+            log("%s: fence-peer helper returned %d (%s)" % (p.name, code, why))
             if p.cstate == "Connected" or p.conn_gen != gen or self.peers.get(p.node_id) is not p:
-                log("Ignoring fence-peer exit code")
+                log("%s: Ignoring fence-peer exit code" % p.name)
                 return
             if code == P_PRIMARY:
-                log("Peer is primary, outdating myself.")
+                log("%s: Peer is primary, outdating myself." % p.name)
                 for v in vols:
                     if v.state in ("UpToDate", "Consistent"):
                         v.state = "Outdated"
