@@ -1153,7 +1153,8 @@ class Resource:
             log("connected to %s (node-id %d)" % (p.name, p.node_id))
             self.resume_io(p, "connected again")
             sb = self.negotiate(c, hdr)
-            self.check_unfence()
+            if not sb:
+                self.check_unfence()
         threading.Thread(target=self.reader, args=(c,), daemon=True).start()
         threading.Thread(target=self.pinger, args=(c,), daemon=True).start()
         if sb:
@@ -1382,15 +1383,19 @@ class Resource:
                 any(v.pd(p.node_id).pdisk not in ("Outdated", "Inconsistent") for v in self.volumes.values())
             for v in self.volumes.values():
                 pd = v.pd(p.node_id)
-                was = pd.repl
+                was, was_pdisk = pd.repl, pd.pdisk
                 pd.repl, pd.pdisk, pd.peer_size = "Off", "DUnknown", None
                 pd.pdisk_seen, pd.rs_expect = "DUnknown", False
                 pd.rs_total = pd.rs_done = 0
                 if v.md is None:
                     continue
-                if self.role == "Primary" and v.state == "UpToDate":
-                    # the peer no longer sees our writes: new data generation,
-                    # which the peers still connected follow
+                if self.role == "Primary" and v.state == "UpToDate" and was_pdisk not in ("Inconsistent", "Outdated"):
+                    # the peer had our data and no longer sees our writes: new data
+                    # generation, which the peers still connected follow (not for a
+                    # peer that was behind anyway, e.g. a SyncTarget or a connection
+                    # lost right after its handshake decided to resync it: its bitmap
+                    # UUID already says where it stands, and a new UUID per such loss
+                    # pushed the one it holds out of the two history slots)
                     new = new_uuid()
                     v.md.rotate(new, [p.node_id])
                     if not fence:   # with fencing: only once fence-peer says so
