@@ -40,7 +40,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
-import { applyKeys, cli as runCli, json, Nodes, planKeys, ROOT, until, type ApplyReport, type CliResult, type PlanDoc } from '../storage/support.js';
+import { applyKeys, converged as convergedApply, cli as runCli, json, Nodes, planKeys, ROOT, until, type ApplyReport, type CliResult, type PlanDoc } from '../storage/support.js';
 import {
   activeNode,
   filesUnder,
@@ -243,10 +243,7 @@ describe('playbooks/kopano-drbd.yaml on two fresh test-bed nodes, other names, p
   it('applies it in one run, through a plan saved on the fresh nodes (apply --plan)', async () => {
     const saved = await savePlan('fresh-plan.json');
     const r = await cli(['apply', '--plan', saved, '--json']);
-    report = json<ApplyReport>(r);
-    const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
-    expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
-    expect(r.code).toBe(0);
+    report = convergedApply(r);
     expect(report.outcome).toBe('changed');
     expect(r.stdout + r.stderr).not.toContain(authkey);
   }, 480_000);

@@ -2,6 +2,9 @@
  * Shared by the storage and cluster tests: the bed helpers of
  * test/support/bed-cli.ts, and the shapes of the CLI's --json output.
  */
+import { expect } from 'vitest';
+import { json, type CliResult } from '../support/bed-cli.js';
+
 export { BedShell as Nodes, BIN, cli, json, ROOT, until, type CliResult } from '../support/bed-cli.js';
 
 export interface ApplyReport {
@@ -20,6 +23,18 @@ export interface ApplyReport {
     )[];
   }[];
   unreachable: { node: string; error: string }[];
+}
+
+/**
+ * The report of an `apply --json` that must have converged: every step ok or
+ * changed (the others shown, with stderr, when not) and exit 0.
+ */
+export function converged(r: CliResult): ApplyReport {
+  const report = json<ApplyReport>(r);
+  const failed = report.steps.filter((s) => s.outcome !== 'ok' && s.outcome !== 'changed');
+  expect(failed, JSON.stringify(failed, null, 2) + r.stderr).toEqual([]);
+  expect(r.code, r.stderr).toBe(0);
+  return report;
 }
 
 export interface PlanDoc {
