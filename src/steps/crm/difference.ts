@@ -5,7 +5,7 @@
  * script that commits the new configuration with Pacemaker's own tools only
  * while the CIB is still at the epoch it was computed from.
  */
-import type { Cib, NvMap } from '../../facts/cib.js';
+import type { Cib, CibObject, NvMap } from '../../facts/cib.js';
 import type { Writes } from './configuration.js';
 import { crmValue, mergeLive, renderLive, renderObject, sameObject, wantedObjects, type Wanted } from './objects.js';
 
@@ -87,10 +87,12 @@ export function configDiff(p: Declared, cib: Cib): ConfigDiff {
       continue;
     }
     if (w.type === 'fencing-level') {
-      const other = [...cib.objects.values()].find((o) => o.type === 'fencing-level' && o.id !== w.id && o.target === w.target && o.index === w.index);
+      const other = [...cib.objects.values()].find(
+        (o): o is Extract<CibObject, { type: 'fencing-level' }> => o.type === 'fencing-level' && o.id !== w.id && o.target === w.target && o.index === w.index,
+      );
       if (other) {
         out.refusals.push(
-          `the CIB has fencing level ${w.index} of ${w.target} as ${other.id} (${(other as { devices: string[] }).devices.join(',')}), the playbook declares it as ${w.id}: remove the live one first (cibadmin --delete --xml-text '<fencing-level id="${other.id}"/>')`,
+          `the CIB has fencing level ${w.index} of ${w.target} as ${other.id} (${other.devices.join(',')}), the playbook declares it as ${w.id}: remove the live one first (cibadmin --delete --xml-text '<fencing-level id="${other.id}"/>')`,
         );
         continue;
       }
