@@ -122,6 +122,23 @@ export interface Bed {
   stop(): Promise<void>;
 }
 
+/**
+ * `docker pause`, retried: runc's cgroup freeze can time out on a loaded
+ * machine ("OCI runtime pause failed: unable to freeze"), leaving the
+ * container running; a second try usually freezes it.
+ */
+async function pauseContainer(id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await docker('pause', id);
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !/unable to freeze/.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 async function docker(...args: string[]): Promise<string> {
   const { stdout } = await run('docker', args, { maxBuffer: 16 << 20 });
   return stdout.trim();
@@ -325,7 +342,7 @@ async function startNode(ctx: NodeContext): Promise<BedNode> {
     disk: { hostDevice, file, nodePath: '/dev/vdb' },
     async stop() { await docker('stop', '-t', '20', id); },
     async kill() { await docker('kill', '--signal', 'KILL', id); },
-    async pause() { await docker('pause', id); },
+    async pause() { await pauseContainer(id); },
     async unpause() { await docker('unpause', id); },
     async start() {
       await docker('start', id);

@@ -9,8 +9,7 @@
 # sleeps 3 s and exits 4. A is Primary. Exits non-zero at the first failed check.
 set -euo pipefail
 A=${1:-ams}; B=${2:-fra}; C=${3:-par}
-t0=$(date +%s)
-say() { printf '[%3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
+. "$(dirname "$0")/selftest-lib.sh"
 fail() {
   printf 'FAIL: %s\n' "$*" >&2
   docker unpause "$B" "$C" >/dev/null 2>&1 || true
@@ -19,16 +18,6 @@ fail() {
   done
   exit 1
 }
-on() { local c=$1; shift; docker exec "$c" bash -c "$*"; }
-wait_for() {
-  local secs=$1 c=$2; shift 2
-  local end=$(( $(date +%s) + secs ))
-  until on "$c" "$*" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 0.2
-  done
-}
-ip_of() { on "$1" "ip -4 -o addr show scope global | awk '{print \$4}' | cut -d/ -f1 | head -n1"; }
 
 say "drbd-utils on the three nodes"
 for c in "$A" "$B" "$C"; do
@@ -75,7 +64,7 @@ say "  initial sync done; unfence-peer on ${HOST[$A]} once per connection (peers
 
 say "one peer lost (docker pause ${HOST[$C]}): fence-peer for that connection only, with the peer still connected in UP_TO_DATE_NODES"
 on "$A" "rm -rf /run/standin-test"
-docker pause "$C" >/dev/null
+freeze "$C"
 tp=$(date +%s.%N)
 wait_for 15 "$A" "test -e /run/standin-test/fence-peer.2/start" || fail "no fence-peer for ${HOST[$C]} on ${HOST[$A]}"
 st=$(on "$A" "drbdsetup status r9")
@@ -107,7 +96,7 @@ say "  ${HOST[$C]} back: resynced, unfence-peer for peer 2 only (UP_TO_DATE_NODE
 
 say "both peers lost (docker pause ${HOST[$B]} ${HOST[$C]}): two fence-peer handlers, I/O frozen until both have outdated their peer"
 on "$A" "rm -rf /run/standin-test"
-docker pause "$B" "$C" >/dev/null
+freeze "$B" "$C"
 tp=$(date +%s.%N)
 wait_for 15 "$A" "test -e /run/standin-test/fence-peer.1/start && test -e /run/standin-test/fence-peer.2/start" || fail "not two fence-peer calls: $(on "$A" "cat /run/standin-test/calls 2>&1")"
 w=$(on "$A" 's=$(date +%s.%N); dd if=/dev/urandom of=/dev/drbd9 bs=4k count=1 seek=200 oflag=direct status=none && echo $s $(date +%s.%N)')

@@ -11,21 +11,8 @@
 set -euo pipefail
 BOB=${1:-bob}
 ALICE=${2:-alice}
-t0=$(date +%s)
-
-say() { printf '[%3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
+. "$(dirname "$0")/selftest-lib.sh"
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-on() { local c=$1; shift; docker exec "$c" bash -c "$*"; }
-# wait_for SECONDS CONTAINER COMMAND: until COMMAND succeeds in CONTAINER
-wait_for() {
-  local secs=$1 c=$2; shift 2
-  local end=$(( $(date +%s) + secs ))
-  until on "$c" "$*" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 0.2
-  done
-}
-ip_of() { on "$1" "ip -4 -o addr show scope global | awk '{print \$4}' | cut -d/ -f1 | head -n1"; }
 
 for c in "$BOB" "$ALICE"; do
   [ "$(docker inspect -f '{{.State.Running}}' "$c" 2>/dev/null)" = true ] || fail "container $c is not running"
@@ -185,7 +172,7 @@ on "$BOB" "grep -q '^fence-peer' /run/standin-test/calls" && fail "fence-peer ra
 
 say "connection loss (docker pause $ALICE): $BOB_HOST runs fence-peer with I/O frozen until it exits 4"
 on "$BOB" "rm -rf /run/standin-test"
-docker pause "$ALICE" >/dev/null
+freeze "$ALICE"
 tpause=$(date +%s.%N)
 wait_for 15 "$BOB" "test -e /run/standin-test/fence-peer.start" || { docker unpause "$ALICE" >/dev/null; fail "fence-peer did not run on $BOB_HOST after the connection loss"; }
 st=$(on "$BOB" "drbdsetup status r1")

@@ -70,6 +70,29 @@ async function onDisk(on: string, res: string, file: string): Promise<string> {
   return r.out;
 }
 
+/**
+ * What each node's stand-ins and cluster saw, printed when the link cut is not
+ * followed by fence-peer: every stand-in thread's stack (SIGUSR1, faulthandler),
+ * their journals, DRBD's and the sockets' state.
+ */
+async function standinDiagnostics(): Promise<string> {
+  const out: string[] = [];
+  for (const n of NODES) {
+    for (const c of [
+      'systemctl kill -s USR1 drbd-standin-mail1 drbd-standin-mail2; sleep 1',
+      'journalctl -u drbd-standin-mail1 -u drbd-standin-mail2 --no-pager -o short-precise | tail -250',
+      'drbdsetup status --verbose --statistics',
+      'ip -br addr; ss -tnoi',
+      'crm_mon -1 -r -f',
+      'journalctl --since "-5min" --no-pager | grep -Ei "crm-fence-peer|drbd|fence" | tail -60',
+    ]) {
+      const r = await nodes.try(n, c);
+      out.push(`--- ${n}: ${c} (exit ${r.code})\n${r.out}\n${r.err}`);
+    }
+  }
+  return out.join('\n');
+}
+
 describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-failover.yaml', () => {
   beforeAll(async () => {
     bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
@@ -130,7 +153,10 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
       // constraint (a peer crmadmin -S cannot reach, or a CIB patch refused as older while
       // the cluster writes, are retried until then), after the 4 s ping timeout
       150_000,
-    );
+    ).catch(async (e: unknown) => {
+      console.log(`link cut at ${new Date(t['cut']!).toISOString()}, no fence-peer:\n${await standinDiagnostics()}`);
+      throw e;
+    });
     t['constraint'] = Date.now();
     const log = await until(
       'fence-peer returned on the first node',

@@ -15,6 +15,7 @@ See docker/standin/README.md in the ha-provision project for what is real,
 what is emulated and what is not.
 """
 import errno
+import faulthandler
 import fcntl
 import json
 import os
@@ -293,11 +294,19 @@ class PeerDevice:
         # us" (a SyncTarget-to-be is not up to date yet)
         self.pdisk_seen = "DUnknown"
         self.rs_expect = False
+        # one resync target at a time (DRBD 9's resync_susp_other_c): a source
+        # whose peer already syncs from another node waits (PausedSyncS) until
+        # that peer says "restart" (the other source was lost) or "cancel" (it
+        # is in sync now); what it sent meanwhile was discarded by the peer
+        self.rs_paused = False
+        self.rs_wake = threading.Event()
+        self.rs_next = None   # "restart" | "cancel", set with rs_wake
 
     def snapshot(self, vol):
+        susp = {"PausedSyncS": "peer", "PausedSyncT": "dependency"}.get(self.repl, "no")
         return dict(volume=vol, repl=self.repl, pdisk=self.pdisk, peer_opts=self.opts,
                     sent=self.sent_b // 1024, received=self.received_b // 1024, oos=self.oos // 1024,
-                    rs_total=self.rs_total, rs_done=self.rs_done)
+                    rs_total=self.rs_total, rs_done=self.rs_done, resync_suspended=susp)
 
 
 class Volume:
@@ -314,6 +323,10 @@ class Volume:
         self.read_b = self.written_b = 0
         self.pds = {}                # peer node id -> PeerDevice
         self.slots = set()           # peers holding a bitmap slot of the attached meta data
+        # sectors an application write reached while this volume is a SyncTarget:
+        # resync data read by its source before that write must not undo it
+        # (DRBD orders them with its resync/application-write conflict checks)
+        self.rs_written = set()
         self.loop = self.loop_n = self.loop_fd = None
         self.mnt = None
         self.fuse_thread = None
@@ -368,6 +381,9 @@ class Conn:
         self.last_rx = time.monotonic()
         self.alive = True
         self.bye = False   # the peer said it disconnects administratively
+        self.why = None    # the first reason given to drop it
+        self.graceful = False
+        self.why_lock = threading.Lock()
 
     def send(self, hdr, payload=b""):
         data = json.dumps(hdr).encode()
@@ -677,7 +693,7 @@ class Resource:
             for pid, p in sorted(self.peers.items()):
                 pd = v.pd(pid)
                 c = p.conn
-                if c is not None and pd.repl in ("Established", "SyncSource") and pd.pdisk != "Diskless":
+                if c is not None and pd.repl in ("Established", "SyncSource", "PausedSyncS") and pd.pdisk != "Diskless":
                     # protocol C: complete only once every connected peer has it
                     if c.request({"t": "w", "vol": v.vol, "off": offset, "n": len(data)}, data):
                         pd.sent_b += len(data)
@@ -772,6 +788,27 @@ class Resource:
         del self.peers[p.node_id]
         for v in self.volumes.values():
             v.pds.pop(p.node_id, None)
+        # its bitmap slot stays taken (v.slots) until forget-peer, as in DRBD 9
+
+    def c_forget_peer(self, args, opts):
+        """drbd_adm_forget_peer(): a peer that is no longer configured (del-peer
+        first) loses its bitmap slot and its generation identifiers in the meta
+        data of every attached volume."""
+        try:
+            pid = int(args[1])
+        except (IndexError, ValueError):
+            raise CmdError(20, "forget-peer: expected RESOURCE PEER_NODE_ID")
+        if pid in self.peers:
+            raise CmdError(10, "%s: Failure: (125) Device has a net-config (use disconnect first)" % self.name)
+        for v in self.volumes.values():
+            v.slots.discard(pid)
+            if v.md is not None and pid in v.md.peer_ids and pid != self.node_id:
+                v.md.bitmap[pid] = 0
+                v.md.pflags[pid] = dict.fromkeys(MetaData.PEER_FLAGS, 0)
+                v.md.save()   # the slot's bitmap UUID and peer flags zeroed on disk
+                v.md.peer_ids.remove(pid)
+                del v.md.bitmap[pid], v.md.pflags[pid]
+        log("forgot peer node-id %d" % pid)
 
     @staticmethod
     def set_options(current, opts):
@@ -1157,9 +1194,11 @@ class Resource:
                 self.check_unfence()
         threading.Thread(target=self.reader, args=(c,), daemon=True).start()
         threading.Thread(target=self.pinger, args=(c,), daemon=True).start()
+        threading.Thread(target=self.watchdog, args=(c,), daemon=True).start()
         if sb:
-            log("Split-Brain detected, dropping connection!")
-            self.drop(c, "split-brain", graceful=True)
+            if sb == "split-brain":
+                log("Split-Brain detected, dropping connection!")
+            self.drop(c, sb, graceful=True)
             with self.lock:
                 self.disconnect_peer(p)
         else:
@@ -1167,8 +1206,9 @@ class Resource:
 
     def negotiate(self, c, peer):
         """Decide per volume who syncs whom with this peer (the same on both
-        sides: the decision depends only on the two hellos)."""
-        sb = False
+        sides: the decision depends only on the two hellos). "split-brain" or
+        "size" (the peer's disk is too small) when the connection must end."""
+        sb = None
         pid = c.peer.node_id
         for v in self.volumes.values():
             pv = peer["vols"].get(str(v.vol))
@@ -1180,6 +1220,10 @@ class Resource:
             pd.repl = "Established"
             if v.fd is None or pv["gi"] is None:
                 continue
+            if pd.peer_size and pd.peer_size < v.size() and v.state in ("UpToDate", "Consistent", "Outdated"):
+                # receive_sizes(): never shrink a device with usable data on connect
+                log("The peer's disk size is too small! (%d < %d sectors)" % (pd.peer_size // 512, v.size() // 512))
+                return "size"
             theirs = pv["gi"].get(str(self.node_id)) or next(iter(pv["gi"].values()), None)
             if theirs is None:
                 continue
@@ -1187,7 +1231,7 @@ class Resource:
             other = {"state": pv["state"], "gi": theirs, "primary": peer["role"] == "Primary"}
             verdict = decide(me, other)
             if verdict == "split-brain":
-                sb = True
+                sb = "split-brain"
             elif verdict == "equal":
                 if v.state in ("UpToDate", "Consistent") and pv["state"] in ("UpToDate", "Consistent"):
                     v.state = pd.pdisk = "UpToDate"
@@ -1222,9 +1266,35 @@ class Resource:
         except OSError:
             return
         t0, off = time.monotonic(), 0
+        pd.rs_paused, pd.rs_next = False, None
+        pd.rs_wake.clear()
         while off < total:
             if p.conn is not c or not c.alive or v.fd is None:
                 return
+            if pd.rs_paused:
+                pd.rs_wake.wait(1.0)
+                with self.lock:
+                    what, pd.rs_next = pd.rs_next, None
+                    pd.rs_wake.clear()
+                    if what == "cancel":   # the peer synced from another node: nothing left to send
+                        pd.rs_paused = False
+                        pd.repl, pd.pdisk = "Established", "UpToDate"
+                        pd.rs_total = pd.rs_done = 0
+                        log("resync of volume %d to %s not needed: it synced from another node" % (v.vol, p.name))
+                        self.check_unfence()
+                        return
+                    if what != "restart":
+                        continue
+                    pd.rs_paused = False
+                    pd.repl = "SyncSource"
+                    log("resync of volume %d to %s resumed from the start" % (v.vol, p.name))
+                try:
+                    c.send({"t": "rs_begin", "vol": v.vol, "total": total})
+                except OSError:
+                    return
+                t0, off = time.monotonic(), 0
+                pd.rs_done = 0
+                continue
             n = min(CHUNK, total - off)
             with v.io_lock:
                 data = os.pread(v.fd, n, off)
@@ -1274,8 +1344,10 @@ class Resource:
         elif t in ("w", "rs"):
             v = self.volumes.get(hdr["vol"])
             ok = v is not None and v.fd is not None
-            if ok:
-                os.pwrite(v.fd, payload, hdr["off"])
+            if ok and t == "rs" and v.pd(pid).repl == "PausedSyncT":
+                pass   # this source waits its turn: its data is not written
+            elif ok:
+                self.write_replicated(v, t, payload, hdr["off"])
                 pd = v.pd(pid)
                 pd.received_b += len(payload)
                 if t == "rs":
@@ -1285,6 +1357,13 @@ class Resource:
             v = self.volumes.get(hdr["vol"])
             with self.lock:
                 pd = v.pd(pid)
+                if any(q != pid and x.repl == "SyncTarget" for q, x in v.pds.items()):
+                    # already syncing from another node: this one waits (PausedSyncT)
+                    pd.repl, pd.pdisk, pd.rs_expect = "PausedSyncT", "UpToDate", False
+                    pd.rs_total, pd.rs_done = hdr["total"], 0
+                    log("resync of volume %d from %s paused: syncing from another node" % (v.vol, c.peer.name))
+                    c.send({"t": "rs_pause", "vol": v.vol})
+                    return
                 pd.repl, pd.pdisk = "SyncTarget", "UpToDate"
                 v.state = "Inconsistent"
                 pd.rs_expect = False
@@ -1304,9 +1383,32 @@ class Resource:
                 pd = v.pd(pid)
                 v.state, pd.repl, pd.pdisk = "UpToDate", "Established", "UpToDate"
                 pd.rs_total = pd.rs_done = 0
+                v.rs_written.clear()
                 self.persist(v)
+                # the sources that waited their turn have nothing left to send
+                # when they hold this generation (they check: "rs_cancel")
+                for q, x in sorted(v.pds.items()):
+                    qc = self.peers[q].conn if q in self.peers else None
+                    if x.repl == "PausedSyncT" and qc is not None:
+                        x.repl, x.rs_total, x.rs_done = "Established", 0, 0
+                        try:
+                            qc.send({"t": "rs_cancel", "vol": v.vol, "current": v.md.current})
+                        except OSError:
+                            pass
                 self.check_unfence()
             self.notify_peers()
+        elif t == "rs_pause":
+            with self.lock:
+                pd = self.volumes[hdr["vol"]].pd(pid)
+                pd.rs_paused, pd.repl = True, "PausedSyncS"
+                log("resync of volume %d to %s paused: it syncs from another node" % (hdr["vol"], c.peer.name))
+        elif t in ("rs_restart", "rs_cancel"):
+            with self.lock:
+                v = self.volumes[hdr["vol"]]
+                pd = v.pd(pid)
+                same = t == "rs_cancel" and v.md is not None and v.md.current == hdr["current"]
+                pd.rs_next = "cancel" if same else "restart"
+                pd.rs_wake.set()
         elif t == "uuid":
             # the Primary started a new data generation (it lost a peer): so do we
             v = self.volumes.get(hdr["vol"])
@@ -1328,17 +1430,58 @@ class Resource:
         elif t == "bye":
             c.bye = True   # the peer disconnects administratively: no fencing
 
+    # DRBD sends pings and acks on a meta socket of their own, so a peer that
+    # vanishes is noticed even while a data send is stuck on a full socket
+    # buffer. Here one socket carries both: the ping may wait behind data, so
+    # the timeout is watched by a thread that never sends.
     def pinger(self, c):
         while c.alive:
             time.sleep(PING_INT)
-            if time.monotonic() - c.last_rx > PING_TIMEOUT:
-                self.drop(c, "PingAck did not arrive in time")
-                return
             try:
                 c.send({"t": "ping"})
             except OSError as e:
                 self.drop(c, "send: %s" % e)
                 return
+
+    def watchdog(self, c):
+        while c.alive:
+            time.sleep(PING_INT / 4)
+            if time.monotonic() - c.last_rx > PING_TIMEOUT:
+                self.drop(c, "PingAck did not arrive in time")
+                return
+
+    @staticmethod
+    def write_replicated(v, t, data, off):
+        """A peer's application write ("w") or resync data ("rs") to the backing
+        device; while resyncing, resync data skips the sectors an application
+        write already reached (the source may have read them before that write)."""
+        first, end = off // 512, (off + len(data) + 511) // 512
+        if t == "w":
+            if any(x.repl in ("SyncTarget", "PausedSyncT") for x in v.pds.values()):
+                v.rs_written.update(range(first, end))
+            os.pwrite(v.fd, data, off)
+        elif not v.rs_written.intersection(range(first, end)):
+            os.pwrite(v.fd, data, off)
+        else:
+            for s in range(first, end):
+                if s not in v.rs_written:
+                    a, b = max(off, s * 512), min(off + len(data), (s + 1) * 512)
+                    os.pwrite(v.fd, data[a - off:b - off], a)
+
+    def restart_paused(self, v):
+        """The source of this node's resync is gone: a source that waited its turn
+        (PausedSyncT here) starts over; True if one does. Called with the
+        resource lock held."""
+        for q, x in sorted(v.pds.items()):
+            qc = self.peers[q].conn if q in self.peers else None
+            if x.repl == "PausedSyncT" and qc is not None:
+                log("resync of volume %d: %s takes over as the source" % (v.vol, self.peers[q].name))
+                try:
+                    qc.send({"t": "rs_restart", "vol": v.vol})
+                except OSError:
+                    continue
+                return True
+        return False
 
     def drop_gracefully(self, c, why):
         """An administrative disconnect: a goodbye frame first, so that neither side fences.
@@ -1355,25 +1498,35 @@ class Resource:
         self.drop(c, why, graceful=True)
 
     def drop(self, c, why, graceful=False):
-        with self.lock:
+        # the socket first, outside the resource lock: a thread blocked sending on
+        # it (possibly holding that lock) gets an error and lets go
+        with c.why_lock:   # the first caller's reason and kind of drop count
+            if c.why is None:
+                c.why, c.graceful = why, graceful
+        try:
+            c.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        if not self.lock.acquire(timeout=2.0):
+            # says in the journal that the loss was seen, and by whom it is held up
+            # (`systemctl kill -s USR1` then shows every thread's stack)
+            log("connection to %s lost: %s; waiting for the resource lock" % (c.peer.name, c.why))
+            self.lock.acquire()
+        try:
             if not c.alive:
                 return
             c.alive = False
-            try:
-                c.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             c.sock.close()
             c.fail_all()
             p = c.peer
             if p.conn is not c:
                 return
-            log("connection to %s lost: %s" % (p.name, why))
+            log("connection to %s lost: %s" % (p.name, c.why))
             p.conn = None
             p.established = False
             p.cstate = "Connecting" if p.want_connect else "StandAlone"
             p.role = "Unknown"
-            graceful = graceful or c.bye
+            graceful = c.graceful or c.bye
             fencing = self.fencing(p)
             # conn_disconnect(): a Primary that lost this peer while its disk may
             # be UpToDate (not Outdated/Inconsistent; not after an administrative
@@ -1405,14 +1558,18 @@ class Resource:
                             q.conn.send({"t": "uuid", "vol": v.vol, "current": new, "behind": [p.node_id]})
                         except OSError:
                             pass
-                elif was == "SyncSource":
+                elif was in ("SyncSource", "PausedSyncS"):
                     v.md.pflags.get(p.node_id, {})["peer_outdated"] = 1
+                if was == "SyncTarget" and not self.restart_paused(v):
+                    v.rs_written.clear()   # the resync period is over
                 self.persist(v)
             if fence:
                 if fencing == "resource-and-stonith":
                     p.susp_fen = True
                     log("%s: suspending I/O while the fence-peer handler runs (fencing %s)" % (p.name, fencing))
                 threading.Thread(target=self.try_outdate_peer, args=(p, p.conn_gen), daemon=True).start()
+        finally:
+            self.lock.release()
 
 
 def decide(me, other):
@@ -1486,6 +1643,9 @@ def main():
     # (system shutdown, unit stop) just vanishes; AUTOCLEAR frees the loops.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGHUP, lambda *_: os._exit(0))
+    # `systemctl kill -s USR1 drbd-standin-RES`: every thread's stack to the journal
+    # (what a stand-in that seems stuck is waiting for; the bed tests' diagnostics)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     res = Resource(name, node_id)
     res.opts.update(opts)   # new-resource's options
     log("DRBD %s stand-in: resource %s, node-id %d" % (VERSION, name, node_id))
