@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { HostKeyPolicy } from '../ssh/types.js';
 import { configValueProblem } from '../steps/config-values.js';
+import { slotsFor } from '../steps/kinds/drbd-create-md.js';
 import type { InputError } from './errors.js';
 import { parseCidr } from './net.js';
 import type { InventoryFile } from './schema.js';
@@ -97,12 +98,12 @@ export function drbdResources(inv: InventoryFile, shared: readonly (string | und
       metaDisk: d.meta_disk ?? 'internal',
       protocol: d.protocol ?? 'C',
       ...(d.sync_rate !== undefined ? { syncRate: d.sync_rate } : {}),
-      // room to add one node later (issue 18; drbd-create-md's default too)
-      maxPeers: d.max_peers ?? Math.min(31, Math.max(1, names.length - 1) + 1),
+      // the same slots on every node, room to add nodes (issue 18; drbd-create-md's default too)
+      maxPeers: d.max_peers ?? slotsFor(undefined, names.length - 1),
       quorum: d.quorum ?? 'off',
       onNoQuorum: d.on_no_quorum ?? 'io-error',
       nodes: names,
-      hosts: Object.fromEntries(names.map((n) => [n, { disk: (d.nodes[n]!.disk ?? d.disk)!, address: inv.nodes[n]!.networks![d.network]!.address, port: d.port }])),
+      hosts: Object.fromEntries(names.map((n, i) => [n, { disk: (d.nodes[n]!.disk ?? d.disk)!, address: inv.nodes[n]!.networks![d.network]!.address, port: d.port, nodeId: d.nodes[n]!.node_id ?? i }])),
       ...(sharedSecret !== undefined ? { sharedSecret } : {}),
     };
   });

@@ -92,6 +92,12 @@ export function inventoryRules(inv: InventoryFile, source: YamlSource): InputErr
     if (!networks[d.network]) err(['drbd', i, 'network'], `expected a network declared under top-level "networks:", found "${d.network}"${didYouMean(d.network, netNames)}`);
     const members = Object.keys(d.nodes);
     if (members.length < 2) err(['drbd', i, 'nodes'], `expected at least 2 nodes, found ${members.length}`);
+    // the ids DRBD will use: given ones, else the position (drbd-resource refuses to renumber a running resource)
+    const ids = members.map((n, k) => d.nodes[n]?.node_id ?? k);
+    ids.forEach((id, k) => {
+      const first = ids.indexOf(id);
+      if (first !== k) err(['drbd', i, 'nodes', members[k]!, 'node_id'], `expected a node id no other node of the resource has, found ${id}, also ${members[first]}'s${d.nodes[members[k]!]?.node_id === undefined ? ` (${members[k]}'s by its position: give node_id for each node)` : ''}`);
+    });
     if (d.max_peers !== undefined && members.length >= 2 && d.max_peers < members.length - 1)
       err(['drbd', i, 'max_peers'], `expected at least the resource's ${members.length - 1} peers (DRBD cannot attach a disk with fewer peer slots than peers), found ${d.max_peers}`);
     if (d.quorum !== undefined && d.quorum !== 'off' && members.length < 3)

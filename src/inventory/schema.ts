@@ -196,7 +196,11 @@ export const Settings = z.strictObject({
   state_dir: FilePath.optional(),
 });
 
-export const DrbdNode = z.strictObject({ disk: DevicePath.optional() });
+export const DrbdNode = z.strictObject({
+  disk: DevicePath.optional(),
+  /** DRBD's node id on this resource (default: the node's position among the resource's nodes). */
+  node_id: z.int({ error: expecting('an integer 0-31') }).min(0, { error: expecting('an integer 0-31') }).max(31, { error: expecting('an integer 0-31') }).optional(),
+});
 
 export const Drbd = z.strictObject({
   name: ResourceName,

@@ -40,6 +40,8 @@ export interface DrbdHost {
   /** Network whose address carries replication (default: the resource's network). */
   address: string;
   port: number;
+  /** DRBD node id: the inventory's `node_id`, else the position among the resource's nodes. */
+  nodeId: number;
 }
 
 export interface DrbdResource {
@@ -52,7 +54,7 @@ export interface DrbdResource {
   metaDisk: string;
   protocol: 'A' | 'B' | 'C';
   syncRate?: string;
-  /** Peer slots for new metadata: `max_peers`, else the peers plus one. */
+  /** Peer slots for new metadata: `max_peers`, else 7 (or the peers when more): the same on every node. */
   maxPeers: number;
   /** DRBD quorum (`off`: none) and its on-no-quorum policy. */
   quorum: 'off' | 'majority' | 'all';

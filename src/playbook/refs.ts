@@ -179,8 +179,8 @@ export function buildScope(nodes: readonly ResolvedNode[], cluster: ClusterModel
       on_no_quorum: d.onNoQuorum,
       nodes: d.nodes,
       hosts: d.hosts,
-      // The same hosts as a list, with DRBD node ids (position in `nodes`).
-      members: d.nodes.map((n, i) => ({ name: n, node_id: i, address: d.hosts[n]!.address, port: d.hosts[n]!.port, disk: d.hosts[n]!.disk })),
+      // The same hosts as a list, with DRBD node ids (the inventory's, else the position in `nodes`).
+      members: d.nodes.map((n) => ({ name: n, node_id: d.hosts[n]!.nodeId, address: d.hosts[n]!.address, port: d.hosts[n]!.port, disk: d.hosts[n]!.disk })),
       shared_secret: d.sharedSecret,
     })),
     filesystems: byName(cluster.filesystems, (f) => ({ ...f })),

@@ -249,7 +249,7 @@ ${partitions(false)}`);
     const o = await apply(createMd('mysql', true, 'group:storage') + createMd('kopano', false, 'group:storage'));
     expect(o.code, o.text).toBe(0);
     expect(execs(o.report)).toEqual(
-      expect.arrayContaining(['bob: wipefs --all /dev/vdb1', 'bob: drbdadm create-md --max-peers=2 mysql', 'alice: drbdadm create-md --max-peers=2 mysql']),
+      expect.arrayContaining(['bob: wipefs --all /dev/vdb1', 'bob: drbdadm create-md --max-peers=7 mysql', 'alice: drbdadm create-md --max-peers=7 mysql']),
     );
     expect(execs(o.report).filter((e) => e.startsWith('alice: wipefs') || e.startsWith('alice: dd'))).toEqual([]);
     for (const n of ['bob', 'alice']) for (const res of ['mysql', 'kopano']) expect(await gi(n, res)).toMatch(INITIAL_GI);

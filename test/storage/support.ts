@@ -56,3 +56,45 @@ export function applyKeys(report: ApplyReport, outcome: string): string[] {
     .map((s) => `${s.node}/${s.step}`)
     .sort();
 }
+
+/** Playbook steps for the DRBD resource `data` of an inventory (packages, the resource file), for tests that write their own playbook. */
+export const DRBD_RESOURCE_STEPS = `  - id: packages
+    kind: packages
+    with: {names: [drbd-utils]}
+  - id: drbd-data
+    kind: drbd-resource
+    on: group:storage
+    wait_for: [packages]
+    with:
+      name: !ref cluster.drbd.data.name
+      minor: !ref cluster.drbd.data.minor
+      port: !ref cluster.drbd.data.port
+      protocol: !ref cluster.drbd.data.protocol
+      resync_rate: !ref cluster.drbd.data.sync_rate
+      hosts: !ref cluster.drbd.data.members
+      quorum: !ref cluster.drbd.data.quorum
+      on_no_quorum: !ref cluster.drbd.data.on_no_quorum
+`;
+
+/** DRBD_RESOURCE_STEPS, then metadata, up on every node of group storage, and the initial sync from the primary. */
+export const DRBD_DATA_STEPS = `${DRBD_RESOURCE_STEPS}  - id: md-data
+    kind: drbd-create-md
+    on: group:storage
+    wait_for: [drbd-data]
+    with:
+      resource: !ref cluster.drbd.data.name
+      max_peers: !ref cluster.drbd.data.max_peers
+  - id: up-data
+    kind: drbd-up
+    on: group:storage
+    wait_for: [md-data]
+    with:
+      resource: !ref cluster.drbd.data.name
+  - id: sync-data
+    kind: drbd-initial-sync
+    on: role:primary
+    wait_for: [up-data]
+    timeout: 3m
+    with:
+      resource: !ref cluster.drbd.data.name
+`;

@@ -7,7 +7,7 @@
  * under the three-host resource file: the plan refuses drbd-create-md there
  * (exit 7) saying what it found (1 slot, 2 peers) and what to do; apply
  * stops before its first change. Then, that metadata wiped by hand, one
- * apply converges: metadata with 3 slots (2 peers + 1) on each node, up on
+ * apply converges: metadata with 7 slots (the default) on each node, up on
  * all three, every connection Connected, the initial sync from ams to both
  * others (a pattern written on ams's backing device before anything else is
  * found on fra's and par's afterwards), UpToDate everywhere, one current
@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { applyKeys, converged, cli, json, Nodes, planKeys, type ApplyReport, type PlanDoc } from './support.js';
+import { applyKeys, converged, cli, DRBD_DATA_STEPS, DRBD_RESOURCE_STEPS, json, Nodes, planKeys, type ApplyReport, type PlanDoc } from './support.js';
 
 const NODES = ['ams', 'fra', 'par'];
 const RES = 'data';
@@ -34,46 +34,6 @@ let inventory: string;
 let playbook: string;
 let plan: PlanDoc;
 let report: ApplyReport;
-
-const drbdSteps = `  - id: packages
-    kind: packages
-    with: {names: [drbd-utils]}
-  - id: drbd-data
-    kind: drbd-resource
-    on: group:storage
-    wait_for: [packages]
-    with:
-      name: !ref cluster.drbd.data.name
-      minor: !ref cluster.drbd.data.minor
-      port: !ref cluster.drbd.data.port
-      protocol: !ref cluster.drbd.data.protocol
-      resync_rate: !ref cluster.drbd.data.sync_rate
-      hosts: !ref cluster.drbd.data.members
-      quorum: !ref cluster.drbd.data.quorum
-      on_no_quorum: !ref cluster.drbd.data.on_no_quorum
-`;
-
-const fullSteps = `${drbdSteps}  - id: md-data
-    kind: drbd-create-md
-    on: group:storage
-    wait_for: [drbd-data]
-    with:
-      resource: !ref cluster.drbd.data.name
-      max_peers: !ref cluster.drbd.data.max_peers
-  - id: up-data
-    kind: drbd-up
-    on: group:storage
-    wait_for: [md-data]
-    with:
-      resource: !ref cluster.drbd.data.name
-  - id: sync-data
-    kind: drbd-initial-sync
-    on: role:primary
-    wait_for: [up-data]
-    timeout: 3m
-    with:
-      resource: !ref cluster.drbd.data.name
-`;
 
 /** Every exec of a run, per node (the commands the tool ran to change something). */
 const execsByNode = (r: ApplyReport) =>
@@ -116,7 +76,7 @@ describe('a DRBD resource on three nodes (ams, fra, par)', () => {
     inventory = join(dir, 'inventory.yaml');
     await writeFile(inventory, stringify(doc));
     playbook = join(dir, 'three-nodes.yaml');
-    await writeFile(playbook, `name: three-nodes\nsteps:\n${fullSteps}`);
+    await writeFile(playbook, `name: three-nodes\nsteps:\n${DRBD_DATA_STEPS}`);
     nodes = new Nodes(bed);
     await nodes.connectAll();
     // what the initial sync must carry from ams to the others
@@ -131,7 +91,7 @@ describe('a DRBD resource on three nodes (ams, fra, par)', () => {
 
   it('metadata with fewer peer slots than peers is refused in the plan (exit 7), saying what it found and what to do; apply changes nothing', async () => {
     const setupFile = join(dir, 'setup.yaml');
-    await writeFile(setupFile, `name: setup\nsteps:\n${drbdSteps}`);
+    await writeFile(setupFile, `name: setup\nsteps:\n${DRBD_RESOURCE_STEPS}`);
     const setup = await cli(['apply', inventory, setupFile, '--json']);
     expect(setup.code, setup.stdout + setup.stderr).toBe(0);
     const conf = await nodes.sh('fra', `cat /etc/drbd.d/${RES}.res`);
@@ -152,13 +112,13 @@ describe('a DRBD resource on three nodes (ams, fra, par)', () => {
     const md = doc.nodes.find((n) => n.name === 'fra')!.steps.find((s) => s.id === 'md-data')!;
     expect(md.status).toBe('refused');
     expect(md.reason).toMatch(
-      /^the DRBD metadata of data on \/dev\/vdb has 1 peer slot\(s\) \(drbdmeta dump-md: max-peers 1\) but the resource has 2 peers in its configuration: DRBD cannot attach it \("Not enough free bitmap slots"\)\. The metadata must be recreated with at least 2 slots, .*`drbdadm down data; drbdadm create-md --max-peers=3 data`/,
+      /^the DRBD metadata of data on \/dev\/vdb has 1 peer slot\(s\) \(drbdmeta dump-md: max-peers 1\) but the resource has 2 peers in its configuration: DRBD cannot attach it \("Not enough free bitmap slots"\)\. The metadata must be recreated with at least 2 slots, .*`drbdadm down data; drbdadm create-md --max-peers=7 data`/,
     );
     // the others would just create theirs
     for (const n of ['ams', 'par']) {
       const s = doc.nodes.find((x) => x.name === n)!.steps.find((x) => x.id === 'md-data')!;
       expect(s.status, n).toBe('change');
-      expect(s.changes.map((c) => c.argv?.join(' '))).toEqual([`drbdadm create-md --max-peers=3 ${RES}`]);
+      expect(s.changes.map((c) => c.argv?.join(' '))).toEqual([`drbdadm create-md --max-peers=7 ${RES}`]);
     }
     const a = await cli(['apply', inventory, playbook, '--json']);
     expect(a.code, a.stdout + a.stderr).toBe(7);
@@ -177,9 +137,9 @@ describe('a DRBD resource on three nodes (ams, fra, par)', () => {
     // the commands that changed something, per node (issue 18's closing note)
     console.log(`three-node apply, commands per node:\n${JSON.stringify(execsByNode(report), null, 2)}`);
     expect(execsByNode(report)).toEqual({
-      ams: [`md-data: drbdadm create-md --max-peers=3 ${RES}`, `up-data: drbdadm up ${RES}`, `sync-data: drbdadm primary --force ${RES}`],
-      fra: [`md-data: drbdadm create-md --max-peers=3 ${RES}`, `up-data: drbdadm up ${RES}`],
-      par: [`md-data: drbdadm create-md --max-peers=3 ${RES}`, `up-data: drbdadm up ${RES}`],
+      ams: [`md-data: drbdadm create-md --max-peers=7 ${RES}`, `up-data: drbdadm up ${RES}`, `sync-data: drbdadm primary --force ${RES}`],
+      fra: [`md-data: drbdadm create-md --max-peers=7 ${RES}`, `up-data: drbdadm up ${RES}`],
+      par: [`md-data: drbdadm create-md --max-peers=7 ${RES}`, `up-data: drbdadm up ${RES}`],
     });
   }, 300_000);
 
@@ -200,7 +160,7 @@ describe('a DRBD resource on three nodes (ams, fra, par)', () => {
         n,
       ).toEqual(peers.map((x) => [x, 'Established', 'UpToDate']));
       expect(rows.find((r) => r.kind === 'resource')!.role, n).toBe(n === 'ams' ? 'Primary' : 'Secondary');
-      expect(await nodes.sh(n, `drbdadm -- --force dump-md ${RES} 2>/dev/null | grep '^max-peers'`), n).toBe('max-peers 3;');
+      expect(await nodes.sh(n, `drbdadm -- --force dump-md ${RES} 2>/dev/null | grep '^max-peers'`), n).toBe('max-peers 7;');
     }
   });
 

@@ -8,9 +8,14 @@
  * kernel ("Not enough free bitmap slots (available=A, needed=N)"). The
  * resource's peers are counted in the configuration on the node (its `on
  * HOST` sections in `drbdadm dump NAME`, minus this node). `max_peers`
- * defaults to the peers plus one (room to add one node later without
- * recreating the metadata; each slot costs 32 KiB of metadata per GiB of
- * data); a `max_peers` below the peer count is refused.
+ * defaults to 7 (more when the resource has more peers): the same on every
+ * node whatever the resource's size, because the slots decide the size of
+ * the metadata at the end of the backing device, hence of the data area,
+ * and DRBD refuses a node whose data area is smaller than the running
+ * resource's ("The peer's disk size is too small"): a default counted from
+ * the peers would give a node added later a smaller area than the others.
+ * Room for up to 8 nodes; each slot costs 32 KiB of metadata per GiB of
+ * data. A `max_peers` below the peer count is refused.
  *
  * Done: `drbdadm get-gi NAME` reads generation identifiers (metadata exists,
  * whether the resource is up or not) and, when dump-md shows its slots,
@@ -38,9 +43,12 @@ import { DRBD_CONFIG, resourceName } from '../drbd-params.js';
 /** DRBD's limit: node ids 0..31, so at most 31 peers. */
 const MAX_SLOTS = 31;
 
-/** The slots to create: `max_peers`, else the peers plus one (room to add a node), capped at DRBD's 31. */
+/** The default peer slots, whatever the resource's size (see above). */
+export const DEFAULT_SLOTS = 7;
+
+/** The slots to create: `max_peers`, else DEFAULT_SLOTS or the peers when more, capped at DRBD's 31. */
 export function slotsFor(maxPeers: number | undefined, peers: number): number {
-  return maxPeers ?? Math.min(MAX_SLOTS, Math.max(1, peers) + 1);
+  return maxPeers ?? Math.min(MAX_SLOTS, Math.max(DEFAULT_SLOTS, peers));
 }
 
 export const drbdCreateMdParams = z
@@ -148,7 +156,7 @@ export const drbdCreateMdStep = defineStep({
       );
     }
     const n = slotsFor(p.max_peers, peers ?? 1);
-    const why = p.max_peers !== undefined ? 'max_peers' : `${peers ?? 1} peer(s) + 1 to add a node`;
+    const why = p.max_peers !== undefined ? 'max_peers' : `the default for ${peers ?? 1} peer(s): the same on every node, room to add nodes`;
     changes.push(
       exec(['drbdadm', 'create-md', `--max-peers=${n}`, p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (${n} peer slot(s): ${why})`, {
         ...sudo,

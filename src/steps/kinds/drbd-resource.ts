@@ -19,10 +19,19 @@
  * NAME` has nothing to do (the running resource matches the file).
  * Changes: upload the file; `drbdadm adjust NAME` when it changed on a
  * running resource, or when a running resource differs from an unchanged
- * file (an earlier run uploaded but did not adjust).
+ * file (an earlier run uploaded but did not adjust). A host added to a
+ * running resource is connected by that adjust (no down/up: a Primary keeps
+ * running). A peer the running resource knows and the new file no longer
+ * names is deleted by the adjust (`del-peer`), then `drbdsetup forget-peer
+ * NAME NODE_ID` frees its bitmap slot and generation identifiers in the
+ * meta data (DRBD keeps them until told; `drbdadm forget-peer` cannot name a
+ * peer that is gone from the configuration).
  * Refused: the file is right but the configuration does not parse
  * (another file in /etc/drbd.d, a host name that does not match `uname -n`);
- * the path is not a regular file.
+ * the path is not a regular file; the running resource knows a host under
+ * another node id than the file gives it (node ids follow the order of the
+ * resource's members: removing a member that is not the last renumbers the
+ * ones after it, which DRBD would take for other nodes).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -179,10 +188,25 @@ export const drbdResourceStep = defineStep({
     const secrets = p.shared_secret !== undefined ? [...node.secrets, p.shared_secret] : [...node.secrets];
     const adjust = exec(['drbdadm', 'adjust', p.name], `apply ${path} to the running resource ${p.name}`, { sudo: p.sudo });
     if (f.state === 'notfile') return [refuse(`${path} exists and is not a regular file`)];
+    const running = facts.events.get(p.name)?.connections ?? [];
+    const renumbered = running.filter((c) => p.hosts.some((h) => h.name === c.name && h.node_id !== c.peerNodeId));
+    if (renumbered.length > 0)
+      return [
+        refuse(
+          `the running resource ${p.name} knows ${renumbered.map((c) => `${c.name} as node-id ${c.peerNodeId}`).join(', ')}, the configuration gives ${renumbered.map((c) => `${c.name} node-id ${p.hosts.find((h) => h.name === c.name)!.node_id}`).join(', ')}: node ids follow the order of the resource's members, so keep the members that stay in their order and remove or add only at the end`,
+        ),
+      ];
+    const forget = running
+      .filter((c) => !p.hosts.some((h) => h.name === c.name))
+      .map((c) =>
+        exec(['drbdsetup', 'forget-peer', p.name, String(c.peerNodeId)], `forget ${c.name} (node-id ${c.peerNodeId}), no longer a host of ${p.name}: its bitmap slot is freed`, {
+          sudo: p.sudo,
+        }),
+      );
     if (f.state === 'file' && f.sha256 === sha256(content)) {
       if (dump.exitCode !== 0) return [refuse(`${path} is as wanted but the DRBD configuration does not parse (drbdadm dump ${p.name}: ${firstLine(dump.stderr)})`)];
       const a = facts.adjust;
-      if (up && a.exitCode === 0 && a.stdout.trim() !== '') return [{ ...adjust, description: `the running resource ${p.name} differs from ${path}: drbdadm adjust` }];
+      if (up && a.exitCode === 0 && a.stdout.trim() !== '') return [{ ...adjust, description: `the running resource ${p.name} differs from ${path}: drbdadm adjust` }, ...forget];
       if (up && a.exitCode !== 0) throw new Error(`probe adjust failed (exit ${a.exitCode}): ${firstLine(a.stderr)}`);
       return [];
     }
@@ -207,7 +231,7 @@ export const drbdResourceStep = defineStep({
         ...(p.shared_secret !== undefined ? { secret: true } : {}),
       }),
     ];
-    if (up) changes.push(adjust);
+    if (up) changes.push(adjust, ...forget);
     return changes;
   },
 });

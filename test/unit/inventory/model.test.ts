@@ -65,12 +65,12 @@ describe('inventory model', () => {
     const [r0, r1] = drbdResources(inv, ['s3cret', undefined]);
     expect(r0).toEqual({
       name: 'r0', device: '/dev/drbd0', minor: 0, port: 7788, network: 'rep', metaDisk: 'internal', protocol: 'C', nodes: ['a', 'b'],
-      // issue 18: peer slots for new metadata (1 peer + 1 to add a node), no DRBD quorum
-      maxPeers: 2, quorum: 'off', onNoQuorum: 'io-error',
-      hosts: { a: { disk: '/dev/sdb', address: '10.0.0.1', port: 7788 }, b: { disk: '/dev/sdc', address: '10.0.0.2', port: 7788 } },
+      // issue 18: peer slots for new metadata (7 by default, the same on every node), no DRBD quorum
+      maxPeers: 7, quorum: 'off', onNoQuorum: 'io-error',
+      hosts: { a: { disk: '/dev/sdb', address: '10.0.0.1', port: 7788, nodeId: 0 }, b: { disk: '/dev/sdc', address: '10.0.0.2', port: 7788, nodeId: 1 } },
       sharedSecret: 's3cret',
     });
-    expect(r1).toMatchObject({ device: '/dev/drbd_r1', metaDisk: '/dev/sde', protocol: 'A', syncRate: '50M', nodes: ['b'], maxPeers: 2 });
+    expect(r1).toMatchObject({ device: '/dev/drbd_r1', metaDisk: '/dev/sde', protocol: 'A', syncRate: '50M', nodes: ['b'], maxPeers: 7 });
     expect(r1).not.toHaveProperty('sharedSecret');
   });
 

@@ -29,10 +29,10 @@ describe('inventory/kopano-bob-alice.yaml (the chapter)', () => {
       ['kopano', '/dev/drbd1', 1, 7799, 'C', 'internal', '50M'],
     ]);
     expect(inv.cluster.drbd[0]!.hosts).toEqual({
-      bob: { disk: '/dev/sdb1', address: '10.0.0.25', port: 7788 },
-      alice: { disk: '/dev/sdb1', address: '10.0.0.26', port: 7788 },
+      bob: { disk: '/dev/sdb1', address: '10.0.0.25', port: 7788, nodeId: 0 },
+      alice: { disk: '/dev/sdb1', address: '10.0.0.26', port: 7788, nodeId: 1 },
     });
-    expect(inv.cluster.drbd[1]!.hosts['alice']).toEqual({ disk: '/dev/sdb2', address: '10.0.0.26', port: 7799 });
+    expect(inv.cluster.drbd[1]!.hosts['alice']).toEqual({ disk: '/dev/sdb2', address: '10.0.0.26', port: 7799, nodeId: 1 });
     expect(inv.cluster.filesystems).toEqual([
       { name: 'mysql_fs', device: '/dev/drbd0', directory: '/var/lib/mysql', fstype: 'ext4', options: 'noatime', drbd: 'mysql' },
       { name: 'kopano_fs', device: '/dev/drbd1', directory: '/var/lib/kopano', fstype: 'ext4', drbd: 'kopano' },
@@ -72,7 +72,7 @@ describe('three nodes, jump hosts and secrets (valid/three-node-qdevice.yaml)', 
     expect(arb!.roles).toEqual(['qdevice']);
     expect(arb!.vars).toEqual({ instance: 'mail1' });
     expect(r.value.cluster.drbd[0]!.nodes).toEqual(['nodea', 'nodeb']);
-    expect(r.value.cluster.drbd[0]!.hosts['nodeb']).toEqual({ disk: '/dev/sde', address: '10.1.0.12', port: 7788 });
+    expect(r.value.cluster.drbd[0]!.hosts['nodeb']).toEqual({ disk: '/dev/sde', address: '10.1.0.12', port: 7788, nodeId: 1 });
     expect(r.value.cluster.drbd[0]!.sharedSecret).toBe('drbd-s3cret');
     expect(arb!.secrets.sort()).toEqual(['arb-pw', 'drbd-s3cret', 'sudo-pw']);
     expect(r.value.secrets.sort()).toEqual(['arb-pw', 'drbd-s3cret', 'sudo-pw']);

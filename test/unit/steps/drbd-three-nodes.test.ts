@@ -40,8 +40,8 @@ describe('drbd-resource with three hosts', () => {
 });
 
 describe('drbd-create-md peer slots', () => {
-  it('default: the peers plus one, capped at 31; max_peers wins', () => {
-    expect([slotsFor(undefined, 1), slotsFor(undefined, 2), slotsFor(undefined, 30), slotsFor(undefined, 31), slotsFor(7, 2)]).toEqual([2, 3, 31, 31, 7]);
+  it('default: 7 whatever the peers (the same layout on every node), more peers when more, capped at 31; max_peers wins', () => {
+    expect([slotsFor(undefined, 1), slotsFor(undefined, 2), slotsFor(undefined, 7), slotsFor(undefined, 8), slotsFor(undefined, 31), slotsFor(3, 2)]).toEqual([7, 7, 7, 8, 31, 3]);
     expect(drbdCreateMdParams.parse({ resource: 'r0' }).max_peers).toBeUndefined();
     expect(drbdCreateMdParams.safeParse({ resource: 'r0', max_peers: 32 }).success).toBe(false);
   });
