@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { applyKeys, converged, cli, DRBD_DATA_STEPS, DRBD_RESOURCE_STEPS, json, Nodes, until, type ApplyReport, type PlanDoc } from './support.js';
+import { applyKeys, converged, cli, DRBD_DATA_STEPS, DRBD_RESOURCE_STEPS, execsByNode, json, Nodes, until, type ApplyReport, type PlanDoc } from './support.js';
 
 const RES = 'data';
 const [AMS, FRA, PAR] = ['ams', 'fra', 'par'];
@@ -57,12 +57,6 @@ async function inventoryWith(members: string[], name: string): Promise<string> {
   await writeFile(path, stringify(doc));
   return path;
 }
-
-/** Every exec of a run, per node. */
-const execsByNode = (r: ApplyReport, names: string[]) =>
-  Object.fromEntries(
-    names.map((n) => [n, r.steps.filter((s) => s.node === n).flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' ? [`${s.step}: ${c.argv.join(' ')}`] : [])))]),
-  );
 
 /** (node, step) -> status of a plan, for the steps that would do something. */
 const planned = (p: PlanDoc) => p.nodes.flatMap((n) => n.steps.filter((s) => s.status !== 'ok').map((s) => `${n.name}: ${s.id} ${s.status}`));

@@ -98,3 +98,10 @@ export const DRBD_DATA_STEPS = `${DRBD_RESOURCE_STEPS}  - id: md-data
     with:
       resource: !ref cluster.drbd.data.name
 `;
+
+/** The commands a run executed to change something, per node: `step: argv`. */
+export function execsByNode(report: ApplyReport, names: readonly string[]): Record<string, string[]> {
+  return Object.fromEntries(
+    names.map((n) => [n, report.steps.filter((s) => s.node === n).flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' ? [`${s.step}: ${c.argv.join(' ')}`] : [])))]),
+  );
+}
