@@ -20,6 +20,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import signal
 import socket
 import stat
@@ -49,6 +50,7 @@ LOOP_CLR_FD = 0x4C01
 LOOP_SET_CAPACITY = 0x4C07
 LO_FLAGS_AUTOCLEAR = 4
 BLKFLSBUF = 0x1261
+BLKGETSIZE64 = 0x80081272
 
 
 def log(msg):
@@ -101,6 +103,10 @@ class MetaData:
         self.pflags = {p: dict.fromkeys(self.PEER_FLAGS, 0) for p in self.peer_ids}
         self.max_peers = 1
         self.bm_offset = 0
+        self.al_offset = self.md_offset = 0   # byte offsets of the activity log and the superblock
+        self.al_sect = 64            # activity log: al-stripes * al-stripe-size-4k * 8 sectors
+        self.la_size = 0             # la-size-sect * 512: the size last agreed (0: never set)
+        self.dump = ""               # the last `dump-md`: the meta data as drbdmeta restore-md reads it
 
     def _meta(self, *args, force=False):
         argv = ["drbdmeta"] + (["--force"] if force else []) + \
@@ -126,19 +132,88 @@ class MetaData:
         return self
 
     def read_layout(self):
-        """max-peers (the bitmap slots made by create-md) and bm_offset, from dump-md."""
+        """max-peers (the bitmap slots made by create-md), bm_offset, the
+        activity log's size and la-size-sect, from dump-md (kept: a resize
+        writes the meta data anew from it, see move)."""
         r = self._meta("dump-md")
+        stripes, stripe_4k = 1, 8
         for line in r.stdout.split("\n"):
             if line.startswith("# bm_offset "):
                 self.bm_offset = int(line.split()[2])
+            elif line.startswith("# al_offset "):
+                self.al_offset = int(line.split()[2])
+            elif line.startswith("# md_offset "):
+                self.md_offset = int(line.split()[2])
             elif line.startswith("max-peers "):
                 self.max_peers = int(line.split()[1].rstrip(";"))
+            elif line.startswith("al-stripes "):
+                stripes = int(line.split()[1].rstrip(";"))
+            elif line.startswith("al-stripe-size-4k "):
+                stripe_4k = int(line.split()[1].rstrip(";"))
+            elif line.startswith("la-size-sect "):
+                self.la_size = int(line.split()[1].rstrip(";")) * 512
         if not self.bm_offset:
             raise CmdError(10, "%s: cannot read the meta data layout: %s" % (self.disk, r.stderr.strip()))
+        self.al_sect = stripes * stripe_4k * 8
+        self.dump = r.stdout
+
+    def max_data_size(self, backing_bytes):
+        """Bytes of data area internal meta data leaves on a backing device of
+        that size, as DRBD 9.2 computes it (drbd_md_set_sector_offsets,
+        drbd_capacity_to_on_disk_bm_sect, drbd_md_first_sector): the
+        superblock in the last 4 KiB-aligned 4 KiB, the activity log before
+        it, before that one bitmap per peer slot (a bit per 4 KiB, in 64-bit
+        words, the whole rounded up to 4 KiB)."""
+        def align(x, a):
+            return -(-x // a) * a
+        sect = backing_bytes // 512
+        bits = align(align(sect, 8) // 8, 64)
+        bm_sect = align(bits // 8 * self.max_peers, 4096) // 512
+        md_size_sect = bm_sect + 8 + self.al_sect
+        return max(0, ((sect & ~7) - md_size_sect) * 512)
+
+    def move(self, size):
+        """The meta data written where the backing device's current size puts
+        it (its end), with la-size-sect = size, as the kernel does on a
+        resize (drbd_determine_dev_size: "md moved"): the real drbdmeta
+        restore-md of the last dump (it lays the meta data out for the
+        device's size), then the generation identifiers and flags as held
+        now, and the activity log copied to its new place (restore-md lays
+        out an empty area there; the kernel writes its own log, drbdmeta's
+        check-resize copies it likewise). The old superblock stays where it
+        was (now in the data area), as with the kernel."""
+        n = self.al_sect * 512
+        fd = os.open(self.disk, os.O_RDWR)
+        try:
+            # the old log (after a shrink it may be past the device's end: then none)
+            al = os.pread(fd, n, self.al_offset) if self.al_offset and self.md_offset - self.al_offset == n else b""
+            self._restore(size)
+            if len(al) == n and self.md_offset - self.al_offset == n:
+                os.pwrite(fd, al, self.al_offset)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _restore(self, size):
+        text = re.sub(r"(?m)^la-size-sect \d+;", "la-size-sect %d;" % (size // 512), self.dump)
+        path = os.path.join(RUN, "restore-md.%d" % os.getpid())
+        with open(path, "w") as f:
+            f.write(text)
+        try:
+            r = self._meta("restore-md", path, force=True)
+        finally:
+            os.unlink(path)
+        if r.returncode != 0:
+            raise CmdError(10, "%s: moving the meta data failed: %s" % (self.disk, (r.stderr + r.stdout).strip()))
+        self.save()
+        self.read_layout()
 
     def data_size(self):
-        """Bytes usable by /dev/drbdN: everything before the bitmap."""
-        return self.bm_offset
+        """Bytes usable by /dev/drbdN at attach: everything before the bitmap,
+        but not more than the size last agreed with the peers (la-size-sect,
+        once a resize has set it), as the kernel's drbd_new_dev_size() while
+        no peer is known."""
+        return min(self.bm_offset, self.la_size) if self.la_size else self.bm_offset
 
     def add_peer(self, p):
         if p not in self.peer_ids:
@@ -286,6 +361,7 @@ class PeerDevice:
         self.pdisk = "DUnknown"
         self.peer_size = None
         self.rs_total = self.rs_done = 0
+        self.rs_start = 0            # a SyncTarget's first synced byte (after an online grow: the old size)
         self.oos = 0
         self.sent_b = self.received_b = 0
         self.opts = {}
@@ -406,10 +482,29 @@ class Conn:
         self.waiters.pop(rid, None)
         return bool(ok)
 
-    def ack(self, rid, ok=True):
+    def query(self, hdr, timeout=ACK_TIMEOUT):
+        """A request whose answer carries data: the peer's ack frame, or None."""
+        ev = threading.Event()
+        with self.send_lock:
+            rid = self.next_id
+            self.next_id += 1
+            self.waiters[rid] = [ev, False, None]
+        hdr["id"] = rid
+        try:
+            self.send(hdr)
+        except OSError:
+            self.waiters.pop(rid, None)
+            return None
+        ev.wait(timeout)
+        w = self.waiters.pop(rid, None)
+        return w[2] if w and w[1] and len(w) > 2 else None
+
+    def ack(self, rid, ok=True, reply=None):
         w = self.waiters.get(rid)
         if w:
             w[1] = ok
+            if len(w) > 2:
+                w[2] = reply
             w[0].set()
 
     def fail_all(self):
@@ -1000,15 +1095,109 @@ class Resource:
             self.check_unfence()
         self.notify_peers()
 
+    # ------------------------------------------------------------ resize
+    @staticmethod
+    def backing_bytes(v):
+        buf = fcntl.ioctl(v.fd, BLKGETSIZE64, b"\0" * 8)
+        return struct.unpack("Q", buf)[0]
+
+    def local_max(self, v):
+        """drbd_local_max_size(): the data area the backing device allows now."""
+        return v.md.max_data_size(self.backing_bytes(v))
+
+    def commit_size(self, v, size, tid):
+        """drbd_commit_size_change() / drbd_determine_dev_size() on one node:
+        the meta data moved to the backing device's end (its layout follows
+        the device's size), the effective size persisted, the device's
+        capacity changed. I/O waits meanwhile (drbd_suspend_io)."""
+        old = v.data_size
+        if size == old:
+            return
+        with v.io_lock:
+            md_moved = v.md.max_data_size(self.backing_bytes(v)) != v.md.bm_offset
+            log("persisting effective size = %d KB" % (size // 1024))
+            log("Writing the whole bitmap, %s" % ("size changed and md moved" if md_moved else "size changed"))
+            v.md.move(size)
+            v.data_size = size
+        self.resize_device(v)
+        log("size change %s: %d KB -> %d KB" % (tid, old // 1024, size // 1024))
+
     def c_resize(self, args, opts):
+        """drbd_adm_resize() as DRBD 9.2 does it with peers that support a
+        cluster-wide resize (change_cluster_wide_device_size): the new size
+        is the smallest that every node's backing device allows (each
+        connected peer answers with its own; a peer that holds a bitmap slot
+        but is not connected makes it fall back to the size last agreed,
+        unless --assume-peer-has-space), capped by --size; committed on
+        every connected node; the new area is then resynced from the
+        Primary (from this node when none is Primary), unless
+        --assume-clean."""
+        v = self.vol_by_minor(int(args[0]))
+        if v.fd is None:
+            raise CmdError(10, "%d: Failure: (138) Device does not have a disk-config" % v.minor)
+        if any(pd.repl not in ("Off", "Established") for pd in v.pds.values()):
+            raise CmdError(10, "%d: Failure: (130) Resize not allowed during resync." % v.minor)
+        local = self.local_max(v)
+        user = parse_size(opts["size"], "s") if opts.get("size") not in (None, True) else 0
+        if user and local < user:
+            log("requested %d sectors, backend seems only able to support %d" % (user // 512, local // 512))
+            raise CmdError(10, "%d: Failure: (111) Low.dev. smaller than requested DRBD-dev. size." % v.minor)
+        tid = "%08x" % random.getrandbits(32)
+        log("Preparing cluster-wide size change %s (local_max_size = %d KB, user_cap = %d KB)" % (tid, local // 1024, user // 1024))
+        reach = [p for p in self.connected() if v.pd(p.node_id).pdisk != "Diskless"]
+        unreachable = [pid for pid in v.slots if pid not in [p.node_id for p in reach]]
+        # the peers answer over the network: not under the resource's lock
+        # (their answer may follow a state frame whose handler needs it)
+        self.lock.release()
+        try:
+            answers = [(p, p.conn.query({"t": "rsz_prep", "vol": v.vol})) for p in reach]
+        finally:
+            self.lock.acquire()
+        sizes = [local]
+        for p, a in answers:
+            if a is None or a.get("max") is None:
+                log("Aborting cluster-wide size change %s: no answer from %s" % (tid, p.name))
+                raise CmdError(11, "%s: State change failed: (-19) Interrupted state change" % self.name)
+            sizes.append(a["max"])
+        size = min(sizes)
+        if unreachable and not opts.get("assume-peer-has-space"):
+            # drbd_new_dev_size(): not all peers known: what was last agreed
+            size = min(size, v.data_size)
+        elif unreachable and size > v.data_size:
+            log("Resize forced while not fully connected!")
+        if user and user > size:
+            log("Requested disk size is too big (%d > %d)kiB" % (user // 1024, size // 1024))
+        elif user:
+            size = user
+        if size == v.data_size:
+            log("Aborting cluster-wide size change %s size unchanged" % tid)
+            return ""
+        log("Committing cluster-wide size change %s" % tid)
+        old = v.data_size
+        self.lock.release()
+        try:
+            for p, _ in answers:
+                if p.conn is None or p.conn.query({"t": "rsz_commit", "vol": v.vol, "size": size, "tid": tid,
+                                                   "clean": bool(opts.get("assume-clean"))}) is None:
+                    log("size change %s: %s did not confirm the commit" % (tid, p.name))
+        finally:
+            self.lock.acquire()
+        self.commit_size(v, size, tid)
+        if size > old and not opts.get("assume-clean"):
+            # drbd_commit_size_change(): a Primary with a disk syncs the new
+            # area to its peers; with none, the node that resized does
+            primaries = self.role == "Primary" or any(p.role == "Primary" for p, _ in answers)
+            if self.role == "Primary" or not primaries:
+                for p, _ in answers:
+                    if p.conn is not None:
+                        self.start_resync(p.conn, v, start=old)
+        self.notify_peers()
         return ""
 
     def c_resume_io(self, args, opts):
         # drbd_adm_resume_io: clears susp_fen on every connection
         for p in list(self.peers.values()):
             self.resume_io(p, "resume-io")
-
-    c_check_resize = c_resize
 
     def c_down(self, args, opts):
         if self.role == "Primary":
@@ -1244,14 +1433,17 @@ class Resource:
                 pd.rs_expect = True
         return sb
 
-    def start_resync(self, c, v):
+    def start_resync(self, c, v, start=0):
+        """A resync of the data area from `start` on (0: all of it, as every
+        resync here, there being no bitmap; after an online grow, the new
+        area only: the bits DRBD sets for it)."""
         pd = v.pd(c.peer.node_id)
         pd.repl = "SyncSource"
         pd.pdisk = "Inconsistent"
-        pd.rs_total, pd.rs_done = v.size(), 0
-        threading.Thread(target=self.resync, args=(c, v, pd), daemon=True).start()
+        pd.rs_total, pd.rs_done = v.size() - start, 0
+        threading.Thread(target=self.resync, args=(c, v, pd, start), daemon=True).start()
 
-    def resync(self, c, v, pd):
+    def resync(self, c, v, pd, start=0):
         """Full resync (no bitmap): the whole data area, chunk by chunk, each
         chunk read and acked under the volume's I/O lock so that application
         writes and resync data cannot overtake each other."""
@@ -1262,7 +1454,7 @@ class Resource:
         total = pd.rs_total
         p = c.peer
         try:
-            c.send({"t": "rs_begin", "vol": v.vol, "total": total})
+            c.send({"t": "rs_begin", "vol": v.vol, "total": total, "start": start})
         except OSError:
             return
         t0, off = time.monotonic(), 0
@@ -1297,8 +1489,8 @@ class Resource:
                 continue
             n = min(CHUNK, total - off)
             with v.io_lock:
-                data = os.pread(v.fd, n, off)
-                if not c.request({"t": "rs", "vol": v.vol, "off": off, "n": n}, data):
+                data = os.pread(v.fd, n, start + off)
+                if not c.request({"t": "rs", "vol": v.vol, "off": start + off, "n": n}, data):
                     return
             off += n
             pd.rs_done = off
@@ -1320,7 +1512,7 @@ class Resource:
                 v.md.pflags[p.node_id]["peer_outdated"] = 0
             v.md.bitmap[p.node_id] = 0
             self.persist(v)
-            log("resync of volume %d to %s done (%d bytes)" % (v.vol, p.name, total))
+            log("resync of volume %d to %s done (%d bytes%s)" % (v.vol, p.name, total, " from offset %d" % start if start else ""))
             self.check_unfence()
 
     def reader(self, c):
@@ -1340,7 +1532,25 @@ class Resource:
         elif t == "pong":
             pass
         elif t == "ack":
-            c.ack(hdr["id"], hdr.get("ok", True))
+            c.ack(hdr["id"], hdr.get("ok", True), hdr)
+        elif t == "rsz_prep":
+            # P_TWOPC_PREP_RSZ: what this node's backing device allows
+            v = self.volumes.get(hdr["vol"])
+            with self.lock:
+                mx = self.local_max(v) if v is not None and v.md is not None else None
+            c.send({"t": "ack", "id": hdr["id"], "ok": mx is not None, "max": mx})
+        elif t == "rsz_commit":
+            # P_TWOPC_COMMIT of a size change: drbd_commit_size_change()
+            v = self.volumes.get(hdr["vol"])
+            with self.lock:
+                if v is not None and v.md is not None:
+                    old = v.data_size
+                    self.commit_size(v, hdr["size"], hdr["tid"])
+                    if self.role == "Primary" and hdr["size"] > old and not hdr.get("clean"):
+                        for p in self.connected():   # the Primary syncs the new area to its peers
+                            if v.pd(p.node_id).pdisk != "Diskless":
+                                self.start_resync(p.conn, v, start=old)
+            c.send({"t": "ack", "id": hdr["id"], "ok": True})
         elif t in ("w", "rs"):
             v = self.volumes.get(hdr["vol"])
             ok = v is not None and v.fd is not None
@@ -1351,7 +1561,7 @@ class Resource:
                 pd = v.pd(pid)
                 pd.received_b += len(payload)
                 if t == "rs":
-                    pd.rs_done = hdr["off"] + len(payload)
+                    pd.rs_done = hdr["off"] + len(payload) - pd.rs_start
             c.send({"t": "ack", "id": hdr["id"], "ok": ok})
         elif t == "rs_begin":
             v = self.volumes.get(hdr["vol"])
@@ -1367,7 +1577,7 @@ class Resource:
                 pd.repl, pd.pdisk = "SyncTarget", "UpToDate"
                 v.state = "Inconsistent"
                 pd.rs_expect = False
-                pd.rs_total, pd.rs_done = hdr["total"], 0
+                pd.rs_total, pd.rs_done, pd.rs_start = hdr["total"], 0, hdr.get("start", 0)
                 v.md.flags["consistent"] = v.md.flags["was_up_to_date"] = 0
                 self.persist(v)
             self.notify_peers()
