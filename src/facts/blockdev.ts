@@ -216,3 +216,101 @@ export function partitionPath(disk: string, n: number): string {
   if (disk.startsWith('/dev/disk/by-')) return `${disk}-part${n}`;
   return /\d$/.test(disk) ? `${disk}p${n}` : `${disk}${n}`;
 }
+
+// ---------- a filesystem's size against its device's (growing it) ----------
+
+/**
+ * Prints `device BYTES` (the device's size), `mount DIR` when it is mounted
+ * (first mount point), then what the filesystem's own tool says of its
+ * size: ext2/3/4 `dumpe2fs -h` fields (`Block count: N`...), xfs `agblocks
+ * N`, `bsize N`, `blocks N` (from `xfs_info`, mounted or not), btrfs `devid
+ * ID BYTES PATH` per device (`btrfs filesystem show --raw`).
+ */
+const FS_SIZE_SCRIPT = [
+  'dev=$1; t=$2',
+  'if [ ! -b "$dev" ]; then echo notblock; exit 0; fi',
+  'echo "device $(blockdev --getsize64 "$dev" 2>/dev/null)"',
+  'm=$(findmnt -n -o TARGET --source "$dev" 2>/dev/null | head -n 1)',
+  'if [ -n "$m" ]; then echo "mount $m"; fi',
+  'case "$t" in',
+  '  ext2|ext3|ext4) dumpe2fs -h "$dev" 2>/dev/null | sed -n \'s/^\\(Block count\\|Block size\\|First block\\|Blocks per group\\|Inode blocks per group\\|Reserved GDT blocks\\|Group descriptor size\\):[[:space:]]*\\([0-9][0-9]*\\)$/\\1: \\2/p\' ;;',
+  '  xfs) xfs_info "$dev" 2>/dev/null | sed -n \'s/.*agsize=\\([0-9][0-9]*\\) blks.*/agblocks \\1/p; s/^data[[:space:]]*=[[:space:]]*bsize=\\([0-9][0-9]*\\)[[:space:]]*blocks=\\([0-9][0-9]*\\),.*/bsize \\1\\nblocks \\2/p\' ;;',
+  '  btrfs) btrfs filesystem show --raw "$dev" 2>/dev/null | sed -n \'s/^[[:space:]]*devid[[:space:]]*\\([0-9][0-9]*\\)[[:space:]]*size \\([0-9][0-9]*\\) used [0-9][0-9]* path \\(.*\\)$/devid \\1 \\2 \\3/p\' ;;',
+  'esac',
+  'exit 0',
+].join('\n');
+
+export type FsSizeFact =
+  | { state: 'notblock' }
+  | {
+      state: 'block';
+      /** The device's size; undefined when it cannot be read (a DRBD Secondary). */
+      deviceBytes?: number;
+      mount?: string;
+      /** The filesystem tool's fields, by name ("Block count", "agblocks", ...); btrfs: `devid PATH` -> bytes, `devno PATH` -> its devid. */
+      fields: Record<string, number>;
+    };
+
+export function fsSizeProbe(dev: string, fstype: string, sudo: boolean): FactProbe<FsSizeFact> {
+  return { argv: ['sh', '-c', FS_SIZE_SCRIPT, 'sh', dev, fstype], ...sudoOf(sudo), parse: parseFsSize };
+}
+
+export function parseFsSize(r: ProbeResult, probe = 'size'): FsSizeFact {
+  if (r.exitCode !== 0) fail(probe, r);
+  const lines = r.stdout.split('\n').filter((l) => l.trim() !== '');
+  if (lines[0] === 'notblock') return { state: 'notblock' };
+  const out: Extract<FsSizeFact, { state: 'block' }> = { state: 'block', fields: {} };
+  for (const l of lines) {
+    let m: RegExpExecArray | null;
+    if ((m = /^device (\d+)$/.exec(l))) out.deviceBytes = Number(m[1]);
+    else if (l.startsWith('mount ')) out.mount = l.slice(6);
+    else if ((m = /^devid (\d+) (\d+) (.+)$/.exec(l))) {
+      out.fields[`devid ${m[3]!}`] = Number(m[2]);
+      out.fields[`devno ${m[3]!}`] = Number(m[1]);
+    } else if ((m = /^([A-Za-z ]+?):? (\d+)$/.exec(l))) out.fields[m[1]!] = Number(m[2]);
+  }
+  return out;
+}
+
+/**
+ * The filesystem's size and the size its grow tool would give it on this
+ * device, in bytes; undefined when the fields are missing. The tools do not
+ * always fill the device: resize2fs drops a last block group too small for
+ * its own metadata plus 50 blocks (resize2fs adjust_fs_info; counted here
+ * with a superblock backup, the larger case), the kernel's xfs_growfs a
+ * last allocation group under 64 blocks (XFS_MIN_AG_BLOCKS), btrfs rounds
+ * down to 4 KiB. So a filesystem is "grown" when its size is what its tool
+ * would make of the device, and a rerun does not grow it again.
+ */
+export function fsGrowth(fstype: string, f: Extract<FsSizeFact, { state: 'block' }>, dev: string): { fsBytes: number; targetBytes: number; devid?: number } | undefined {
+  const d = f.deviceBytes;
+  const x = f.fields;
+  if (d === undefined) return undefined;
+  if (fstype === 'ext2' || fstype === 'ext3' || fstype === 'ext4') {
+    const [count, bs, bpg, ipg] = [x['Block count'], x['Block size'], x['Blocks per group'], x['Inode blocks per group']];
+    if (count === undefined || bs === undefined || bpg === undefined || ipg === undefined) return undefined;
+    const first = x['First block'] ?? 0;
+    let target = Math.floor(d / bs);
+    const groups = Math.ceil((target - first) / bpg);
+    const rem = (target - first) % bpg;
+    const descBlocks = Math.ceil((groups * (x['Group descriptor size'] ?? 32)) / bs);
+    const overhead = 2 + ipg + 1 + descBlocks + (x['Reserved GDT blocks'] ?? 0);
+    if (groups > 1 && rem > 0 && rem < overhead + 50) target -= rem;
+    return { fsBytes: count * bs, targetBytes: Math.max(target, count) * bs };
+  }
+  if (fstype === 'xfs') {
+    const [blocks, bs, ag] = [x.blocks, x.bsize, x.agblocks];
+    if (blocks === undefined || bs === undefined || ag === undefined) return undefined;
+    let target = Math.floor(d / bs);
+    const mod = target % ag;
+    if (mod > 0 && mod < 64) target -= mod;
+    return { fsBytes: blocks * bs, targetBytes: Math.max(target, blocks) * bs };
+  }
+  if (fstype === 'btrfs') {
+    const devids = Object.entries(x).filter(([k]) => k.startsWith('devid '));
+    const mine = devids.length === 1 ? devids[0] : devids.find(([k]) => k === `devid ${dev}`);
+    if (!mine) return undefined;
+    return { fsBytes: mine[1], targetBytes: Math.max(Math.floor(d / 4096) * 4096, mine[1]), devid: x[`devno ${mine[0].slice(6)}`] };
+  }
+  return undefined;
+}

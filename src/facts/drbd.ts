@@ -238,3 +238,86 @@ export function resFileProbe(path: string, wantedSha256: string, sudo: boolean):
 export function maskSharedSecret(text: string): string {
   return text.replace(/(shared-secret\s+)("[^"]*"|[^\s;]+)/g, '$1"********"');
 }
+
+// ---------- sizes: the backing device, the metadata's layout, what DRBD uses ----------
+
+/**
+ * What a resize reads on one node: `backing DEV BYTES` (the backing device
+ * the configuration names for this host, `drbdadm sh-ll-dev NAME`, and its
+ * size), the metadata's `max-peers`, `al-stripes`, `al-stripe-size-4k`
+ * (`drbdadm -- --force dump-md NAME`; after an online grow drbdmeta finds the
+ * metadata at its last known place through /var/lib/drbd/drbd-minor-N.lkbd),
+ * and `size KIB`, the size of the DRBD device now (`drbdsetup status NAME
+ * --verbose --statistics`: the volume's `size:`; absent when the resource is
+ * not up or has no disk here). One volume per resource.
+ */
+const SIZES_SCRIPT = [
+  'd=$(drbdadm sh-ll-dev "$1" 2>/dev/null | head -n 1)',
+  'if [ -z "$d" ]; then echo nodev; exit 0; fi',
+  'if [ ! -b "$d" ]; then echo "notblock $d"; exit 0; fi',
+  'echo "backing $d $(blockdev --getsize64 "$d")"',
+  'drbdadm -- --force dump-md "$1" 2>/dev/null | sed -n \'s/^\\(max-peers\\|al-stripes\\|al-stripe-size-4k\\) \\([0-9][0-9]*\\);$/\\1 \\2/p\'',
+  'drbdsetup status "$1" --verbose --statistics 2>/dev/null | sed -n \'s/^[[:space:]]*size:\\([0-9][0-9]*\\) .*/size \\1/p\' | head -n 1',
+  'exit 0',
+].join('\n');
+
+export type DrbdSizeFact =
+  | { state: 'nodev' }
+  | { state: 'notblock'; dev: string }
+  | {
+      state: 'block';
+      dev: string;
+      /** The backing device's size in bytes. */
+      backingBytes: number;
+      /** Peer slots and activity log of the metadata; undefined when drbdmeta cannot read it. */
+      maxPeers?: number;
+      alSectors: number;
+      /** The DRBD device's size now, KiB; undefined when not up (or diskless) here. */
+      sizeKiB?: number;
+    };
+
+export function parseDrbdSize(r: ProbeResult, probe = 'size'): DrbdSizeFact {
+  if (r.exitCode !== 0) throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+  const lines = r.stdout.split('\n').map((l) => l.trim());
+  if (lines[0] === 'nodev') return { state: 'nodev' };
+  if (lines[0]?.startsWith('notblock ')) return { state: 'notblock', dev: lines[0].slice(9) };
+  const b = /^backing (\S+) (\d+)$/.exec(lines[0] ?? '');
+  if (!b) throw new Error(`probe ${probe}: unexpected output "${(lines[0] ?? '').slice(0, 80)}"`);
+  const val = (key: string): number | undefined => {
+    const l = lines.find((x) => x.startsWith(`${key} `));
+    return l !== undefined && /^\d+$/.test(l.slice(key.length + 1)) ? Number(l.slice(key.length + 1)) : undefined;
+  };
+  const maxPeers = val('max-peers');
+  const sizeKiB = val('size');
+  return {
+    state: 'block',
+    dev: b[1]!,
+    backingBytes: Number(b[2]),
+    ...(maxPeers !== undefined ? { maxPeers } : {}),
+    alSectors: (val('al-stripes') ?? 1) * (val('al-stripe-size-4k') ?? 8) * 8,
+    ...(sizeKiB !== undefined ? { sizeKiB } : {}),
+  };
+}
+
+export function drbdSizeProbe(resource: string, sudo: boolean): FactProbe<DrbdSizeFact> {
+  return { argv: ['sh', '-c', SIZES_SCRIPT, 'sh', resource], ...sudoOf(sudo), parse: parseDrbdSize };
+}
+
+/**
+ * The data area, in bytes, that internal metadata with `maxPeers` bitmaps
+ * leaves on a backing device of `backingBytes`: what DRBD 9 can use there
+ * (drbd_md_set_sector_offsets, drbd_capacity_to_on_disk_bm_sect and
+ * drbd_md_first_sector in DRBD 9.2): the superblock in the last 4 KiB-aligned
+ * 4 KiB, the activity log before it, before that one bitmap per peer slot
+ * (a bit per 4 KiB of data, in 64-bit words, the whole rounded up to 4 KiB).
+ * drbdmeta's `dump-md` shows the same figure as `# bm_offset` on new metadata.
+ */
+export function drbdDataBytes(backingBytes: number, maxPeers: number, alSectors: number): number {
+  const align = (x: bigint, a: bigint): bigint => ((x + a - 1n) / a) * a;
+  const sect = BigInt(Math.floor(backingBytes / 512));
+  const bits = align(align(sect, 8n) / 8n, 64n);
+  const bmSect = align((bits / 8n) * BigInt(maxPeers), 4096n) / 512n;
+  const mdSect = bmSect + 8n + BigInt(alSectors);
+  const data = (sect & ~7n) - mdSect;
+  return data > 0n ? Number(data * 512n) : 0;
+}

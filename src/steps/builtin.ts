@@ -10,6 +10,7 @@ import { drbdCreateMdStep } from './kinds/drbd-create-md.js';
 import { drbdInitialSyncStep } from './kinds/drbd-initial-sync.js';
 import { drbdResourceStep } from './kinds/drbd-resource.js';
 import { drbdUpStep } from './kinds/drbd-up.js';
+import { drbdGrowStep } from './kinds/drbd-grow.js';
 import { hostnameStep } from './kinds/hostname.js';
 import { hostsStep } from './kinds/hosts.js';
 import { mkfsStep } from './kinds/mkfs.js';
@@ -38,6 +39,7 @@ export function builtinRegistry(): StepKinds {
     drbdCreateMdStep,
     drbdUpStep,
     drbdInitialSyncStep,
+    drbdGrowStep,
     mkfsStep,
     corosyncStep,
     crmConfigureStep,

@@ -44,6 +44,7 @@ const BUILTIN: readonly (readonly [string, () => Promise<StepKind<unknown>>])[] 
   ['drbd-create-md', () => import('./kinds/drbd-create-md.js').then((m) => m.drbdCreateMdStep)],
   ['drbd-up', () => import('./kinds/drbd-up.js').then((m) => m.drbdUpStep)],
   ['drbd-initial-sync', () => import('./kinds/drbd-initial-sync.js').then((m) => m.drbdInitialSyncStep)],
+  ['drbd-grow', () => import('./kinds/drbd-grow.js').then((m) => m.drbdGrowStep)],
   ['mkfs', () => import('./kinds/mkfs.js').then((m) => m.mkfsStep)],
   ['corosync', () => import('./kinds/corosync.js').then((m) => m.corosyncStep)],
   ['crm-configure', () => import('./kinds/crm-configure.js').then((m) => m.crmConfigureStep)],

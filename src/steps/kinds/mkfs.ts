@@ -16,11 +16,25 @@
  * mutual-failover layout does, so a rerun must not fail there).
  * Refused: not a block device; another filesystem or signature unless
  * `allow_overwrite: true` (then `wipefs --all` first, visible in the plan).
+ *
+ * Grow (`grow: true`, the default): a filesystem of the wanted type that is
+ * smaller than its device (a partition, a logical volume or a DRBD
+ * resource that grew: drbd-grow) is grown to fill it, where mkfs would run
+ * (for DRBD: on the Primary). Its size and the device's are read with the
+ * filesystem's own tool (dumpe2fs -h, xfs_info, btrfs filesystem show; a
+ * filesystem counts as grown when it is as large as its grow tool would
+ * make it: facts/blockdev.ts fsGrowth). Mounted: online, `resize2fs DEV`,
+ * `xfs_growfs MOUNTPOINT`, `btrfs filesystem resize max MOUNTPOINT`. Not
+ * mounted: ext2/3/4 `e2fsck -f -p DEV` then `resize2fs DEV` (resize2fs
+ * wants a checked filesystem offline); xfs and btrfs only grow mounted:
+ * refused, saying so. A filesystem larger than its device (the device was
+ * shrunk under it) is refused: it never shrinks, nothing is changed.
+ * `grow: false` leaves the size alone.
  */
 import { z } from 'zod';
 import type { Change } from '../contract.js';
 import { defineStep, exec, refuse } from '../define.js';
-import { blkidProbe, describeBlkid, drbdBackingBlkidProbe } from '../../facts/blockdev.js';
+import { blkidProbe, describeBlkid, drbdBackingBlkidProbe, fsGrowth, fsSizeProbe, type FsSizeFact } from '../../facts/blockdev.js';
 import { eventsProbe } from '../../facts/drbd.js';
 import { absolutePath } from '../params.js';
 
@@ -34,6 +48,8 @@ export const mkfsParams = z
       .regex(/^[A-Za-z0-9_.-]{1,12}$/, 'a label of 1-12 letters, digits, "_", "." or "-"')
       .optional(),
     allow_overwrite: z.boolean().default(false),
+    /** Grow the filesystem when its device is larger (online when mounted). */
+    grow: z.boolean().default(true),
     sudo: z.boolean().default(false),
   })
   .strict();
@@ -58,6 +74,7 @@ export const mkfsStep = defineStep({
       blkid: blkidProbe(p.device, p.sudo),
       events: minor !== undefined ? eventsProbe(undefined, p.sudo) : undefined,
       backing: minor !== undefined ? drbdBackingBlkidProbe(minor, p.sudo) : undefined,
+      size: p.grow ? fsSizeProbe(p.device, p.fstype, p.sudo) : undefined,
     };
   },
   diff(p, facts): Change[] {
@@ -75,7 +92,7 @@ export const mkfsStep = defineStep({
     }
     const b = facts.blkid;
     if (b.state === 'notblock') return [refuse(`${p.device} is not a block device`)];
-    if (b.vars.TYPE === p.fstype) return [];
+    if (b.vars.TYPE === p.fstype) return p.grow ? grow(p, facts.size!) : [];
     const changes: Change[] = [];
     if (b.vars.TYPE !== undefined || b.vars.PTTYPE !== undefined) {
       const what = describeBlkid(b.vars);
@@ -95,3 +112,38 @@ export const mkfsStep = defineStep({
     return changes;
   },
 });
+
+const MiB = (bytes: number): string => `${(bytes / 1048576).toFixed(1).replace(/\.0$/, '')} MiB`;
+
+/** The changes that grow the filesystem to its device (none when it fills it, or when its size cannot be read). */
+function grow(p: MkfsParams, f: FsSizeFact): Change[] {
+  if (f.state !== 'block') return [];
+  const g = fsGrowth(p.fstype, f, p.device);
+  if (!g || f.deviceBytes === undefined) return [];
+  if (f.deviceBytes < g.fsBytes)
+    return [
+      refuse(
+        `${p.device} (${MiB(f.deviceBytes)}) is smaller than the ${p.fstype} filesystem on it (${MiB(g.fsBytes)}): the device was shrunk under the filesystem; not touching it (restore the device's size)`,
+      ),
+    ];
+  if (g.targetBytes <= g.fsBytes) return [];
+  const what = `grow the ${p.fstype} filesystem on ${p.device} from ${MiB(g.fsBytes)} to ${MiB(g.targetBytes)}`;
+  const sudo = { sudo: p.sudo };
+  const m = f.mount;
+  if (p.fstype === 'xfs' || p.fstype === 'btrfs') {
+    if (m === undefined)
+      return [
+        refuse(
+          `the ${p.fstype} filesystem on ${p.device} could grow from ${MiB(g.fsBytes)} to ${MiB(g.targetBytes)}, but ${p.fstype} grows only while mounted and it is not mounted here: mount it (where it is used) and run again, or set grow: false`,
+        ),
+      ];
+    if (p.fstype === 'xfs') return [exec(['xfs_growfs', m], `${what}, online (mounted on ${m})`, sudo)];
+    // btrfs resizes one of its devices: this one's devid
+    return [exec(['btrfs', 'filesystem', 'resize', `${g.devid ?? 1}:max`, m], `${what}, online (mounted on ${m})`, sudo)];
+  }
+  if (m !== undefined) return [exec(['resize2fs', p.device], `${what}, online (mounted on ${m})`, sudo)];
+  return [
+    exec(['e2fsck', '-f', '-p', p.device], `check the filesystem on ${p.device} first (resize2fs grows an unmounted filesystem only after a forced check)`, sudo),
+    exec(['resize2fs', p.device], `${what} (not mounted)`, sudo),
+  ];
+}

@@ -77,6 +77,7 @@ describe('the built-in kinds', () => {
     'drbd-create-md': { resource: 'r0' },
     'drbd-up': { resource: 'r0' },
     'drbd-initial-sync': { resource: 'r0' },
+    'drbd-grow': { resource: 'r0', hosts: ['bob', 'alice'] },
     mkfs: { device: '/dev/drbd0', fstype: 'ext4' },
     corosync: {
       cluster_name: 'c',
