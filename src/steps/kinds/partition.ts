@@ -14,6 +14,15 @@
  * device nodes exist (/dev/vdb1, /dev/nvme0n1p1, /dev/loop0p1).
  * Half-done: table right but the kernel has an old view -> `partx -u`, then
  * wait for the nodes; nodes missing -> wait (udev makes them).
+ * Grown in place: the same table but for larger sizes (same label, the
+ * same partitions at the same starts with the same types, each at least as
+ * large as it is): each grown partition is rewritten alone (`sfdisk
+ * --no-reread --no-tell-kernel -N K DISK`, its start, new size and type on
+ * stdin; the disk identifier and the other entries stay), then `partx
+ * --update` tells the kernel, which resizes a partition even while it is in
+ * use (held by DRBD, mounted): what is on it grows with the steps that use
+ * it (drbd-grow, mkfs `grow`). A smaller size is refused, wipe or not: a
+ * partition is never shrunk here.
  * Refused: not a block device; another partition table, a filesystem or
  * any other signature on the disk (wipefs --no-act) unless `wipe: true`
  * (then `wipefs --all` first); even with wipe, a disk whose partitions are
@@ -106,6 +115,13 @@ function sameTable(t: PartitionTable, label: string, plan: readonly PlannedParti
   );
 }
 
+/** The same table but for sizes: for each partition, its size now and planned (in sectors); undefined when it differs otherwise. */
+function resizedTable(t: PartitionTable, label: string, plan: readonly PlannedPartition[]): { now: number; want: number }[] | undefined {
+  if (t.label !== label || t.partitions.length !== plan.length) return undefined;
+  if (!t.partitions.every((x, i) => x.start === plan[i]!.start && x.type === plan[i]!.type)) return undefined;
+  return t.partitions.map((x, i) => ({ now: x.size, want: plan[i]!.size }));
+}
+
 function describeTable(t: PartitionTable): string {
   return `a ${t.label} partition table with ${t.partitions.length} partition(s)${t.partitions.length ? ': ' + t.partitions.map((x) => `${x.node} start ${x.start} size ${x.size} type ${x.type}`).join(', ') : ''}`;
 }
@@ -147,6 +163,32 @@ export const partitionStep = defineStep({
       return missing.length === 0 ? [] : [waitNodes(missing)];
     }
 
+    const resized = table ? resizedTable(table, p.label, plan) : undefined;
+    if (resized) {
+      const mib = (sectors: number) => `${Math.round((sectors * disk.sectorSize) / 1048576)} MiB`;
+      const smaller = resized.flatMap((x, i) => (x.want < x.now ? [`${names[i]} from ${mib(x.now)} to ${mib(x.want)}`] : []));
+      if (smaller.length)
+        return [
+          refuse(`${p.disk}: the wanted table would shrink ${smaller.join(', ')}: partitions are never shrunk here (shrink what is on them first, then the partition, by hand)`),
+        ];
+      return [
+        ...resized.flatMap((x, i) =>
+          x.want > x.now
+            ? [
+                exec(
+                  ['sfdisk', '--no-reread', '--no-tell-kernel', '--quiet', '-N', String(i + 1), p.disk],
+                  `grow ${names[i]} from ${mib(x.now)} to ${mib(x.want)} (same start and type)`,
+                  {
+                    sudo: p.sudo,
+                    stdin: `start=${plan[i]!.start}, size=${plan[i]!.size}, type=${p.label === 'dos' ? plan[i]!.type.toLowerCase() : plan[i]!.type}\n`,
+                  },
+                ),
+              ]
+            : [],
+        ),
+        partx,
+      ];
+    }
     const sigs = facts.signatures;
     const found = table ? describeTable(table) : sigs.length ? sigs.map((s) => `a ${s.type} signature at offset ${s.offset}`).join(', ') : '';
     const changes: Change[] = [];
