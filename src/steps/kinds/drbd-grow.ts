@@ -31,7 +31,8 @@
  *   the device, by hand.
  * - growth possible but a peer not Connected (DRBD would keep the size it
  *   last agreed on), or a node where the resource is not up, has no disk,
- *   or whose metadata drbdmeta cannot read;
+ *   or whose metadata drbdmeta cannot read (this one included: DRBD
+ *   resizes from a node with a disk);
  * - the resource not up on this node, or this node not one of `hosts`.
  */
 import { z } from 'zod';
@@ -78,9 +79,12 @@ export const drbdGrowStep = defineStep({
     const r = (facts.events as Map<string, DrbdResource>).get(name);
     if (!r) return [refuse(`resource ${name} is not up on this node (run drbd-up first)`)];
     const sizes = p.hosts.map((h) => ({ host: h, fact: facts[sizeId(h)] as DrbdSizeFact }));
-    const own = sizes.find((s) => s.host === node.name)!.fact;
-    if (own.state !== 'block' || own.sizeKiB === undefined) return [refuse(`${name} has no disk attached on this node: nothing to grow from here`)];
-    const used = own.sizeKiB * 1024;
+    // the size DRBD uses: this node's, else a peer's (this node may be diskless for now)
+    const known = sizes.map((s) => (s.fact.state === 'block' ? s.fact.sizeKiB : undefined));
+    const ownKiB = known[p.hosts.indexOf(node.name)];
+    const anyKiB = ownKiB ?? known.find((k) => k !== undefined);
+    if (anyKiB === undefined) return []; // up nowhere with a disk: nothing DRBD could grow (drbd-up's job first)
+    const used = anyKiB * 1024;
 
     // what each node's backing device allows; the problems that keep it unknown
     const unknown: string[] = [];
@@ -100,7 +104,9 @@ export const drbdGrowStep = defineStep({
         refuse(
           `${name} uses ${MiB(used)} (${used} bytes) but ${shrunk
             .map((a) => `on ${a.host} the backing device ${a.dev} (${MiB(a.backing)}) leaves ${MiB(a.bytes)} for data`)
-            .join(', ')}: it was shrunk under DRBD. Not resizing: DRBD would cut the end off its data (and the filesystem on it). ` +
+            .join(
+              ', ',
+            )}: it was shrunk under DRBD${unknown.length ? ` (and unknown: ${unknown.join('; ')})` : ''}. Not resizing: DRBD would cut the end off its data (and the filesystem on it). ` +
             `Restore the device's size; to shrink on purpose, by hand: shrink the filesystem first, then \`drbdadm resize --size=... ${name}\`, then the device`,
         ),
       ];
