@@ -1,4 +1,4 @@
-# Shared by the stand-in's self-tests (selftest.sh, selftest-fencing-peers.sh),
+# Shared by the stand-in's self-tests (selftest.sh, selftest-fencing-peers.sh, selftest-resize.sh),
 # which drive running node containers with `docker exec`. Sourced; each
 # script defines its own fail().
 t0=$(date +%s)

@@ -18,20 +18,10 @@
 set -euo pipefail
 BOB=${1:-bob}
 ALICE=${2:-alice}
-t0=$(date +%s)
-
-say() { printf '[%3ds] %s\n' $(( $(date +%s) - t0 )) "$*"; }
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftest-lib.sh
+. "$here/selftest-lib.sh"
 fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
-on() { local c=$1; shift; docker exec "$c" bash -c "$*"; }
-wait_for() {
-  local secs=$1 c=$2; shift 2
-  local end=$(( $(date +%s) + secs ))
-  until on "$c" "$*" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$end" ] || return 1
-    sleep 0.2
-  done
-}
-ip_of() { on "$1" "ip -4 -o addr show scope global | awk '{print \$4}' | cut -d/ -f1 | head -n1"; }
 size_of() { on "$1" "blockdev --getsize64 /dev/drbd0"; }
 # the data area drbdmeta finds on the backing device now, and the size last agreed
 bm_offset() { on "$1" "drbdmeta --force - v09 /dev/vdb1 internal dump-md 2>/dev/null | sed -n 's/^# bm_offset //p'"; }
