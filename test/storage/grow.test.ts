@@ -25,7 +25,7 @@ import { stringify } from 'yaml';
 import { startBed, type Bed } from '../../docker/bed/testbed.js';
 import { drbdDataBytes } from '../../src/facts/drbd.js';
 import { bedInventory } from '../support/bed-inventory.js';
-import { applyKeys, cli, converged, json, Nodes, planKeys, type ApplyReport, type PlanDoc } from './support.js';
+import { applyKeys, cli, converged, execsByNode, json, Nodes, planKeys, type ApplyReport, type PlanDoc } from './support.js';
 
 const NODES = ['bob', 'alice'];
 const RES = 'data';
@@ -39,6 +39,9 @@ let inventory: string;
 let playbook: string;
 let doc: Record<string, unknown>;
 const before: { sha?: string; uuid?: string; fsBytes?: number; drbdKiB?: number } = {};
+/** The metadata's peer slots (drbd-create-md's default) and activity log sectors, as read on bob. */
+let slots = 0;
+const AL_SECTORS = 64;
 
 const PLAYBOOK = `name: grow
 steps:
@@ -97,10 +100,7 @@ steps:
 `;
 
 /** The commands each node ran to change something, `step: argv`. */
-const execsByNode = (r: ApplyReport) =>
-  Object.fromEntries(
-    NODES.map((n) => [n, r.steps.filter((s) => s.node === n).flatMap((s) => s.changes.flatMap((c) => (c.kind === 'exec' ? [`${s.step}: ${c.argv.join(' ')}`] : [])))]),
-  );
+const execs = (r: ApplyReport) => execsByNode(r, NODES);
 
 /** The inventory with the data partition's size (what the administrator records after growing it). */
 async function writeInventory(size: string): Promise<void> {
@@ -146,15 +146,17 @@ describe('growing a DRBD volume under a mounted filesystem (bob, alice)', () => 
   it('converges: a 320 MiB partition, DRBD on it, xfs on bob; mounted there with a file written', async () => {
     const r = await cli(['apply', inventory, playbook, '--json']);
     const report = converged(r);
-    console.log(`first apply, commands per node:\n${JSON.stringify(execsByNode(report), null, 2)}`);
-    expect(execsByNode(report).bob).toContain('fs-data: mkfs.xfs /dev/drbd0');
+    console.log(`first apply, commands per node:\n${JSON.stringify(execs(report), null, 2)}`);
+    expect(execs(report).bob).toContain('fs-data: mkfs.xfs /dev/drbd0');
     await nodes.sh('bob', `mkdir -p ${MOUNT} && mount /dev/drbd0 ${MOUNT} && head -c 3000000 /dev/urandom > ${MOUNT}/file && sync`);
     before.sha = await fileSha();
     before.uuid = await uuid();
     before.fsBytes = await xfsBytes();
     before.drbdKiB = await drbdKiB('bob');
-    // max-peers 2 (one peer + one to add a node), the activity log's 32 KiB
-    expect(before.drbdKiB * 1024).toBe(drbdDataBytes(320 * MiB, 2, 64));
+    // the metadata's peer slots (drbd-create-md's default) and its 32 KiB activity log set what DRBD uses
+    slots = Number(await nodes.sh('bob', `drbdadm -- --force dump-md ${RES} 2>/dev/null | sed -n 's/^max-peers \\([0-9]*\\);$/\\1/p'`));
+    expect(slots).toBeGreaterThanOrEqual(1);
+    expect(before.drbdKiB * 1024).toBe(drbdDataBytes(320 * MiB, slots, AL_SECTORS));
     expect(await drbdKiB('alice')).toBe(before.drbdKiB);
   }, 300_000);
 
@@ -178,9 +180,9 @@ describe('growing a DRBD volume under a mounted filesystem (bob, alice)', () => 
   it('apply: DRBD grows on both nodes, the new area synced to alice, xfs grown online on bob; file and UUID unchanged', async () => {
     const r = await cli(['apply', inventory, playbook, '--json']);
     const report = converged(r);
-    console.log(`grow apply, commands per node:\n${JSON.stringify(execsByNode(report), null, 2)}`);
-    expect(execsByNode(report)).toEqual({ bob: [`grow-data: drbdadm resize ${RES}`, `fs-data: xfs_growfs ${MOUNT}`], alice: [] });
-    const kib = drbdDataBytes(420 * MiB, 2, 64) / 1024;
+    console.log(`grow apply, commands per node:\n${JSON.stringify(execs(report), null, 2)}`);
+    expect(execs(report)).toEqual({ bob: [`grow-data: drbdadm resize ${RES}`, `fs-data: xfs_growfs ${MOUNT}`], alice: [] });
+    const kib = drbdDataBytes(420 * MiB, slots, AL_SECTORS) / 1024;
     for (const n of NODES) expect(await drbdKiB(n), n).toBe(kib);
     // still mounted where it was, grown to (almost) all of it: xfs_growfs drops a last allocation group under 64 blocks
     expect(await nodes.sh('bob', `findmnt -n -o SOURCE ${MOUNT}`)).toBe('/dev/drbd0');
@@ -205,7 +207,7 @@ describe('growing a DRBD volume under a mounted filesystem (bob, alice)', () => 
     const r = await cli(['apply', inventory, playbook, '--json']);
     const again = converged(r);
     expect(applyKeys(again, 'changed')).toEqual([]);
-    expect(execsByNode(again)).toEqual({ bob: [], alice: [] });
+    expect(execs(again)).toEqual({ bob: [], alice: [] });
     const p = await cli(['plan', inventory, playbook, '--detailed-exitcode']);
     expect(p.code, p.stdout + p.stderr).toBe(0);
   }, 120_000);
@@ -219,13 +221,13 @@ describe('growing a DRBD volume under a mounted filesystem (bob, alice)', () => 
     // known after apply: what reads the partitions (create-md's look at the backing device, and what follows it)
     expect(planKeys(plan, ['pending'])).toEqual(expect.arrayContaining(['bob/fs-data', 'bob/grow-data']));
     const report = converged(await cli(['apply', inventory, playbook, '--json']));
-    console.log(`inventory grow apply, commands per node:\n${JSON.stringify(execsByNode(report), null, 2)}`);
+    console.log(`inventory grow apply, commands per node:\n${JSON.stringify(execs(report), null, 2)}`);
     const sfdisk = 'partition: sfdisk --no-reread --no-tell-kernel --quiet -N 1 /dev/vdb';
-    expect(execsByNode(report)).toEqual({
+    expect(execs(report)).toEqual({
       bob: [sfdisk, 'partition: partx --update /dev/vdb', `grow-data: drbdadm resize ${RES}`, `fs-data: xfs_growfs ${MOUNT}`],
       alice: [sfdisk, 'partition: partx --update /dev/vdb'],
     });
-    const kib = drbdDataBytes(480 * MiB, 2, 64) / 1024;
+    const kib = drbdDataBytes(480 * MiB, slots, AL_SECTORS) / 1024;
     for (const n of NODES) expect(await drbdKiB(n), n).toBe(kib);
     const fs = await xfsBytes();
     expect(fs).toBeGreaterThan(before.fsBytes! + 155 * MiB);
@@ -233,7 +235,7 @@ describe('growing a DRBD volume under a mounted filesystem (bob, alice)', () => 
     expect(await uuid()).toBe(before.uuid);
     console.log(`data checks: DRBD ${kib} KiB on bob and alice; xfs ${fs} bytes; file and UUID unchanged`);
     const again = converged(await cli(['apply', inventory, playbook, '--json']));
-    expect(execsByNode(again)).toEqual({ bob: [], alice: [] });
+    expect(execs(again)).toEqual({ bob: [], alice: [] });
   }, 300_000);
 
   it('partitions shrunk by hand under DRBD: plan and apply refuse (exit 7), nothing changes; restored, nothing to do', async () => {
@@ -263,7 +265,7 @@ describe('growing a DRBD volume under a mounted filesystem (bob, alice)', () => 
     await resizePartitions('480M');
     await writeInventory('480M');
     const back = converged(await cli(['apply', inventory, playbook, '--json']));
-    expect(execsByNode(back)).toEqual({ bob: [], alice: [] });
+    expect(execs(back)).toEqual({ bob: [], alice: [] });
     expect(await fileSha()).toBe(before.sha);
   }, 200_000);
 });
