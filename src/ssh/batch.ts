@@ -1,20 +1,21 @@
 /**
- * execBatch: several read-only commands in ONE exec. The script below is sent
- * on the stdin of `sh -s` (never on argv, so neither the delimiter nor a sudo
- * password shows in `ps`). After command i it prints
+ * execBatch: several commands in ONE round trip, as one script for `sh -s`
+ * (the session's long-lived batch shell, ./shell.ts, or `sh -s` on a channel
+ * of its own). The script is sent on the shell's stdin (never on argv, so
+ * neither the delimiter nor a sudo password shows in `ps`). After command i it
+ * prints
  *   stdout: "\n" D ":" i ":" rc "\n"        stderr: "\n" D ":" i "\n"
- * where D is 128 random bits chosen for this call only: no command output can
+ * where D is 128 random bits chosen for this batch only: no command output can
  * predict, hence forge, it. Each command runs in a subshell with its own stdin
  * (`</dev/null` or its given text), so it can neither read the script nor
  * change the shell that runs the next one (`cd`, `exit`).
  */
 import type { Command, CommandResult } from './types.js';
 import { buildCommand, type Become } from './command.js';
-import { prefixLine } from './marker.js';
 import { shQuote } from './quote.js';
 
-export function buildBatchScript(cmds: readonly Command[], become: Become | undefined, delim: string, marker: string): string {
-  const lines = [prefixLine(marker)];
+export function buildBatchScript(cmds: readonly Command[], become: Become | undefined, delim: string): string {
+  const lines: string[] = [];
   cmds.forEach((cmd, i) => {
     const built = buildCommand(cmd, become, delim);
     const stdin = built.stdinPrefix + stdinText(cmd, i);
@@ -31,6 +32,12 @@ function stdinText(cmd: Command, i: number): string {
     throw new Error(`execBatch command ${i}: stdin must be text without NUL bytes; use exec for binary stdin`);
   }
   return text;
+}
+
+/** The last command's status line on each stream: the batch is done when both have come. */
+export function batchEnd(delim: string, count: number): { stdout: RegExp; stderr: RegExp } {
+  const last = count - 1;
+  return { stdout: new RegExp(`\\n${delim}:${last}:\\d+\\n`), stderr: new RegExp(`\\n${delim}:${last}\\n`) };
 }
 
 export class BatchParseError extends Error {

@@ -134,7 +134,7 @@ export function signalExitCode(name: string | undefined): number {
  * our side is at EOF (we end it right after writing stdin), but
  * the request is still valid while the channel is open: use its protocol.
  */
-function sendSignal(channel: ClientChannel, name: string): void {
+export function sendSignal(channel: ClientChannel, name: string): void {
   const ch = channel as unknown as {
     outgoing?: { id: number; state: string };
     _client?: { _protocol?: { signal(id: number, name: string): void } };

@@ -1,18 +1,20 @@
 /**
  * The Session implementation: exec, execBatch, writeFile over one live
  * connection. It builds each command line (./command.ts, ./batch.ts,
- * ./write-file.ts), runs it on a channel (./channel.ts), masks the session's
- * and the command's secrets in results, errors and logs, and logs each
- * command. Losing and closing the connection is ./connection.ts's.
+ * ./write-file.ts), runs it on a channel (./channel.ts) or, for a batch, on
+ * the session's batch shell (./shell.ts), masks the session's and the
+ * command's secrets in results, errors and logs, and logs each command.
+ * Losing and closing the connection is ./connection.ts's.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Command, CommandResult, Endpoint, HostKeyPolicy, Session } from './types.js';
 import { connect } from './connect.js';
 import { buildCommand, describeCommand } from './command.js';
-import { buildBatchScript, parseBatchOutput } from './batch.js';
+import { batchEnd, buildBatchScript, parseBatchOutput } from './batch.js';
 import { runChannel, type RawOptions, type RawResult } from './channel.js';
 import { LiveConnection } from './connection.js';
+import { BatchShell, type ShellRunOptions } from './shell.js';
 import { prefixLine } from './marker.js';
 import { writeFileCommand, type WriteFileOptions } from './write-file.js';
 import { makeMasker, type Masker } from '../mask.js';
@@ -39,6 +41,9 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 class SshSession implements Session {
   private readonly sessionSecrets: string[];
+  /** The batch shell: opened by the first batch, again after one ended; undefined after one could not be opened. */
+  private shell: Promise<BatchShell | undefined> | undefined;
+  private shellRefused = false;
 
   constructor(
     readonly endpoint: Endpoint,
@@ -59,10 +64,14 @@ class SshSession implements Session {
     return makeMasker([...this.sessionSecrets, ...cmds.flatMap((c) => c.secrets ?? [])]);
   }
 
+  /** The call's signal and the session's, as one. */
+  private cancelled(signal: AbortSignal | undefined): AbortSignal | undefined {
+    return signal && this.signal ? AbortSignal.any([signal, this.signal]) : (signal ?? this.signal);
+  }
+
   /** One channel, cancelled by the call's signal or the session's. */
   private run(line: string, stdin: Buffer, o: Omit<RawOptions, 'node'>): Promise<RawResult> {
-    const signal = o.signal && this.signal ? AbortSignal.any([o.signal, this.signal]) : (o.signal ?? this.signal);
-    return runChannel(this.conn, line, stdin, { ...o, signal, node: this.endpoint.name });
+    return runChannel(this.conn, line, stdin, { ...o, signal: this.cancelled(o.signal), node: this.endpoint.name });
   }
 
   async exec(cmd: Command, signal?: AbortSignal): Promise<CommandResult> {
@@ -101,14 +110,18 @@ class SshSession implements Session {
   async execBatch(cmds: readonly Command[], signal?: AbortSignal): Promise<CommandResult[]> {
     if (cmds.length === 0) return [];
     const delim = hex(16);
-    const marker = hex(8);
-    const script = buildBatchScript(cmds, this.endpoint.become, delim, marker);
+    const script = buildBatchScript(cmds, this.endpoint.become, delim);
     const mask = this.masker(cmds);
     const whats = cmds.map((c) => mask(describeCommand(c)));
     const timeouts = cmds.map((c) => c.timeoutMs);
     const timeoutMs = timeouts.every((t) => t !== undefined) ? timeouts.reduce<number>((a, t) => a + (t ?? 0), 0) : undefined;
     const what = `batch of ${cmds.length}: ${whats.join(' ; ')}`;
-    const raw = await this.run('exec sh -s', Buffer.from(script), { marker, timeoutMs, signal, what });
+    let raw = await this.onShell(script, { end: batchEnd(delim, cmds.length), timeoutMs, signal: this.cancelled(signal), what });
+    if (!raw) {
+      // the batch shell is running another batch (or cannot be had): `sh -s` on a channel of its own
+      const marker = hex(8);
+      raw = await this.run('exec sh -s', Buffer.from(`${prefixLine(marker)}\n${script}`), { marker, timeoutMs, signal, what });
+    }
     const stdout = raw.stdout.toString('utf8');
     const stderr = raw.stderr.toString('utf8');
     let parsed: CommandResult[];
@@ -133,7 +146,27 @@ class SshSession implements Session {
     }
   }
 
+  /**
+   * Runs a batch script on the batch shell (opened now when there is none, or
+   * the last one ended); undefined when it is running another batch or
+   * cannot be opened.
+   */
+  private async onShell(script: string, o: ShellRunOptions): Promise<RawResult | undefined> {
+    if (this.shellRefused || !this.conn.isAlive()) return undefined;
+    if (this.shell === undefined || (await this.shell)?.open === false) {
+      this.shell = BatchShell.open(this.conn, this.endpoint.name, hex(8)).catch((e: unknown) => {
+        this.log?.warn({ error: String((e as Error).message ?? e) }, 'ssh batch shell could not be opened; batches run on channels of their own');
+        this.shellRefused = true;
+        return undefined;
+      });
+    }
+    const shell = await this.shell;
+    // no await between the check and run(), which marks the shell busy
+    return shell?.idle ? shell.run(script, o) : undefined;
+  }
+
   close(): Promise<void> {
+    void this.shell?.then((sh) => sh?.close());
     return this.conn.close();
   }
 }

@@ -53,7 +53,7 @@ export interface Session {
   readonly endpoint: Endpoint;
   /** Run one command. Never throws on a non-zero exit code: that is in the result. */
   exec(cmd: Command, signal?: AbortSignal): Promise<CommandResult>;
-  /** Run several read-only commands in ONE round trip; results in the same order. */
+  /** Run several commands in ONE round trip (on the session's long-lived batch shell when it is free); results in the same order. */
   execBatch(cmds: readonly Command[], signal?: AbortSignal): Promise<CommandResult[]>;
   /** Write a file atomically (temp file + rename), with mode/owner; content never logged. */
   writeFile(path: string, content: string | Buffer, opts?: { mode?: number; owner?: string; group?: string; sudo?: boolean }): Promise<void>;

@@ -233,6 +233,79 @@ describe('execBatch', () => {
   });
 });
 
+describe('the batch shell', () => {
+  /** The pid of the shell a batch runs in: the parent of its commands. */
+  const shellPid = async (ss: Session) => (await ss.execBatch([{ argv: ['sh', '-c', 'echo $PPID'] }]))[0]!.stdout.trim();
+
+  it('runs batch after batch in one shell on the node; two at once run side by side', async () => {
+    const ss = await openSession(h.endpoint(0), { hostKeys: strict() });
+    try {
+      const first = await shellPid(ss);
+      expect(first).toMatch(/^\d+$/);
+      expect(await shellPid(ss)).toBe(first);
+      const [a, b] = await Promise.all([
+        ss.execBatch([{ argv: ['sh', '-c', 'sleep 0.2; echo a'] }, { argv: ['echo', 'a2'] }]),
+        ss.execBatch([{ argv: ['echo', 'b'] }, { argv: ['cat'], stdin: 'b2' }]),
+      ]);
+      expect([a.map((r) => r.stdout), b.map((r) => r.stdout)]).toEqual([
+        ['a\n', 'a2\n'],
+        ['b\n', 'b2'],
+      ]);
+      expect(await shellPid(ss)).toBe(first);
+    } finally {
+      await ss.close();
+    }
+  });
+
+  it('a batch that times out is killed with its shell; the next batch runs in a new one', async () => {
+    const ss = await openSession(h.endpoint(0), { hostKeys: strict() });
+    try {
+      const before = await shellPid(ss);
+      const err = await ss
+        .execBatch([
+          { argv: ['echo', 'x'], timeoutMs: 300 },
+          { argv: ['sleep', '30.246'], timeoutMs: 300 },
+        ])
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'SSH_TIMEOUT' });
+      expect((err as Error).message).toBe('host-00: command timed out after 600 ms and was killed: batch of 2: echo x ; sleep 30.246');
+      let left = 'x';
+      for (let i = 0; i < 100 && left !== ''; i++) {
+        left = await run('pgrep', ['-f', 'sleep 30.246']).then(
+          (r) => r.stdout,
+          () => '',
+        );
+        if (left !== '') await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(left).toBe('');
+      const after = await shellPid(ss);
+      expect(after).not.toBe(before);
+      expect(existsSync(`/proc/${before}`)).toBe(false);
+    } finally {
+      await ss.close();
+    }
+  });
+
+  it('output a command left running writes after its batch never reaches a later batch', async () => {
+    const ss = await openSession(h.endpoint(0), { hostKeys: strict() });
+    try {
+      const before = await shellPid(ss);
+      const [r] = await ss.execBatch([{ argv: ['sh', '-c', '(sleep 0.3; echo LATE; echo LATE >&2) & echo now'] }]);
+      expect(r!.stdout).toBe('now\n');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // that shell is ended: the next batch runs in a new one
+      expect(await shellPid(ss)).not.toBe(before);
+      const later = await ss.execBatch([{ argv: ['echo', 'clean'] }, { argv: ['sh', '-c', 'sleep 0.1; echo clean2'] }]);
+      expect(later.map((x) => [x.stdout, x.stderr])).toEqual([
+        ['clean\n', ''],
+        ['clean2\n', ''],
+      ]);
+    } finally {
+      await ss.close();
+    }
+  });
+});
+
 describe('writeFile', () => {
   it('writes atomically with mode, leaves no temp file, keeps the mode on rewrite', async () => {
     const root = h.hosts[0]!.root;

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BatchParseError, buildBatchScript, parseBatchOutput } from '../../../src/ssh/batch.js';
+import { BatchParseError, batchEnd, buildBatchScript, parseBatchOutput } from '../../../src/ssh/batch.js';
+import { prefixLine } from '../../../src/ssh/marker.js';
 import type { Command } from '../../../src/ssh/types.js';
 
 const D = 'aaaabbbbccccddddeeeeffff00001111';
@@ -8,7 +9,7 @@ const M = 'feedfacefeedface';
 
 /** Runs a batch script with the real local `sh -s`, as the remote side does, and parses it. */
 function runLocally(cmds: Command[]) {
-  const r = spawnSync('/bin/sh', ['-s'], { input: buildBatchScript(cmds, undefined, D, M), encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', ['-s'], { input: `${prefixLine(M)}\n${buildBatchScript(cmds, undefined, D)}`, encoding: 'utf8' });
   const cutOut = (s: string) => s.slice(s.indexOf(M, s.indexOf(M) + M.length) + M.length); // M pid M
   const cutErr = (s: string) => s.slice(s.indexOf(M) + M.length);
   expect(r.stdout).toMatch(new RegExp(`^${M}\\d+${M}`));
@@ -54,7 +55,18 @@ describe('batch framing', () => {
     expect(results[4]!.stderr).toBe('oops\n');
   });
 
+  it("knows a batch's end by its last command's status line on each stream, and by nothing before it", () => {
+    const input = buildBatchScript([{ argv: ['echo', 'one'] }, { argv: ['sh', '-c', 'echo two; echo oops >&2; exit 5'] }], undefined, D);
+    const r = spawnSync('/bin/sh', ['-s'], { input, encoding: 'utf8' });
+    const end = batchEnd(D, 2);
+    expect([end.stdout.test(r.stdout), end.stderr.test(r.stderr)]).toEqual([true, true]);
+    const first = batchEnd(D, 1);
+    const cut = r.stdout.indexOf(`${D}:1:`);
+    expect([end.stdout.test(r.stdout.slice(0, cut)), first.stdout.test(r.stdout.slice(0, cut))]).toEqual([false, true]);
+    expect(end.stdout.test(r.stdout.slice(0, -1))).toBe(false); // the status line is not whole yet
+  });
+
   it('refuses binary stdin in a batch', () => {
-    expect(() => buildBatchScript([{ argv: ['cat'], stdin: Buffer.from([0, 1]) }], undefined, D, M)).toThrow(/stdin must be text/);
+    expect(() => buildBatchScript([{ argv: ['cat'], stdin: Buffer.from([0, 1]) }], undefined, D)).toThrow(/stdin must be text/);
   });
 });

@@ -1,61 +1,8 @@
 /** runChannel (src/ssh/channel.ts) on stand-in ssh2 channels: output cut at the marker, exit status, timeout, abort, lost connection. */
-import { EventEmitter } from 'node:events';
-import type { Client } from 'ssh2';
 import { describe, expect, it } from 'vitest';
-import { runChannel, signalExitCode, type ChannelHost, type RawOptions } from '../../../src/ssh/channel.js';
+import { runChannel, signalExitCode, type RawOptions } from '../../../src/ssh/channel.js';
 import { SshError } from '../../../src/ssh/types.js';
-
-const M = 'feedc0de';
-
-class FakeChannel extends EventEmitter {
-  readonly stderr = new EventEmitter();
-  written: Buffer | undefined;
-  readonly signals: string[] = [];
-  closed = false;
-  end(data?: Buffer) {
-    this.written = data;
-  }
-  close() {
-    this.closed = true;
-  }
-  signal(name: string) {
-    this.signals.push(name);
-  }
-  /** What a command prints: stdout after rc noise, the marker and its pid. */
-  print(stdout: string, stderr = '') {
-    this.emit('data', Buffer.from(`rc noise\n${M}4242${M}${stdout}`));
-    this.stderr.emit('data', Buffer.from(`rc err\n${M}${stderr}`));
-  }
-}
-
-function fakeHost(openError?: Error) {
-  const watchers = new Set<(e: SshError) => void>();
-  const channels: FakeChannel[] = [];
-  const killed: number[] = [];
-  const exec = (_line: string, cb: (err: Error | undefined, ch: FakeChannel) => void) => {
-    const ch = new FakeChannel();
-    channels.push(ch);
-    cb(openError, ch);
-  };
-  const host: ChannelHost & { lost: SshError | null; lose(e: SshError): void; watchers: typeof watchers; channels: FakeChannel[]; killed: number[] } = {
-    lost: null,
-    client: { exec } as unknown as Pick<Client, 'exec'>,
-    watch(fail) {
-      watchers.add(fail);
-      return () => watchers.delete(fail);
-    },
-    killRemote: (pid) => void killed.push(pid),
-    lose(e) {
-      host.lost = e;
-      for (const w of watchers) w(e);
-      watchers.clear();
-    },
-    watchers,
-    channels,
-    killed,
-  };
-  return host;
-}
+import { fakeHost, M } from './fake-channel.js';
 
 const opts = (o: Partial<RawOptions> = {}): RawOptions => ({ marker: M, timeoutMs: undefined, signal: undefined, what: 'sleep 9', node: 'bob', ...o });
 
