@@ -12,25 +12,30 @@
  */
 import type { Command, CommandResult } from './types.js';
 import { buildCommand, type Become } from './command.js';
-import { shQuote } from './quote.js';
+import { asText, shQuote } from './quote.js';
+import { writeFileInline } from './write-file.js';
 
 export function buildBatchScript(cmds: readonly Command[], become: Become | undefined, delim: string): string {
   const lines: string[] = [];
   cmds.forEach((cmd, i) => {
-    const built = buildCommand(cmd, become, delim);
-    const stdin = built.stdinPrefix + stdinText(cmd, i);
-    const run = stdin === '' ? `(${built.line}) </dev/null` : `printf %s ${shQuote(stdin)} | (${built.line})`;
-    lines.push(`${run}; printf '\\n%s:%d:%d\\n' ${delim} ${i} $?; printf '\\n%s:%d\\n' ${delim} ${i} >&2`);
+    lines.push(`${commandLine(cmd, i, become, delim)}; printf '\\n%s:%d:%d\\n' ${delim} ${i} $?; printf '\\n%s:%d\\n' ${delim} ${i} >&2`);
   });
   return lines.join('\n') + '\n';
 }
 
+/** One command in a subshell of its own, with its stdin; a file write (./write-file.ts) as the shell's own text. */
+function commandLine(cmd: Command, i: number, become: Become | undefined, delim: string): string {
+  const write = writeFileInline(cmd);
+  if (write !== undefined) return `(${write}) </dev/null`;
+  const built = buildCommand(cmd, become, delim);
+  const stdin = built.stdinPrefix + stdinText(cmd, i);
+  return stdin === '' ? `(${built.line}) </dev/null` : `printf %s ${shQuote(stdin)} | (${built.line})`;
+}
+
 function stdinText(cmd: Command, i: number): string {
   if (cmd.stdin === undefined) return '';
-  const text = typeof cmd.stdin === 'string' ? cmd.stdin : cmd.stdin.toString('utf8');
-  if (text.includes('\0') || (Buffer.isBuffer(cmd.stdin) && !Buffer.from(text, 'utf8').equals(cmd.stdin))) {
-    throw new Error(`execBatch command ${i}: stdin must be text without NUL bytes; use exec for binary stdin`);
-  }
+  const text = asText(cmd.stdin);
+  if (text === undefined) throw new Error(`execBatch command ${i}: stdin must be text without NUL bytes; use exec for binary stdin`);
   return text;
 }
 

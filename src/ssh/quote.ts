@@ -16,6 +16,13 @@ export function shQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
+/** `data` as text a shell word can hold, or undefined when it holds a NUL byte or is not UTF-8. */
+export function asText(data: string | Buffer): string | undefined {
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  if (text.includes('\0') || (Buffer.isBuffer(data) && !Buffer.from(text, 'utf8').equals(data))) return undefined;
+  return text;
+}
+
 export function shJoin(argv: readonly string[]): string {
   return argv.map(shQuote).join(' ');
 }

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileCommand } from '../../../src/ssh/write-file.js';
+import { writeFileCommand, writeFileInline } from '../../../src/ssh/write-file.js';
 import type { Command } from '../../../src/ssh/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ha-write-file-'));
@@ -80,5 +80,27 @@ describe('writeFileCommand', () => {
     tool('selinuxenabled', 'exit 1');
     expect(run(writeFileCommand(target, 'third', {}, 'n3'), env).status).toBe(0);
     expect(readFileSync(log, 'utf8').split('\n')).toHaveLength(3);
+  });
+
+  it('as text for a batch subshell: the same write with the content put in by printf, the content on no argv; not under sudo, for other commands or binary content', () => {
+    const target = join(dir, 'e.conf');
+    const content = "it's 100% $(not run) `either`\\n\nlast line without newline";
+    const text = writeFileInline(writeFileCommand(target, content, { mode: 0o600 }, 'i1'))!;
+    expect(text).toContain('printf %s');
+    expect(text).not.toContain('cat');
+    const r = spawnSync('/bin/sh', ['-s'], { input: `(${text}) </dev/null; echo "rc=$?"\n`, encoding: 'utf8' });
+    expect(r.stdout).toBe('rc=0\n');
+    expect(readFileSync(target, 'utf8')).toBe(content);
+    expect(modeOf(target)).toBe('600');
+    expect(readdirSync(dir).filter((f) => f.includes('hapv'))).toEqual([]);
+    // a planted temp file: refused, the target left alone
+    writeFileSync(join(dir, '.e.conf.hapv-i2'), 'planted');
+    const planted = spawnSync('/bin/sh', ['-s'], { input: `(${writeFileInline(writeFileCommand(target, 'new', {}, 'i2'))!}) </dev/null; echo "rc=$?"\n`, encoding: 'utf8' });
+    expect(planted.stdout).not.toBe('rc=0\n');
+    expect(readFileSync(target, 'utf8')).toBe(content);
+    expect(writeFileInline(writeFileCommand(target, 'x', { sudo: true }, 'i3'))).toBeUndefined();
+    expect(writeFileInline(writeFileCommand(target, Buffer.from([0, 1]), {}, 'i4'))).toBeUndefined();
+    expect(writeFileInline({ ...writeFileCommand(target, 'x', {}, 'i5'), timeoutMs: 1000 })).toBeUndefined();
+    expect(writeFileInline({ argv: ['sh', '-c', 'cat > "$2"', 'sh', 'a', 'b', 'c', 'd'], stdin: 'x' })).toBeUndefined();
   });
 });
