@@ -33,17 +33,21 @@ export interface ShellRunOptions {
   what: string;
 }
 
-/** How much of a stream is kept to find an end pattern that a chunk boundary cut in two. */
+/**
+ * How much of a stream's end is searched for the end pattern (it is whole in
+ * it even when a chunk boundary cut it in two): nothing follows a batch's
+ * last status line on its stream, so the pattern is at the end when it comes.
+ */
 const TAIL_CHARS = 256;
 
-/** Finds a pattern in a stream that arrives in chunks (latin1: the patterns are ASCII). */
+/** Finds a pattern at the end of a stream that arrives in chunks (latin1: the patterns are ASCII). */
 class StreamWatch {
   private tail = '';
   found = false;
   constructor(private readonly pattern: RegExp) {}
   push(d: Buffer): void {
     if (this.found) return;
-    const text = this.tail + d.toString('latin1');
+    const text = this.tail + d.toString('latin1', Math.max(0, d.length - TAIL_CHARS));
     this.found = this.pattern.test(text);
     this.tail = text.slice(-TAIL_CHARS);
   }

@@ -54,6 +54,15 @@ describe('BatchShell', () => {
     await expect(shell.run('x\n', opts(1))).rejects.toThrow('bob: the batch shell is closed');
   });
 
+  it('finds the end at the tail of a large chunk', async () => {
+    const { shell, ch } = await openShell();
+    const p = shell.run('cat big\n', opts(1));
+    const big = 'x'.repeat(100_000);
+    ch.emit('data', Buffer.from(`${M}4242${M}${big}${status(0)[0]}`));
+    ch.stderr.emit('data', Buffer.from(`${M}${status(0)[1]}`));
+    expect((await p).stdout.length).toBe(big.length + status(0)[0].length);
+  });
+
   it('a batch cannot start while another runs', async () => {
     const { shell } = await openShell();
     void shell.run('a\n', opts(1));
