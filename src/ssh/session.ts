@@ -41,8 +41,10 @@ const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 
 class SshSession implements Session {
   private readonly sessionSecrets: string[];
-  /** The batch shell: opened by the first batch, again after one ended; undefined after one could not be opened. */
+  /** The batch shell being opened or open: opened by the first batch, again after one ended; undefined after one could not be opened. */
   private shell: Promise<BatchShell | undefined> | undefined;
+  /** That shell once it is open. */
+  private shellOpened: BatchShell | undefined;
   private shellRefused = false;
 
   constructor(
@@ -153,12 +155,16 @@ class SshSession implements Session {
    */
   private async onShell(script: string, o: ShellRunOptions): Promise<RawResult | undefined> {
     if (this.shellRefused || !this.conn.isAlive()) return undefined;
-    if (this.shell === undefined || (await this.shell)?.open === false) {
-      this.shell = BatchShell.open(this.conn, this.endpoint.name, hex(8)).catch((e: unknown) => {
-        this.log?.warn({ error: String((e as Error).message ?? e) }, 'ssh batch shell could not be opened; batches run on channels of their own');
-        this.shellRefused = true;
-        return undefined;
-      });
+    if (this.shell === undefined || this.shellOpened?.open === false) {
+      this.shellOpened = undefined;
+      this.shell = BatchShell.open(this.conn, this.endpoint.name, hex(8)).then(
+        (sh) => (this.shellOpened = sh),
+        (e: unknown) => {
+          this.log?.warn({ error: String((e as Error).message ?? e) }, 'ssh batch shell could not be opened; batches run on channels of their own');
+          this.shellRefused = true;
+          return undefined;
+        },
+      );
     }
     const shell = await this.shell;
     // no await between the check and run(), which marks the shell busy
@@ -166,7 +172,7 @@ class SshSession implements Session {
   }
 
   close(): Promise<void> {
-    void this.shell?.then((sh) => sh?.close());
+    this.shellOpened?.close();
     return this.conn.close();
   }
 }

@@ -82,6 +82,8 @@ export class BatchShell {
     channel.on('exit', (code: number | null, sig?: string) => {
       this.exitCode = code ?? signalExitCode(sig);
     });
+    // a channel that fails (a write after the server closed it) is a shell that ended
+    channel.on('error', () => channel.close());
     channel.on('close', () => {
       this.ended = true;
       // the shell ended inside a batch: what came is handed over, and the batch's parse says what is missing

@@ -26,6 +26,20 @@ afterAll(async () => {
   await h?.stop();
 });
 
+/** The processes whose command line matches `pattern` (pgrep -f) once they are gone, or after ~2 s. */
+async function processesLeft(pattern: string): Promise<string> {
+  let left = '';
+  for (let i = 0; i < 100; i++) {
+    left = await run('pgrep', ['-f', pattern]).then(
+      (r) => r.stdout,
+      () => '',
+    );
+    if (left === '') break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return left;
+}
+
 function capture() {
   const lines: string[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
@@ -121,16 +135,7 @@ describe('exec', () => {
     expect((err as Error).message).toMatch(/timed out after 500 ms and was killed: sleep 30.123/);
     expect(performance.now() - started).toBeLessThan(3000);
     // The remote process is gone (the sshd is local, so pgrep sees it).
-    let left = '';
-    for (let i = 0; i < 100; i++) {
-      left = await run('pgrep', ['-f', 'sleep 30.123']).then(
-        (r) => r.stdout,
-        () => '',
-      );
-      if (left === '') break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(left).toBe('');
+    expect(await processesLeft('sleep 30.123')).toBe('');
     expect((await s.exec({ argv: ['true'] })).exitCode).toBe(0);
   });
 
@@ -269,15 +274,7 @@ describe('the batch shell', () => {
         .catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'SSH_TIMEOUT' });
       expect((err as Error).message).toBe('host-00: command timed out after 600 ms and was killed: batch of 2: echo x ; sleep 30.246');
-      let left = 'x';
-      for (let i = 0; i < 100 && left !== ''; i++) {
-        left = await run('pgrep', ['-f', 'sleep 30.246']).then(
-          (r) => r.stdout,
-          () => '',
-        );
-        if (left !== '') await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(left).toBe('');
+      expect(await processesLeft('sleep 30.246')).toBe('');
       const after = await shellPid(ss);
       expect(after).not.toBe(before);
       expect(existsSync(`/proc/${before}`)).toBe(false);

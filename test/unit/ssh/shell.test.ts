@@ -110,6 +110,9 @@ describe('BatchShell', () => {
     ch.emit('close');
     expect(await p).toMatchObject({ exitCode: 137, stdout: Buffer.from('half') });
     expect(shell.open).toBe(false);
+    const failing = await openShell();
+    failing.ch.emit('error', new Error('write after end'));
+    expect(failing.ch.closed).toBe(true); // its close event then ends the shell
     const other = await openShell();
     const q = other.shell.run('x\n', opts(1));
     other.ch.emit('close');
