@@ -116,7 +116,7 @@ export class NodeLink {
     const { unique, at } = distinctProbes(probes);
     // Facts must be the real output (a line holding a secret is compared as it is):
     // secrets are masked where results are reported, not in the results.
-    const cmds: Command[] = unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }));
+    const cmds = unique.map(probeCommand);
     const results = await s.execBatch(cmds, signal);
     results.forEach((r, i) => this.report(step, phase, unique[i]!.argv, r));
     return at.map((i) => ({ exitCode: results[i]!.exitCode, stdout: results[i]!.stdout, stderr: results[i]!.stderr }));
@@ -131,7 +131,7 @@ export class NodeLink {
     if (all.length === 0) return groups.map(() => []);
     const s = await this.session();
     const { unique, at } = distinctProbes(all);
-    const cmds: Command[] = unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }));
+    const cmds = unique.map(probeCommand);
     const results = await s.execBatch(cmds, signal);
     // each command told once, under the first group that asked for it
     const told = new Set<number>();
@@ -167,7 +167,7 @@ export class NodeLink {
     const s = await this.session();
     const all = groups.flatMap((g) => g.probes);
     const { unique, at } = distinctProbes(all);
-    const cmds: Command[] = [cmd, ...unique.map((p) => ({ argv: p.argv, ...(p.sudo ? { sudo: true } : {}) }))];
+    const cmds: Command[] = [cmd, ...unique.map(probeCommand)];
     if (tell) this.emit({ type: 'command-start', node: this.node.name, step, argv: cmd.argv.map((a) => this.mask(a)) });
     const results = await s.execBatch(cmds, signal);
     const change = results[0]!;
@@ -266,6 +266,11 @@ export function peerOf(peers: Peers, name: string, from: string): NodeLink {
 /** Whether any probe runs on another node than the step's own. */
 export function hasRemote(probes: readonly Probe[]): boolean {
   return probes.some((p) => p.node !== undefined);
+}
+
+/** A probe as the command it runs: a read-only check. */
+function probeCommand(p: Probe): Command {
+  return { argv: p.argv, ...(p.sudo ? { sudo: true } : {}), check: true };
 }
 
 /** The distinct commands of `probes` (argv and elevation), and for each probe the index of its command. */

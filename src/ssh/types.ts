@@ -40,6 +40,12 @@ export interface Command {
   secrets?: readonly string[];
   timeoutMs?: number;
   env?: Readonly<Record<string, string>>;
+  /**
+   * A read-only check (a step's probe). In a batch, a check of the form
+   * `sh -c SCRIPT sh ARGS...` runs SCRIPT in the batch shell's own subshell
+   * (./batch.ts) instead of starting another `sh`.
+   */
+  check?: boolean;
 }
 
 export interface CommandResult {

@@ -7,9 +7,9 @@ import type { Command } from '../../../src/ssh/types.js';
 const D = 'aaaabbbbccccddddeeeeffff00001111';
 const M = 'feedfacefeedface';
 
-/** Runs a batch script with the real local `sh -s`, as the remote side does, and parses it. */
+/** Runs a batch script with the real local `sh -s` ($0 `sh`), as the remote side does (`exec sh -s`), and parses it. */
 function runLocally(cmds: Command[]) {
-  const r = spawnSync('/bin/sh', ['-s'], { input: `${prefixLine(M)}\n${buildBatchScript(cmds, undefined, D)}`, encoding: 'utf8' });
+  const r = spawnSync('/bin/sh', ['-s'], { argv0: 'sh', input: `${prefixLine(M)}\n${buildBatchScript(cmds, undefined, D)}`, encoding: 'utf8' });
   const cutOut = (s: string) => s.slice(s.indexOf(M, s.indexOf(M) + M.length) + M.length); // M pid M
   const cutErr = (s: string) => s.slice(s.indexOf(M) + M.length);
   expect(r.stdout).toMatch(new RegExp(`^${M}\\d+${M}`));
@@ -64,6 +64,31 @@ describe('batch framing', () => {
     const cut = r.stdout.indexOf(`${D}:1:`);
     expect([end.stdout.test(r.stdout.slice(0, cut)), first.stdout.test(r.stdout.slice(0, cut))]).toEqual([false, true]);
     expect(end.stdout.test(r.stdout.slice(0, -1))).toBe(false); // the status line is not whole yet
+  });
+
+  it("runs a check's sh -c script in the batch's own subshell, with the same results; $$, sudo, env and timeouts start their sh", () => {
+    const script = (cmds: Command[]) => buildBatchScript(cmds, undefined, D);
+    const check = (argv: string[], o: Partial<Command> = {}): Command => ({ argv, check: true, ...o });
+    const args = ["it's", '$(no)', ''];
+    const cmds = [
+      check(['sh', '-c', 'printf "%s|" "$0" "$#" "$@"; echo; exit 3', 'sh', ...args]),
+      check(['sh', '-c', 'if then', 'sh']),
+      check(['sh', '-c', 'echo after']),
+      check(['sh', '-c', 'echo $$', 'sh']),
+    ];
+    expect(script(cmds)).toContain('eval ');
+    const results = runLocally(cmds);
+    expect(results.map((r) => [r.exitCode, r.stdout])).toEqual([
+      [3, `sh|3|it's|$(no)||\n`],
+      [2, ''],
+      [0, 'after\n'],
+      [0, results[3]!.stdout],
+    ]);
+    expect(results[1]!.stderr).toMatch(/Syntax error/);
+    expect(script([cmds[3]!])).not.toContain('eval'); // $$ would be the batch shell's
+    for (const o of [{ sudo: true }, { env: { A: 'b' } }, { timeoutMs: 1000 }, { check: false }]) {
+      expect(script([check(['sh', '-c', 'echo x', 'sh'], o)])).not.toContain('eval');
+    }
   });
 
   it('refuses binary stdin in a batch', () => {
