@@ -1,11 +1,21 @@
 /**
- * Read-only DRBD 9 probes and pure parsers.
+ * Read-only DRBD probes and pure parsers (DRBD 9, and 8.4 through
+ * drbd-utils 9's drbdsetup-84 and drbdadm-84, which `drbdsetup` and
+ * `drbdadm` run on an 8.4 kernel: see drbd-kernel.ts).
  *
  * - `drbdsetup events2 --now [NAME]`: one line per object, `exists <object>
  *   key:value ...`, ending with `exists -` (format from drbd-utils 9.x
  *   user/v9/drbdsetup_events2.c; the peer-device line carries `done:NN.NN`
  *   while a resync runs). Parsed as generic key:value so extra keys of other
- *   versions do not matter.
+ *   versions do not matter. drbdsetup-84 prints the same objects
+ *   (print_notifications, user/v84/drbdsetup.c) with `peer-node-id:0
+ *   conn-name:peer` on every connection and peer device (8.4 has neither
+ *   node ids nor connection names), no `done:`, and 8.4 state names where
+ *   DRBD 9 has none (CONNECTED_84 below).
+ * - On 8.4, `drbdadm get-gi` prints the same line (dt_print_uuids in
+ *   user/shared/shared_tool.c serves drbdsetup-84's get-gi and drbdmeta's
+ *   v08 get-gi alike), and create-md's v08 metadata starts from the same
+ *   UUID_JUST_CREATED (user/shared/drbdmeta.c v08_md_initialize).
  * - `drbdadm get-gi NAME`: `CURRENT:BITMAP:HIST1:HIST2:flags...` (captured
  *   from drbd-utils 9.22 drbdmeta; the kernel path prints the same format via
  *   dt_print_v9_uuids). Exit 1 without output when there is no metadata.
@@ -98,12 +108,39 @@ function peerStats(o: Record<string, string>): DrbdPeerDevice['stats'] {
 }
 
 /**
+ * Connection states of drbdsetup-84's events2 that DRBD 9 calls Connected.
+ * An 8.4 kernel has one state for the connection and the replication
+ * (enum drbd_conns); drbdsetup-84 names the connection state with
+ * drbd_conn_str9 (user/v84/drbdsetup.c), which maps only WFConnection to
+ * Connecting and WFReportParams to Connected and prints every other state
+ * by its 8.4 name, so a connection that is up may read as one of these.
+ * No DRBD 9 connection state has any of these names.
+ */
+const CONNECTED_84 = new Set([
+  'StartingSyncS',
+  'StartingSyncT',
+  'WFBitMapS',
+  'WFBitMapT',
+  'WFSyncUUID',
+  'SyncSource',
+  'SyncTarget',
+  'PausedSyncS',
+  'PausedSyncT',
+  'VerifyS',
+  'VerifyT',
+  'Ahead',
+  'Behind',
+]);
+
+/**
  * All resources in the output, by name. A missing DRBD module (exit 20,
- * "Failed to modprobe drbd") or an unknown resource (exit 10) means none.
+ * "Failed to modprobe drbd"; drbdsetup-84: "Could not stat /proc/drbd") or
+ * an unknown resource (exit 10) means none.
  */
 export function parseEvents(r: ProbeResult, probe = 'events'): Map<string, DrbdResource> {
   const res = new Map<string, DrbdResource>();
-  if (r.exitCode === 20 && /modprobe/.test(r.stderr)) return res;
+  // drbdsetup-84 (user/v84/drbdsetup.c, modprobe_drbd): "Could not stat /proc/drbd: ..." when no module loads
+  if (r.exitCode === 20 && /modprobe|Could not stat \/proc\/drbd/.test(r.stderr)) return res;
   if (r.exitCode === 10 && /No such resource|not defined/i.test(r.stderr)) return res;
   if (r.exitCode !== 0) throw new Error(`probe ${probe} failed (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
   const get = (name: string): DrbdResource => {
@@ -124,17 +161,18 @@ export function parseEvents(r: ProbeResult, probe = 'events'): Map<string, DrbdR
         get(o.name).devices.push({ volume: Number(o.volume ?? 0), minor: Number(o.minor ?? -1), disk: o.disk ?? 'Unknown', client: o.client === 'yes' });
         break;
       case 'connection':
+        // no conn-name: drbdsetup-84 before the connection has addresses (8.4 has one peer, which its status calls "peer")
         get(o.name).connections.push({
           peerNodeId: Number(o['peer-node-id'] ?? -1),
-          name: o['conn-name'] ?? '?',
-          connection: o.connection ?? 'Unknown',
+          name: o['conn-name'] ?? 'peer',
+          connection: CONNECTED_84.has(o.connection ?? '') ? 'Connected' : (o.connection ?? 'Unknown'),
           role: o.role ?? 'Unknown',
         });
         break;
       case 'peer-device': {
         const stats = peerStats(o);
         get(o.name).peerDevices.push({
-          name: o['conn-name'] ?? '?',
+          name: o['conn-name'] ?? 'peer',
           volume: Number(o.volume ?? 0),
           replication: o.replication ?? 'Off',
           peerDisk: o['peer-disk'] ?? 'DUnknown',
@@ -230,7 +268,7 @@ export function mdSlotsProbe(resource: string, sudo: boolean): FactProbe<MdSlots
 const MASK_SHARED_SECRET_SED = 's/(shared-secret[[:space:]]+)("[^"]*"|[^[:space:];]+)/\\1"********"/g';
 
 /** facts/file.ts's hash probe of the .res file (its output, parsed by parseFileHash), secrets masked on the node. */
-export function resFileProbe(path: string, wantedSha256: string, sudo: boolean): FactProbe<FileFact> {
+export function resFileProbe(path: string, wantedSha256: readonly string[], sudo: boolean): FactProbe<FileFact> {
   return fileHashProbe(path, wantedSha256, 65536, sudo, MASK_SHARED_SECRET_SED);
 }
 

@@ -7,7 +7,8 @@ import type { FactProbe, ProbeResult } from '../steps/contract.js';
 
 /**
  * Prints `absent`, `notfile`, or `file MODE OWNER GROUP SIZE` then the sha256,
- * then content if it differs and is small; with a 4th argument, the content is
+ * then content if it differs from every wanted one ($2: one or several
+ * sha256, space-separated) and is small; with a 4th argument, the content is
  * passed through that `sed -E` program on the node first (to mask secrets
  * before they leave it).
  */
@@ -19,7 +20,8 @@ const STAT_SHA_SCRIPT = [
   'echo "file $st"',
   's=$(sha256sum < "$p") || exit 3',
   'echo "${s%% *}"',
-  'if [ "${s%% *}" != "$2" ] && [ "${st##* }" -le "$3" ]; then echo content; if [ -n "$4" ]; then sed -E -e "$4" -- "$p"; else cat -- "$p"; fi || exit 3; fi',
+  'case " $2 " in *" ${s%% *} "*) exit 0 ;; esac',
+  'if [ "${st##* }" -le "$3" ]; then echo content; if [ -n "$4" ]; then sed -E -e "$4" -- "$p"; else cat -- "$p"; fi || exit 3; fi',
 ].join('\n');
 
 /** Prints `absent`, `notfile`, or `file MODE OWNER GROUP SIZE` then the whole content. */
@@ -34,13 +36,15 @@ const STAT_CAT_SCRIPT = [
 
 export function fileHashProbe(
   path: string,
-  wantedSha256: string,
+  /** The wanted content's sha256 (several when more than one content is right, e.g. per DRBD dialect). */
+  wantedSha256: string | readonly string[],
   maxContentBytes: number,
   sudo?: boolean,
   /** A `sed -E` program the content goes through on the node before it is sent (masking). */
   contentFilter?: string,
 ): FactProbe<FileFact> {
-  const args = [path, wantedSha256, String(maxContentBytes), ...(contentFilter ? [contentFilter] : [])];
+  const wanted = typeof wantedSha256 === 'string' ? wantedSha256 : wantedSha256.join(' ');
+  const args = [path, wanted, String(maxContentBytes), ...(contentFilter ? [contentFilter] : [])];
   return { argv: ['sh', '-c', STAT_SHA_SCRIPT, 'sh', ...args], ...(sudo ? { sudo } : {}), parse: parseFileHash };
 }
 

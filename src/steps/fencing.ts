@@ -195,3 +195,18 @@ export function drbdFencingLines(policy: DrbdFencing | undefined): { net: string
     handlers: ['  handlers {', '    fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh";', '    unfence-peer "/usr/lib/drbd/crm-unfence-peer.9.sh";', '  }'],
   };
 }
+
+/**
+ * The same for a DRBD 8.4 module, as drbd.conf(5) 8.4 and the 8.4 user's
+ * guide have it: `fencing` is a `disk` option there, the handlers are the
+ * 8.4 scripts (crm-fence-peer.sh, which drbd-utils 9 still ships), and the
+ * constraint is removed `after-resync-target` (8.4 calls no unfence-peer).
+ */
+export function drbdFencingLines84(policy: DrbdFencing | undefined): { net: string[]; disk: string[]; handlers: string[] } {
+  if (policy === undefined || policy === 'off') return { net: [], disk: [], handlers: [] };
+  return {
+    net: [],
+    disk: [`    fencing ${policy};`],
+    handlers: ['  handlers {', '    fence-peer "/usr/lib/drbd/crm-fence-peer.sh";', '    after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";', '  }'],
+  };
+}

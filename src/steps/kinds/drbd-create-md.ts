@@ -32,12 +32,21 @@
  * Existing metadata with fewer slots than the resource has peers is refused
  * with what was found and what to do: it is never recreated by this step
  * (that would discard the node's data and its sync state).
+ *
+ * DRBD 8.4 (the node's module, facts/drbd-kernel.ts): `drbdadm create-md
+ * NAME` runs drbdadm-84, which always makes v08 metadata (`drbdmeta MINOR
+ * v08 DEV internal create-md`, user/v84/drbdadm_main.c _admm_generic): one
+ * peer, no slots, so no `--max-peers` (a DRBD 9 option) and no slot checks;
+ * `max_peers` does not apply. Metadata drbdadm-84 cannot read (v09 from a
+ * DRBD 9 module) is refused like any unreadable metadata. No module, or one
+ * these steps do not drive: refused.
  */
 import { z } from 'zod';
 import type { Change, FactProbe } from '../contract.js';
 import { defineStep, exec, refuse, sudoOf } from '../define.js';
 import { describeBlkid, parseBlkid } from '../../facts/blockdev.js';
 import { getGiProbe, mdSlotsProbe } from '../../facts/drbd.js';
+import { drbdKernelProbe, noDialect } from '../../facts/drbd-kernel.js';
 import { DRBD_CONFIG, resourceName } from '../drbd-params.js';
 
 /** DRBD's limit: node ids 0..31, so at most 31 peers. */
@@ -112,9 +121,19 @@ export const drbdCreateMdStep = defineStep({
   // names for this host (sh-ll-dev): any device; drbdadm itself
   reads: (p) => [`drbd:${p.resource}`, ...DRBD_CONFIG, 'host:name', 'dev:', 'pkgdb:'],
   writes: (p) => [`drbd:${p.resource}`, 'dev:'],
-  probes: (p: DrbdCreateMdParams) => ({ gi: getGiProbe(p.resource, p.sudo), backing: backingProbe(p.resource, p.sudo), md: mdSlotsProbe(p.resource, p.sudo) }),
+  probes: (p: DrbdCreateMdParams) => ({
+    kernel: drbdKernelProbe(p.sudo),
+    gi: getGiProbe(p.resource, p.sudo),
+    backing: backingProbe(p.resource, p.sudo),
+    md: mdSlotsProbe(p.resource, p.sudo),
+  }),
   diff(p, facts): Change[] {
-    const { hosts, slots } = facts.md;
+    const k = facts.kernel;
+    const no = noDialect(k);
+    if (no) return [refuse(`${p.resource}: ${no}`)];
+    const v84 = k.dialect === '8.4';
+    // v08 metadata (8.4) has one peer and no slots: what dump-md says of slots does not apply
+    const { hosts, slots } = v84 ? {} : facts.md;
     // hosts: the resource's `on` sections in the configuration (this node and its peers)
     const peers = hosts !== undefined && hosts >= 2 ? hosts - 1 : undefined;
     if (facts.gi.ids) {
@@ -141,7 +160,11 @@ export const drbdCreateMdStep = defineStep({
     const sudo = { sudo: p.sudo };
     const changes: Change[] = [];
     if (bk.vars.TYPE === 'drbd')
-      return [refuse(`${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read: not overwriting it`)];
+      return [
+        refuse(
+          `${bk.dev} holds DRBD metadata (${bk.vars.VERSION ?? 'unknown version'}) that drbdadm get-gi ${p.resource} cannot read${v84 ? ' (DRBD 8.4 reads v08 metadata)' : ''}: not overwriting it`,
+        ),
+      ];
     const signature = bk.vars.TYPE !== undefined || bk.vars.PTTYPE !== undefined;
     if (signature || !bk.headZero) {
       const what = signature ? describeBlkid(bk.vars) : 'data in its first 68 KiB (no known signature)';
@@ -154,6 +177,12 @@ export const drbdCreateMdStep = defineStep({
           sudo,
         ),
       );
+    }
+    if (v84) {
+      changes.push(
+        exec(['drbdadm', 'create-md', p.resource], `create DRBD metadata for ${p.resource} on ${bk.dev} (DRBD ${k.version}: v08 metadata, one peer)`, { ...sudo, stdin: '' }),
+      );
+      return changes;
     }
     const n = slotsFor(p.max_peers, peers ?? 1);
     const why = p.max_peers !== undefined ? 'max_peers' : `the default for ${peers ?? 1} peer(s): the same on every node, room to add nodes`;

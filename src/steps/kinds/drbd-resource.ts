@@ -14,6 +14,22 @@
  * service; `suspend-io` freezes it instead). Any number of hosts: each `on`
  * section gets its node-id, and `connection-mesh` connects every pair.
  *
+ * DRBD 8.4 (the module in Debian's and Ubuntu's stock kernels; drbd-utils 9
+ * runs drbdadm-84 for it): the node's module version is read first
+ * (facts/drbd-kernel.ts) and an 8.4 module gets the file in drbd.conf(5)
+ * 8.4 syntax, which drbdadm-84 parses (it refuses `node-id` and
+ * `connection-mesh`: "Parse error: 'disk | device | address | meta-disk |
+ * flexible-meta-disk' expected, but got 'node-id'"): the same `device`,
+ * `meta-disk`, `net` and `on HOST { address; disk; }` without node ids or
+ * mesh (node_id is not used), the resync rate and `fencing` in `disk {}`
+ * (8.4 has fencing there, DRBD 9 in `net {}`), and 8.4's Pacemaker handlers
+ * (`fence-peer crm-fence-peer.sh`, `after-resync-target
+ * crm-unfence-peer.sh`: 8.4 calls no unfence-peer handler). Two hosts only.
+ * The other hosts' modules are read too (on their own connections: the
+ * hosts are inventory nodes of the run), and a resource whose hosts do not
+ * all have the same dialect is refused, naming each host's version: the
+ * file, the metadata and the state differ between them.
+ *
  * Done: the file has exactly the rendered content, `drbdadm dump NAME`
  * parses the configuration, and, when the resource is up, `drbdadm -d adjust
  * NAME` has nothing to do (the running resource matches the file).
@@ -31,21 +47,24 @@
  * the path is not a regular file; the running resource knows a host under
  * another node id than the file gives it (node ids follow the order of the
  * resource's members: removing a member that is not the last renumbers the
- * ones after it, which DRBD would take for other nodes).
+ * ones after it, which DRBD would take for other nodes); no DRBD module on a
+ * host, or one these steps do not drive (8.3, 8.4 before 8.4.7); hosts with
+ * different module lines (8.4 and 9); more than two hosts on 8.4.
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { OWNER_NAMES, type Change } from '../contract.js';
-import { commandProbe, defineStep, exec, refuse, sudoOf, upload } from '../define.js';
-import { formatMode } from '../../facts/file.js';
-import { eventsProbe, maskSharedSecret, resFileProbe } from '../../facts/drbd.js';
+import { OWNER_NAMES, type Change, type FactProbe, type ProbeResult } from '../contract.js';
+import { commandProbe, defineStep, exec, on, refuse, sudoOf, upload } from '../define.js';
+import { formatMode, type FileFact } from '../../facts/file.js';
+import { eventsProbe, maskSharedSecret, resFileProbe, type DrbdResource } from '../../facts/drbd.js';
+import { describeKernel, drbdKernelProbe, noDialect, type DrbdDialect, type DrbdKernel } from '../../facts/drbd-kernel.js';
 import { maskSecrets } from '../../mask.js';
 import { unifiedDiff } from '../udiff.js';
 import { absolutePath } from '../params.js';
 import { assertConfigValue, inDrbdString, inDrbdWord } from '../config-values.js';
 import { DRBD_CONFIG, resourceName } from '../drbd-params.js';
 import { sha256 } from '../../hash.js';
-import { DrbdFencing, drbdFencingLines } from '../fencing.js';
+import { DrbdFencing, drbdFencingLines, drbdFencingLines84 } from '../fencing.js';
 
 const port = z.number().int().min(1).max(65535);
 const policy = (values: readonly [string, ...string[]]) => z.enum(values).optional();
@@ -118,10 +137,14 @@ export function resPath(p: { name: string; path?: string | undefined }): string 
   return p.path ?? `/etc/drbd.d/${p.name}.res`;
 }
 
-/** The resource file, pure. */
-export function renderResource(p: DrbdResourceParams): string {
+/**
+ * The resource file, pure: DRBD 9 syntax, or drbd.conf(5) 8.4 syntax for an
+ * 8.4 module (no node-id, no connection-mesh, `fencing` in `disk {}`).
+ */
+export function renderResource(p: DrbdResourceParams, dialect: DrbdDialect = '9'): string {
+  const v84 = dialect === '8.4';
   const net = [`    protocol ${p.protocol};`];
-  const fencing = drbdFencingLines(p.fencing);
+  const fencing = v84 ? drbdFencingLines84(p.fencing) : { ...drbdFencingLines(p.fencing), disk: [] };
   net.push(...fencing.net);
   if (p.shared_secret !== undefined) net.push('    cram-hmac-alg sha256;', `    shared-secret "${p.shared_secret}";`);
   if (p.after_sb_0pri) net.push(`    after-sb-0pri ${p.after_sb_0pri};`);
@@ -132,26 +155,72 @@ export function renderResource(p: DrbdResourceParams): string {
     assertConfigValue('drbd-word', 'address', h.address);
     const addr = isIP(h.address) === 6 ? `ipv6 [${h.address}]` : `ipv4 ${h.address}`;
     const disk = assertConfigValue('drbd-word', 'disk', h.disk ?? p.disk ?? '');
-    return [`  on ${h.name} {`, `    node-id ${h.node_id};`, `    address ${addr}:${h.port ?? p.port};`, `    disk ${disk};`, '  }'];
+    return [`  on ${h.name} {`, ...(v84 ? [] : [`    node-id ${h.node_id};`]), `    address ${addr}:${h.port ?? p.port};`, `    disk ${disk};`, '  }'];
   });
+  const disk = [...(p.resync_rate !== undefined ? [`    resync-rate ${p.resync_rate};`, '    c-plan-ahead 0;'] : []), ...fencing.disk];
   return [
     '# Managed by ha-provision: changes made here are overwritten.',
     `resource ${p.name} {`,
     `  device /dev/drbd${p.minor} minor ${p.minor};`,
     '  meta-disk internal;',
     ...(p.quorum !== 'off' ? ['  options {', `    quorum ${p.quorum};`, `    on-no-quorum ${p.on_no_quorum ?? 'io-error'};`, '  }'] : []),
-    ...(p.resync_rate !== undefined ? ['  disk {', `    resync-rate ${p.resync_rate};`, '    c-plan-ahead 0;', '  }'] : []),
+    ...(disk.length ? ['  disk {', ...disk, '  }'] : []),
     ...fencing.handlers,
     '  net {',
     ...net,
     '  }',
     ...hosts,
-    '  connection-mesh {',
-    `    hosts ${p.hosts.map((h) => h.name).join(' ')};`,
-    '  }',
+    ...(v84 ? [] : ['  connection-mesh {', `    hosts ${p.hosts.map((h) => h.name).join(' ')};`, '  }']),
     '}',
     '',
   ].join('\n');
+}
+
+/** The probe id of another host's module version. */
+const peerKernelId = (host: string) => `kernel@${host}` as const;
+
+type PeerKernelProbes = Record<`kernel@${string}`, FactProbe<DrbdKernel>>;
+type DrbdResourceProbes = {
+  kernel: FactProbe<DrbdKernel>;
+  file: FactProbe<FileFact>;
+  dump: FactProbe<ProbeResult>;
+  events: FactProbe<Map<string, DrbdResource>>;
+  adjust: FactProbe<ProbeResult>;
+} & PeerKernelProbes;
+
+/** The module's version on each other host of the resource, read there. */
+function peerKernelProbes(p: DrbdResourceParams, node: string): PeerKernelProbes {
+  const out: PeerKernelProbes = {};
+  for (const h of p.hosts) if (h.name !== node) out[peerKernelId(h.name)] = on(h.name, drbdKernelProbe(p.sudo));
+  return out;
+}
+
+/**
+ * The dialect of the resource: this node's module's, when every other host
+ * has the same; else why not (no module or one these steps do not drive, a
+ * mix of 8.4 and 9, 8.4 with more than two hosts).
+ */
+export function resourceDialect(
+  p: DrbdResourceParams,
+  node: string,
+  mine: DrbdKernel,
+  others: ReadonlyMap<string, DrbdKernel | undefined>,
+): { dialect: DrbdDialect } | { refuse: string } {
+  const own = noDialect(mine);
+  if (own || !mine.dialect) return { refuse: `${p.name} on ${node}: ${own ?? 'no DRBD dialect'}` };
+  const all = p.hosts.map((h) => ({ host: h.name, k: h.name === node ? mine : others.get(h.name) }));
+  if (all.some((x) => x.k !== undefined && x.k.dialect !== mine.dialect))
+    return {
+      refuse:
+        `resource ${p.name} mixes DRBD kernel modules: ${all.map((x) => `${x.host} ${x.k ? describeKernel(x.k) : 'not read'}`).join(', ')}. ` +
+        'DRBD 8.4 and 9 need different resource files, metadata and commands, and a resource is set up in one of them: ' +
+        'give every host the same module line (8.4.7+ or 9), then plan again',
+    };
+  if (mine.dialect === '8.4' && p.hosts.length > 2)
+    return {
+      refuse: `resource ${p.name} has ${p.hosts.length} hosts (${p.hosts.map((h) => h.name).join(', ')}) but DRBD 8.4 (${describeKernel(mine)} on ${node}) replicates between two: more need DRBD 9 on every host`,
+    };
+  return { dialect: mine.dialect };
 }
 
 const ADJUST_SCRIPT = 'out=$(drbdadm -d adjust "$1") || exit $?\n[ -z "$out" ] || printf "%s\\n" "$out" | sed -E \'s/(shared-secret[= ]+)[^ ]+/\\1********/g\'';
@@ -171,8 +240,12 @@ export const drbdResourceStep = defineStep({
   // sections match uname -n); the running resource (events, `adjust -d`); drbdadm
   reads: (p) => [resPath(p), ...DRBD_CONFIG, `drbd:${p.name}`, 'host:name', 'pkgdb:', ...OWNER_NAMES],
   writes: (p) => [resPath(p), `drbd:${p.name}`],
-  probes: (p: DrbdResourceParams) => ({
-    file: resFileProbe(resPath(p), sha256(renderResource(p)), p.sudo),
+  probes: (p: DrbdResourceParams, node): DrbdResourceProbes => ({
+    // the module's version here and on the other hosts (as drbdadm reads it to pick its dialect)
+    kernel: drbdKernelProbe(p.sudo),
+    ...peerKernelProbes(p, node.name),
+    // the old content comes along (masked, for the diff) when it is neither dialect's file
+    file: resFileProbe(resPath(p), [sha256(renderResource(p, '9')), sha256(renderResource(p, '8.4'))], p.sudo),
     // stdout (which would show the shared secret) is dropped: only the exit status and errors matter
     dump: commandProbe(['sh', '-c', 'drbdadm dump "$1" >/dev/null', 'sh', p.name], p.sudo),
     events: eventsProbe(p.name, p.sudo),
@@ -181,7 +254,10 @@ export const drbdResourceStep = defineStep({
   }),
   diff(p, facts, node): Change[] {
     const path = resPath(p);
-    const content = renderResource(p);
+    const others = new Map(p.hosts.filter((h) => h.name !== node.name).map((h) => [h.name, facts[peerKernelId(h.name)]] as const));
+    const d = resourceDialect(p, node.name, facts.kernel, others);
+    if ('refuse' in d) return [refuse(d.refuse)];
+    const content = renderResource(p, d.dialect);
     const f = facts.file;
     const dump = facts.dump;
     const up = facts.events.has(p.name);
@@ -211,12 +287,15 @@ export const drbdResourceStep = defineStep({
       return [];
     }
     const show = (s: string) => maskSecrets(maskSharedSecret(s), secrets);
+    // the probe does not send a file that is either dialect's: the other dialect's is known here
+    const other = renderResource(p, d.dialect === '9' ? '8.4' : '9');
+    const old = f.state === 'file' ? (f.content ?? (f.sha256 === sha256(other) ? other : undefined)) : undefined;
     const diff =
       f.state === 'absent'
         ? unifiedDiff('', show(content), '/dev/null', path)
-        : f.content === undefined
+        : old === undefined
           ? `(content of ${path} changes; old file is ${f.stat.size} bytes, not shown)\n`
-          : unifiedDiff(show(f.content), show(content), path, path);
+          : unifiedDiff(show(old), show(content), path, path);
     const broken = f.state === 'file' && dump.exitCode !== 0 ? ` (the current configuration does not parse: ${firstLine(dump.stderr)})` : '';
     const changes: Change[] = [
       upload({
