@@ -264,7 +264,8 @@ export const drbdResourceStep = defineStep({
     const secrets = p.shared_secret !== undefined ? [...node.secrets, p.shared_secret] : [...node.secrets];
     const adjust = exec(['drbdadm', 'adjust', p.name], `apply ${path} to the running resource ${p.name}`, { sudo: p.sudo });
     if (f.state === 'notfile') return [refuse(`${path} exists and is not a regular file`)];
-    const running = facts.events.get(p.name)?.connections ?? [];
+    // peers by node id: DRBD 9 only (8.4 has one peer, no node ids, and drbdsetup-84 calls it "peer", node-id 0)
+    const running = d.dialect === '9' ? (facts.events.get(p.name)?.connections ?? []) : [];
     const renumbered = running.filter((c) => p.hosts.some((h) => h.name === c.name && h.node_id !== c.peerNodeId));
     if (renumbered.length > 0)
       return [
