@@ -4,7 +4,7 @@
  * secrets (the transport masks them) and is reported as a `command` event.
  */
 import type { ResolvedNode } from '../playbook/resolve.js';
-import type { Probe, ProbeResult } from '../steps/contract.js';
+import { NOT_IN_RUN, type Probe, type ProbeResult } from '../steps/contract.js';
 import { maskSecrets, redactCibCredentials } from '../mask.js';
 import type { Command, CommandResult, Session } from '../ssh/types.js';
 import type { Emit } from './events.js';
@@ -243,6 +243,10 @@ export async function probeAcross(
   const out: ProbeResult[] = new Array<ProbeResult>(probes.length);
   await Promise.all(
     [...byNode].map(async ([n, idx]) => {
+      if (n !== link.node.name && !peers(n) && idx.every((i) => probes[i]!.optional)) {
+        for (const i of idx) out[i] = NOT_IN_RUN;
+        return;
+      }
       const l = n === link.node.name ? link : peerOf(peers, n, link.node.name);
       const got = await l.probe(
         idx.map((i) => probes[i]!),

@@ -36,6 +36,12 @@ export interface Probe {
    */
   node?: string;
   /**
+   * With `node`: when that node is not in this run (`--limit`), the probe
+   * does not run and its result is NOT_IN_RUN, for a step that can decide
+   * without it. Without: the step fails, naming the node.
+   */
+  optional?: boolean;
+  /**
    * What of the result the step's decision depends on, for a saved plan's
    * staleness check (src/plan/digest.ts): typically the probe's parsed
    * reading without timestamps, counters or progress. Absent: the exit code
@@ -48,6 +54,13 @@ export interface ProbeResult {
   exitCode: number;
   stdout: string;
   stderr: string;
+}
+
+/** The result of an `optional` probe on a node that is not in this run. */
+export const NOT_IN_RUN: ProbeResult = Object.freeze({ exitCode: -1, stdout: '', stderr: 'node not in this run (--limit)' });
+
+export function isNotInRun(r: ProbeResult): boolean {
+  return r.exitCode === NOT_IN_RUN.exitCode && r.stderr === NOT_IN_RUN.stderr;
 }
 
 /** Probe results by probe id. */
@@ -63,6 +76,8 @@ export interface FactProbe<T> {
   sudo?: boolean;
   /** See Probe.node. */
   node?: string;
+  /** See Probe.optional. */
+  optional?: boolean;
   parse(r: ProbeResult, id: string): T;
   /** See Probe.digest. */
   digest?: (r: ProbeResult, id: string) => unknown;

@@ -24,6 +24,7 @@
  * probe wrapped in `on(node, probe)` reads another node of the run.
  */
 import type { z } from 'zod';
+import { isNotInRun } from './contract.js';
 import type { CarryChange, Change, ExecChange, Facts, FactProbe, Probe, ProbeResult, RefuseChange, StepKind, StepNode, UploadChange, WaitChange } from './contract.js';
 
 export type { FactProbe };
@@ -73,6 +74,7 @@ export function engineProbes(set: ProbeSet): Probe[] {
       argv: p.argv,
       ...(p.sudo ? { sudo: true } : {}),
       ...(p.node !== undefined ? { node: p.node } : {}),
+      ...(p.node !== undefined && p.optional ? { optional: true } : {}),
       ...(digest ? { digest: (r: ProbeResult) => digest(r, id) } : {}),
     });
   }
@@ -133,6 +135,22 @@ export function upload(u: Omit<UploadChange, 'kind'>): UploadChange {
 /** The same probe, run on another node of the run (contract.ts Probe.node). */
 export function on<T>(node: string, probe: FactProbe<T>): FactProbe<T> {
   return { ...probe, node };
+}
+
+/**
+ * The same probe on another node when that node is in this run, else
+ * undefined without running it (contract.ts Probe.optional): for a step
+ * that checks the other node when it can, and still runs under `--limit`.
+ */
+export function onIfInRun<T>(node: string, probe: FactProbe<T>): FactProbe<T | undefined> {
+  const digest = probe.digest;
+  return {
+    ...probe,
+    node,
+    optional: true,
+    parse: (r, id) => (isNotInRun(r) ? undefined : probe.parse(r, id)),
+    ...(digest ? { digest: (r: ProbeResult, id: string) => (isNotInRun(r) ? null : digest(r, id)) } : {}),
+  };
 }
 
 /** Copy a file from another node through the controller (contract.ts CarryChange); its content is never shown. */

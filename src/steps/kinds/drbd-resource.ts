@@ -54,7 +54,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { OWNER_NAMES, type Change, type FactProbe, type ProbeResult } from '../contract.js';
-import { commandProbe, defineStep, exec, on, refuse, sudoOf, upload } from '../define.js';
+import { commandProbe, defineStep, exec, onIfInRun, refuse, sudoOf, upload } from '../define.js';
 import { formatMode, type FileFact } from '../../facts/file.js';
 import { eventsProbe, maskSharedSecret, resFileProbe, type DrbdResource } from '../../facts/drbd.js';
 import { describeKernel, drbdKernelProbe, noDialect, type DrbdDialect, type DrbdKernel } from '../../facts/drbd-kernel.js';
@@ -179,7 +179,7 @@ export function renderResource(p: DrbdResourceParams, dialect: DrbdDialect = '9'
 /** The probe id of another host's module version. */
 const peerKernelId = (host: string) => `kernel@${host}` as const;
 
-type PeerKernelProbes = Record<`kernel@${string}`, FactProbe<DrbdKernel>>;
+type PeerKernelProbes = Record<`kernel@${string}`, FactProbe<DrbdKernel | undefined>>;
 type DrbdResourceProbes = {
   kernel: FactProbe<DrbdKernel>;
   file: FactProbe<FileFact>;
@@ -188,10 +188,14 @@ type DrbdResourceProbes = {
   adjust: FactProbe<ProbeResult>;
 } & PeerKernelProbes;
 
-/** The module's version on each other host of the resource, read there. */
+/**
+ * The module's version on each other host of the resource, read there when
+ * that host is in this run (under `--limit` the others are not checked:
+ * a host left out is not changed either).
+ */
 function peerKernelProbes(p: DrbdResourceParams, node: string): PeerKernelProbes {
   const out: PeerKernelProbes = {};
-  for (const h of p.hosts) if (h.name !== node) out[peerKernelId(h.name)] = on(h.name, drbdKernelProbe(p.sudo));
+  for (const h of p.hosts) if (h.name !== node) out[peerKernelId(h.name)] = onIfInRun(h.name, drbdKernelProbe(p.sudo));
   return out;
 }
 

@@ -13,7 +13,7 @@ import { runStep } from '../../../src/run/step.js';
 import { renderPlan } from '../../../src/plan/render.js';
 import { showChange } from '../../../src/plan/show.js';
 import type { Command, CommandResult, Session } from '../../../src/ssh/types.js';
-import { carry, commandProbe, defineStep, on } from '../../../src/steps/define.js';
+import { carry, commandProbe, defineStep, on, onIfInRun } from '../../../src/steps/define.js';
 import { createRegistry } from '../../../src/steps/registry.js';
 import { fakeNode, fakeStep } from '../plan/fake-project.js';
 
@@ -168,5 +168,28 @@ describe('gatherNode with a step that reads another node', () => {
     const localKind = defineStep({ kind: 'local-x', params: z.object({}), probes: () => ({ x: commandProbe(['test', '-e', '/x']) }), diff: () => [] });
     const g = await gatherNode(links.get('bob')!, () => undefined, [step, local], createRegistry([copyKind, localKind]));
     expect(g).toMatchObject({ steps: { copy: { error: expect.stringContaining('needs node arbiter') }, local: { facts: {} } } });
+  });
+
+  it('an optional probe (onIfInRun) on a node not in the run is not run: the step sees undefined and decides without it', async () => {
+    const { links } = twoNodes();
+    const seen: unknown[] = [];
+    const checkKind = defineStep({
+      kind: 'check-x',
+      params: z.object({ other: z.string() }),
+      reads: () => undefined,
+      probes: (p) => ({ mine: commandProbe(['test', '-e', '/x']), theirs: onIfInRun(p.other, commandProbe(['test', '-e', '/src'])) }),
+      diff: (_p, { theirs }) => (seen.push(theirs), []),
+    });
+    const step = fakeStep('check', 'check-x', { other: 'arbiter' }, ['bob']);
+    const alone = await gatherNode(links.get('bob')!, () => undefined, [step], createRegistry([checkKind]));
+    expect(alone).toEqual({
+      steps: { check: { facts: { mine: { exitCode: 1, stdout: '', stderr: '' }, theirs: { exitCode: -1, stdout: '', stderr: 'node not in this run (--limit)' } } } },
+    });
+    const r = await runStep({ link: links.get('bob')!, peers: () => undefined, step, kind: checkKind, timeoutMs: 5000, retry: { tries: 1, delayMs: 1, sleep: async () => {} } });
+    expect(r.outcome, r.message).toBe('ok');
+    // with the other node in the run, it is read there
+    const both = await gatherNode(links.get('bob')!, (n) => links.get(n), [step], createRegistry([checkKind]));
+    expect(both).toMatchObject({ steps: { check: { facts: { theirs: { exitCode: 0 } } } } });
+    expect(seen[0]).toBeUndefined();
   });
 });
