@@ -17,24 +17,20 @@
  * Measured times are printed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBed, type Bed } from '../../docker/bed/testbed.js';
+import type { Bed } from '../../docker/bed/testbed.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
-import { converged, cli, json, Nodes, ROOT, until } from '../storage/support.js';
-import { addBedFencing, clusterStatus, followPorts, mutualFailoverInventory, recordHypervisorKeys, slowClusterBoot, writeClusterInventory, type ClusterStatus } from './support.js';
+import { converged, cli, json, Nodes, until } from '../storage/support.js';
+import { clusterStatus, followPorts, slowClusterBoot, type ClusterStatus, startFencedMutualFailover, type FencedMutualFailover } from './support.js';
 
-const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 const [FIRST, SECOND] = ['dijon', 'reims'];
 const NODES = [FIRST, SECOND];
 const fencePassword = randomBytes(12).toString('hex');
 
 let bed: Bed;
 let nodes: Nodes;
-let dir: string;
+let fenced: FencedMutualFailover;
 let inventory: string;
 const started = Date.now();
 
@@ -56,20 +52,12 @@ function show(label: string, d: DrillReport): void {
 
 describe('ha-provision drill on a fenced mutual-failover cluster', () => {
   beforeAll(async () => {
-    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
-    dir = await mkdtemp(join(tmpdir(), 'ha-drill-'));
-    const inv = await mutualFailoverInventory(bed, dir, { primary: SECOND, playbook: PLAYBOOK, domain: 'drill.demo' });
-    await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'reboot' });
-    ({ path: inventory } = await writeClusterInventory(dir, inv));
-    nodes = new Nodes(bed);
-    await nodes.connectAll();
-    await recordHypervisorKeys(nodes, bed, NODES);
+    fenced = await startFencedMutualFailover({ names: [FIRST, SECOND], fencePassword, tmpPrefix: 'ha-drill-', domain: 'drill.demo', action: 'reboot' });
+    ({ bed, nodes, inventory } = fenced);
   }, 180_000);
 
   afterAll(async () => {
-    await nodes?.close();
-    await bed?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await fenced?.stop();
     console.log(`drill.test.ts: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   });
 

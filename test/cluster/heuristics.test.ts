@@ -15,44 +15,38 @@
  * Measured times are printed.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBed, type Bed } from '../../docker/bed/testbed.js';
-import { converged, cli, Nodes, ROOT, until } from '../storage/support.js';
-import { addBedFencing, clusterStatus, lanAddress, mutualFailoverInventory, recordHypervisorKeys, writeClusterInventory } from './support.js';
+import { converged, cli, Nodes, until } from '../storage/support.js';
+import { clusterStatus, lanAddress, startFencedMutualFailover, type FencedMutualFailover } from './support.js';
 
-const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 const [FIRST, SECOND] = ['vannes', 'brest'];
 const NODES = [FIRST, SECOND];
 const fencePassword = randomBytes(12).toString('hex');
 const started = Date.now();
 
-let bed: Bed;
 let nodes: Nodes;
-let dir: string;
+let fenced: FencedMutualFailover;
 let inventory: string;
 let gateway: string;
 
 describe('fencing.heuristics on a fenced two-node cluster', () => {
   beforeAll(async () => {
-    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
-    dir = await mkdtemp(join(tmpdir(), 'ha-heuristics-'));
-    gateway = lanAddress(bed, 1);
-    const inv = await mutualFailoverInventory(bed, dir, { primary: SECOND, playbook: PLAYBOOK, domain: 'heur.demo' });
-    await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'off' });
-    (inv['fencing'] as Record<string, unknown>)['heuristics'] = { name: 'ping_gateway', ping: [gateway], count: 3, good_count: 2, interval: '1s', timeout: '1s' };
-    ({ path: inventory } = await writeClusterInventory(dir, inv));
-    nodes = new Nodes(bed);
-    await nodes.connectAll();
-    await recordHypervisorKeys(nodes, bed, NODES);
+    fenced = await startFencedMutualFailover({
+      names: [FIRST, SECOND],
+      fencePassword,
+      tmpPrefix: 'ha-heuristics-',
+      domain: 'heur.demo',
+      action: 'off',
+      amend: (inv, b) => {
+        gateway = lanAddress(b, 1);
+        (inv['fencing'] as Record<string, unknown>)['heuristics'] = { name: 'ping_gateway', ping: [gateway], count: 3, good_count: 2, interval: '1s', timeout: '1s' };
+      },
+    });
+    ({ nodes, inventory } = fenced);
   }, 180_000);
 
   afterAll(async () => {
-    await nodes?.close();
-    await bed?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await fenced?.stop();
     console.log(`heuristics.test.ts: ${((Date.now() - started) / 1000).toFixed(0)} s`);
   });
 

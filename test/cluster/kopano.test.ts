@@ -45,6 +45,7 @@ import {
   activeNode,
   filesUnder,
   followPorts,
+  nodeDiagnostics,
   parseStatus,
   recordHypervisorKeys,
   requireSudoPassword,
@@ -102,22 +103,15 @@ interface StatusDoc {
 const peerOf = (n: string) => NODES.find((x) => x !== n)!;
 
 /** What an operator would look at when the cluster leaves resources stopped: printed, never asserted. */
-async function clusterDiagnostics(): Promise<string> {
-  const out: string[] = [];
-  for (const n of NODES) {
-    for (const c of [
-      'crm_mon -1 -r -f -A -n',
-      'cibadmin -Q --scope constraints',
-      'crm_simulate -sL 2>&1 | grep -Ei "kopano|mysql" | head -60',
-      'drbdadm status all; drbdadm dstate all',
-      'findmnt -t ext4',
-      'journalctl -b --since "-15min" --no-pager | grep -Ei "kopano_fs|kopano_ip|Filesystem|error|fail" | tail -80',
-    ]) {
-      const r = await nodes.try(n, c);
-      out.push(`--- ${n}: ${c} (exit ${r.code})\n${r.out}\n${r.err}`);
-    }
-  }
-  return out.join('\n');
+function clusterDiagnostics(): Promise<string> {
+  return nodeDiagnostics(nodes, NODES, [
+    'crm_mon -1 -r -f -A -n',
+    'cibadmin -Q --scope constraints',
+    'crm_simulate -sL 2>&1 | grep -Ei "kopano|mysql" | head -60',
+    'drbdadm status all; drbdadm dstate all',
+    'findmnt -t ext4',
+    'journalctl -b --since "-15min" --no-pager | grep -Ei "kopano_fs|kopano_ip|Filesystem|error|fail" | tail -80',
+  ]);
 }
 
 /** The CLI with the sudo password in its environment; every output is kept for the leak check. */

@@ -17,18 +17,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBed, type Bed } from '../../docker/bed/testbed.js';
-import { converged, cli, Nodes, ROOT, until } from '../storage/support.js';
-import { addBedFencing, clusterStatus, mutualFailoverInventory, recordHypervisorKeys, writeClusterInventory, type ClusterStatus } from './support.js';
+import type { Bed } from '../../docker/bed/testbed.js';
+import { converged, cli, Nodes, until } from '../storage/support.js';
+import { clusterStatus, nodeDiagnostics, type ClusterStatus, startFencedMutualFailover, type FencedMutualFailover } from './support.js';
 
 const run = promisify(execFile);
 const docker = (args: string[]) => run('docker', args);
-const PLAYBOOK = join(ROOT, 'playbooks/mutual-failover.yaml');
 const [FIRST, SECOND] = ['rennes', 'brest'];
 const NODES = [FIRST, SECOND];
 const GROUP = (n: 1 | 2) => [`mail${n}_fs`, `mail${n}_ip`, `mail${n}_service`];
@@ -36,7 +32,7 @@ const fencePassword = randomBytes(12).toString('hex');
 
 let bed: Bed;
 let nodes: Nodes;
-let dir: string;
+let fenced: FencedMutualFailover;
 let inventory: string;
 const t: Record<string, number> = {};
 const secs = (a: string, b: string) => `${((t[b]! - t[a]!) / 1000).toFixed(1)} s`;
@@ -75,43 +71,36 @@ async function onDisk(on: string, res: string, file: string): Promise<string> {
  * followed by fence-peer: every stand-in thread's stack (SIGUSR1, faulthandler),
  * their journals, DRBD's and the sockets' state.
  */
-async function standinDiagnostics(): Promise<string> {
-  const out: string[] = [];
-  for (const n of NODES) {
-    for (const c of [
-      'systemctl kill -s USR1 drbd-standin-mail1 drbd-standin-mail2; sleep 1',
-      'journalctl -u drbd-standin-mail1 -u drbd-standin-mail2 --no-pager -o short-precise | tail -250',
-      'drbdsetup status --verbose --statistics',
-      'ip -br addr; ss -tnoi',
-      'crm_mon -1 -r -f',
-      'journalctl --since "-5min" --no-pager | grep -Ei "crm-fence-peer|drbd|fence" | tail -60',
-    ]) {
-      const r = await nodes.try(n, c);
-      out.push(`--- ${n}: ${c} (exit ${r.code})\n${r.out}\n${r.err}`);
-    }
-  }
-  return out.join('\n');
+function standinDiagnostics(): Promise<string> {
+  return nodeDiagnostics(nodes, NODES, [
+    'systemctl kill -s USR1 drbd-standin-mail1 drbd-standin-mail2; sleep 1',
+    'journalctl -u drbd-standin-mail1 -u drbd-standin-mail2 --no-pager -o short-precise | tail -250',
+    'drbdsetup status --verbose --statistics',
+    'ip -br addr; ss -tnoi',
+    'crm_mon -1 -r -f',
+    'journalctl --since "-5min" --no-pager | grep -Ei "crm-fence-peer|drbd|fence" | tail -60',
+  ]);
 }
 
 describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-failover.yaml', () => {
   beforeAll(async () => {
-    bed = await startBed({ nodes: NODES, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: fencePassword } });
-    dir = await mkdtemp(join(tmpdir(), 'ha-rfence-'));
-    const inv = await mutualFailoverInventory(bed, dir, { primary: SECOND, playbook: PLAYBOOK, domain: 'scalix.demo' });
-    // apt's packages step took over 5 min (the default step timeout) on 2 CPUs shared with three other beds
-    (inv['settings'] as Record<string, unknown>)['step_timeout'] = '10m';
-    await addBedFencing(dir, inv, NODES, { hypervisor: bed.hypervisor!, password: fencePassword, action: 'off' });
-    (inv['fencing'] as Record<string, unknown>)['drbd'] = 'resource-and-stonith';
-    ({ path: inventory } = await writeClusterInventory(dir, inv));
-    nodes = new Nodes(bed);
-    await nodes.connectAll();
-    await recordHypervisorKeys(nodes, bed, NODES);
+    fenced = await startFencedMutualFailover({
+      names: [FIRST, SECOND],
+      fencePassword,
+      tmpPrefix: 'ha-rfence-',
+      domain: 'scalix.demo',
+      action: 'off',
+      amend: (inv) => {
+        // apt's packages step took over 5 min (the default step timeout) on 2 CPUs shared with three other beds
+        (inv['settings'] as Record<string, unknown>)['step_timeout'] = '10m';
+        (inv['fencing'] as Record<string, unknown>)['drbd'] = 'resource-and-stonith';
+      },
+    });
+    ({ bed, nodes, inventory } = fenced);
   });
 
   afterAll(async () => {
-    await nodes?.close();
-    await bed?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await fenced?.stop();
   });
 
   it('applies in one run: resource files with fencing resource-and-stonith and the crm handlers', async () => {

@@ -5,12 +5,14 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { SLOW_CLUSTER_BOOT, type Bed } from '../../docker/bed/testbed.js';
+import { SLOW_CLUSTER_BOOT, startBed, type Bed } from '../../docker/bed/testbed.js';
 import { shQuote } from '../../src/ssh/quote.js';
 import { bedInventory } from '../support/bed-inventory.js';
+import { Nodes, ROOT } from '../storage/support.js';
 
 /** The bed's lan address of a node with its last octet replaced (.100, .101: free, the bed uses .10, .11, ...). */
 export function lanAddress(bed: Bed, last: number): string {
@@ -242,4 +244,73 @@ export async function filesUnder(d: string): Promise<string[]> {
     else if ((await stat(p)).isFile()) out.push(p);
   }
   return out;
+}
+
+/**
+ * What an operator would look at when a bed test's cluster does not do what
+ * it should: each command's output on each node, for printing, never for
+ * asserting. A command that fails is shown with its exit status.
+ */
+export async function nodeDiagnostics(
+  nodes: { try(name: string, line: string): Promise<{ code: number; out: string; err: string }> },
+  names: readonly string[],
+  commands: readonly string[],
+): Promise<string> {
+  const out: string[] = [];
+  for (const n of names) {
+    for (const c of commands) {
+      const r = await nodes.try(n, c);
+      out.push(`--- ${n}: ${c} (exit ${r.code})\n${r.out}\n${r.err}`);
+    }
+  }
+  return out.join('\n');
+}
+
+/** A two-node bed of playbooks/mutual-failover.yaml fenced through the bed's hypervisor (startFencedMutualFailover). */
+export interface FencedMutualFailover {
+  bed: Bed;
+  nodes: Nodes;
+  dir: string;
+  inventory: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The bed the fencing tests share the shape of: two nodes on a lan and a
+ * replication network with the hypervisor, the mutual-failover inventory
+ * with its primary on the second node, one fence_virsh device per node
+ * (`action`), the nodes knowing the hypervisor's keys. `amend` adds what a
+ * test needs to the inventory (heuristics, DRBD fencing) before it is written.
+ */
+export async function startFencedMutualFailover(opts: {
+  names: readonly [string, string];
+  fencePassword: string;
+  tmpPrefix: string;
+  domain: string;
+  action: 'off' | 'reboot';
+  amend?: (inv: Record<string, unknown>, bed: Bed) => void;
+}): Promise<FencedMutualFailover> {
+  const names = [...opts.names];
+  const bed = await startBed({ nodes: names, networks: [{ name: 'lan' }, { name: 'replication' }], diskSize: '256M', hypervisor: { password: opts.fencePassword } });
+  let dir: string | undefined;
+  let nodes: Nodes | undefined;
+  const stop = async () => {
+    await nodes?.close();
+    await bed.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    dir = await mkdtemp(join(tmpdir(), opts.tmpPrefix));
+    const inv = await mutualFailoverInventory(bed, dir, { primary: names[1]!, playbook: join(ROOT, 'playbooks/mutual-failover.yaml'), domain: opts.domain });
+    await addBedFencing(dir, inv, names, { hypervisor: bed.hypervisor!, password: opts.fencePassword, action: opts.action });
+    opts.amend?.(inv, bed);
+    const { path: inventory } = await writeClusterInventory(dir, inv);
+    nodes = new Nodes(bed);
+    await nodes.connectAll();
+    await recordHypervisorKeys(nodes, bed, names);
+    return { bed, nodes, dir, inventory, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
