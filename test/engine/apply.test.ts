@@ -18,7 +18,7 @@ steps:
   - id: slow
     kind: command
     with:
-      shell: !concat ["sleep 1; touch ", !ref vars.root, /slow]
+      shell: !concat ["sleep 2; touch ", !ref vars.root, /slow]
       creates: !concat [!ref vars.root, /slow]
   - id: last
     kind: file
@@ -26,6 +26,21 @@ steps:
 `;
 
 let bed: Bed | undefined;
+
+/**
+ * Until `node` is inside SLOW's 2 s `slow` step: its `first` file written,
+ * then 300 ms (that step's verification and `slow`'s check are round trips
+ * of a few ms). A fixed delay from the CLI's start was not enough on a
+ * loaded machine: the kill came before the run reached the node.
+ */
+async function insideSlowStep(b: Bed, node: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (b.snapshot()[`${node}:first`] === undefined) {
+    if (Date.now() > deadline) throw new Error(`${node}'s first step did not run in 30 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+}
 afterEach(async () => {
   await bed?.stop();
   bed = undefined;
@@ -119,7 +134,7 @@ describe('plan and apply on loopback sshd nodes', () => {
   it('a node whose sshd dies fails; the others finish', async () => {
     bed = await startBed(3, { playbook: SLOW });
     const run = bed.cli(['apply', bed.inventory, '--json']);
-    await new Promise((r) => setTimeout(r, 600)); // inside the 1 s `slow` step
+    await insideSlowStep(bed, 'alice');
     await bed.sshd.kill(1);
     const a = await run;
     expect(a.code).toBe(1);
@@ -137,7 +152,7 @@ describe('plan and apply on loopback sshd nodes', () => {
   it('a connection lost mid-step is reopened; the step is re-checked and finished', async () => {
     bed = await startBed(2, { playbook: SLOW });
     const run = bed.cli(['apply', bed.inventory, '--json']);
-    await new Promise((r) => setTimeout(r, 600)); // inside the 1 s `slow` step
+    await insideSlowStep(bed, 'alice');
     await bed.sshd.restart(1); // kills alice's connection and the command it ran
     const a = await run;
     expect(a.code, a.stdout + a.stderr).toBe(0);
