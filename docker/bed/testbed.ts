@@ -72,7 +72,17 @@ export interface BedOptions {
    * on. Its address is `address` if given, else .5 of the first network.
    */
   hypervisor?: HypervisorOptions;
+  /**
+   * The DRBD module each node's kernel stand-in plays (docker/standin/README.md,
+   * "Personalities"): '9' (default, DRBD 9.2.12) or '8.4' (DRBD 8.4.11, as
+   * Debian's and Ubuntu's stock kernels): one value for every node, or per
+   * node name. Written to the node's /etc/drbd-standin/personality before
+   * the bed is handed over, i.e. before drbd-utils is installed or used.
+   */
+  drbd?: DrbdPersonality | Record<string, DrbdPersonality>;
 }
+
+export type DrbdPersonality = '9' | '8.4';
 
 export interface SshTarget {
   host: string;
@@ -151,6 +161,9 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
   if (!opts.keep) registerExitCleanup(runId);
   const labels = { [LABEL_RUN]: runId, [LABEL_OWNER]: opts.keep ? 'keep' : String(process.pid) };
   const image = opts.image ?? (await bedImage());
+  for (const n of typeof opts.drbd === 'object' ? Object.keys(opts.drbd) : []) {
+    if (!opts.nodes.includes(n)) throw new Error(`test bed: drbd names "${n}", which is not a node (nodes: ${opts.nodes.join(', ')})`);
+  }
 
   const privateKeyPath = join(dir, 'id_ed25519');
   await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `ha-provision-${runId}`, '-f', privateKeyPath]);
@@ -182,7 +195,8 @@ export async function startBed(opts: BedOptions): Promise<Bed> {
     const nodes = await Promise.all(
       opts.nodes.map((name) =>
         startNode({ name, runId, dir, image, labels, publicKey, privateKeyPath, knownHostsPath,
-          diskSize: opts.diskSize ?? '512M', networkSpecs, networks, sshPort: opts.sshPorts?.[name] }),
+          diskSize: opts.diskSize ?? '512M', networkSpecs, networks, sshPort: opts.sshPorts?.[name],
+          drbd: typeof opts.drbd === 'string' ? opts.drbd : (opts.drbd?.[name] ?? '9') }),
       ),
     );
     await refreshKnownHosts(nodes, knownHostsPath);
@@ -237,6 +251,7 @@ interface NodeContext {
   name: string; runId: string; dir: string; image: string; labels: Record<string, string>;
   publicKey: string; privateKeyPath: string; knownHostsPath: string; diskSize: string;
   networkSpecs: NetworkSpec[]; networks: Record<string, string>; sshPort?: number;
+  drbd: DrbdPersonality;
 }
 
 /** A GenericContainer with the few create options testcontainers has no builder for. */
@@ -307,6 +322,10 @@ async function startNode(ctx: NodeContext): Promise<BedNode> {
     .start();
 
   const id = container.getId();
+  if (ctx.drbd !== '9') {
+    // the stand-in's drbdsetup, modinfo and agent wrapper read it on every call
+    await docker('exec', id, 'sh', '-c', `mkdir -p /etc/drbd-standin && echo ${ctx.drbd} > /etc/drbd-standin/personality`);
+  }
   const addresses: Record<string, string> = {};
   const inspect = JSON.parse(await docker('inspect', id))[0];
   for (const spec of ctx.networkSpecs) {

@@ -41,6 +41,11 @@ CHUNK = 256 * 1024    # resync unit
 DEFAULT_RATE = 100 * 1024 * 1024  # bytes/s when no resync-rate is configured
 UUID_JUST_CREATED = 4
 HELPER = "/sbin/drbdadm"  # the kernel's usermode_helper default
+# The 8.4 personality (/etc/drbd-standin/personality says 8.4; drbdsetup-84
+# starts the daemon with "8.4" as its 4th argument): one peer per resource,
+# which 8.4 does not number; inside, it is node id 1 and this node 0.
+VERSION_84 = "8.4.11"
+PEER84 = 1
 # fence-peer exit codes (drbd_nl.c conn_try_outdate_peer)
 P_INCONSISTENT, P_OUTDATED, P_DOWN, P_PRIMARY, P_FENCING = 3, 4, 5, 6, 7
 
@@ -258,6 +263,56 @@ class MetaData:
     def wires(self):
         """What a hello carries: the generation identifiers as seen towards each peer slot."""
         return {str(p): self.wire(p) for p in self.peer_ids}
+
+
+class MetaData84(MetaData):
+    """DRBD 8.4's v08 meta data: one peer, no node ids; `drbdmeta - v08 DISK
+    internal get-gi` prints CURRENT:BITMAP:HIST1:HIST2 and seven flags in
+    v08's order (drbd-utils' dt_print_uuids: consistent, was-up-to-date,
+    primary, connected, full-sync, peer-outdated, crashed-primary). The same
+    dicts as v09 hold them (the device flags, and the peer flags of the one
+    peer); there is no al-disabled / lost-quorum / peer-fencing / peer-seen
+    on disk, and al-clean is not in get-gi (drbdmeta's apply-al sets it)."""
+
+    V08 = [("flags", "consistent"), ("flags", "was_up_to_date"), ("flags", "primary"),
+           ("peer", "peer_connected"), ("peer", "peer_full_sync"), ("peer", "peer_outdated"),
+           ("flags", "crashed_primary")]
+
+    def _meta(self, *args, force=False):
+        args = [a for a in args if not str(a).startswith("--node-id=")]
+        argv = ["drbdmeta"] + (["--force"] if force else []) + \
+            ["-", "v08", self.disk, "internal"] + list(args)
+        return subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+
+    def load(self):
+        r = self._meta("get-gi")
+        if r.returncode != 0:
+            raise CmdError(10, "%s: no valid meta data found (drbdadm create-md first): %s"
+                           % (self.disk, r.stderr.strip()))
+        f = r.stdout.strip().split("\n")[-1].split(":")
+        self.current = int(f[0], 16)
+        self.history = [int(f[2], 16), int(f[3], 16)]
+        for p in self.peer_ids:
+            self.bitmap[p] = int(f[1], 16)
+        for (kind, name), v in zip(self.V08, f[4:]):
+            if kind == "flags":
+                self.flags[name] = int(v)
+            else:
+                for p in self.peer_ids:
+                    self.pflags[p][name] = int(v)
+        self.read_layout()
+        return self
+
+    def gi(self, p=PEER84):
+        gi = "%016X:%016X:%016X:%016X:" % (self.current, self.bitmap.get(p, 0), self.history[0], self.history[1])
+        peer = self.pflags.get(p) or dict.fromkeys(self.PEER_FLAGS, 0)
+        return gi + ":".join(str(self.flags[n] if k == "flags" else peer[n]) for k, n in self.V08)
+
+    def save(self):
+        gi = self.gi(self.peer_ids[0] if self.peer_ids else PEER84)
+        r = self._meta("set-gi", gi, force=True)
+        if r.returncode != 0:
+            log("set-gi %s on %s failed: %s" % (gi, self.disk, r.stderr.strip()))
 
 
 class DevFS(fusepy.Operations):
@@ -540,9 +595,10 @@ def addr_of(path_addr):
 
 
 class Resource:
-    def __init__(self, name, node_id):
+    def __init__(self, name, node_id, v84=False):
         self.name = name
         self.node_id = node_id
+        self.v84 = v84
         self.opts = {}
         self.role = "Secondary"
         self.volumes = {}            # vol -> Volume
@@ -552,6 +608,10 @@ class Resource:
         self.stopping = False
         # I/O waits here while any connection has susp_fen (is_suspended_fen)
         self.resumed = threading.Condition(self.lock)
+        if v84:
+            # 8.4: the resource's one connection exists from new-resource on,
+            # unconfigured (no addresses) until `connect LOCAL PEER`
+            self.peers[PEER84] = Peer(PEER84, "peer", {})
 
     # ------------------------------------------------------------ helpers
     def vol_by_minor(self, minor):
@@ -586,9 +646,14 @@ class Resource:
             return e.errno == errno.EBUSY
 
     # ------------------------------------------------------------ fencing
-    @staticmethod
-    def fencing(p):
-        """The connection's fencing policy (a net option in DRBD 9, per connection)."""
+    def fencing(self, p):
+        """The connection's fencing policy (a net option in DRBD 9, per
+        connection; a disk option in 8.4)."""
+        if self.v84:
+            for v in self.volumes.values():
+                if v.opts.get("fencing"):
+                    return str(v.opts["fencing"]).strip('"')
+            return "dont-care"
         return str(p.net_opts.get("fencing", "dont-care")).strip('"')
 
     def suspended(self):
@@ -615,6 +680,12 @@ class Resource:
     def helper_env(self, p, cmd):
         """The environment drbd_khelper() gives a connection's helper."""
         env = {"HOME": "/", "TERM": "linux", "PATH": "/sbin:/usr/sbin:/bin:/usr/bin"}
+        if self.v84:
+            # 8.4's conn_khelper/drbd_khelper (setup_khelper_env): the peer's address only
+            if p.paths:
+                env["DRBD_PEER_AF"] = p.paths[0][1].split(":", 1)[0]
+                env["DRBD_PEER_ADDRESS"] = addr_of(p.paths[0][1])[0]
+            return env
         if p.paths:
             for prefix, a in (("DRBD_MY_", p.paths[0][0]), ("DRBD_PEER_", p.paths[0][1])):
                 env[prefix + "ADDRESS"] = addr_of(a)[0]
@@ -633,16 +704,18 @@ class Resource:
         env["UP_TO_DATE_NODES"] = "0x%08X" % (mask & (2 ** 64 - 1))
         return env
 
-    def run_helper(self, p, cmd):
-        """`drbdadm CMD RES` for connection p, as the kernel runs it (no lock held); the exit code."""
+    def run_helper(self, p, cmd, obj=None):
+        """`drbdadm CMD RES` for connection p, as the kernel runs it (no lock held); the exit code.
+        obj: what the helper is called for instead of the resource (8.4's device helpers: minor-N)."""
         with self.lock:
             env = self.helper_env(p, cmd)
         helper = HELPER if os.path.exists(HELPER) else "drbdadm"
-        log("%s: helper command: %s %s %s (%s)" % (p.name, helper, cmd, self.name,
+        obj = obj or self.name
+        log("%s: helper command: %s %s %s (%s)" % (p.name, helper, cmd, obj,
                                                   " ".join("%s=%s" % kv for kv in sorted(env.items()) if kv[0].startswith(("DRBD_", "UP_")))))
         t0 = time.monotonic()
         try:
-            r = subprocess.run([helper, cmd, self.name], env=env, stdin=subprocess.DEVNULL,
+            r = subprocess.run([helper, cmd, obj], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             rc, out = r.returncode, r.stdout
         except OSError as e:
@@ -651,7 +724,7 @@ class Resource:
             if line:
                 log("  %s: %s" % (cmd, line))
         # the kernel logs it for the connection ("drbd RES PEER: helper command: ...")
-        log("%s: helper command: %s %s %s exit code %d (%.1f s)" % (p.name, helper, cmd, self.name, rc, time.monotonic() - t0))
+        log("%s: helper command: %s %s %s exit code %d (%.1f s)" % (p.name, helper, cmd, obj, rc, time.monotonic() - t0))
         return rc
 
     def try_outdate_peer(self, p, gen):
@@ -726,7 +799,10 @@ class Resource:
     def check_unfence(self):
         """drbd_should_unfence(), for every connection after a state change:
         each volume UpToDate here and at that peer, and some of that peer's
-        disks were not UpToDate at the previous check: unfence-peer for it."""
+        disks were not UpToDate at the previous check: unfence-peer for it.
+        (8.4 has no unfence-peer: its SyncTarget runs after-resync-target.)"""
+        if self.v84:
+            return
         for pid, p in sorted(self.peers.items()):
             pds = [v.pd(pid) for _, v in sorted(self.volumes.items())]
             was = [pd.pdisk_seen for pd in pds]
@@ -929,7 +1005,7 @@ class Resource:
         disk, meta, idx = args[1], args[2], args[3] if len(args) > 3 else "internal"
         if meta != disk or idx not in ("internal", "flexible"):
             raise CmdError(20, "only internal meta data is emulated by the test bed's DRBD stand-in")
-        md = MetaData(disk, self.md_peer_ids()).load()
+        md = (MetaData84 if self.v84 else MetaData)(disk, self.md_peer_ids()).load()
         # DRBD 9 (drbd_nl.c, drbd_adm_attach): every peer with a disk needs a
         # bitmap slot in the meta data; create-md made max-peers of them.
         # (The stand-in gives the configured peers the slots; the kernel keeps
@@ -989,8 +1065,35 @@ class Resource:
         if local not in self.listeners:
             self.listeners[local] = None
             threading.Thread(target=self.listen_loop, args=(local,), daemon=True).start()
-        if self.node_id < p.node_id:
+        # DRBD 9: the lower node-id connects; 8.4 (no node ids): here the lower address
+        first = addr_of(p.paths[0][0]) < addr_of(p.paths[0][1]) if self.v84 else self.node_id < p.node_id
+        if first:
             threading.Thread(target=self.connect_loop, args=(p,), daemon=True).start()
+
+    # 8.4's connection commands name the connection by its two addresses and
+    # configure it in one go (drbd_adm_connect, 8.4: the net options with the
+    # addresses; `disconnect` removes them again: StandAlone, unconfigured)
+    def c_connect84(self, args, opts):
+        p = self.peers[PEER84]
+        if p.paths:
+            raise CmdError(10, "%s: Failure: (125) Device has a net-config (use disconnect first)" % self.name)
+        p.paths = [(args[1], args[2])]
+        p.net_opts = dict(opts)
+        self.c_connect([self.name, str(PEER84)], {})
+
+    def c_disconnect84(self, args, opts):
+        p = self.peers[PEER84]
+        if not p.paths:
+            raise CmdError(11, "%s: State change failed: (-9) Can not disconnect a StandAlone device" % self.name)
+        self.disconnect_peer(p)
+        self.resume_io(p, "disconnected")
+        p.paths, p.net_opts = [], {}
+
+    def c_net_options84(self, args, opts):
+        p = self.peers[PEER84]
+        if not p.paths:
+            raise CmdError(10, "%s: Failure: (102) Have no net/connection configuration" % self.name)
+        self.set_options(p.net_opts, opts)
 
     def disconnect_peer(self, p):
         p.want_connect = False
@@ -1358,7 +1461,7 @@ class Resource:
             data = json.dumps(mine).encode()
             s.sendall(struct.pack("!I", len(data)) + data)
             hdr, _ = recv_frame(s)
-            p = self.peers.get(hdr.get("node_id")) if hdr.get("t") == "hello" and hdr.get("res") == self.name else None
+            p = self.peers.get(PEER84 if self.v84 else hdr.get("node_id")) if hdr.get("t") == "hello" and hdr.get("res") == self.name else None
             if p is None or (expected is not None and p is not expected):
                 s.close()
                 return
@@ -1378,6 +1481,10 @@ class Resource:
             p.conn_gen += 1
             log("connected to %s (node-id %d)" % (p.name, p.node_id))
             self.resume_io(p, "connected again")
+            if self.v84:
+                # 8.4's __drbd_set_state(): MDF_CONNECTED_IND from C_WF_REPORT_PARAMS on
+                for v in self.volumes.values():
+                    self.persist(v)
             sb = self.negotiate(c, hdr)
             if not sb:
                 self.check_unfence()
@@ -1606,6 +1713,11 @@ class Resource:
                         except OSError:
                             pass
                 self.check_unfence()
+                if self.v84 and t == "rs_end":
+                    # 8.4's drbd_resync_finished() on the SyncTarget: the after-resync-target
+                    # handler (crm-unfence-peer.sh in 8.4 configurations), for the device
+                    threading.Thread(target=self.run_helper, args=(c.peer, "after-resync-target", "minor-%d" % v.minor),
+                                     daemon=True).start()
             self.notify_peers()
         elif t == "rs_pause":
             with self.lock:
@@ -1847,6 +1959,7 @@ def serve(res):
 def main():
     name, node_id = sys.argv[1], int(sys.argv[2])
     opts = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
+    v84 = len(sys.argv) > 4 and sys.argv[4] == "8.4"
     os.makedirs(RUN, exist_ok=True)
     # Before any FUSE mount: libfuse takes over SIGTERM/SIGHUP only while they
     # are SIG_DFL, and would then merely end its loop. A "kernel" going away
@@ -1856,9 +1969,12 @@ def main():
     # `systemctl kill -s USR1 drbd-standin-RES`: every thread's stack to the journal
     # (what a stand-in that seems stuck is waiting for; the bed tests' diagnostics)
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    res = Resource(name, node_id)
+    res = Resource(name, node_id, v84)
     res.opts.update(opts)   # new-resource's options
-    log("DRBD %s stand-in: resource %s, node-id %d" % (VERSION, name, node_id))
+    if v84:
+        log("DRBD %s stand-in: resource %s (8.4: one peer, no node ids)" % (VERSION_84, name))
+    else:
+        log("DRBD %s stand-in: resource %s, node-id %d" % (VERSION, name, node_id))
     serve(res)
 
 
