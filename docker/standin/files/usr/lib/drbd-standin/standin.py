@@ -1022,6 +1022,14 @@ class Resource:
         v.disk, v.meta_disk, v.md, v.data_size = disk, "internal", md, size
         v.opts.update(opts)
         v.state = md.disk_state()
+        if self.v84:
+            # 8.4's drbd_adm_attach(): Consistent (was up to date) is UpToDate when the peer
+            # is known outdated or fencing is dont-care; the peer-outdated flag shows as pdsk
+            pflag = any(f["peer_outdated"] for f in md.pflags.values())
+            if v.state == "Consistent" and self.fencing(None) == "dont-care":
+                v.state = "UpToDate"
+            if pflag:
+                v.pd(PEER84).pdisk = "Outdated"
         md.flags["al_clean"] = 1
         for f in md.pflags.values():
             f["peer_seen"] = 1
