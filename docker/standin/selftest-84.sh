@@ -109,6 +109,12 @@ gb=$(on "$BOB" "drbdadm get-gi r0 2>/dev/null"); ga=$(on "$ALICE" "drbdadm get-g
 expect "$BOB_HOST get-gi flags" "${gb#*:*:*:*:}" 1:1:1:1:0:0:0
 expect "$ALICE_HOST get-gi flags" "${ga#*:*:*:*:}" 1:1:0:1:0:0:0
 say "  current UUID ${gb%%:*} on both"
+# what ocf:linbit:drbd reads on 8.4 (sh-status, eval'd), and a minor given as the device (the agent's wait-connect)
+sh=$(on "$BOB" "drbdsetup sh-status r0")
+for kv in _minor=0 _res_name=r0 _volume=0 _known=Configured _cstate=Connected _role=Primary _peer=Secondary _disk=UpToDate _pdsk=UpToDate _sh_status_process; do
+  grep -qx "$kv" <<<"$sh" || fail "$BOB_HOST sh-status lacks $kv: $sh"
+done
+on "$BOB" "drbdsetup wait-connect /dev/drbd0 --wfc-timeout=5" || fail "wait-connect /dev/drbd0"
 size=$(on "$BOB" "blockdev --getsize64 /dev/drbd0")
 bm=$(on "$BOB" "drbdmeta - v08 /dev/vdb1 internal dump-md 2>/dev/null | sed -n 's/^# bm_offset //p'")
 expect "size of /dev/drbd0 (v08 bm_offset)" "$size" "$bm"

@@ -260,9 +260,20 @@ def obj_key(line):
     return " ".join([w[0], w[1]] + [x for x in w[2:] if x.startswith("volume:")])
 
 
+def minor_of(x):
+    """A minor as drbdsetup takes it: N, drbdN or /dev/drbdN."""
+    x = str(x)
+    for prefix in ("/dev/drbd", "drbd"):
+        if x.startswith(prefix) and x[len(prefix):].isdigit():
+            return x[len(prefix):]
+    return x
+
+
 def by_minor(d, minor):
-    """The resource of a minor; 8.4's answer for an unknown one (exit 10)."""
-    if not str(minor).isdigit():
+    """The resource of a minor (also given as /dev/drbdN or drbdN, as the agent's
+    `drbdsetup wait-connect $dev` does); 8.4's answer for an unknown one (exit 10)."""
+    minor = minor_of(minor)
+    if not minor.isdigit():
         # CTX_MINOR commands take a minor; drbdadm-84 always passes one
         raise d.Fail(20, "%s is not a minor number" % minor)
     try:
@@ -397,7 +408,9 @@ def main(d, argv):
         return 0
 
     # the device commands: by minor
-    minor = pos[0] if pos else ""
+    minor = minor_of(pos[0]) if pos else ""
+    if pos:
+        pos[0] = minor
     res = by_minor(d, minor)
     if cmd in ("role", "state", "cstate", "dstate", "get-gi", "show-gi"):
         s = d.snapshot(res)
