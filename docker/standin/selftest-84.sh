@@ -142,8 +142,10 @@ on "$BOB" "echo two > /mnt/r0/file2 && sync"
 
 say "connect again: $BOB_HOST (new data generation since the loss) is the SyncSource"
 on "$ALICE" "drbdadm connect r0" || fail "connect"
+# (not UpToDate/UpToDate alone: right after the handshake, before the resync starts, both still say so)
+wait_for 30 "$BOB" "[ \$(journalctl -u drbd-standin-r0 --no-pager | grep -c 'resync of volume 0 to peer done') -ge 2 ]" ||
+  fail "no second resync to $ALICE_HOST in $BOB_HOST's journal"
 wait_for 20 "$ALICE" "[ \"\$(drbdadm dstate r0)\" = UpToDate/UpToDate ]" || fail "$ALICE_HOST not UpToDate after reconnect: $(on "$ALICE" "drbdadm dstate r0")"
-on "$BOB" "journalctl -u drbd-standin-r0 --no-pager" | grep -q "resync of volume 0 to peer done" || fail "no resync to $ALICE_HOST in $BOB_HOST's journal"
 gb=$(on "$BOB" "drbdadm get-gi r0 2>/dev/null"); ga=$(on "$ALICE" "drbdadm get-gi r0 2>/dev/null")
 [ "${gb%%:*}" = "${ga%%:*}" ] || fail "current UUIDs after the resync: $BOB_HOST $gb, $ALICE_HOST $ga"
 
