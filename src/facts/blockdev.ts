@@ -90,9 +90,14 @@ export function blkidProbe(dev: string, sudo: boolean): FactProbe<BlkidFact> {
  * and the test bed's stand-in do not). `-u filesystem`
  * because blkid otherwise names the DRBD meta data (TYPE=drbd) first.
  * `notblock` when the minor has no local backing device (diskless, not up).
+ * DRBD 8.4: drbdsetup-84's events2 has no `backing_dev:` (print_notifications,
+ * drbd-utils user/v84/drbdsetup.c, prints only the disk state for a device),
+ * so there the device comes from `drbdsetup show MINOR` (show_scmd: `disk
+ * "/dev/...";` in the minor's volume section; 8.4's show takes a minor).
  */
 const BACKING_BLKID_SCRIPT = [
   'dev=$(drbdsetup events2 --now 2>/dev/null | awk -v m="minor:$1" \'$1 == "exists" && $2 == "device" { b = ""; hit = 0; for (i = 3; i <= NF; i++) { if ($i == m) hit = 1; if ($i ~ /^backing_dev:/) b = substr($i, 13) } if (hit && b != "" && b != "none") { print b; exit } }\')',
+  '[ -n "$dev" ] || dev=$(drbdsetup show "$1" 2>/dev/null | sed -n \'s/^[[:space:]]*disk[[:space:]]*"\\(.*\\)";$/\\1/p\' | head -n 1)',
   'if [ -z "$dev" ] || [ ! -b "$dev" ]; then echo notblock; exit 0; fi',
   'exec blkid -p -u filesystem -o export "$dev"',
 ].join('\n');

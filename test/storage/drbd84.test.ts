@@ -301,6 +301,15 @@ describe('playbooks/storage.yaml on two DRBD 8.4 bed nodes', () => {
     expect(ran.bob!.filter((x) => x.startsWith('sync-')).sort()).toEqual(['sync-kopano: drbdadm primary --force kopano', 'sync-mysql: drbdadm primary --force mysql'].sort());
   });
 
+  it('mkfs on the Secondary (alice) whose backing device holds the ext4: done, not refused (the backing device from drbdsetup-84 show: its events2 has no backing_dev)', async () => {
+    const file = join(dir84, 'mkfs-alice.yaml');
+    await writeFile(file, 'name: mkfs-alice\nsteps:\n  - id: fs-mysql\n    kind: mkfs\n    on: [alice]\n    with: {device: /dev/drbd0, fstype: ext4}\n');
+    const r = await cli(['apply', inv84, file, '--json']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const done = json<ApplyReport>(r);
+    expect(done.steps.map((s) => `${s.node}/${s.step}: ${s.outcome}`)).toEqual(['alice/fs-mysql: ok']);
+  });
+
   it('a second apply changes nothing', async () => {
     const r = await cli(['apply', inv84, PLAYBOOK, '--json']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
