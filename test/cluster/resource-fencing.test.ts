@@ -148,10 +148,11 @@ describe('DRBD resource-level fencing (crm-fence-peer.9.sh) on playbooks/mutual-
     });
     t['constraint'] = Date.now();
     const log = await until(
-      'fence-peer returned on the first node',
+      'fence-peer returned on the first node, and I/O resumed',
       async () => {
         const j = await nodes.sh(FIRST, 'journalctl -u drbd-standin-mail1 --no-pager -o cat');
-        return /fence-peer helper returned/.test(j) ? j : undefined;
+        // the stand-in writes the peer's outdated flag to the metadata (drbdmeta) between the two lines
+        return /fence-peer helper returned/.test(j) && /resuming I\/O/.test(j) ? j : undefined;
       },
       60_000,
     );
