@@ -22,7 +22,7 @@ import type { Bed } from '../../docker/bed/testbed.js';
 import { renderDrill } from '../../src/cli/drill.js';
 import type { DrillReport } from '../../src/drill/model.js';
 import { converged, cli, json, Nodes, until } from '../storage/support.js';
-import { clusterStatus, followPorts, slowClusterBoot, type ClusterStatus, startFencedMutualFailover, type FencedMutualFailover } from './support.js';
+import { clusterStatus, followPorts, nodeDiagnostics, slowClusterBoot, type ClusterStatus, startFencedMutualFailover, type FencedMutualFailover } from './support.js';
 
 const [FIRST, SECOND] = ['dijon', 'reims'];
 const NODES = [FIRST, SECOND];
@@ -154,6 +154,21 @@ describe('ha-provision drill on a fenced mutual-failover cluster', () => {
     expect(d.drill).toMatchObject({ kind: 'node-failure', node: SECOND, method: 'fence', action: 'reboot', from: FIRST });
     expect(d.fenced).toMatchObject({ target: SECOND, status: 'success' });
     expect(typeof d.fenced!.at).toBe('string');
+    if (!d.timeline.some((e) => e.event === 'service-running' && e.detail === `mail2 runs on ${FIRST}`))
+      // seen once in a CI run at load 20-80: mail2 was not promoted on the survivor before the
+      // fenced node came back 26 s later; what the survivor's DRBD and Pacemaker did, for the next time
+      console.log(
+        `mail2 never ran on ${FIRST}:\n` +
+          (await nodeDiagnostics(
+            nodes,
+            [FIRST],
+            [
+              'journalctl -u drbd-standin-mail2 --since "-6min" --no-pager -o short-precise | tail -80',
+              'journalctl -u pacemaker --since "-6min" --no-pager -o short-precise | grep -Ei "mail2|fence|stonith" | tail -120',
+              'crm_mon -1 -r -f -A',
+            ],
+          )),
+      );
     expect(d.timeline.some((e) => e.event === 'service-running' && e.detail === `mail2 runs on ${FIRST}`)).toBe(true);
     expect(d.services.find((s) => s.id === 'mail2')).toMatchObject({ before: SECOND, affected: true });
     expect(d.services.find((s) => s.id === 'mail2')!.seconds).toBeGreaterThan(0);
