@@ -1,7 +1,7 @@
 /**
  * Where ha-provision's no-change (or converging) run spends its time:
  *
- *   npm run build && npx tsx bench/profile.ts [--hosts 20] [--steps 10] [--reps 3] [--run nochange|converge]
+ *   npm run build && npx tsx bench/profile.ts [--hosts 20] [--steps 10] [--reps 3] [--run nochange|converge] [--top 10]
  *
  * Starts N loopback sshd daemons, converges once, then runs the no-change run
  * `reps` times under `node --cpu-prof` (--run converge: empties the roots and
@@ -70,6 +70,29 @@ export function selfTimeByFunction(p: CpuProfile): [string, number][] {
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
+/**
+ * Where the self time of native frames (writeBuffer, ...) is spent from: each
+ * sample of a frame without a script is given to its nearest caller that has
+ * one (name and package), biggest first.
+ */
+export function nativeTimeByCaller(p: CpuProfile): [string, number][] {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const totals = new Map<string, number>();
+  p.samples.forEach((id, i) => {
+    const n = byId.get(id);
+    if (!n || n.callFrame.url !== '' || n.callFrame.functionName.startsWith('(')) return;
+    let up = parent.get(id);
+    while (up !== undefined && byId.get(up)!.callFrame.url === '') up = parent.get(up);
+    const c = up === undefined ? undefined : byId.get(up)!;
+    const where = c ? `${c.callFrame.functionName || '(anonymous)'} [${bucket(sourceOf(c.callFrame), c.callFrame.functionName)}]` : '?';
+    const b = `${n.callFrame.functionName} <- ${where}`;
+    totals.set(b, (totals.get(b) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);
+  });
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
 /** Self time (ms) per bucket, biggest first. */
 export function selfTimeByBucket(p: CpuProfile): [string, number][] {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -82,7 +105,8 @@ export function selfTimeByBucket(p: CpuProfile): [string, number][] {
   return [...totals].sort((a, b) => b[1] - a[1]);
 }
 
-const { values } = parseArgs({ options: { hosts: { type: 'string' }, steps: { type: 'string' }, reps: { type: 'string' }, run: { type: 'string' } } });
+const { values } = parseArgs({ options: { hosts: { type: 'string' }, steps: { type: 'string' }, reps: { type: 'string' }, run: { type: 'string' }, top: { type: 'string' } } });
+const topN = Number(values.top ?? 10);
 const converge = values.run === 'converge';
 if (values.run !== undefined && values.run !== 'converge' && values.run !== 'nochange') throw new Error('--run: nochange or converge');
 const hosts = Number(values.hosts ?? 20);
@@ -139,7 +163,9 @@ try {
     console.log(`  CPU profile (${((prof.endTime - prof.startTime) / 1000).toFixed(0)} ms), self time by package:`);
     for (const [b, ms] of top) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${b}`);
     console.log('  self time by function:');
-    for (const [f, ms] of selfTimeByFunction(prof).slice(0, 10)) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${f}`);
+    for (const [f, ms] of selfTimeByFunction(prof).slice(0, topN)) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${f}`);
+    console.log('  native frames by their nearest caller with a script:');
+    for (const [f, ms] of nativeTimeByCaller(prof).slice(0, topN)) console.log(`    ${ms.toFixed(0).padStart(6)} ms  ${f}`);
   }
 } finally {
   await set.stop();

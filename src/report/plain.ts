@@ -12,6 +12,8 @@ export interface PlainOptions {
 export function plainReporter(o: PlainOptions): Emit {
   const lastProgress = new Map<string, string>();
   return (raw: RunEvent) => {
+    // commands are not shown: not copied either (most events of a run; their output is the largest part)
+    if (raw.type === 'command' || raw.type === 'command-start' || raw.type === 'step-change-start') return;
     const e = escapeDeep(raw); // what nodes say is shown, not obeyed (./escape.ts)
     switch (e.type) {
       case 'run-start':
@@ -47,10 +49,6 @@ export function plainReporter(o: PlainOptions): Emit {
         o.write(`${e.node}: ${e.step}: waiting: ${text}\n`);
         return;
       }
-      case 'command':
-      case 'command-start':
-      case 'step-change-start':
-        return;
       case 'run-end':
         if (Object.keys(e.summary).length > 0) o.write(renderSummary(e.summary, e.outcome, e.durationMs));
         return;

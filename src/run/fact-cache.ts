@@ -63,7 +63,11 @@ export class FactCache {
   private readonly nodes: ReadonlyMap<string, ResolvedNode>;
   private readonly steps: ReadonlyMap<string, ResolvedStep>;
   private readonly readsMemo = new Map<string, readonly string[] | undefined>();
-  /** Per node, the steps whose reads another node's local writes may reach (undeclared, shared or unknown forms). */
+  /**
+   * Per node, the steps whose reads another node's local writes may reach (undeclared, shared or
+   * unknown forms); only nodes that have such steps: a local change visits these, not every node
+   * (at 1000 nodes, visiting all of them for each of 20 000 calls was 2.6 s of a 27 s CPU profile).
+   */
   private readonly open = new Map<string, Set<string>>();
   private disabled = false;
 
@@ -83,7 +87,7 @@ export class FactCache {
         const reads = this.readsOf(n.name, s.id);
         if (reads === undefined || !reads.every((r) => LOCAL.test(r))) open.add(s.id);
       }
-      this.open.set(n.name, open);
+      if (open.size > 0) this.open.set(n.name, open);
     }
   }
 
@@ -135,14 +139,20 @@ export class FactCache {
         m.delete(id);
       }
     };
-    for (const [other, m] of this.entries) {
-      if (local && other !== node) {
-        for (const id of this.open.get(other) ?? []) {
+    if (local) {
+      const own = this.entries.get(node);
+      if (own) for (const [id, e] of own) drop(node, own, id, e);
+      for (const [other, ids] of this.open) {
+        const m = this.entries.get(other);
+        if (other === node || !m) continue;
+        for (const id of ids) {
           const e = m.get(id);
           if (e) drop(other, m, id, e);
         }
-      } else for (const [id, e] of m) drop(other, m, id, e);
+      }
+      return;
     }
+    for (const [other, m] of this.entries) for (const [id, e] of m) drop(other, m, id, e);
   }
 
   /** A step waited for the nodes to change by themselves: nothing read so far, or later in this run, is kept. */

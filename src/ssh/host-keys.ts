@@ -3,7 +3,7 @@
  * Unknown: refused in `strict`, appended in `accept-new`. Changed: always
  * refused, with the file, the line and both fingerprints.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HostKeyPolicy } from './types.js';
 import { SshError } from './types.js';
@@ -18,9 +18,24 @@ export interface HostKeyCheck {
   verify(blob: Buffer): Promise<SshError | null>;
 }
 
+/**
+ * The file as last parsed, with the identity and size it had then: a run
+ * connects to every node with the same file, and reading and parsing it once
+ * per node is O(nodes²) (1000 nodes: 1000 reads of a 1000-line file, ~3 s of
+ * the controller in the connect phase). A file that changed since (another
+ * session's accept-new appended to it: its size grows) is read again.
+ */
+const parsed = new Map<string, { ino: number; size: number; mtimeMs: number; entries: KnownHostEntry[] }>();
+
 async function readKnownHosts(path: string): Promise<KnownHostEntry[]> {
   try {
-    return parseKnownHosts(await readFile(path, 'utf8'));
+    const st = await stat(path);
+    const last = parsed.get(path);
+    if (last && last.ino === st.ino && last.size === st.size && last.mtimeMs === st.mtimeMs) return last.entries;
+    const entries = parseKnownHosts(await readFile(path, 'utf8'));
+    // the file as read may be newer than `st`: then the next check reads it again
+    parsed.set(path, { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, entries });
+    return entries;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw new SshError('SSH_CONNECT', `cannot read known_hosts file ${path}: ${(err as Error).message}`, { cause: err });

@@ -62,6 +62,19 @@ describe('FactCache', () => {
     expect(cache.take('alice', 'anything')).toBeUndefined();
   });
 
+  it('a local change reaches, on the other nodes, only steps with reads of other forms (a node with none is left alone)', () => {
+    const nodes = [fakeNode('bob'), fakeNode('alice'), fakeNode('carol')];
+    const steps = [fakeStep('a', 'f', { path: '/etc/a' }, ['bob', 'alice', 'carol']), fakeStep('anything', 'any', {}, ['alice'])];
+    const cache = new FactCache(nodes, steps, createRegistry([fileKind, anyKind]), () => 0);
+    for (const n of ['bob', 'alice', 'carol']) cache.seed(n, 'a', facts(n), 0);
+    cache.seed('alice', 'anything', facts('alice/anything'), 0);
+    cache.changed('bob', 'a');
+    expect(cache.take('bob', 'a')).toBeUndefined();
+    expect(cache.take('alice', 'anything')).toBeUndefined();
+    expect(cache.take('alice', 'a')).toBeDefined();
+    expect(cache.take('carol', 'a')).toBeDefined();
+  });
+
   it('an undeclared write drops everything, on every node', () => {
     const { cache } = setup();
     cache.changed('alice', 'anything');
