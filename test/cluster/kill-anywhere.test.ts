@@ -246,6 +246,12 @@ const points: KillPoint[] = [
     journal: (ev) =>
       ev.some((e) => e.type === 'step-start' && ['drbd-off-at-boot', 'corosync-on-at-boot', 'mariadb-off-at-boot', 'apache-off-at-boot', 'mariadb-bind-address'].includes(e.step!)),
   },
+  // corosync-start configures and starts the cluster stack early (the step corosync, later, only waits for the members)
+  {
+    name: 'the corosync restart (its configuration written)',
+    journal: started('corosync-start'),
+    node: () => anyNode("grep -q 'cluster_name: kopano' /etc/corosync/corosync.conf"),
+  },
   { name: 'partitioning (sfdisk)', journal: started('partitions') },
   // --limit bob: create-md runs on bob only; the kill lands after it, before alice's
   { name: 'between create-md on the two nodes (bob done, alice not)', args: ['--limit', 'bob'], journal: started('up-mysql') },
@@ -257,11 +263,6 @@ const points: KillPoint[] = [
   { name: 'mkfs', journal: started('fs-mysql') },
   { name: 'between mkfs and the data copy (services handed over)', journal: started('services-to-cluster') },
   { name: 'the data copy onto the mysql file system', journal: started('mariadb-datadir') },
-  {
-    name: 'the corosync restart (its configuration written)',
-    journal: started('corosync'),
-    node: () => anyNode("grep -q 'cluster_name: kopano' /etc/corosync/corosync.conf"),
-  },
   { name: 'the CIB commit', journal: started('pacemaker-config') },
   {
     name: 'while the cluster settles (resources in the CIB, not all Started)',

@@ -15,6 +15,10 @@
  * `done:NN.NN`); after the force, until the sync starts/ends.
  * Done: this node and all its peers UpToDate, this node's current UUID not
  * the initial one (Primary or Secondary alike).
+ * With `wait: false` the step is done once the sync runs (a later step of
+ * the same resource with `wait: true` waits for its end): a playbook starts
+ * the initial syncs of two resources, then waits for each, so that they run
+ * side by side (playbooks/kopano-drbd.yaml).
  * Refused: the resource is not up here; this node never synced but a peer
  * has data (UpToDate/Consistent/Outdated) or is Primary; this node is
  * Primary or has data without having been synced by this procedure; a
@@ -27,7 +31,14 @@ import { defineStep, exec, refuse, wait } from '../define.js';
 import { eventsProbe, getGiProbe, neverSynced } from '../../facts/drbd.js';
 import { resourceName, SYNCING } from '../drbd-params.js';
 
-export const drbdInitialSyncParams = z.object({ resource: resourceName, sudo: z.boolean().default(false) }).strict();
+export const drbdInitialSyncParams = z
+  .object({
+    resource: resourceName,
+    /** Wait until the sync is over (false: done once it runs). */
+    wait: z.boolean().default(true),
+    sudo: z.boolean().default(false),
+  })
+  .strict();
 export type DrbdInitialSyncParams = z.infer<typeof drbdInitialSyncParams>;
 
 export const drbdInitialSyncStep = defineStep({
@@ -51,6 +62,7 @@ export const drbdInitialSyncStep = defineStep({
       ];
 
     const syncing = r.peerDevices.filter((d) => SYNCING.has(d.replication));
+    if (syncing.length && !p.wait) return [];
     if (syncing.length) {
       const done = syncing.map((d) => d.done).filter((x): x is number => x !== undefined);
       const pct = done.length ? Math.min(...done) : undefined;

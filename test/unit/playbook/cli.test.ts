@@ -21,7 +21,7 @@ describe('ha-provision validate', () => {
     const r = await run(runValidate, ['inventory/kopano-bob-alice.yaml'], builtinRegistry());
     expect(r).toEqual({
       code: 0,
-      stdout: 'inventory/kopano-bob-alice.yaml: valid (2 nodes: bob, alice; 23 steps)\n',
+      stdout: 'inventory/kopano-bob-alice.yaml: valid (2 nodes: bob, alice; 25 steps)\n',
       // no known_hosts in the (test's) home directory: said, not an error (test/unit/cli/validate-files.test.ts)
       stderr:
         'warning: inventory/kopano-bob-alice.yaml:21:20 ssh.host_key_policy: the known_hosts file ~/.ssh/known_hosts (/home/test/.ssh/known_hosts) does not exist: ' +
