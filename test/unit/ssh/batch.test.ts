@@ -91,6 +91,24 @@ describe('batch framing', () => {
     }
   });
 
+  it("runs a check's `test` as the batch shell's builtin, without a subshell, with the same results; not under sudo, env, a timeout, or for a change", () => {
+    const script = (cmds: Command[]) => buildBatchScript(cmds, undefined, D);
+    const check = (argv: string[], o: Partial<Command> = {}): Command => ({ argv, check: true, ...o });
+    const cmds = [check(['test', '-e', '/']), check(['test', '-e', "/nonexistent/it's $(x)"]), check(['test', '-d']), check(['test', 'a', 'b', 'c']), check(['pwd'])];
+    expect(script([cmds[0]!])).toMatch(/^test -e \/ <\/dev\/null;/);
+    const results = runLocally(cmds);
+    expect(results.map((r) => [r.exitCode, r.stdout, r.stderr.length > 0])).toEqual([
+      [0, '', false],
+      [1, '', false],
+      [0, '', false],
+      [2, '', true],
+      [0, `${process.cwd()}\n`, false],
+    ]);
+    for (const o of [{ sudo: true }, { env: { A: 'b' } }, { timeoutMs: 1000 }, { check: false }]) {
+      expect(script([check(['test', '-e', '/'], o)])).toMatch(/^\(/);
+    }
+  });
+
   it('refuses binary stdin in a batch', () => {
     expect(() => buildBatchScript([{ argv: ['cat'], stdin: Buffer.from([0, 1]) }], undefined, D)).toThrow(/stdin must be text/);
   });
