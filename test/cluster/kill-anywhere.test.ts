@@ -241,16 +241,16 @@ async function quiesce(): Promise<void> {
 const points: KillPoint[] = [
   { name: '/etc/hosts being written (the first change of the run)', journal: started('hosts') },
   { name: 'package installation (dpkg running on a node)', journal: started('packages'), node: () => anyNode('pgrep -x dpkg >/dev/null') },
-  {
-    name: 'the services at boot and MariaDB’s configuration (the first of those steps to change)',
-    journal: (ev) =>
-      ev.some((e) => e.type === 'step-start' && ['drbd-off-at-boot', 'corosync-on-at-boot', 'mariadb-off-at-boot', 'apache-off-at-boot', 'mariadb-bind-address'].includes(e.step!)),
-  },
-  // corosync-start configures and starts the cluster stack early (the step corosync, later, only waits for the members)
+  // corosync-start configures and starts the cluster stack early, before the services at boot change (the step corosync, later, only waits for the members)
   {
     name: 'the corosync restart (its configuration written)',
     journal: started('corosync-start'),
     node: () => anyNode("grep -q 'cluster_name: kopano' /etc/corosync/corosync.conf"),
+  },
+  {
+    name: 'the services at boot and MariaDB’s configuration (the first of those steps to change)',
+    journal: (ev) =>
+      ev.some((e) => e.type === 'step-start' && ['drbd-off-at-boot', 'corosync-on-at-boot', 'mariadb-off-at-boot', 'apache-off-at-boot', 'mariadb-bind-address'].includes(e.step!)),
   },
   { name: 'partitioning (sfdisk)', journal: started('partitions') },
   // --limit bob: create-md runs on bob only; the kill lands after it, before alice's
