@@ -327,7 +327,9 @@ describe('playbooks/kopano-drbd.yaml from fresh nodes, the controller SIGKILLed 
     for (const r of RESOURCES) expect(end[`bob ${r.part} ext4 UUID`]).toBe(end[`alice ${r.part} ext4 UUID`]);
 
     const { runs, ops: all } = destructiveFromLogs();
-    expect(runs).toBe(points.length + 2);
+    const starts = journal().filter((e) => e.type === 'run-start');
+    const logs = readdirSync(join(stateDir(), 'logs')).sort();
+    expect(runs, `run logs: ${logs.join(' ')}; runs in the journal: ${starts.map((e) => e.runId).join(' ')}`).toBe(points.length + 2);
     // an op sent by a killed run without a logged result ran iff the node showed its effect after that kill
     const unsure = all.filter((o) => !o.done).map((o) => ({ ...o, ran: o.run < history.length && history[o.run]![effectKey(o.key)] !== '' }));
     console.log(`sent by a killed run without a logged result: ${JSON.stringify(unsure)}`);
