@@ -10,9 +10,10 @@
  * diagnostic record: the journal is what a rerun relies on, and it keeps its
  * own fsyncs. The stream writes asynchronously; close() ends it and the
  * process does not exit before the last line is written (the CLI sets
- * process.exitCode, it never calls process.exit()).
+ * process.exitCode, it never calls process.exit()). The file itself is
+ * created before openRunLog returns.
  */
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { Emit } from '../run/events.js';
@@ -31,7 +32,10 @@ export function openRunLog(stateDir: string, runId: string, secrets: readonly st
   const dir = join(stateDir, 'logs');
   mkdirSync(dir, { recursive: true });
   const path = join(dir, `${runId}.log`);
-  const dest = createWriteStream(path, { flags: 'a', mode: 0o600 });
+  // opened here, not on the stream's first tick: the file exists from the run's start, so a
+  // run killed in its first milliseconds (before its run-start reaches the journal's readers
+  // and any line is written) still leaves its log (test/cluster/kill-anywhere.test.ts counts them)
+  const dest = createWriteStream(path, { fd: openSync(path, 'a', 0o600) });
   let closed = false;
   const finished = new Promise<void>((resolve) => {
     dest.once('close', resolve);

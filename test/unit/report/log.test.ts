@@ -1,5 +1,5 @@
 /** The run log: pino JSON lines, secrets masked, everything written once close()'s stream has finished. */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,15 @@ describe('openRunLog', () => {
     expect(lines[1]).toMatchObject({ level: 40, msg: 'careful' });
     expect(lines[2]).toMatchObject({ level: 50, msg: 'reporter failed', err: { type: 'TypeError', message: 'bad ********' } });
     expect(lines.at(-1)).toMatchObject({ msg: `line 199 ${'x'.repeat(100)}` });
+  });
+
+  it('creates the file, owner-only, before it returns (a run killed at once still leaves its log)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hapv-log-'));
+    const log = openRunLog(dir, 'run-0', []);
+    // no await between: the stream's own open would come on a later tick
+    expect(readdirSync(join(dir, 'logs'))).toEqual(['run-0.log']);
+    expect(statSync(log.path).mode & 0o777).toBe(0o600);
+    await log.close();
   });
 
   it('records a change command when it starts (a run killed while it runs still shows it), masked', async () => {
