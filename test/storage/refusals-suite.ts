@@ -180,13 +180,14 @@ ${['mysql', 'kopano']
       await nodes.sh('bob', 'mkfs.ext4 -q -F -L keepme /dev/vdb');
       const before = await sha('bob', 'cat /dev/vdb');
       const marker = '/etc/ha-provision-refusal-test';
-      const file = await playbook(`  - id: marker
+      const steps = `  - id: marker
     kind: file
     with: {path: ${marker}, content: "written before the refused step\\n"}
   - id: packages
     kind: packages
     with: {names: [drbd-utils, fdisk]}
-${partitions(false)}`);
+${partitions(false)}`;
+      const file = await playbook(steps);
       const plan = await cli(['plan', inventory, file, '--json']);
       expect(plan.code, plan.stderr).toBe(7);
       expect(plan.stderr).toContain('the plan holds 1 refusal(s) that no earlier step can lift');
@@ -202,13 +203,7 @@ ${partitions(false)}`);
       expect(human.stdout).toMatch(/Plan: 3 to change, 0 known after apply, \d+ ok, 1 refused, 0 error\(s\)\./);
 
       const journal = join(dir, 'state', 'journal.jsonl');
-      const r = await apply(`  - id: marker
-    kind: file
-    with: {path: ${marker}, content: "written before the refused step\\n"}
-  - id: packages
-    kind: packages
-    with: {names: [drbd-utils, fdisk]}
-${partitions(false)}`);
+      const r = await apply(steps);
       expect(refusalOf(r, 'bob', 'partitions')).toContain('/dev/vdb holds a ext4 signature');
       expect(r.text).toMatch(/stopped before the first change: the plan holds 1 refusal\(s\) that no earlier step can lift \(bob: partitions\); nothing was changed/);
       for (const n of ['bob', 'alice']) expect((await nodes.try(n, `test -e ${marker}`)).code, n).not.toBe(0);
