@@ -21,12 +21,13 @@
  */
 import type { ClientChannel } from 'ssh2';
 import { sendSignal, signalExitCode, type ChannelHost, type RawResult } from './channel.js';
+import type { EndMark } from './batch.js';
 import { afterMarker, prefixLine } from './marker.js';
 import { SshError } from './types.js';
 
 export interface ShellRunOptions {
   /** Patterns of the batch's last status line on stdout and on stderr (batchEnd in ./batch.ts). */
-  end: { stdout: RegExp; stderr: RegExp };
+  end: { stdout: EndMark; stderr: EndMark };
   timeoutMs: number | undefined;
   signal: AbortSignal | undefined;
   /** Masked description for error messages. */
@@ -44,7 +45,7 @@ const TAIL_CHARS = 256;
 class StreamWatch {
   private tail = '';
   found = false;
-  constructor(private readonly pattern: RegExp) {}
+  constructor(private readonly pattern: EndMark) {}
   push(d: Buffer): void {
     if (this.found) return;
     const text = this.tail + d.toString('latin1', Math.max(0, d.length - TAIL_CHARS));
@@ -61,6 +62,13 @@ interface Running {
   /** Settles the batch: with an error (the shell is then killed), or with what came (`exitCode`: the shell's, when it ended). */
   finish(error: unknown, exitCode?: number): void;
 }
+
+/**
+ * The shell's user and group names, looked up once per shell (two `id`
+ * processes) for the file writes it runs (write-file.ts: no chown when the
+ * new file already has the owner and group asked for).
+ */
+const WHO_AM_I = 'HAPV_USER=$(id -un 2>/dev/null) HAPV_GROUP=$(id -gn 2>/dev/null)';
 
 export class BatchShell {
   private pid: number | undefined;
@@ -97,7 +105,7 @@ export class BatchShell {
     if (host.lost) return Promise.reject(host.lost);
     return new Promise((resolve, reject) => {
       try {
-        host.client.exec(`${prefixLine(marker)}; exec sh -s`, (e, ch) => {
+        host.client.exec(`${prefixLine(marker)}; ${WHO_AM_I} exec sh -s`, (e, ch) => {
           if (e) reject(host.lost ?? new SshError('SSH_CONNECT', `${node}: cannot open a channel for the batch shell: ${e.message}`, { cause: e }));
           else resolve(new BatchShell(host, ch, marker, node));
         });

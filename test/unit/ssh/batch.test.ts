@@ -64,6 +64,9 @@ describe('batch framing', () => {
     const cut = r.stdout.indexOf(`${D}:1:`);
     expect([end.stdout.test(r.stdout.slice(0, cut)), first.stdout.test(r.stdout.slice(0, cut))]).toEqual([false, true]);
     expect(end.stdout.test(r.stdout.slice(0, -1))).toBe(false); // the status line is not whole yet
+    // the status's digits and its newline are part of the mark; a look-alike earlier in the text is passed over
+    expect([end.stdout.test(`\n${D}:1:\n`), end.stdout.test(`\n${D}:1:7x\n`), end.stdout.test(`\n${D}:1:\n\n${D}:1:0\n`)]).toEqual([false, false, true]);
+    expect([end.stderr.test(`\n${D}:1x\n`), end.stderr.test(`\n${D}:10\n`), end.stderr.test(`x\n${D}:1\n`)]).toEqual([false, false, true]);
   });
 
   it("runs a check's sh -c script in the batch's own subshell, with the same results; $$, sudo, env and timeouts start their sh", () => {

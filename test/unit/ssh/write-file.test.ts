@@ -56,6 +56,39 @@ describe('writeFileCommand', () => {
     expect(() => writeFileCommand('etc/x', '', {}, 's')).toThrow('writeFile needs an absolute path, got "etc/x"');
   });
 
+  it('runs chown unless the batch shell says it is that user and group and the new file has them (a set-group-ID directory still gets its chown)', () => {
+    // STAND-IN, named as such: `chown` is a script that logs its arguments (this test does not run as
+    // every user); `id -un`/`id -gn` are real, as the batch shell reads them (src/ssh/shell.ts).
+    const bin = join(dir, 'chown-standin');
+    const log = join(dir, 'chown.log');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'chown'), `#!/bin/sh\necho "chown $*" >> ${log}\n`, { mode: 0o755 });
+    const id = (flag: string) => spawnSync('id', [flag], { encoding: 'utf8' }).stdout.trim();
+    const [me, myGroup] = [id('-un'), id('-gn')];
+    const env = (who: Record<string, string>) => ({ ...process.env, PATH: `${bin}:${process.env['PATH']}`, ...who });
+    const shell = { HAPV_USER: me, HAPV_GROUP: myGroup };
+    const target = join(dir, 'o.conf');
+    const chowns = (o: { owner?: string; group?: string }, who: Record<string, string>, suffix: string, path = target) => {
+      rmSync(log, { force: true });
+      expect(run(writeFileCommand(path, 'x\n', o, suffix), env(who)).status).toBe(0);
+      return readFileSync(log, { encoding: 'utf8', flag: 'a+' }).trim();
+    };
+    expect(chowns({ owner: me, group: myGroup }, shell, 'o1')).toBe('');
+    expect(chowns({ owner: me }, shell, 'o2')).toBe('');
+    expect(chowns({ group: myGroup }, shell, 'o3')).toBe('');
+    expect(chowns({ owner: me, group: myGroup }, {}, 'o4')).toBe(`chown -- ${me}:${myGroup} ${join(dir, '.o.conf.hapv-o4')}`);
+    expect(chowns({ owner: 'nobody', group: myGroup }, shell, 'o5')).toBe(`chown -- nobody:${myGroup} ${join(dir, '.o.conf.hapv-o5')}`);
+    expect(chowns({ owner: me, group: myGroup }, { HAPV_USER: me, HAPV_GROUP: 'other' }, 'o6')).toBe(`chown -- ${me}:${myGroup} ${join(dir, '.o.conf.hapv-o6')}`);
+    // a set-group-ID directory of another group: the new file has that group, so chown runs
+    const sgid = join(dir, 'sgid');
+    mkdirSync(sgid);
+    const other = spawnSync('getent', ['group', 'nogroup'], { encoding: 'utf8' }).stdout.split(':')[2] ?? '65534';
+    spawnSync('chgrp', [other, sgid]);
+    spawnSync('chmod', ['2775', sgid]);
+    expect(statSync(sgid).gid).toBe(Number(other));
+    expect(chowns({ owner: me, group: myGroup }, shell, 'o7', join(sgid, 'p.conf'))).toBe(`chown -- ${me}:${myGroup} ${join(sgid, '.p.conf.hapv-o7')}`);
+  });
+
   it("on an SELinux node: a replaced file keeps its label (chcon --reference on the temp file, before the rename); a new file gets its path's label (restorecon after)", () => {
     // STAND-INS, named as such: this machine has no SELinux. selinuxenabled, chcon and restorecon
     // are scripts that log their arguments and what exists at that moment, so the order is checked.
