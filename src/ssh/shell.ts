@@ -65,10 +65,11 @@ interface Running {
 
 /**
  * The shell's user and group names, looked up once per shell (two `id`
- * processes) for the file writes it runs (write-file.ts: no chown when the
+ * processes), and its pid (exec keeps it: `$$` in the shell and its
+ * subshells), for the file writes it runs (write-file.ts: no chown when the
  * new file already has the owner and group asked for).
  */
-const WHO_AM_I = 'HAPV_USER=$(id -un 2>/dev/null) HAPV_GROUP=$(id -gn 2>/dev/null)';
+const WHO_AM_I = 'HAPV_SHELL=$$ HAPV_USER=$(id -un 2>/dev/null) HAPV_GROUP=$(id -gn 2>/dev/null)';
 
 export class BatchShell {
   private pid: number | undefined;

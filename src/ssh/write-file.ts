@@ -27,17 +27,20 @@ export interface WriteFileOptions {
  * $3 mode (octal, or ''), $4 owner[:group] (or ''). `input` prints the
  * content: `cat` of stdin, or the shell's own `printf` (writeFileInline).
  * chown is skipped when $4 names the user and group the shell runs as
- * ($HAPV_USER, $HAPV_GROUP: set by the batch shell, ./shell.ts) and the
- * temp file has them (`test -O`, `test -G`: the file's uid and gid are the
- * shell's; a set-group-ID directory fails -G): one process fewer per file
- * written as the login user. Without them set, chown runs as always.
+ * ($HAPV_USER, $HAPV_GROUP: looked up by the batch shell, ./shell.ts) and
+ * the temp file has them (`test -O`, `test -G`: the file's uid and gid are
+ * the shell's; a set-group-ID directory fails -G): one process fewer per
+ * file written as the login user. Only in the batch shell itself ($$ is
+ * its $HAPV_SHELL in its subshells): an `sh -c` of its own, or one under
+ * sudo (whose sudoers may keep the environment, `!env_reset`: the names
+ * would be the login user's, the process root), runs chown as always.
  */
 const script = (input: string) =>
   [
     `set -eC; t=$1; f=$2; trap 'rm -f -- "$t"' EXIT; umask 077; ${input} > "$t"`,
     'if [ -n "$3" ]; then chmod "$3" "$t"; elif [ -e "$f" ]; then chmod --reference="$f" "$t"; else chmod 644 "$t"; fi',
-    // no chown when the temp file already has that owner and group: the batch shell's login user and group (./shell.ts), checked on the file
-    'if [ -n "$4" ]; then case $4 in "${HAPV_USER-}:${HAPV_GROUP-}") [ -O "$t" ] && [ -G "$t" ] ;; "${HAPV_USER-}") [ -O "$t" ] ;; ":${HAPV_GROUP-}") [ -G "$t" ] ;; *) false ;; esac || chown -- "$4" "$t"; fi',
+    // no chown when the temp file already has that owner and group: the batch shell's own user and group (./shell.ts), checked on the file
+    'if [ -n "$4" ]; then { [ "${HAPV_SHELL-}" = "$$" ] && case $4 in "${HAPV_USER-}:${HAPV_GROUP-}") [ -O "$t" ] && [ -G "$t" ] ;; "${HAPV_USER-}") [ -O "$t" ] ;; ":${HAPV_GROUP-}") [ -G "$t" ] ;; *) false ;; esac; } || chown -- "$4" "$t"; fi',
     'se=; if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then se=1; fi',
     'had=; if [ -e "$f" ]; then had=1; fi',
     'if [ -n "$se" ] && [ -n "$had" ]; then chcon --reference="$f" -- "$t"; fi',

@@ -20,7 +20,7 @@ async function openShell() {
 describe('BatchShell', () => {
   it('runs batch after batch on one channel, cutting the login noise and marker off once', async () => {
     const { host, shell, ch } = await openShell();
-    expect(host.lines).toEqual([`printf '%s%s%s' ${M} $$ ${M}; printf %s ${M} >&2; HAPV_USER=$(id -un 2>/dev/null) HAPV_GROUP=$(id -gn 2>/dev/null) exec sh -s`]);
+    expect(host.lines).toEqual([`printf '%s%s%s' ${M} $$ ${M}; printf %s ${M} >&2; HAPV_SHELL=$$ HAPV_USER=$(id -un 2>/dev/null) HAPV_GROUP=$(id -gn 2>/dev/null) exec sh -s`]);
     const first = shell.run('script 1\n', opts(1));
     expect(shell.idle).toBe(false);
     expect(ch.scripts).toEqual(['script 1\n']);

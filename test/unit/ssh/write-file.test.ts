@@ -56,7 +56,7 @@ describe('writeFileCommand', () => {
     expect(() => writeFileCommand('etc/x', '', {}, 's')).toThrow('writeFile needs an absolute path, got "etc/x"');
   });
 
-  it('runs chown unless the batch shell says it is that user and group and the new file has them (a set-group-ID directory still gets its chown)', () => {
+  it('runs chown unless the batch shell itself is that user and group and the new file has them (a set-group-ID directory, an sh of its own or sudo still chown)', () => {
     // STAND-IN, named as such: `chown` is a script that logs its arguments (this test does not run as
     // every user); `id -un`/`id -gn` are real, as the batch shell reads them (src/ssh/shell.ts).
     const bin = join(dir, 'chown-standin');
@@ -65,20 +65,30 @@ describe('writeFileCommand', () => {
     writeFileSync(join(bin, 'chown'), `#!/bin/sh\necho "chown $*" >> ${log}\n`, { mode: 0o755 });
     const id = (flag: string) => spawnSync('id', [flag], { encoding: 'utf8' }).stdout.trim();
     const [me, myGroup] = [id('-un'), id('-gn')];
-    const env = (who: Record<string, string>) => ({ ...process.env, PATH: `${bin}:${process.env['PATH']}`, ...who });
-    const shell = { HAPV_USER: me, HAPV_GROUP: myGroup };
+    const env = { ...process.env, PATH: `${bin}:${process.env['PATH']}` };
     const target = join(dir, 'o.conf');
-    const chowns = (o: { owner?: string; group?: string }, who: Record<string, string>, suffix: string, path = target) => {
+    const logged = () => readFileSync(log, { encoding: 'utf8', flag: 'a+' }).trim();
+    // as the batch shell runs it: the write's text in a subshell of an `sh -s` that set the three names
+    const inBatchShell = (o: { owner?: string; group?: string }, who: string, suffix: string, path = target) => {
       rmSync(log, { force: true });
-      expect(run(writeFileCommand(path, 'x\n', o, suffix), env(who)).status).toBe(0);
-      return readFileSync(log, { encoding: 'utf8', flag: 'a+' }).trim();
+      const text = writeFileInline(writeFileCommand(path, 'x\n', o, suffix))!;
+      const r = spawnSync('sh', ['-s'], { input: `${who}\n(${text}) </dev/null\n`, env, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      return logged();
     };
-    expect(chowns({ owner: me, group: myGroup }, shell, 'o1')).toBe('');
-    expect(chowns({ owner: me }, shell, 'o2')).toBe('');
-    expect(chowns({ group: myGroup }, shell, 'o3')).toBe('');
-    expect(chowns({ owner: me, group: myGroup }, {}, 'o4')).toBe(`chown -- ${me}:${myGroup} ${join(dir, '.o.conf.hapv-o4')}`);
-    expect(chowns({ owner: 'nobody', group: myGroup }, shell, 'o5')).toBe(`chown -- nobody:${myGroup} ${join(dir, '.o.conf.hapv-o5')}`);
-    expect(chowns({ owner: me, group: myGroup }, { HAPV_USER: me, HAPV_GROUP: 'other' }, 'o6')).toBe(`chown -- ${me}:${myGroup} ${join(dir, '.o.conf.hapv-o6')}`);
+    const shell = `export HAPV_SHELL=$$ HAPV_USER='${me}' HAPV_GROUP='${myGroup}'`;
+    const temp = (suffix: string, d = dir) => join(d, `.${d === dir ? 'o' : 'p'}.conf.hapv-${suffix}`);
+    expect(inBatchShell({ owner: me, group: myGroup }, shell, 'o1')).toBe('');
+    expect(inBatchShell({ owner: me }, shell, 'o2')).toBe('');
+    expect(inBatchShell({ group: myGroup }, shell, 'o3')).toBe('');
+    expect(inBatchShell({ owner: me, group: myGroup }, '', 'o4')).toBe(`chown -- ${me}:${myGroup} ${temp('o4')}`);
+    expect(inBatchShell({ owner: 'nobody', group: myGroup }, shell, 'o5')).toBe(`chown -- nobody:${myGroup} ${temp('o5')}`);
+    expect(inBatchShell({ owner: me, group: myGroup }, `export HAPV_SHELL=$$ HAPV_USER='${me}' HAPV_GROUP=other`, 'o6')).toBe(`chown -- ${me}:${myGroup} ${temp('o6')}`);
+    // the names carried in the environment into an sh of its own (as sudo with !env_reset would): chown runs
+    rmSync(log, { force: true });
+    const carried = { ...env, HAPV_SHELL: String(process.pid), HAPV_USER: me, HAPV_GROUP: myGroup };
+    expect(run(writeFileCommand(target, 'x\n', { owner: me, group: myGroup }, 'o7'), carried).status).toBe(0);
+    expect(logged()).toBe(`chown -- ${me}:${myGroup} ${temp('o7')}`);
     // a set-group-ID directory of another group: the new file has that group, so chown runs
     const sgid = join(dir, 'sgid');
     mkdirSync(sgid);
@@ -86,7 +96,7 @@ describe('writeFileCommand', () => {
     spawnSync('chgrp', [other, sgid]);
     spawnSync('chmod', ['2775', sgid]);
     expect(statSync(sgid).gid).toBe(Number(other));
-    expect(chowns({ owner: me, group: myGroup }, shell, 'o7', join(sgid, 'p.conf'))).toBe(`chown -- ${me}:${myGroup} ${join(sgid, '.p.conf.hapv-o7')}`);
+    expect(inBatchShell({ owner: me, group: myGroup }, shell, 'o8', join(sgid, 'p.conf'))).toBe(`chown -- ${me}:${myGroup} ${temp('o8', sgid)}`);
   });
 
   it("on an SELinux node: a replaced file keeps its label (chcon --reference on the temp file, before the rename); a new file gets its path's label (restorecon after)", () => {
